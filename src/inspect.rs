@@ -1,0 +1,249 @@
+//! What a file is and what it carries: format, dimensions, orientation, colour space, and
+//! which metadata segments it holds (EXIF, GPS, XMP, IPTC, ICC, comments).
+//!
+//! Backs `thumbkit inspect`, and lets the tests prove outputs carry nothing: it walks the
+//! container structure (JPEG segments, PNG chunks, RIFF chunks) rather than trusting a decoder.
+
+use std::fmt;
+
+use crate::pipeline::{PipelineError, SourceFormat, decode, jpeg, sniff};
+
+/// Which metadata a file carries.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub exif: bool,
+    pub gps: bool,
+    pub xmp: bool,
+    pub iptc: bool,
+    pub icc: bool,
+    pub comment: bool,
+}
+
+impl Metadata {
+    /// True when the file carries none of the above.
+    pub fn is_empty(&self) -> bool {
+        *self == Metadata::default()
+    }
+}
+
+/// The facts `thumbkit inspect` prints.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub format: SourceFormat,
+    pub width: u32,
+    pub height: u32,
+    pub orientation: u8,
+    pub colour: String,
+    pub icc_description: Option<String>,
+    pub metadata: Metadata,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = &self.metadata;
+        let mut carried: Vec<&str> = Vec::new();
+        for (present, name) in [
+            (m.exif, "exif"),
+            (m.gps, "gps"),
+            (m.xmp, "xmp"),
+            (m.iptc, "iptc"),
+            (m.icc, "icc"),
+            (m.comment, "comment"),
+        ] {
+            if present {
+                carried.push(name);
+            }
+        }
+        writeln!(f, "format:      {}", self.format)?;
+        writeln!(f, "dimensions:  {}x{}", self.width, self.height)?;
+        writeln!(f, "orientation: {}", self.orientation)?;
+        write!(f, "colour:      {}", self.colour)?;
+        if let Some(d) = &self.icc_description {
+            write!(f, " (ICC: {d})")?;
+        }
+        writeln!(f)?;
+        write!(
+            f,
+            "metadata:    {}",
+            if carried.is_empty() {
+                "none".to_owned()
+            } else {
+                carried.join(", ")
+            }
+        )
+    }
+}
+
+/// Inspects a file's bytes.
+pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
+    let format = sniff::sniff(data)?;
+    let (width, height) = sniff::dimensions(data, format)?;
+    let (metadata, exif, icc) = metadata_of(data, format);
+    let orientation = exif.as_deref().map_or(1, |e| decode::exif_orientation(e).to_exif());
+    let colour = match format {
+        SourceFormat::Jpeg => format!("{:?}", jpeg::header(data)?.colour).to_lowercase(),
+        _ => {
+            use image::ImageDecoder;
+            let mut reader =
+                image::ImageReader::with_format(std::io::Cursor::new(data), sniff::image_format(format));
+            reader.no_limits();
+            let decoder = reader.into_decoder().map_err(PipelineError::from_image)?;
+            format!("{:?}", decoder.color_type()).to_lowercase()
+        }
+    };
+    Ok(Report {
+        format,
+        width,
+        height,
+        orientation,
+        colour,
+        icc_description: icc.as_deref().and_then(icc_description),
+        metadata,
+    })
+}
+
+fn icc_description(icc: &[u8]) -> Option<String> {
+    let profile = moxcms::ColorProfile::new_from_slice(icc).ok()?;
+    match profile.description? {
+        moxcms::ProfileText::PlainString(s) => Some(s),
+        moxcms::ProfileText::Localizable(v) => v.into_iter().next().map(|l| l.value),
+        moxcms::ProfileText::Description(d) => Some(d.ascii_string),
+    }
+    .map(|s| s.trim_end_matches('\0').trim().to_owned())
+}
+
+/// True when a TIFF-structured EXIF block has a GPS IFD.
+fn exif_has_gps(tiff: &[u8]) -> bool {
+    exif::Reader::new().read_raw(tiff.to_vec()).is_ok_and(|e| {
+        e.get_field(exif::Tag::GPSInfoIFDPointer, exif::In::PRIMARY)
+            .is_some()
+            || e.fields().any(|f| f.ifd_num == exif::In::PRIMARY && f.tag.0 == exif::Context::Gps)
+    })
+}
+
+/// Finds the metadata segments, and returns the EXIF block and ICC profile for decoding.
+pub fn metadata_of(data: &[u8], format: SourceFormat) -> (Metadata, Option<Vec<u8>>, Option<Vec<u8>>) {
+    let mut m = Metadata::default();
+    let mut exif: Option<Vec<u8>> = None;
+    let mut icc: Option<Vec<u8>> = None;
+    match format {
+        SourceFormat::Jpeg => {
+            let j = jpeg::markers(data);
+            exif = j.exif.map(<[u8]>::to_vec);
+            icc = j.icc;
+            m.xmp = j.xmp;
+            m.iptc = j.iptc;
+            m.comment = j.comment;
+        }
+        SourceFormat::Png => {
+            for (kind, body) in png_chunks(data) {
+                match kind {
+                    b"eXIf" => exif = Some(body.to_vec()),
+                    b"iCCP" => icc = png_iccp(body),
+                    b"iTXt" if body.starts_with(b"XML:com.adobe.xmp\0") => m.xmp = true,
+                    b"tEXt" | b"zTXt" | b"iTXt" => {
+                        let key = body.split(|b| *b == 0).next().unwrap_or_default();
+                        match key {
+                            b"Raw profile type exif" | b"Raw profile type APP1" => m.exif = true,
+                            b"Raw profile type iptc" => m.iptc = true,
+                            b"Raw profile type xmp" => m.xmp = true,
+                            _ => m.comment = true,
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        SourceFormat::Webp => {
+            for (kind, body) in riff_chunks(data) {
+                match kind {
+                    b"EXIF" => exif = Some(strip_exif_header(body).to_vec()),
+                    b"XMP " => m.xmp = true,
+                    b"ICCP" => icc = Some(body.to_vec()),
+                    _ => {}
+                }
+            }
+        }
+        SourceFormat::Gif | SourceFormat::Tiff => {
+            use image::ImageDecoder;
+            let mut reader =
+                image::ImageReader::with_format(std::io::Cursor::new(data), sniff::image_format(format));
+            reader.no_limits();
+            if let Ok(mut d) = reader.into_decoder() {
+                icc = d.icc_profile().ok().flatten();
+                exif = d.exif_metadata().ok().flatten();
+            }
+            if format == SourceFormat::Tiff {
+                // A TIFF is itself an EXIF-style structure; look for XMP (700) and IPTC (33723).
+                m.xmp = contains_tag(data, 700);
+                m.iptc = contains_tag(data, 33723);
+            }
+        }
+    }
+    if let Some(e) = &exif {
+        m.exif = true;
+        m.gps = exif_has_gps(e);
+    }
+    m.icc = icc.is_some();
+    (m, exif, icc)
+}
+
+fn contains_tag(tiff: &[u8], tag: u16) -> bool {
+    exif::Reader::new()
+        .read_raw(tiff.to_vec())
+        .is_ok_and(|e| e.fields().any(|f| f.tag.number() == tag))
+}
+
+/// Some writers keep the JPEG-style `Exif\0\0` prefix inside container chunks.
+fn strip_exif_header(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"Exif\0\0").unwrap_or(body)
+}
+
+/// The chunks of a PNG as (type, body); stops quietly at the first malformed chunk.
+pub fn png_chunks(data: &[u8]) -> Vec<(&[u8; 4], &[u8])> {
+    let mut out = Vec::new();
+    let mut pos = 8;
+    while pos + 12 <= data.len() {
+        let len = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let Some(end) = (pos + 8).checked_add(len).filter(|e| e + 4 <= data.len()) else {
+            break;
+        };
+        let Ok(kind) = <&[u8; 4]>::try_from(&data[pos + 4..pos + 8]) else {
+            break;
+        };
+        out.push((kind, &data[pos + 8..end]));
+        pos = end + 4;
+    }
+    out
+}
+
+/// The profile inside an `iCCP` chunk (name, NUL, method, zlib data).
+fn png_iccp(body: &[u8]) -> Option<Vec<u8>> {
+    let nul = body.iter().position(|b| *b == 0)?;
+    let compressed = body.get(nul + 2..)?;
+    let mut out = Vec::new();
+    use std::io::Read;
+    flate2::read::ZlibDecoder::new(compressed)
+        .take(16 << 20)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// The chunks of a RIFF (WebP) file as (fourcc, body).
+pub fn riff_chunks(data: &[u8]) -> Vec<(&[u8; 4], &[u8])> {
+    let mut out = Vec::new();
+    let mut pos = 12;
+    while pos + 8 <= data.len() {
+        let len = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]) as usize;
+        let Some(end) = (pos + 8).checked_add(len).filter(|e| *e <= data.len()) else {
+            break;
+        };
+        let Ok(kind) = <&[u8; 4]>::try_from(&data[pos..pos + 4]) else {
+            break;
+        };
+        out.push((kind, &data[pos + 8..end]));
+        pos = end + (len & 1);
+    }
+    out
+}

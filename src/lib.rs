@@ -1,0 +1,10 @@
+//! thumbkit: a self-hosted image thumbnail service.
+//!
+//! Reading order follows the data: [`preset`] says what a variant is, [`pipeline`] turns an
+//! original's bytes into that variant, [`inspect`] reports what an input carries, and
+//! [`bench`] measures the pipeline against libvips' `vipsthumbnail`.
+
+pub mod bench;
+pub mod inspect;
+pub mod pipeline;
+pub mod preset;

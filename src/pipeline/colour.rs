@@ -1,0 +1,167 @@
+//! Colour to sRGB: embedded ICC profiles, CMYK/YCCK (with or without a profile), grayscale.
+//!
+//! Outputs carry no ICC profile, so their pixels must already be sRGB: a Display P3 photo
+//! shown untagged without this step looks dull, a CMYK JPEG looks like a negative.
+
+use std::sync::{Arc, OnceLock};
+
+use image::{DynamicImage, RgbImage, RgbaImage};
+use moxcms::{
+    ColorProfile, DataColorSpace, Layout, RenderingIntent, Transform8BitExecutor,
+    TransformOptions,
+};
+
+use super::PipelineError;
+
+/// The press profile for CMYK JPEGs that carry none (see `icc/README.md`).
+const DEFAULT_CMYK_PROFILE: &[u8] = include_bytes!("../../icc/FOGRA39L-coated.icc");
+
+/// Pixels as decoded, before colour conversion.
+pub enum Decoded {
+    /// Gray, gray+alpha, RGB or RGBA at 8 or 16 bits.
+    Image(DynamicImage),
+    /// Interleaved 8-bit CMYK.
+    Cmyk {
+        width: u32,
+        height: u32,
+        data: Vec<u8>,
+        /// Adobe applications store CMYK inverted (255 = no ink), flagged by an APP14 segment.
+        inverted: bool,
+    },
+}
+
+impl Decoded {
+    /// Width and height in pixels.
+    pub fn dimensions(&self) -> (u32, u32) {
+        match self {
+            Decoded::Image(img) => (img.width(), img.height()),
+            Decoded::Cmyk { width, height, .. } => (*width, *height),
+        }
+    }
+}
+
+fn options() -> TransformOptions {
+    // Relative colorimetric is libvips' default intent; perceptual was measured further from it.
+    TransformOptions {
+        rendering_intent: RenderingIntent::RelativeColorimetric,
+        ..TransformOptions::default()
+    }
+}
+
+fn srgb() -> &'static ColorProfile {
+    static SRGB: OnceLock<ColorProfile> = OnceLock::new();
+    SRGB.get_or_init(ColorProfile::new_srgb)
+}
+
+fn transform(
+    profile: &ColorProfile,
+    from: Layout,
+    to: Layout,
+) -> Option<Arc<Transform8BitExecutor>> {
+    profile.create_transform_8bit(from, srgb(), to, options()).ok()
+}
+
+/// Runs a transform into a new buffer of `out_len` bytes.
+fn run(executor: Option<Arc<Transform8BitExecutor>>, src: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; out_len];
+    executor?.transform(src, &mut out).ok()?;
+    Some(out)
+}
+
+fn default_cmyk_transform() -> Option<Arc<Transform8BitExecutor>> {
+    static CMYK: OnceLock<Option<Arc<Transform8BitExecutor>>> = OnceLock::new();
+    CMYK.get_or_init(|| {
+        let profile = ColorProfile::new_from_slice(DEFAULT_CMYK_PROFILE).ok()?;
+        transform(&profile, Layout::Rgba, Layout::Rgb)
+    })
+    .clone()
+}
+
+/// Converts to 8-bit sRGB, RGB or RGBA. A missing profile means sRGB; a profile that cannot
+/// be used is ignored (as browsers do) rather than failing the render.
+pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, PipelineError> {
+    let profile = icc.and_then(|bytes| ColorProfile::new_from_slice(bytes).ok());
+    let space = profile.as_ref().map(|p| p.color_space);
+    match decoded {
+        Decoded::Cmyk {
+            width,
+            height,
+            mut data,
+            inverted,
+        } => {
+            if inverted {
+                data.iter_mut().for_each(|v| *v = 255 - *v);
+            }
+            let executor = match (&profile, space) {
+                (Some(p), Some(DataColorSpace::Cmyk)) => {
+                    transform(p, Layout::Rgba, Layout::Rgb).or_else(default_cmyk_transform)
+                }
+                _ => default_cmyk_transform(),
+            }
+            .ok_or_else(|| PipelineError::Internal("no usable CMYK profile".into()))?;
+            let mut rgb = vec![0u8; width as usize * height as usize * 3];
+            executor
+                .transform(&data, &mut rgb)
+                .map_err(|e| PipelineError::Internal(format!("CMYK conversion: {e}")))?;
+            let img = RgbImage::from_raw(width, height, rgb)
+                .ok_or_else(|| PipelineError::Internal("CMYK buffer size".into()))?;
+            Ok(DynamicImage::ImageRgb8(img))
+        }
+        Decoded::Image(img) => {
+            let is_gray = matches!(
+                img,
+                DynamicImage::ImageLuma8(_)
+                    | DynamicImage::ImageLuma16(_)
+                    | DynamicImage::ImageLumaA8(_)
+                    | DynamicImage::ImageLumaA16(_)
+            );
+            let alpha = img.color().has_alpha();
+            let p = match (&profile, space) {
+                (Some(p), Some(DataColorSpace::Rgb)) if !is_gray => Some(p),
+                (Some(p), Some(DataColorSpace::Gray)) if is_gray => Some(p),
+                _ => None,
+            };
+            let (width, height) = (img.width(), img.height());
+            let Some(p) = p else {
+                return Ok(if alpha {
+                    DynamicImage::ImageRgba8(img.into_rgba8())
+                } else {
+                    DynamicImage::ImageRgb8(img.into_rgb8())
+                });
+            };
+            let n = width as usize * height as usize;
+            // A transform that fails leaves the pixels as they are (treated as sRGB).
+            let converted = match (is_gray, alpha) {
+                (true, false) => {
+                    let src = img.into_luma8();
+                    run(transform(p, Layout::Gray, Layout::Rgb), src.as_raw(), n * 3)
+                        .and_then(|out| RgbImage::from_raw(width, height, out))
+                        .map_or_else(|| DynamicImage::ImageLuma8(src).into_rgb8(), |rgb| rgb)
+                        .into()
+                }
+                (true, true) => {
+                    let src = img.into_luma_alpha8();
+                    run(transform(p, Layout::GrayAlpha, Layout::Rgba), src.as_raw(), n * 4)
+                        .and_then(|out| RgbaImage::from_raw(width, height, out))
+                        .map_or_else(|| DynamicImage::ImageLumaA8(src).into_rgba8(), |rgba| rgba)
+                        .into()
+                }
+                (false, false) => {
+                    let src = img.into_rgb8();
+                    run(transform(p, Layout::Rgb, Layout::Rgb), src.as_raw(), n * 3)
+                        .and_then(|out| RgbImage::from_raw(width, height, out))
+                        .unwrap_or(src)
+                        .into()
+                }
+                (false, true) => {
+                    let src = img.into_rgba8();
+                    run(transform(p, Layout::Rgba, Layout::Rgba), src.as_raw(), n * 4)
+                        .and_then(|out| RgbaImage::from_raw(width, height, out))
+                        .unwrap_or(src)
+                        .into()
+                }
+            };
+            Ok(converted)
+        }
+    }
+}

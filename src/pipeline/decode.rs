@@ -1,0 +1,128 @@
+//! Decoding into pixels plus the two facts the rest of the pipeline needs from the
+//! metadata: the ICC profile and the EXIF orientation. All other metadata is left behind here.
+//!
+//! JPEG decodes through libjpeg-turbo with DCT-domain shrink-on-load: asked for 1/2, 1/4 or
+//! 1/8 scale, it skips most of the inverse DCT work, which is where a thumbnailer's time goes.
+
+use std::io::Cursor;
+
+use image::metadata::Orientation;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, RgbImage};
+
+use super::colour::Decoded;
+use super::{Limits, PipelineError, SourceFormat, jpeg, sniff};
+
+/// Decoded pixels with what is needed to make them upright sRGB.
+pub struct Source {
+    pub decoded: Decoded,
+    pub icc: Option<Vec<u8>>,
+    pub orientation: Orientation,
+    /// The full-resolution size as stored (before orientation and shrink-on-load).
+    pub full: (u32, u32),
+}
+
+/// Reads the EXIF orientation from a TIFF-structured EXIF block; 1 when absent or invalid.
+pub fn exif_orientation(tiff: &[u8]) -> Orientation {
+    exif::Reader::new()
+        .read_raw(tiff.to_vec())
+        .ok()
+        .and_then(|exif| {
+            exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+                .and_then(|f| f.value.get_uint(0))
+        })
+        .and_then(|v| u8::try_from(v).ok())
+        .and_then(Orientation::from_exif)
+        .unwrap_or(Orientation::NoTransforms)
+}
+
+/// True when the orientation turns the image a quarter, swapping width and height.
+pub fn swaps_axes(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+/// Decodes `data`. For JPEG, `shrink` is given the upright full-resolution size and answers
+/// the DCT scale denominator (1, 2, 4 or 8) that still leaves enough pixels for the resize.
+pub fn decode(
+    data: &[u8],
+    format: SourceFormat,
+    full: (u32, u32),
+    limits: &Limits,
+    shrink: &dyn Fn(u32, u32) -> u32,
+) -> Result<Source, PipelineError> {
+    if format == SourceFormat::Jpeg {
+        return decode_jpeg(data, limits, shrink);
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(data), sniff::image_format(format));
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(full.0);
+    image_limits.max_image_height = Some(full.1);
+    // 8 bytes per pixel covers 16-bit RGBA, the widest layout accepted.
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8) + (64 << 20));
+    reader.limits(image_limits);
+    let mut decoder = reader.into_decoder().map_err(PipelineError::from_image)?;
+    let icc = decoder.icc_profile().ok().flatten();
+    let orientation = match decoder.exif_metadata() {
+        Ok(Some(tiff)) => exif_orientation(&tiff),
+        _ => Orientation::NoTransforms,
+    };
+    let img = DynamicImage::from_decoder(decoder).map_err(PipelineError::from_image)?;
+    let img = match img {
+        // Float images (some TIFFs) are brought to 16 bits, which the colour step handles.
+        DynamicImage::ImageRgb32F(_) => DynamicImage::ImageRgb16(img.into_rgb16()),
+        DynamicImage::ImageRgba32F(_) => DynamicImage::ImageRgba16(img.into_rgba16()),
+        other => other,
+    };
+    Ok(Source {
+        full: (img.width(), img.height()),
+        decoded: Decoded::Image(img),
+        icc,
+        orientation,
+    })
+}
+
+fn decode_jpeg(
+    data: &[u8],
+    limits: &Limits,
+    shrink: &dyn Fn(u32, u32) -> u32,
+) -> Result<Source, PipelineError> {
+    let header = jpeg::header(data)?;
+    let markers = jpeg::markers(data);
+    let orientation = markers
+        .exif
+        .map(exif_orientation)
+        .unwrap_or(Orientation::NoTransforms);
+    let (uw, uh) = if swaps_axes(orientation) {
+        (header.height, header.width)
+    } else {
+        (header.width, header.height)
+    };
+    let denominator = shrink(uw, uh);
+    let px = jpeg::decode_scaled(data, &header, denominator, limits.max_pixels)?;
+    let size_error = || PipelineError::Internal("decoded JPEG has an unexpected size".into());
+    let decoded = match px.channels {
+        1 => Decoded::Image(DynamicImage::ImageLuma8(
+            GrayImage::from_raw(px.width, px.height, px.data).ok_or_else(size_error)?,
+        )),
+        3 => Decoded::Image(DynamicImage::ImageRgb8(
+            RgbImage::from_raw(px.width, px.height, px.data).ok_or_else(size_error)?,
+        )),
+        _ => Decoded::Cmyk {
+            width: px.width,
+            height: px.height,
+            data: px.data,
+            inverted: markers.adobe,
+        },
+    };
+    Ok(Source {
+        decoded,
+        icc: markers.icc,
+        orientation,
+        full: (header.width, header.height),
+    })
+}

@@ -1,0 +1,65 @@
+//! Encoding with no metadata at all: no EXIF, XMP, IPTC, comments or ICC. The encoders are
+//! only ever handed pixels, never a source's metadata, so nothing can carry it through.
+
+use image::ImageEncoder;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+
+use super::resize::Pixels;
+use super::{OutputFormat, PipelineError};
+
+/// Encodes upright sRGB pixels. JPEG has no alpha: the caller flattens first.
+pub fn encode(px: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>, PipelineError> {
+    let failed = |e: &dyn std::fmt::Display| PipelineError::Encode(format!("{format}: {e}"));
+    match format {
+        OutputFormat::Jpeg => {
+            if px.alpha {
+                return Err(PipelineError::Internal(
+                    "JPEG encoder given an alpha channel".into(),
+                ));
+            }
+            let mut c = turbojpeg::Compressor::new().map_err(|e| failed(&e))?;
+            c.set_quality(i32::from(quality)).map_err(|e| failed(&e))?;
+            // As libvips does: chroma subsampling below quality 90, full chroma from 90 up.
+            let subsamp = if quality >= 90 {
+                turbojpeg::Subsamp::None
+            } else {
+                turbojpeg::Subsamp::Sub2x2
+            };
+            c.set_subsamp(subsamp).map_err(|e| failed(&e))?;
+            c.set_optimize(true).map_err(|e| failed(&e))?;
+            let image = turbojpeg::Image {
+                pixels: px.data.as_slice(),
+                width: px.width as usize,
+                pitch: px.width as usize * 3,
+                height: px.height as usize,
+                format: turbojpeg::PixelFormat::RGB,
+            };
+            c.compress_to_vec(image).map_err(|e| failed(&e))
+        }
+        OutputFormat::Png => {
+            let mut out = Vec::new();
+            let encoder =
+                PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive);
+            let colour = if px.alpha {
+                image::ExtendedColorType::Rgba8
+            } else {
+                image::ExtendedColorType::Rgb8
+            };
+            encoder
+                .write_image(&px.data, px.width, px.height, colour)
+                .map_err(|e| failed(&e))?;
+            Ok(out)
+        }
+        OutputFormat::Webp => {
+            let encoder = if px.alpha {
+                webp::Encoder::from_rgba(&px.data, px.width, px.height)
+            } else {
+                webp::Encoder::from_rgb(&px.data, px.width, px.height)
+            };
+            let memory = encoder
+                .encode_simple(false, f32::from(quality))
+                .map_err(|e| failed(&format!("{e:?}")))?;
+            Ok(memory.to_vec())
+        }
+    }
+}

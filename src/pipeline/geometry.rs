@@ -1,0 +1,198 @@
+//! Where every output pixel comes from: the fit modes, `cover`'s crop by gravity, and
+//! `contain`'s padding, computed from the upright source size alone.
+//!
+//! Planning on the full-resolution size (not the shrunk-on-load one) keeps the output size
+//! independent of how the decoder happened to shrink.
+
+use crate::preset::{Fit, Preset};
+
+/// A rectangle in source pixels; fractional so a crop survives shrink-on-load exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// What to do with an upright source of a given size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    /// The part of the source that is used (all of it except for `cover`).
+    pub source: Rect,
+    /// The size the used part is resized to.
+    pub resized: (u32, u32),
+    /// The size of the output; larger than `resized` only for `contain`, which pads.
+    pub canvas: (u32, u32),
+    /// Where the resized image sits on the canvas.
+    pub offset: (u32, u32),
+}
+
+impl Plan {
+    /// How much the used part of the source shrinks on each axis (> 1 means downscaling).
+    pub fn shrink(&self) -> (f64, f64) {
+        (
+            self.source.width / f64::from(self.resized.0),
+            self.source.height / f64::from(self.resized.1),
+        )
+    }
+}
+
+fn at_least_one(v: f64) -> u32 {
+    (v.round() as u32).max(1)
+}
+
+/// Plans the output for an upright source of `width` x `height` pixels.
+pub fn plan(width: u32, height: u32, preset: &Preset) -> Plan {
+    let (sw, sh) = (f64::from(width), f64::from(height));
+    let whole = Rect {
+        left: 0.0,
+        top: 0.0,
+        width: sw,
+        height: sh,
+    };
+    let cap = |scale: f64| {
+        if preset.upscale {
+            scale
+        } else {
+            scale.min(1.0)
+        }
+    };
+    let simple = |resized: (u32, u32)| Plan {
+        source: whole,
+        resized,
+        canvas: resized,
+        offset: (0, 0),
+    };
+    match (preset.fit, preset.width, preset.height) {
+        (Fit::Inside | Fit::Contain, w, h) => {
+            let sx = w.map(|w| f64::from(w) / sw);
+            let sy = h.map(|h| f64::from(h) / sh);
+            let scale = cap(match (sx, sy) {
+                (Some(x), Some(y)) => x.min(y),
+                (Some(x), None) => x,
+                (None, Some(y)) => y,
+                (None, None) => 1.0,
+            });
+            // Round from the box side that binds, so the output meets the box exactly.
+            let rw = match (w, sx) {
+                (Some(w), Some(x)) if x <= scale => w,
+                _ => at_least_one(sw * scale),
+            };
+            let rh = match (h, sy) {
+                (Some(h), Some(y)) if y <= scale => h,
+                _ => at_least_one(sh * scale),
+            };
+            if preset.fit == Fit::Inside {
+                return simple((rw, rh));
+            }
+            let (cw, ch) = (w.unwrap_or(rw).max(rw), h.unwrap_or(rh).max(rh));
+            Plan {
+                source: whole,
+                resized: (rw, rh),
+                canvas: (cw, ch),
+                offset: ((cw - rw) / 2, (ch - rh) / 2),
+            }
+        }
+        (Fit::Fill, w, h) => {
+            let w = w.unwrap_or(width);
+            let h = h.unwrap_or(height);
+            if preset.upscale {
+                simple((w, h))
+            } else {
+                simple((w.min(width), h.min(height)))
+            }
+        }
+        (Fit::Cover, w, h) => {
+            let (bw, bh) = (
+                f64::from(w.unwrap_or(width)),
+                f64::from(h.unwrap_or(height)),
+            );
+            // The largest part of the source with the box's aspect ratio.
+            let (cw, ch) = if sw / sh > bw / bh {
+                (sh * bw / bh, sh)
+            } else {
+                (sw, sw * bh / bw)
+            };
+            let (ax, ay) = preset.gravity.anchor();
+            let source = Rect {
+                left: (sw - cw) * ax,
+                top: (sh - ch) * ay,
+                width: cw,
+                height: ch,
+            };
+            let resized = if preset.upscale || cw >= bw {
+                (bw as u32, bh as u32)
+            } else {
+                // Never enlarge: keep the aspect ratio at the source's own resolution.
+                (at_least_one(cw), at_least_one(ch))
+            };
+            Plan {
+                source,
+                resized,
+                canvas: resized,
+                offset: (0, 0),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn preset(text: &str) -> Preset {
+        Preset::parse("t", text, Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn inside_keeps_aspect_and_binds_the_long_side() {
+        let p = preset("width = 320\nheight = 320");
+        assert_eq!(plan(2725, 2225, &p).canvas, (320, 261));
+        assert_eq!(plan(2225, 2725, &p).canvas, (261, 320));
+        assert_eq!(plan(4032, 3024, &p).canvas, (320, 240));
+        // Never enlarges unless asked.
+        assert_eq!(plan(100, 50, &p).canvas, (100, 50));
+        let up = preset("width = 320\nheight = 320\nupscale = true");
+        assert_eq!(plan(100, 50, &up).canvas, (320, 160));
+    }
+
+    #[test]
+    fn one_side_only() {
+        let p = preset("width = 640");
+        assert_eq!(plan(4032, 3024, &p).canvas, (640, 480));
+        let p = preset("height = 100");
+        assert_eq!(plan(4032, 3024, &p).canvas, (133, 100));
+    }
+
+    #[test]
+    fn cover_crops_by_gravity() {
+        let p = preset("width = 100\nheight = 100\nfit = \"cover\"");
+        let plan_c = plan(400, 200, &p);
+        assert_eq!(plan_c.canvas, (100, 100));
+        assert_eq!(plan_c.source.left, 100.0);
+        assert_eq!(plan_c.source.width, 200.0);
+        let p = preset("width = 100\nheight = 100\nfit = \"cover\"\ngravity = \"west\"");
+        assert_eq!(plan(400, 200, &p).source.left, 0.0);
+        let p = preset("width = 100\nheight = 100\nfit = \"cover\"\ngravity = \"southeast\"");
+        let s = plan(200, 400, &p).source;
+        assert_eq!((s.left, s.top), (0.0, 200.0));
+        // A small source keeps the box's aspect ratio without being enlarged.
+        let p = preset("width = 128\nheight = 128\nfit = \"cover\"");
+        assert_eq!(plan(100, 50, &p).canvas, (50, 50));
+    }
+
+    #[test]
+    fn contain_pads_to_the_box() {
+        let p = preset("width = 200\nheight = 200\nfit = \"contain\"");
+        let c = plan(400, 200, &p);
+        assert_eq!((c.resized, c.canvas, c.offset), ((200, 100), (200, 200), (0, 50)));
+    }
+
+    #[test]
+    fn fill_stretches() {
+        let p = preset("width = 200\nheight = 50\nfit = \"fill\"");
+        assert_eq!(plan(400, 400, &p).canvas, (200, 50));
+    }
+}

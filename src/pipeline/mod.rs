@@ -1,0 +1,319 @@
+//! The render pipeline: an original's bytes and a preset in, a thumbnail's bytes out.
+//!
+//! Pure and synchronous (no I/O, no async), so the service, the CLI and the benchmarks all
+//! run exactly the same code. The steps, in order:
+//! sniff -> limits -> decode (shrink-on-load) -> colour to sRGB -> orient -> resize/crop ->
+//! pad/flatten -> encode (no metadata).
+
+pub mod colour;
+pub mod decode;
+pub mod encode;
+pub mod geometry;
+pub mod jpeg;
+pub mod resize;
+pub mod sniff;
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::preset::{FormatChoice, Preset};
+pub use resize::Pixels;
+
+/// Bumped whenever a change to the pipeline changes its output; part of every fingerprint.
+pub const PIPELINE_VERSION: u32 = 1;
+
+/// After shrink-on-load, the decoded image must still be at least this many times larger
+/// than the resize target on both axes, so the final Lanczos step has real detail to work
+/// with. Measured with `thumbkit bench --margins` (PSNR against a full-resolution Lanczos
+/// reference); see the README.
+pub const SHRINK_MARGIN: f64 = 1.5;
+
+/// Formats thumbkit reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Jpeg,
+    Png,
+    Webp,
+    Gif,
+    Tiff,
+}
+
+impl fmt::Display for SourceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceFormat::Jpeg => "jpeg",
+            SourceFormat::Png => "png",
+            SourceFormat::Webp => "webp",
+            SourceFormat::Gif => "gif",
+            SourceFormat::Tiff => "tiff",
+        })
+    }
+}
+
+/// Formats thumbkit writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Jpeg,
+    Png,
+    Webp,
+}
+
+impl OutputFormat {
+    /// The MIME type, for `Content-Type`.
+    pub fn mime(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "image/jpeg",
+            OutputFormat::Png => "image/png",
+            OutputFormat::Webp => "image/webp",
+        }
+    }
+
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "jpg",
+            OutputFormat::Png => "png",
+            OutputFormat::Webp => "webp",
+        }
+    }
+
+    /// Parses `jpeg`/`jpg`, `png` or `webp` (as in a file extension).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "jpeg" | "jpg" => Some(OutputFormat::Jpeg),
+            "png" => Some(OutputFormat::Png),
+            "webp" => Some(OutputFormat::Webp),
+            _ => None,
+        }
+    }
+
+    /// The concrete format for a preset's choice. `auto` picks WebP when the client accepts
+    /// it, else JPEG (PNG when the source may have alpha); `source` keeps the original's
+    /// format when it can be written, else PNG.
+    pub fn resolve(choice: FormatChoice, source: SourceFormat, accepts_webp: bool) -> Self {
+        match choice {
+            FormatChoice::Jpeg => OutputFormat::Jpeg,
+            FormatChoice::Png => OutputFormat::Png,
+            FormatChoice::Webp => OutputFormat::Webp,
+            FormatChoice::Auto if accepts_webp => OutputFormat::Webp,
+            FormatChoice::Auto => match source {
+                SourceFormat::Jpeg => OutputFormat::Jpeg,
+                _ => OutputFormat::Png,
+            },
+            FormatChoice::Source => match source {
+                SourceFormat::Jpeg => OutputFormat::Jpeg,
+                SourceFormat::Webp => OutputFormat::Webp,
+                _ => OutputFormat::Png,
+            },
+        }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OutputFormat::Jpeg => "jpeg",
+            OutputFormat::Png => "png",
+            OutputFormat::Webp => "webp",
+        })
+    }
+}
+
+/// What the pipeline refuses to take on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input in bytes.
+    pub max_input_bytes: usize,
+    /// Largest decoded image in pixels (width x height as the header declares it).
+    pub max_pixels: u64,
+    /// Largest output width or height.
+    pub max_output_side: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_input_bytes: 50 << 20,
+            max_pixels: 50_000_000,
+            max_output_side: 10_000,
+        }
+    }
+}
+
+/// Why an input could not be rendered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PipelineError {
+    #[error("the input is empty (0 bytes)")]
+    Empty,
+    #[error("unsupported format: {0}")]
+    UnsupportedFormat(String),
+    #[error("the image data is truncated (the file ends before the image does)")]
+    Truncated,
+    #[error("the image is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the input is {bytes} bytes, over the limit of {limit} bytes")]
+    InputTooLarge { bytes: usize, limit: usize },
+    #[error(
+        "the image is {width}x{height} ({} megapixels), over the limit of {} megapixels",
+        mp(*width as u64 * *height as u64),
+        mp(*limit)
+    )]
+    TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error("the output would be {width}x{height}, over the limit of {limit} pixels per side")]
+    OutputTooLarge { width: u32, height: u32, limit: u32 },
+    #[error("cannot encode the thumbnail: {0}")]
+    Encode(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn mp(pixels: u64) -> String {
+    format!("{:.1}", pixels as f64 / 1e6)
+}
+
+impl PipelineError {
+    /// Maps an `image` crate error to what it means for the user.
+    pub fn from_image(e: image::ImageError) -> Self {
+        use image::ImageError as E;
+        match e {
+            E::Limits(l) => PipelineError::Corrupt(format!("decoder limit reached: {l}")),
+            E::Unsupported(u) => PipelineError::UnsupportedFormat(u.to_string()),
+            E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                PipelineError::Truncated
+            }
+            other => {
+                let msg = other.to_string();
+                let lower = msg.to_ascii_lowercase();
+                if lower.contains("eof") || lower.contains("end of file") || lower.contains("unexpected end") {
+                    PipelineError::Truncated
+                } else {
+                    PipelineError::Corrupt(msg)
+                }
+            }
+        }
+    }
+}
+
+/// A rendered thumbnail.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub format: OutputFormat,
+}
+
+/// Checks the input's size and header against the limits and returns its format and
+/// stored dimensions, without decoding any pixels.
+pub fn probe(input: &[u8], limits: &Limits) -> Result<(SourceFormat, (u32, u32)), PipelineError> {
+    if input.len() > limits.max_input_bytes {
+        return Err(PipelineError::InputTooLarge {
+            bytes: input.len(),
+            limit: limits.max_input_bytes,
+        });
+    }
+    let format = sniff::sniff(input)?;
+    let (width, height) = sniff::dimensions(input, format)?;
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(PipelineError::TooManyPixels {
+            width,
+            height,
+            limit: limits.max_pixels,
+        });
+    }
+    Ok((format, (width, height)))
+}
+
+/// The DCT scale denominator for a shrink of `shrink` (source/target, per axis): the
+/// largest of 8, 4, 2 that leaves at least `margin` times the target's pixels.
+pub fn shrink_on_load_denominator(shrink: (f64, f64), margin: f64) -> u32 {
+    let s = shrink.0.min(shrink.1);
+    [8u32, 4, 2]
+        .into_iter()
+        .find(|&d| s / f64::from(d) >= margin)
+        .unwrap_or(1)
+}
+
+/// Decodes and makes the image upright sRGB, shrinking on load for `preset` by `margin`
+/// (`None` decodes at full resolution). Returns the pixels and the upright full size.
+pub fn decode_upright(
+    input: &[u8],
+    preset: &Preset,
+    limits: &Limits,
+    margin: Option<f64>,
+) -> Result<(Pixels, (u32, u32)), PipelineError> {
+    let (format, full) = probe(input, limits)?;
+    let shrink = |w: u32, h: u32| match margin {
+        Some(m) => shrink_on_load_denominator(geometry::plan(w, h, preset).shrink(), m),
+        None => 1,
+    };
+    let source = decode::decode(input, format, full, limits, &shrink)?;
+    let upright = if decode::swaps_axes(source.orientation) {
+        (source.full.1, source.full.0)
+    } else {
+        source.full
+    };
+    let mut img = colour::to_srgb(source.decoded, source.icc.as_deref())?;
+    img.apply_orientation(source.orientation);
+    Ok((Pixels::from_image(img), upright))
+}
+
+/// Renders `input` for `preset` as `format`. Never panics: a panic in a decoder is caught
+/// and reported as an internal error.
+pub fn render(
+    input: &[u8],
+    preset: &Preset,
+    format: OutputFormat,
+    limits: &Limits,
+) -> Result<Rendered, PipelineError> {
+    render_with_margin(input, preset, format, limits, SHRINK_MARGIN)
+}
+
+/// [`render`] with a chosen shrink-on-load margin (for measuring the margin's effect).
+pub fn render_with_margin(
+    input: &[u8],
+    preset: &Preset,
+    format: OutputFormat,
+    limits: &Limits,
+    margin: f64,
+) -> Result<Rendered, PipelineError> {
+    catch_unwind(AssertUnwindSafe(|| render_inner(input, preset, format, limits, margin))).unwrap_or_else(
+        |_| {
+            Err(PipelineError::Internal(
+                "a decoder failed on this input".into(),
+            ))
+        },
+    )
+}
+
+fn render_inner(
+    input: &[u8],
+    preset: &Preset,
+    format: OutputFormat,
+    limits: &Limits,
+    margin: f64,
+) -> Result<Rendered, PipelineError> {
+    let (pixels, upright) = decode_upright(input, preset, limits, Some(margin))?;
+    let plan = geometry::plan(upright.0, upright.1, preset);
+    let (w, h) = plan.canvas;
+    if w > limits.max_output_side || h > limits.max_output_side {
+        return Err(PipelineError::OutputTooLarge {
+            width: w,
+            height: h,
+            limit: limits.max_output_side,
+        });
+    }
+    let resized = resize::resize(&pixels, &plan, upright)?;
+    drop(pixels);
+    let mut out = resize::pad(resized, &plan, preset.background);
+    if format == OutputFormat::Jpeg || out.is_opaque() {
+        out = out.flatten(preset.background);
+    }
+    let bytes = encode::encode(&out, format, preset.quality)?;
+    Ok(Rendered {
+        bytes,
+        width: out.width,
+        height: out.height,
+        format,
+    })
+}

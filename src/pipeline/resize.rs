@@ -1,0 +1,147 @@
+//! Resizing (Lanczos3 with premultiplied alpha, through `fast_image_resize`), `cover`'s
+//! crop in the same pass, and the final composition: `contain`'s padding and flattening
+//! alpha onto the background for formats without it.
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, RgbImage, RgbaImage};
+
+use super::PipelineError;
+use super::geometry::Plan;
+use crate::preset::Colour;
+
+/// Upright 8-bit sRGB pixels, RGB or RGBA.
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub alpha: bool,
+    pub data: Vec<u8>,
+}
+
+impl Pixels {
+    /// Takes the buffer of an RGB8 or RGBA8 image (anything else is converted).
+    pub fn from_image(img: DynamicImage) -> Self {
+        let (width, height) = (img.width(), img.height());
+        match img {
+            DynamicImage::ImageRgba8(buf) => Pixels {
+                width,
+                height,
+                alpha: true,
+                data: buf.into_raw(),
+            },
+            other => Pixels {
+                width,
+                height,
+                alpha: false,
+                data: other.into_rgb8().into_raw(),
+            },
+        }
+    }
+
+    fn channels(&self) -> usize {
+        if self.alpha { 4 } else { 3 }
+    }
+
+    /// True when there is no alpha channel or every pixel is opaque.
+    pub fn is_opaque(&self) -> bool {
+        !self.alpha || self.data.chunks_exact(4).all(|p| p[3] == 255)
+    }
+
+    /// Drops the alpha channel, compositing onto `background` (whose own alpha is ignored).
+    pub fn flatten(self, background: Colour) -> Pixels {
+        if !self.alpha {
+            return self;
+        }
+        let [br, bg, bb, _] = background.0;
+        let mut data = Vec::with_capacity(self.width as usize * self.height as usize * 3);
+        for p in self.data.chunks_exact(4) {
+            let a = u32::from(p[3]);
+            let mix = |c: u8, b: u8| ((u32::from(c) * a + u32::from(b) * (255 - a) + 127) / 255) as u8;
+            data.extend_from_slice(&[mix(p[0], br), mix(p[1], bg), mix(p[2], bb)]);
+        }
+        Pixels {
+            alpha: false,
+            data,
+            ..self
+        }
+    }
+
+    /// Returns the pixels as an `image` buffer (used by the PNG encoder and by tests).
+    pub fn into_image(self) -> Option<DynamicImage> {
+        if self.alpha {
+            RgbaImage::from_raw(self.width, self.height, self.data).map(DynamicImage::ImageRgba8)
+        } else {
+            RgbImage::from_raw(self.width, self.height, self.data).map(DynamicImage::ImageRgb8)
+        }
+    }
+}
+
+/// Resizes the planned part of `src` to the planned size. `full` is the upright size the
+/// plan was made for; `src` may be smaller (shrink-on-load), so the crop is scaled to it.
+pub fn resize(src: &Pixels, plan: &Plan, full: (u32, u32)) -> Result<Pixels, PipelineError> {
+    let kx = f64::from(src.width) / f64::from(full.0);
+    let ky = f64::from(src.height) / f64::from(full.1);
+    let pixel_type = if src.alpha {
+        PixelType::U8x4
+    } else {
+        PixelType::U8x3
+    };
+    let (w, h) = plan.resized;
+    let internal = |e: &dyn std::fmt::Display| PipelineError::Internal(format!("resize: {e}"));
+    let view = ImageRef::new(src.width, src.height, &src.data, pixel_type)
+        .map_err(|e| internal(&e))?;
+    let mut dst = Image::new(w, h, pixel_type);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .use_alpha(src.alpha)
+        .crop(
+            plan.source.left * kx,
+            plan.source.top * ky,
+            plan.source.width * kx,
+            plan.source.height * ky,
+        );
+    Resizer::new()
+        .resize(&view, &mut dst, &options)
+        .map_err(|e| internal(&e))?;
+    Ok(Pixels {
+        width: w,
+        height: h,
+        alpha: src.alpha,
+        data: dst.into_vec(),
+    })
+}
+
+/// Places the resized image on the plan's canvas, filling the rest with `background`.
+pub fn pad(img: Pixels, plan: &Plan, background: Colour) -> Pixels {
+    if plan.canvas == plan.resized {
+        return img;
+    }
+    let alpha = img.alpha || background.0[3] != 255;
+    let ch = if alpha { 4 } else { 3 };
+    let (cw, chh) = plan.canvas;
+    let fill = &background.0[..ch];
+    let mut data: Vec<u8> = fill
+        .iter()
+        .copied()
+        .cycle()
+        .take(cw as usize * chh as usize * ch)
+        .collect();
+    let (ox, oy) = (plan.offset.0 as usize, plan.offset.1 as usize);
+    let src_ch = img.channels();
+    for (y, row) in img.data.chunks_exact(img.width as usize * src_ch).enumerate() {
+        let start = ((oy + y) * cw as usize + ox) * ch;
+        let dst_row = &mut data[start..start + img.width as usize * ch];
+        for (d, s) in dst_row.chunks_exact_mut(ch).zip(row.chunks_exact(src_ch)) {
+            d[..3].copy_from_slice(&s[..3]);
+            if ch == 4 {
+                d[3] = if src_ch == 4 { s[3] } else { 255 };
+            }
+        }
+    }
+    Pixels {
+        width: cw,
+        height: chh,
+        alpha,
+        data,
+    }
+}

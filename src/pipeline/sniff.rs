@@ -1,0 +1,78 @@
+//! What an input is, from its bytes alone: the format by magic number, never by name or
+//! `Content-Type`, and the dimensions from the header, before any pixel is decoded.
+
+use std::io::Cursor;
+
+use image::{ImageDecoder, ImageFormat, ImageReader};
+
+use super::{PipelineError, SourceFormat, jpeg};
+
+/// Identifies the format from the first bytes.
+pub fn sniff(data: &[u8]) -> Result<SourceFormat, PipelineError> {
+    if data.is_empty() {
+        return Err(PipelineError::Empty);
+    }
+    let starts = |magic: &[u8]| data.starts_with(magic);
+    if starts(&[0xFF, 0xD8, 0xFF]) {
+        Ok(SourceFormat::Jpeg)
+    } else if starts(b"\x89PNG\r\n\x1a\n") {
+        Ok(SourceFormat::Png)
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Ok(SourceFormat::Gif)
+    } else if data.len() >= 12 && starts(b"RIFF") && &data[8..12] == b"WEBP" {
+        Ok(SourceFormat::Webp)
+    } else if starts(b"II*\0") || starts(b"MM\0*") {
+        Ok(SourceFormat::Tiff)
+    } else {
+        Err(PipelineError::UnsupportedFormat(describe_unknown(data)))
+    }
+}
+
+/// A human description of what an unsupported input looks like.
+fn describe_unknown(data: &[u8]) -> String {
+    if data.len() >= 12 && &data[4..8] == b"ftyp" {
+        let brand = String::from_utf8_lossy(&data[8..12]).into_owned();
+        return match brand.as_str() {
+            "heic" | "heix" | "hevc" | "heim" | "heis" | "mif1" | "msf1" => {
+                format!("HEIF/HEIC (brand `{brand}`) is not supported; convert it to JPEG first")
+            }
+            "avif" | "avis" => "AVIF is not supported".into(),
+            _ => format!("an ISO media file (brand `{brand}`) is not an image format thumbkit reads"),
+        };
+    }
+    if data.starts_with(b"BM") {
+        return "BMP is not supported".into();
+    }
+    if data.starts_with(b"%PDF") {
+        return "a PDF is not an image".into();
+    }
+    let head = &data[..data.len().min(512)];
+    if std::str::from_utf8(head).is_ok_and(|s| !s.contains('\0')) {
+        return "the data is text, not an image".into();
+    }
+    "not a recognised image format (expected JPEG, PNG, WebP, GIF or TIFF)".into()
+}
+
+/// Reads the width and height from the header without decoding pixels.
+pub fn dimensions(data: &[u8], format: SourceFormat) -> Result<(u32, u32), PipelineError> {
+    if format == SourceFormat::Jpeg {
+        let header = jpeg::header(data)?;
+        return Ok((header.width, header.height));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(data), image_format(format));
+    // Only the header is read here; the caller judges the size against its own limits.
+    reader.no_limits();
+    let decoder = reader.into_decoder().map_err(PipelineError::from_image)?;
+    Ok(decoder.dimensions())
+}
+
+/// The `image` crate's name for a format.
+pub fn image_format(format: SourceFormat) -> ImageFormat {
+    match format {
+        SourceFormat::Jpeg => ImageFormat::Jpeg,
+        SourceFormat::Png => ImageFormat::Png,
+        SourceFormat::Webp => ImageFormat::WebP,
+        SourceFormat::Gif => ImageFormat::Gif,
+        SourceFormat::Tiff => ImageFormat::Tiff,
+    }
+}
