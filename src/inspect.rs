@@ -114,10 +114,10 @@ fn icc_description(icc: &[u8]) -> Option<String> {
 
 /// True when a TIFF-structured EXIF block has a GPS IFD.
 fn exif_has_gps(tiff: &[u8]) -> bool {
+    // A GPS IFD holding only GPSVersionID (as some cameras write) carries no location.
     exif::Reader::new().read_raw(tiff.to_vec()).is_ok_and(|e| {
-        e.get_field(exif::Tag::GPSInfoIFDPointer, exif::In::PRIMARY)
-            .is_some()
-            || e.fields().any(|f| f.ifd_num == exif::In::PRIMARY && f.tag.0 == exif::Context::Gps)
+        e.fields()
+            .any(|f| f.tag.context() == exif::Context::Gps && f.tag != exif::Tag::GPSVersionID)
     })
 }
 

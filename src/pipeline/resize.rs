@@ -91,14 +91,18 @@ pub fn resize(src: &Pixels, plan: &Plan, full: (u32, u32)) -> Result<Pixels, Pip
     let view = ImageRef::new(src.width, src.height, &src.data, pixel_type)
         .map_err(|e| internal(&e))?;
     let mut dst = Image::new(w, h, pixel_type);
+    // Scaling by kx/ky can overshoot the edge by a rounding error; clamp to the image.
+    let (sw, sh) = (f64::from(src.width), f64::from(src.height));
+    let left = (plan.source.left * kx).clamp(0.0, sw);
+    let top = (plan.source.top * ky).clamp(0.0, sh);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
         .use_alpha(src.alpha)
         .crop(
-            plan.source.left * kx,
-            plan.source.top * ky,
-            plan.source.width * kx,
-            plan.source.height * ky,
+            left,
+            top,
+            (plan.source.width * kx).min(sw - left),
+            (plan.source.height * ky).min(sh - top),
         );
     Resizer::new()
         .resize(&view, &mut dst, &options)
