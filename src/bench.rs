@@ -55,8 +55,12 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
     let vips_version = Command::new("vipsthumbnail")
         .arg("--version")
         .output()
-        .map_err(|_| "vipsthumbnail not found: install Debian's libvips-tools (`make deps`)".to_owned())?;
-    let vips_version = String::from_utf8_lossy(&vips_version.stdout).trim().to_owned();
+        .map_err(|_| {
+            "vipsthumbnail not found: install Debian's libvips-tools (`make deps`)".to_owned()
+        })?;
+    let vips_version = String::from_utf8_lossy(&vips_version.stdout)
+        .trim()
+        .to_owned();
     let (w, h) = (preset.width.unwrap_or(0), preset.height.unwrap_or(0));
     let vips_size = format!("{w}x{h}");
     let work = std::env::temp_dir().join(format!("thumbkit-bench-{}", std::process::id()));
@@ -74,7 +78,11 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
         );
         for image in &args.images {
             let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
-            let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_owned();
+            let name = image
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("image")
+                .to_owned();
             let inputs = copies(&work.join("in"), &name, &bytes, args.batch)?;
             let reference = reference(&bytes, preset, limits)?;
             for &workers in &args.workers {
@@ -90,7 +98,8 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
                 for round in 0..args.rounds {
                     // Alternate which tool goes first, so neither always meets a warm cache.
                     for tool in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
-                        let chunks: Vec<&[PathBuf]> = inputs.chunks(inputs.len().div_ceil(workers)).collect();
+                        let chunks: Vec<&[PathBuf]> =
+                            inputs.chunks(inputs.len().div_ceil(workers)).collect();
                         let commands: Vec<Command> = chunks
                             .iter()
                             .map(|files| {
@@ -130,16 +139,41 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
                         }
                     }
                 }
-                let first = inputs[0].file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-                let tk = figures(&tk_rates, tk_rss, &tk_out.join(format!("{first}.jpg")), &reference)?;
-                let vips = figures(&vips_rates, vips_rss, &vips_out.join(format!("tn_{first}.jpg")), &reference)?;
+                let first = inputs[0]
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let tk = figures(
+                    &tk_rates,
+                    tk_rss,
+                    &tk_out.join(format!("{first}.jpg")),
+                    &reference,
+                )?;
+                let vips = figures(
+                    &vips_rates,
+                    vips_rss,
+                    &vips_out.join(format!("tn_{first}.jpg")),
+                    &reference,
+                )?;
                 for (tool, f, ratio) in [
-                    ("thumbkit", &tk, format!("{:.2}", tk.images_per_s / vips.images_per_s)),
+                    (
+                        "thumbkit",
+                        &tk,
+                        format!("{:.2}", tk.images_per_s / vips.images_per_s),
+                    ),
                     ("vipsthumbnail", &vips, String::new()),
                 ] {
                     println!(
                         "{:<30} {:>7}  {:<14} {:>8.1} {:>7} {:>12.1} MiB {:>10} {:>8.2}",
-                        name, workers, tool, f.images_per_s, ratio, f.peak_rss_mib, f.out_bytes, f.psnr
+                        name,
+                        workers,
+                        tool,
+                        f.images_per_s,
+                        ratio,
+                        f.peak_rss_mib,
+                        f.out_bytes,
+                        f.psnr
                     );
                 }
             }
@@ -153,7 +187,10 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
 /// `batch` copies of one photo under distinct names (so no tool can reuse a cached result).
 fn copies(dir: &Path, name: &str, bytes: &[u8], batch: usize) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+    let stem = Path::new(name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("image");
     (0..batch)
         .map(|i| {
             let path = dir.join(format!("{stem}-{i:03}.jpg"));
@@ -170,7 +207,9 @@ fn run_parallel(commands: Vec<Command>) -> Result<(f64, u64), String> {
     let mut pids = Vec::new();
     for mut c in commands {
         c.stdout(std::process::Stdio::null());
-        let child = c.spawn().map_err(|e| format!("cannot start {:?}: {e}", c.get_program()))?;
+        let child = c
+            .spawn()
+            .map_err(|e| format!("cannot start {:?}: {e}", c.get_program()))?;
         pids.push(child.id() as libc::pid_t);
     }
     let mut peak = 0u64;
@@ -194,7 +233,12 @@ fn median(values: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn figures(rates: &[f64], rss: u64, output: &Path, reference: &Reference) -> Result<Figures, String> {
+fn figures(
+    rates: &[f64],
+    rss: u64,
+    output: &Path,
+    reference: &Reference,
+) -> Result<Figures, String> {
     let bytes = std::fs::read(output).map_err(|e| format!("{}: {e}", output.display()))?;
     Ok(Figures {
         images_per_s: median(rates),
@@ -236,7 +280,8 @@ impl Reference {
 
     /// PSNR (dB, RGB) of a JPEG thumbnail against the reference at the thumbnail's size.
     pub fn psnr_of_jpeg(&self, jpeg: &[u8]) -> Result<f64, String> {
-        let img = turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
+        let img =
+            turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
         let reference = self.at(img.width as u32, img.height as u32)?;
         Ok(psnr(&reference.data, &img.pixels))
     }
@@ -265,7 +310,10 @@ fn margins(args: &Args, preset: &Preset, limits: &Limits) -> Result<(), String> 
     for image in &args.images {
         let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
         let reference = reference(&bytes, preset, limits)?;
-        let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("image");
+        let name = image
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("image");
         let plan = geometry::plan(reference.upright.0, reference.upright.1, preset);
         let shrink = plan.shrink();
         let mut seen = Vec::new();
@@ -279,8 +327,14 @@ fn margins(args: &Args, preset: &Preset, limits: &Limits) -> Result<(), String> 
             let mut out = None;
             for _ in 0..args.rounds.max(1) {
                 let t = Instant::now();
-                let r = pipeline::render_with_margin(&bytes, preset, OutputFormat::Jpeg, limits, margin)
-                    .map_err(|e| e.to_string())?;
+                let r = pipeline::render_with_margin(
+                    &bytes,
+                    preset,
+                    OutputFormat::Jpeg,
+                    limits,
+                    margin,
+                )
+                .map_err(|e| e.to_string())?;
                 times.push(t.elapsed().as_secs_f64() * 1e3);
                 out = Some(r);
             }
@@ -290,7 +344,11 @@ fn margins(args: &Args, preset: &Preset, limits: &Limits) -> Result<(), String> 
                 name,
                 shrink.0.min(shrink.1) / f64::from(d),
                 format!("1/{d}"),
-                format!("{}x{}", reference.upright.0.div_ceil(d), reference.upright.1.div_ceil(d)),
+                format!(
+                    "{}x{}",
+                    reference.upright.0.div_ceil(d),
+                    reference.upright.1.div_ceil(d)
+                ),
                 reference.psnr_of_jpeg(&out.bytes)?,
                 median(&times)
             );
@@ -300,10 +358,16 @@ fn margins(args: &Args, preset: &Preset, limits: &Limits) -> Result<(), String> 
 }
 
 /// One benchmark worker: renders each file and writes `<stem>.<ext>` into `out_dir`.
-pub fn worker(preset: &Preset, limits: &Limits, out_dir: &Path, files: &[PathBuf]) -> Result<(), String> {
+pub fn worker(
+    preset: &Preset,
+    limits: &Limits,
+    out_dir: &Path,
+    files: &[PathBuf],
+) -> Result<(), String> {
     for file in files {
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let source = pipeline::sniff::sniff(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+        let source =
+            pipeline::sniff::sniff(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
         let format = OutputFormat::resolve(preset.format, source, false);
         let out = pipeline::render(&bytes, preset, format, limits)
             .map_err(|e| format!("{}: {e}", file.display()))?;

@@ -79,13 +79,17 @@ pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
     let format = sniff::sniff(data)?;
     let (width, height) = sniff::dimensions(data, format)?;
     let (metadata, exif, icc) = metadata_of(data, format);
-    let orientation = exif.as_deref().map_or(1, |e| decode::exif_orientation(e).to_exif());
+    let orientation = exif
+        .as_deref()
+        .map_or(1, |e| decode::exif_orientation(e).to_exif());
     let colour = match format {
         SourceFormat::Jpeg => format!("{:?}", jpeg::header(data)?.colour).to_lowercase(),
         _ => {
             use image::ImageDecoder;
-            let mut reader =
-                image::ImageReader::with_format(std::io::Cursor::new(data), sniff::image_format(format));
+            let mut reader = image::ImageReader::with_format(
+                std::io::Cursor::new(data),
+                sniff::image_format(format),
+            );
             reader.no_limits();
             let decoder = reader.into_decoder().map_err(PipelineError::from_image)?;
             format!("{:?}", decoder.color_type()).to_lowercase()
@@ -122,7 +126,10 @@ fn exif_has_gps(tiff: &[u8]) -> bool {
 }
 
 /// Finds the metadata segments, and returns the EXIF block and ICC profile for decoding.
-pub fn metadata_of(data: &[u8], format: SourceFormat) -> (Metadata, Option<Vec<u8>>, Option<Vec<u8>>) {
+pub fn metadata_of(
+    data: &[u8],
+    format: SourceFormat,
+) -> (Metadata, Option<Vec<u8>>, Option<Vec<u8>>) {
     let mut m = Metadata::default();
     let mut exif: Option<Vec<u8>> = None;
     let mut icc: Option<Vec<u8>> = None;
@@ -166,15 +173,26 @@ pub fn metadata_of(data: &[u8], format: SourceFormat) -> (Metadata, Option<Vec<u
         }
         SourceFormat::Gif | SourceFormat::Tiff => {
             use image::ImageDecoder;
-            let mut reader =
-                image::ImageReader::with_format(std::io::Cursor::new(data), sniff::image_format(format));
+            let mut reader = image::ImageReader::with_format(
+                std::io::Cursor::new(data),
+                sniff::image_format(format),
+            );
             reader.no_limits();
             if let Ok(mut d) = reader.into_decoder() {
                 icc = d.icc_profile().ok().flatten();
                 exif = d.exif_metadata().ok().flatten();
             }
             if format == SourceFormat::Tiff {
-                // A TIFF is itself an EXIF-style structure; look for XMP (700) and IPTC (33723).
+                // A TIFF is itself an EXIF structure: its EXIF and GPS IFDs, XMP (700) and
+                // IPTC (33723) hang off its first IFD.
+                let has_exif_ifd = exif::Reader::new().read_raw(data.to_vec()).is_ok_and(|e| {
+                    e.fields().any(|f| {
+                        matches!(f.tag.context(), exif::Context::Exif | exif::Context::Gps)
+                    })
+                });
+                if has_exif_ifd {
+                    exif = Some(data.to_vec());
+                }
                 m.xmp = contains_tag(data, 700);
                 m.iptc = contains_tag(data, 33723);
             }
@@ -204,7 +222,8 @@ pub fn png_chunks(data: &[u8]) -> Vec<(&[u8; 4], &[u8])> {
     let mut out = Vec::new();
     let mut pos = 8;
     while pos + 12 <= data.len() {
-        let len = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let len =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
         let Some(end) = (pos + 8).checked_add(len).filter(|e| e + 4 <= data.len()) else {
             break;
         };
@@ -235,7 +254,8 @@ pub fn riff_chunks(data: &[u8]) -> Vec<(&[u8; 4], &[u8])> {
     let mut out = Vec::new();
     let mut pos = 12;
     while pos + 8 <= data.len() {
-        let len = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]) as usize;
+        let len = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]])
+            as usize;
         let Some(end) = (pos + 8).checked_add(len).filter(|e| *e <= data.len()) else {
             break;
         };

@@ -13,10 +13,20 @@ use thumbkit::pipeline::{self, Limits, OutputFormat};
 use thumbkit::preset::{FormatChoice, Presets};
 
 #[derive(Parser)]
-#[command(name = "thumbkit", version, about = "Image thumbnails from named presets, with no metadata in any output")]
+#[command(
+    name = "thumbkit",
+    version,
+    about = "Image thumbnails from named presets, with no metadata in any output"
+)]
 struct Cli {
     /// Preset files: a directory of *.toml files (or single files); repeat or separate with ','.
-    #[arg(long, global = true, env = "THUMBKIT_PRESETS", default_value = "presets", value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        env = "THUMBKIT_PRESETS",
+        default_value = "presets",
+        value_delimiter = ','
+    )]
     presets: Vec<PathBuf>,
     /// Largest input accepted, in bytes.
     #[arg(long, global = true, env = "THUMBKIT_MAX_INPUT_BYTES", default_value_t = Limits::default().max_input_bytes)]
@@ -104,8 +114,8 @@ fn run(cli: Cli) -> Result<(), String> {
             })?;
             let bytes = read(&input)?;
             let started = Instant::now();
-            let (source, _) =
-                pipeline::probe(&bytes, &limits).map_err(|e| format!("{}: {e}", input.display()))?;
+            let (source, _) = pipeline::probe(&bytes, &limits)
+                .map_err(|e| format!("{}: {e}", input.display()))?;
             let requested = match &format {
                 Some(f) => Some(
                     OutputFormat::parse(f)
@@ -125,7 +135,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("{}: {e}", input.display()))?;
             let elapsed = started.elapsed();
             let output = output.unwrap_or_else(|| {
-                let stem = input.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+                let stem = input
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("image");
                 input.with_file_name(format!("{stem}.{}.{}", preset.name, out_format.extension()))
             });
             write_atomically(&output, &rendered.bytes)?;
@@ -149,8 +162,8 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Inspect { file } => {
             let bytes = read(&file)?;
-            let report =
-                thumbkit::inspect::inspect(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+            let report = thumbkit::inspect::inspect(&bytes)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
             println!("{report}");
             Ok(())
         }

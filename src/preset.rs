@@ -58,9 +58,7 @@ impl PresetName {
     /// Validates a preset name.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.is_empty() || s.len() > 64 {
-            return Err(format!(
-                "preset name `{s}` must be 1 to 64 characters long"
-            ));
+            return Err(format!("preset name `{s}` must be 1 to 64 characters long"));
         }
         if let Some(c) = s
             .chars()
@@ -268,7 +266,8 @@ impl Preset {
             ));
         }
         let fit = file.fit.unwrap_or(Fit::Inside);
-        if matches!(fit, Fit::Cover | Fit::Contain | Fit::Fill) && (width.is_none() || height.is_none())
+        if matches!(fit, Fit::Cover | Fit::Contain | Fit::Fill)
+            && (width.is_none() || height.is_none())
         {
             return Err(field(
                 if width.is_none() { "width" } else { "height" },
@@ -287,7 +286,12 @@ impl Preset {
         let quality = match file.quality {
             None => 80,
             Some(q) if (1..=100).contains(&q) => q as u8,
-            Some(q) => return Err(field("quality", format!("must be between 1 and 100 (got {q})"))),
+            Some(q) => {
+                return Err(field(
+                    "quality",
+                    format!("must be between 1 and 100 (got {q})"),
+                ));
+            }
         };
         let background = match file.background.as_deref() {
             None => Colour::WHITE,

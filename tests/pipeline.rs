@@ -17,10 +17,18 @@ const GPS_FILES: [&str; 4] = [
 
 #[test]
 fn thumb_fits_inside_320_as_jpeg() {
-    let out = render(&fixture("IMG_9424.JPG"), &shipped("thumb"), OutputFormat::Jpeg);
+    let out = render(
+        &fixture("IMG_9424.JPG"),
+        &shipped("thumb"),
+        OutputFormat::Jpeg,
+    );
     assert_eq!((out.width, out.height), (320, 240));
     let decoded = decode_rgb(&out.bytes);
-    assert_eq!(decoded.dimensions(), (320, 240), "the bytes say what the result says");
+    assert_eq!(
+        decoded.dimensions(),
+        (320, 240),
+        "the bytes say what the result says"
+    );
     assert_no_metadata(&out.bytes, "thumb");
 }
 
@@ -57,10 +65,21 @@ fn contain_pads_with_the_background_and_cover_crops_by_gravity() {
     );
     let img = decode_rgb(&render(&flag, &contain, OutputFormat::Png).bytes);
     assert_eq!(img.dimensions(), (300, 300));
-    assert_eq!(img.get_pixel(150, 10).0, [0, 255, 0], "padding above is the background");
-    assert_eq!(img.get_pixel(150, 290).0, [0, 255, 0], "padding below is the background");
+    assert_eq!(
+        img.get_pixel(150, 10).0,
+        [0, 255, 0],
+        "padding above is the background"
+    );
+    assert_eq!(
+        img.get_pixel(150, 290).0,
+        [0, 255, 0],
+        "padding below is the background"
+    );
     let top_band = img.get_pixel(150, 70).0;
-    assert!(top_band[0] > 150 && top_band[2] < 100, "red band: {top_band:?}");
+    assert!(
+        top_band[0] > 150 && top_band[2] < 100,
+        "red band: {top_band:?}"
+    );
 
     // A vertical strip from the flag: north keeps red, south keeps blue.
     for (gravity, red_expected) in [("north", true), ("south", false)] {
@@ -81,7 +100,11 @@ fn all_eight_orientations_come_out_upright_and_alike() {
     let p = preset("o", "width = 120\nheight = 120");
     let renders: Vec<_> = (1..=8)
         .map(|i| {
-            let out = render(&fixture(&format!("Landscape_{i}.jpg")), &p, OutputFormat::Png);
+            let out = render(
+                &fixture(&format!("Landscape_{i}.jpg")),
+                &p,
+                OutputFormat::Png,
+            );
             decode_rgb(&out.bytes)
         })
         .collect();
@@ -93,7 +116,11 @@ fn all_eight_orientations_come_out_upright_and_alike() {
     for (i, r) in renders.iter().enumerate() {
         assert_eq!(r.dimensions(), (120, 90), "Landscape_{}", i + 1);
         let d = mean_abs_diff(upright, r);
-        assert!(d < 4.0, "Landscape_{} differs from Landscape_1 by {d:.1}", i + 1);
+        assert!(
+            d < 4.0,
+            "Landscape_{} differs from Landscape_1 by {d:.1}",
+            i + 1
+        );
         assert!(d * 5.0 < wrong, "threshold too loose: {d:.1} vs {wrong:.1}");
     }
 }
@@ -111,7 +138,11 @@ fn no_output_carries_metadata() {
             let out = render(&bytes, &p, format);
             assert_no_metadata(&out.bytes, &format!("{name} as {format}"));
             let report = inspect::inspect(&out.bytes).expect("output inspects");
-            assert!(report.metadata.is_empty(), "{name} as {format}: {:?}", report.metadata);
+            assert!(
+                report.metadata.is_empty(),
+                "{name} as {format}: {:?}",
+                report.metadata
+            );
         }
     }
 }
@@ -125,8 +156,16 @@ fn inspect_agrees_with_the_manifest() {
         }
         let name = entry["file"].as_str().unwrap_or_default();
         let r = inspect::inspect(&fixture(name)).expect(name);
-        assert_eq!(u64::from(r.width), entry["width"].as_u64().unwrap(), "{name} width");
-        assert_eq!(u64::from(r.height), entry["height"].as_u64().unwrap(), "{name} height");
+        assert_eq!(
+            u64::from(r.width),
+            entry["width"].as_u64().unwrap(),
+            "{name} width"
+        );
+        assert_eq!(
+            u64::from(r.height),
+            entry["height"].as_u64().unwrap(),
+            "{name} height"
+        );
         for (field, seen) in [
             ("has_gps", r.metadata.gps),
             ("has_icc", r.metadata.icc),
@@ -152,7 +191,10 @@ fn gps_is_gone_from_outputs() {
         let bytes = fixture(name);
         let before = inspect::inspect(&bytes).unwrap().metadata;
         // flower2.webp has EXIF and XMP but, per the manifest, no GPS tags.
-        assert!(before.gps || (before.exif && before.xmp), "{name} carries location data to begin with");
+        assert!(
+            before.gps || (before.exif && before.xmp),
+            "{name} carries location data to begin with"
+        );
         for format in [OutputFormat::Jpeg, OutputFormat::Webp, OutputFormat::Png] {
             let out = render(&bytes, &shipped("thumb"), format);
             assert!(out.width <= 320 && out.height <= 320);
@@ -189,7 +231,11 @@ fn cmyk_and_adobe_rgb_match_libvips_colours() {
     // US profile: the two standards differ, hence the wider bounds for that one file.
     for (name, limit, colour_limit) in [
         ("Channel_digital_image_CMYK_color.jpg", 8.5, 5.0),
-        ("Channel_digital_image_CMYK_color_no_profile.jpg", 12.0, 13.0),
+        (
+            "Channel_digital_image_CMYK_color_no_profile.jpg",
+            12.0,
+            13.0,
+        ),
         ("sample.jpg", 3.0, 1.0),
         ("IMG_9424.JPG", 3.0, 1.0),
         ("tifftag-photoshop.tiff", 3.0, 1.0),
@@ -200,9 +246,17 @@ fn cmyk_and_adobe_rgb_match_libvips_colours() {
         let d = mean_abs_diff(&ours, &theirs);
         let (a, b) = (mean_colour(&ours), mean_colour(&theirs));
         eprintln!("{name}: mean difference {d:.2}/255, mean colour {a:.1?} vs {b:.1?}");
-        assert!(d < limit, "{name}: mean difference {d:.2} against vipsthumbnail");
+        assert!(
+            d < limit,
+            "{name}: mean difference {d:.2} against vipsthumbnail"
+        );
         for c in 0..3 {
-            assert!((a[c] - b[c]).abs() < colour_limit, "{name}: channel {c} mean {:.1} vs {:.1}", a[c], b[c]);
+            assert!(
+                (a[c] - b[c]).abs() < colour_limit,
+                "{name}: channel {c} mean {:.1} vs {:.1}",
+                a[c],
+                b[c]
+            );
         }
     }
 }
@@ -212,9 +266,19 @@ fn cmyk_is_not_rendered_as_a_negative() {
     // Independent of libvips: the photo's sky-free park scene is mostly mid-tone green/grey;
     // an uninverted Adobe CMYK decode would come out near-black or inverted.
     let p = preset("c", "width = 100\nheight = 100");
-    let img = decode_rgb(&render(&fixture("Channel_digital_image_CMYK_color.jpg"), &p, OutputFormat::Png).bytes);
+    let img = decode_rgb(
+        &render(
+            &fixture("Channel_digital_image_CMYK_color.jpg"),
+            &p,
+            OutputFormat::Png,
+        )
+        .bytes,
+    );
     let [r, g, b] = mean_colour(&img);
-    assert!(g > 80.0 && g < 200.0 && g >= b, "mean colour {r:.0},{g:.0},{b:.0}");
+    assert!(
+        g > 80.0 && g < 200.0 && g >= b,
+        "mean colour {r:.0},{g:.0},{b:.0}"
+    );
 }
 
 #[test]
@@ -233,7 +297,11 @@ fn other_formats_decode() {
         let out = render(&fixture(name), &p, OutputFormat::Png);
         assert!(out.width <= 64 && out.height <= 64, "{name}");
         let img = image::load_from_memory(&out.bytes).unwrap();
-        assert_eq!(img.color().has_alpha(), alpha, "{name}: alpha kept only where there is some");
+        assert_eq!(
+            img.color().has_alpha(),
+            alpha,
+            "{name}: alpha kept only where there is some"
+        );
     }
     // Alpha flattened onto the background for JPEG.
     let out = render(&fixture("1_webp_ll.webp"), &p, OutputFormat::Jpeg);
@@ -242,7 +310,11 @@ fn other_formats_decode() {
 
 #[test]
 fn a_png_named_jpg_is_read_as_png() {
-    let out = render(&fixture("Flag_of_the_Netherlands.jpg"), &shipped("thumb"), OutputFormat::Jpeg);
+    let out = render(
+        &fixture("Flag_of_the_Netherlands.jpg"),
+        &shipped("thumb"),
+        OutputFormat::Jpeg,
+    );
     assert_eq!((out.width, out.height), (320, 213));
 }
 
@@ -313,12 +385,37 @@ fn limits_are_enforced() {
 fn damaged_inputs_never_panic() {
     // Every prefix length class and some flipped bytes of real files of each format.
     let p = preset("d", "width = 64\nheight = 64");
-    for name in ["DSCN0010.jpg", "blackbug.png", "flower2.webp", "rotating-squares.gif", "tifftag-photoshop.tiff"] {
+    for name in [
+        "DSCN0010.jpg",
+        "blackbug.png",
+        "flower2.webp",
+        "rotating-squares.gif",
+        "tifftag-photoshop.tiff",
+    ] {
         let bytes = fixture(name);
-        for cut in [1, 2, 3, 8, 16, 33, 100, 500, bytes.len() / 3, bytes.len() - 2] {
-            let r = pipeline::render(&bytes[..cut.min(bytes.len())], &p, OutputFormat::Jpeg, &Limits::default());
+        for cut in [
+            1,
+            2,
+            3,
+            8,
+            16,
+            33,
+            100,
+            500,
+            bytes.len() / 3,
+            bytes.len() - 2,
+        ] {
+            let r = pipeline::render(
+                &bytes[..cut.min(bytes.len())],
+                &p,
+                OutputFormat::Jpeg,
+                &Limits::default(),
+            );
             assert!(r.is_err() || cut > 500, "{name} cut at {cut} rendered");
-            assert!(!matches!(r, Err(PipelineError::Internal(_))), "{name} cut at {cut}: {r:?}");
+            assert!(
+                !matches!(r, Err(PipelineError::Internal(_))),
+                "{name} cut at {cut}: {r:?}"
+            );
         }
         let mut flipped = bytes.clone();
         for i in (20..flipped.len()).step_by(97) {
@@ -326,6 +423,9 @@ fn damaged_inputs_never_panic() {
         }
         // Either an error or an image; a caught panic would show as an internal error.
         let r = pipeline::render(&flipped, &p, OutputFormat::Jpeg, &Limits::default());
-        assert!(!matches!(r, Err(PipelineError::Internal(_))), "{name} flipped: {r:?}");
+        assert!(
+            !matches!(r, Err(PipelineError::Internal(_))),
+            "{name} flipped: {r:?}"
+        );
     }
 }

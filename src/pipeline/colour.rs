@@ -7,8 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 use moxcms::{
-    ColorProfile, DataColorSpace, Layout, RenderingIntent, Transform8BitExecutor,
-    TransformOptions,
+    ColorProfile, DataColorSpace, Layout, RenderingIntent, Transform8BitExecutor, TransformOptions,
 };
 
 use super::PipelineError;
@@ -75,7 +74,11 @@ fn transform(
 }
 
 /// Runs a transform into a new buffer of `out_len` bytes.
-fn run(executor: Option<Arc<Transform8BitExecutor>>, src: &[u8], out_len: usize) -> Option<Vec<u8>> {
+fn run(
+    executor: Option<Arc<Transform8BitExecutor>>,
+    src: &[u8],
+    out_len: usize,
+) -> Option<Vec<u8>> {
     let mut out = vec![0u8; out_len];
     executor?.transform(src, &mut out).ok()?;
     Some(out)
@@ -154,10 +157,14 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
                 }
                 (true, true) => {
                     let src = img.into_luma_alpha8();
-                    run(transform(p, Layout::GrayAlpha, Layout::Rgba), src.as_raw(), n * 4)
-                        .and_then(|out| RgbaImage::from_raw(width, height, out))
-                        .map_or_else(|| DynamicImage::ImageLumaA8(src).into_rgba8(), |rgba| rgba)
-                        .into()
+                    run(
+                        transform(p, Layout::GrayAlpha, Layout::Rgba),
+                        src.as_raw(),
+                        n * 4,
+                    )
+                    .and_then(|out| RgbaImage::from_raw(width, height, out))
+                    .map_or_else(|| DynamicImage::ImageLumaA8(src).into_rgba8(), |rgba| rgba)
+                    .into()
                 }
                 (false, false) => {
                     let src = img.into_rgb8();
@@ -168,10 +175,14 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
                 }
                 (false, true) => {
                     let src = img.into_rgba8();
-                    run(transform(p, Layout::Rgba, Layout::Rgba), src.as_raw(), n * 4)
-                        .and_then(|out| RgbaImage::from_raw(width, height, out))
-                        .unwrap_or(src)
-                        .into()
+                    run(
+                        transform(p, Layout::Rgba, Layout::Rgba),
+                        src.as_raw(),
+                        n * 4,
+                    )
+                    .and_then(|out| RgbaImage::from_raw(width, height, out))
+                    .unwrap_or(src)
+                    .into()
                 }
             };
             Ok(converted)

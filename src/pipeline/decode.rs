@@ -69,6 +69,8 @@ pub fn decode(
     let icc = decoder.icc_profile().ok().flatten();
     let orientation = match decoder.exif_metadata() {
         Ok(Some(tiff)) => exif_orientation(&tiff),
+        // A TIFF's own first IFD holds its orientation tag.
+        _ if format == SourceFormat::Tiff => exif_orientation(data),
         _ => Orientation::NoTransforms,
     };
     let img = DynamicImage::from_decoder(decoder).map_err(PipelineError::from_image)?;

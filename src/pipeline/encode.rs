@@ -38,8 +38,11 @@ pub fn encode(px: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>,
         }
         OutputFormat::Png => {
             let mut out = Vec::new();
-            let encoder =
-                PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive);
+            let encoder = PngEncoder::new_with_quality(
+                &mut out,
+                CompressionType::Default,
+                FilterType::Adaptive,
+            );
             let colour = if px.alpha {
                 image::ExtendedColorType::Rgba8
             } else {

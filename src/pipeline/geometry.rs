@@ -187,7 +187,10 @@ mod tests {
     fn contain_pads_to_the_box() {
         let p = preset("width = 200\nheight = 200\nfit = \"contain\"");
         let c = plan(400, 200, &p);
-        assert_eq!((c.resized, c.canvas, c.offset), ((200, 100), (200, 200), (0, 50)));
+        assert_eq!(
+            (c.resized, c.canvas, c.offset),
+            ((200, 100), (200, 200), (0, 50))
+        );
     }
 
     #[test]

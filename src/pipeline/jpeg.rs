@@ -78,7 +78,7 @@ pub fn markers(data: &[u8]) -> JpegMarkers<'_> {
             0xE2 if body.starts_with(b"ICC_PROFILE\0") && body.len() > 14 => {
                 icc_chunks.push((body[12], &body[14..]));
             }
-            0xED => out.iptc = true,
+            0xED => out.iptc |= photoshop_has_iptc(body),
             0xEE if body.starts_with(b"Adobe") => out.adobe = true,
             0xFE => out.comment = true,
             _ => {}
@@ -87,9 +87,41 @@ pub fn markers(data: &[u8]) -> JpegMarkers<'_> {
     }
     if !icc_chunks.is_empty() {
         icc_chunks.sort_by_key(|(seq, _)| *seq);
-        out.icc = Some(icc_chunks.iter().flat_map(|(_, c)| c.iter().copied()).collect());
+        out.icc = Some(
+            icc_chunks
+                .iter()
+                .flat_map(|(_, c)| c.iter().copied())
+                .collect(),
+        );
     }
     out
+}
+
+/// True when a Photoshop APP13 segment holds an IPTC-NAA resource (ID 0x0404); the same
+/// segment often holds only other resources (resolution, thumbnails).
+fn photoshop_has_iptc(body: &[u8]) -> bool {
+    let Some(mut rest) = body.strip_prefix(b"Photoshop 3.0\0") else {
+        return false;
+    };
+    while rest.len() >= 12 && rest.starts_with(b"8BIM") {
+        let id = u16::from_be_bytes([rest[4], rest[5]]);
+        // Pascal-string name, padded to an even length including its length byte.
+        let name_len = usize::from(rest[6]) + 1;
+        let at = 6 + name_len + (name_len & 1);
+        let Some(size) = rest.get(at..at + 4) else {
+            return false;
+        };
+        let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
+        if id == 0x0404 && size > 0 {
+            return true;
+        }
+        let next = at + 4 + size + (size & 1);
+        let Some(tail) = rest.get(next..) else {
+            return false;
+        };
+        rest = tail;
+    }
+    false
 }
 
 /// An owned TurboJPEG decompressor instance.

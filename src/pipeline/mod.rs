@@ -184,7 +184,10 @@ impl PipelineError {
             other => {
                 let msg = other.to_string();
                 let lower = msg.to_ascii_lowercase();
-                if lower.contains("eof") || lower.contains("end of file") || lower.contains("unexpected end") {
+                if lower.contains("eof")
+                    || lower.contains("end of file")
+                    || lower.contains("unexpected end")
+                {
                     PipelineError::Truncated
                 } else {
                     PipelineError::Corrupt(msg)
@@ -277,13 +280,14 @@ pub fn render_with_margin(
     limits: &Limits,
     margin: f64,
 ) -> Result<Rendered, PipelineError> {
-    catch_unwind(AssertUnwindSafe(|| render_inner(input, preset, format, limits, margin))).unwrap_or_else(
-        |_| {
-            Err(PipelineError::Internal(
-                "a decoder failed on this input".into(),
-            ))
-        },
-    )
+    catch_unwind(AssertUnwindSafe(|| {
+        render_inner(input, preset, format, limits, margin)
+    }))
+    .unwrap_or_else(|_| {
+        Err(PipelineError::Internal(
+            "a decoder failed on this input".into(),
+        ))
+    })
 }
 
 fn render_inner(

@@ -56,7 +56,8 @@ impl Pixels {
         let mut data = Vec::with_capacity(self.width as usize * self.height as usize * 3);
         for p in self.data.chunks_exact(4) {
             let a = u32::from(p[3]);
-            let mix = |c: u8, b: u8| ((u32::from(c) * a + u32::from(b) * (255 - a) + 127) / 255) as u8;
+            let mix =
+                |c: u8, b: u8| ((u32::from(c) * a + u32::from(b) * (255 - a) + 127) / 255) as u8;
             data.extend_from_slice(&[mix(p[0], br), mix(p[1], bg), mix(p[2], bb)]);
         }
         Pixels {
@@ -88,8 +89,8 @@ pub fn resize(src: &Pixels, plan: &Plan, full: (u32, u32)) -> Result<Pixels, Pip
     };
     let (w, h) = plan.resized;
     let internal = |e: &dyn std::fmt::Display| PipelineError::Internal(format!("resize: {e}"));
-    let view = ImageRef::new(src.width, src.height, &src.data, pixel_type)
-        .map_err(|e| internal(&e))?;
+    let view =
+        ImageRef::new(src.width, src.height, &src.data, pixel_type).map_err(|e| internal(&e))?;
     let mut dst = Image::new(w, h, pixel_type);
     // Scaling by kx/ky can overshoot the edge by a rounding error; clamp to the image.
     let (sw, sh) = (f64::from(src.width), f64::from(src.height));
@@ -132,7 +133,11 @@ pub fn pad(img: Pixels, plan: &Plan, background: Colour) -> Pixels {
         .collect();
     let (ox, oy) = (plan.offset.0 as usize, plan.offset.1 as usize);
     let src_ch = img.channels();
-    for (y, row) in img.data.chunks_exact(img.width as usize * src_ch).enumerate() {
+    for (y, row) in img
+        .data
+        .chunks_exact(img.width as usize * src_ch)
+        .enumerate()
+    {
         let start = ((oy + y) * cw as usize + ox) * ch;
         let dst_row = &mut data[start..start + img.width as usize * ch];
         for (d, s) in dst_row.chunks_exact_mut(ch).zip(row.chunks_exact(src_ch)) {

@@ -37,7 +37,9 @@ fn describe_unknown(data: &[u8]) -> String {
                 format!("HEIF/HEIC (brand `{brand}`) is not supported; convert it to JPEG first")
             }
             "avif" | "avis" => "AVIF is not supported".into(),
-            _ => format!("an ISO media file (brand `{brand}`) is not an image format thumbkit reads"),
+            _ => {
+                format!("an ISO media file (brand `{brand}`) is not an image format thumbkit reads")
+            }
         };
     }
     if data.starts_with(b"BM") {

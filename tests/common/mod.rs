@@ -25,7 +25,11 @@ pub fn manifest() -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(fixtures().join("manifest.json")).expect("manifest.json");
     let all: Vec<serde_json::Value> = serde_json::from_str(&text).expect("manifest parses");
     all.into_iter()
-        .filter(|e| fixtures().join(e["file"].as_str().unwrap_or_default()).exists())
+        .filter(|e| {
+            fixtures()
+                .join(e["file"].as_str().unwrap_or_default())
+                .exists()
+        })
         .collect()
 }
 
@@ -120,7 +124,11 @@ pub fn assert_no_metadata(bytes: &[u8], what: &str) {
     // A VP8X header with its EXIF/XMP/ICC flags set would announce metadata too.
     if found.first().map(String::as_str) == Some("VP8X") {
         let flags = bytes[20];
-        assert_eq!(flags & 0b0010_1100, 0, "{what}: VP8X announces ICC/EXIF/XMP");
+        assert_eq!(
+            flags & 0b0010_1100,
+            0,
+            "{what}: VP8X announces ICC/EXIF/XMP"
+        );
     }
 }
 
