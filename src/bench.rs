@@ -84,7 +84,10 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
                 .unwrap_or("image")
                 .to_owned();
             let inputs = copies(&work.join("in"), &name, &bytes, args.batch)?;
-            let reference = reference(&bytes, preset, limits)?;
+            // Figures per worker count, printed once the reference exists: it is decoded
+            // only after the timed runs, because a forked child's peak RSS starts from the
+            // parent's, and a full-resolution reference would inflate every worker's figure.
+            let mut rows = Vec::new();
             for &workers in &args.workers {
                 let mut tk_rates = Vec::new();
                 let mut vips_rates = Vec::new();
@@ -144,18 +147,20 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
                     .and_then(|s| s.to_str())
                     .unwrap_or_default()
                     .to_owned();
-                let tk = figures(
-                    &tk_rates,
-                    tk_rss,
-                    &tk_out.join(format!("{first}.jpg")),
-                    &reference,
-                )?;
-                let vips = figures(
-                    &vips_rates,
-                    vips_rss,
-                    &vips_out.join(format!("tn_{first}.jpg")),
-                    &reference,
-                )?;
+                let tk_bytes = read_output(&tk_out.join(format!("{first}.jpg")))?;
+                let vips_bytes = read_output(&vips_out.join(format!("tn_{first}.jpg")))?;
+                rows.push((
+                    workers,
+                    [
+                        (tk_rates, tk_rss, tk_bytes),
+                        (vips_rates, vips_rss, vips_bytes),
+                    ],
+                ));
+            }
+            let reference = reference(&bytes, preset, limits)?;
+            for (workers, [tk, vips]) in rows {
+                let tk = figures(&tk.0, tk.1, &tk.2, &reference)?;
+                let vips = figures(&vips.0, vips.1, &vips.2, &reference)?;
                 for (tool, f, ratio) in [
                     (
                         "thumbkit",
@@ -233,18 +238,21 @@ fn median(values: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+fn read_output(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn figures(
     rates: &[f64],
     rss: u64,
-    output: &Path,
+    bytes: &[u8],
     reference: &Reference,
 ) -> Result<Figures, String> {
-    let bytes = std::fs::read(output).map_err(|e| format!("{}: {e}", output.display()))?;
     Ok(Figures {
         images_per_s: median(rates),
         peak_rss_mib: rss as f64 / (1024.0 * 1024.0),
         out_bytes: bytes.len() as u64,
-        psnr: reference.psnr_of_jpeg(&bytes)?,
+        psnr: reference.psnr_of_jpeg(bytes)?,
     })
 }
 

@@ -26,7 +26,7 @@ pub const PIPELINE_VERSION: u32 = 1;
 /// than the resize target on both axes, so the final Lanczos step has real detail to work
 /// with. Measured with `thumbkit bench --margins` (PSNR against a full-resolution Lanczos
 /// reference); see the README.
-pub const SHRINK_MARGIN: f64 = 1.5;
+pub const SHRINK_MARGIN: f64 = 2.0;
 
 /// Formats thumbkit reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
