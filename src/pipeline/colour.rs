@@ -152,7 +152,7 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
                     let src = img.into_luma8();
                     run(transform(p, Layout::Gray, Layout::Rgb), src.as_raw(), n * 3)
                         .and_then(|out| RgbImage::from_raw(width, height, out))
-                        .map_or_else(|| DynamicImage::ImageLuma8(src).into_rgb8(), |rgb| rgb)
+                        .unwrap_or_else(|| DynamicImage::ImageLuma8(src).into_rgb8())
                         .into()
                 }
                 (true, true) => {
@@ -163,7 +163,7 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
                         n * 4,
                     )
                     .and_then(|out| RgbaImage::from_raw(width, height, out))
-                    .map_or_else(|| DynamicImage::ImageLumaA8(src).into_rgba8(), |rgba| rgba)
+                    .unwrap_or_else(|| DynamicImage::ImageLumaA8(src).into_rgba8())
                     .into()
                 }
                 (false, false) => {

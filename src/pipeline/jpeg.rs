@@ -173,10 +173,8 @@ impl Handle {
             return Err(corrupt_or_truncated(&self.message()));
         }
         let colour = match self.get(raw::TJPARAM_TJPARAM_COLORSPACE) as u32 {
-            c if c == raw::TJCS_TJCS_GRAY as u32 => JpegColour::Gray,
-            c if c == raw::TJCS_TJCS_CMYK as u32 || c == raw::TJCS_TJCS_YCCK as u32 => {
-                JpegColour::Cmyk
-            }
+            c if c == raw::TJCS_TJCS_GRAY => JpegColour::Gray,
+            c if c == raw::TJCS_TJCS_CMYK || c == raw::TJCS_TJCS_YCCK => JpegColour::Cmyk,
             _ => JpegColour::Rgb,
         };
         let width = u32::try_from(self.get(raw::TJPARAM_TJPARAM_JPEGWIDTH)).unwrap_or(0);

@@ -1,0 +1,238 @@
+//! The `thumbkit` binary as a user runs it: render, presets, inspect, and bad input ending
+//! in one line on stderr with a non-zero exit, with memory staying small.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::*;
+
+fn thumbkit() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_thumbkit"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("thumbkit-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn render_a_gps_photo_with_thumb() {
+    let dir = temp_dir("render");
+    let out = dir.join("t.jpg");
+    let o = thumbkit()
+        .args([
+            "render",
+            "--preset",
+            "thumb",
+            "fixtures/HMD_Nokia_8.3_5G.jpg",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        line.contains("320x137 jpeg"),
+        "prints dimensions and format: {line}"
+    );
+    assert!(line.contains("bytes") && line.contains("ms"), "{line}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(decode_rgb(&bytes).dimensions(), (320, 137));
+    assert_no_metadata(&bytes, "cli render");
+    // Nothing else (no temp file) is left beside it.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn auto_format_follows_the_output_extension() {
+    let dir = temp_dir("auto");
+    let out = dir.join("a.webp");
+    let o = thumbkit()
+        .args([
+            "render",
+            "--preset",
+            "avatar",
+            "fixtures/DSCN0010.jpg",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"RIFF"), "WebP written");
+    assert_eq!(decode_rgb(&bytes).dimensions(), (128, 128));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn presets_lists_names_fingerprints_and_summaries() {
+    let o = thumbkit().arg("presets").output().unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for name in ["thumb", "small", "medium", "large", "avatar", "og"] {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} listed in:\n{text}"));
+        let fp = line.split_whitespace().nth(1).unwrap();
+        assert_eq!(fp, shipped(name).fingerprint().as_str());
+    }
+    assert!(text.contains("inside 320x320, jpeg q80"), "{text}");
+}
+
+#[test]
+fn inspect_reports_metadata() {
+    let o = thumbkit()
+        .args(["inspect", "fixtures/IMG_9424.JPG"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("4032x3024"), "{text}");
+    assert!(text.contains("Display P3"), "{text}");
+    assert!(text.contains("gps"), "{text}");
+    let o = thumbkit()
+        .args(["inspect", "fixtures/Landscape_6.jpg"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("orientation: 6"));
+}
+
+/// Runs the binary and returns its output and peak RSS in bytes (from the kernel).
+fn run_measured(args: &[&str]) -> (Output, u64) {
+    let child = thumbkit()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    // Read the pipes first (the outputs are small), then reap with wait4 for the rusage.
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    use std::io::Read;
+    let mut child = child;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is valid; `pid` is our unreaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the pointers are to live locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid);
+    let exit =
+        <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
+    (
+        Output {
+            status: exit,
+            stdout,
+            stderr,
+        },
+        usage.ru_maxrss as u64 * 1024,
+    )
+}
+
+#[test]
+fn bad_files_get_one_line_and_a_failing_exit_with_little_memory() {
+    let dir = temp_dir("bad");
+    for (name, expected) in [
+        ("truncated.jpg", "truncated"),
+        ("empty.jpg", "empty"),
+        ("exif-samples-README.jpg", "text, not an image"),
+        ("bomb-60000x60000.png", "60000x60000"),
+        ("giant-image.jpg", "20000x14000"),
+        ("IMG_5195.HEIC", "HEIF/HEIC"),
+    ] {
+        let input = format!("fixtures/{name}");
+        let out = dir.join("out.jpg");
+        let (o, rss) = run_measured(&[
+            "render",
+            "--preset",
+            "thumb",
+            &input,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{name} must fail");
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{name}: an error exit, not a crash"
+        );
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{name}: one line, got:\n{err}"
+        );
+        assert!(
+            err.contains(expected),
+            "{name}: `{err}` should mention `{expected}`"
+        );
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(!out.exists(), "{name}: nothing written");
+        // The bombs are refused from the header: nowhere near their 450 MB-3.6 GB of pixels.
+        assert!(rss < 64 << 20, "{name}: peak RSS {} MiB", rss >> 20);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_preset_and_missing_file_are_one_line_errors() {
+    for args in [
+        vec!["render", "--preset", "nope", "fixtures/DSCN0010.jpg"],
+        vec!["render", "--preset", "thumb", "fixtures/does-not-exist.jpg"],
+        vec!["inspect", "fixtures/empty.jpg"],
+    ] {
+        let o = thumbkit().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            stderr(&o).trim_end().lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn a_bad_preset_directory_fails_with_the_file_and_field() {
+    let dir = temp_dir("presets");
+    std::fs::write(dir.join("ok.toml"), "width = 100").unwrap();
+    std::fs::write(dir.join("bad.toml"), "width = 100\nquality = 0").unwrap();
+    let o = thumbkit()
+        .args(["presets", "--presets"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.toml") && err.contains("quality") && err.contains("between 1 and 100"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,117 @@
+//! Preset files: every error names the file, the field and the reason; the shipped presets
+//! are what the README says.
+
+mod common;
+
+use std::path::Path;
+
+use thumbkit::preset::{Fit, FormatChoice, Preset, PresetError, Presets};
+
+fn parse_err(text: &str) -> String {
+    Preset::parse("p", text, Path::new("presets/p.toml"))
+        .expect_err(text)
+        .to_string()
+}
+
+#[test]
+fn field_errors_name_file_field_and_reason() {
+    for (text, field, reason) in [
+        ("width = 0", "width", "between 1 and 10000"),
+        ("width = 20000", "width", "between 1 and 10000"),
+        ("width = 10\nquality = 101", "quality", "between 1 and 100"),
+        ("width = 10\nbackground = \"blue\"", "background", "#rrggbb"),
+        (
+            "fit = \"cover\"\nwidth = 10",
+            "height",
+            "needs both width and height",
+        ),
+        (
+            "width = 10\ngravity = \"north\"",
+            "gravity",
+            "only applies to fit = \"cover\"",
+        ),
+        ("quality = 80", "width", "needs a width, a height, or both"),
+    ] {
+        let e = parse_err(text);
+        assert!(e.starts_with("presets/p.toml"), "{e}");
+        assert!(e.contains(&format!("`{field}`")), "{text}: {e}");
+        assert!(e.contains(reason), "{text}: {e}");
+    }
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_named() {
+    let e = parse_err("width = 10\nqualty = 80");
+    assert!(e.contains("presets/p.toml") && e.contains("qualty"), "{e}");
+    let e = parse_err("width = 10\nfit = \"stretch\"");
+    assert!(e.contains("stretch") && e.contains("fit"), "{e}");
+    let e = parse_err("width = \"big\"");
+    assert!(e.contains("width"), "{e}");
+    let e = parse_err("width = 10\nformat = \"gif\"");
+    assert!(e.contains("gif"), "{e}");
+}
+
+#[test]
+fn bad_names_and_duplicates_are_refused() {
+    let e = Preset::parse("Thumb", "width = 1", Path::new("presets/Thumb.toml")).unwrap_err();
+    assert!(e.to_string().contains("only a-z, 0-9"), "{e}");
+    let root = std::env::temp_dir().join(format!("thumbkit-dup-{}", std::process::id()));
+    let (a, b) = (root.join("a"), root.join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(a.join("thumb.toml"), "width = 1").unwrap();
+    std::fs::write(b.join("thumb.toml"), "width = 2").unwrap();
+    let e = Presets::load(&[&a, &b]).unwrap_err();
+    assert!(matches!(e, PresetError::Duplicate { .. }), "{e}");
+    assert!(e.to_string().contains("already defined"), "{e}");
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(matches!(
+        Presets::load(&[&empty]),
+        Err(PresetError::Empty { .. })
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn shipped_presets_are_as_documented() {
+    let presets = Presets::load(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")]).unwrap();
+    assert_eq!(presets.len(), 6);
+    let thumb = presets.get("thumb").unwrap();
+    assert_eq!(
+        (thumb.width, thumb.height, thumb.fit),
+        (Some(320), Some(320), Fit::Inside)
+    );
+    assert_eq!((thumb.format, thumb.quality), (FormatChoice::Jpeg, 80));
+    for (name, side) in [("small", 640), ("medium", 1280), ("large", 2048)] {
+        let p = presets.get(name).unwrap();
+        assert_eq!(
+            (p.width, p.fit, p.format),
+            (Some(side), Fit::Inside, FormatChoice::Auto)
+        );
+    }
+    let avatar = presets.get("avatar").unwrap();
+    assert_eq!(
+        (avatar.width, avatar.height, avatar.fit),
+        (Some(128), Some(128), Fit::Cover)
+    );
+    let og = presets.get("og").unwrap();
+    assert_eq!(
+        (og.width, og.height, og.fit, og.format),
+        (Some(1200), Some(630), Fit::Cover, FormatChoice::Jpeg)
+    );
+}
+
+#[test]
+fn editing_a_preset_file_changes_its_fingerprint_reformatting_does_not() {
+    let dir = std::env::temp_dir().join(format!("thumbkit-fp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.toml");
+    std::fs::write(&file, "width = 320\nheight = 320\nquality = 80").unwrap();
+    let first = Preset::load(&file).unwrap().fingerprint().clone();
+    std::fs::write(&file, "# reordered\nquality=80\nheight=320\n\nwidth=320\n").unwrap();
+    assert_eq!(&first, Preset::load(&file).unwrap().fingerprint());
+    std::fs::write(&file, "width = 320\nheight = 320\nquality = 81").unwrap();
+    assert_ne!(&first, Preset::load(&file).unwrap().fingerprint());
+    let _ = std::fs::remove_dir_all(&dir);
+}
