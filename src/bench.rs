@@ -76,6 +76,10 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
             "{:<30} {:>7}  {:<14} {:>8} {:>7} {:>16} {:>10} {:>8}",
             "image", "workers", "tool", "img/s", "ratio", "peak RSS/worker", "out bytes", "PSNR dB"
         );
+        // Every timed run happens before any reference is decoded: a child's peak RSS as the
+        // kernel reports it includes the parent's peak (the memory it was forked from), so
+        // the parent must stay small until all workers have run.
+        let mut measured = Vec::new();
         for image in &args.images {
             let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
             let name = image
@@ -84,9 +88,7 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
                 .unwrap_or("image")
                 .to_owned();
             let inputs = copies(&work.join("in"), &name, &bytes, args.batch)?;
-            // Figures per worker count, printed once the reference exists: it is decoded
-            // only after the timed runs, because a forked child's peak RSS starts from the
-            // parent's, and a full-resolution reference would inflate every worker's figure.
+            drop(bytes);
             let mut rows = Vec::new();
             for &workers in &args.workers {
                 let mut tk_rates = Vec::new();
@@ -157,6 +159,10 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
                     ],
                 ));
             }
+            measured.push((image, name, rows));
+        }
+        for (image, name, rows) in measured {
+            let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
             let reference = reference(&bytes, preset, limits)?;
             for (workers, [tk, vips]) in rows {
                 let tk = figures(&tk.0, tk.1, &tk.2, &reference)?;
