@@ -270,9 +270,12 @@ pub struct Reference {
 
 /// Decodes without shrink-on-load.
 pub fn reference(input: &[u8], preset: &Preset, limits: &Limits) -> Result<Reference, String> {
-    let (full, upright) =
+    let decoded =
         pipeline::decode_upright(input, preset, limits, None).map_err(|e| e.to_string())?;
-    Ok(Reference { full, upright })
+    Ok(Reference {
+        full: decoded.pixels,
+        upright: decoded.full,
+    })
 }
 
 impl Reference {
@@ -289,7 +292,7 @@ impl Reference {
             canvas: (w, h),
             offset: (0, 0),
         };
-        resize::resize(&self.full, &plan, self.upright).map_err(|e| e.to_string())
+        resize::resize(&self.full, &plan, 1.0).map_err(|e| e.to_string())
     }
 
     /// PSNR (dB, RGB) of a JPEG thumbnail against the reference at the thumbnail's size.

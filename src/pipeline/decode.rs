@@ -19,6 +19,8 @@ pub struct Source {
     pub orientation: Orientation,
     /// The full-resolution size as stored (before orientation and shrink-on-load).
     pub full: (u32, u32),
+    /// Decoded pixels per source pixel: 1/denominator of the shrink-on-load, else 1.
+    pub scale: f64,
 }
 
 /// Reads the EXIF orientation from a TIFF-structured EXIF block; 1 when absent or invalid.
@@ -85,6 +87,7 @@ pub fn decode(
         decoded: Decoded::Image(img),
         icc,
         orientation,
+        scale: 1.0,
     })
 }
 
@@ -126,5 +129,6 @@ fn decode_jpeg(
         icc: markers.icc,
         orientation,
         full: (header.width, header.height),
+        scale: 1.0 / f64::from(if header.lossless { 1 } else { denominator }),
     })
 }

@@ -237,14 +237,23 @@ pub fn shrink_on_load_denominator(shrink: (f64, f64), margin: f64) -> u32 {
         .unwrap_or(1)
 }
 
+/// An upright sRGB image with what is needed to map the full-size plan onto it.
+pub struct Upright {
+    pub pixels: Pixels,
+    /// The upright full-resolution size (what the plan is made for).
+    pub full: (u32, u32),
+    /// Decoded pixels per full-resolution pixel (below 1 after shrink-on-load).
+    pub scale: f64,
+}
+
 /// Decodes and makes the image upright sRGB, shrinking on load for `preset` by `margin`
-/// (`None` decodes at full resolution). Returns the pixels and the upright full size.
+/// (`None` decodes at full resolution).
 pub fn decode_upright(
     input: &[u8],
     preset: &Preset,
     limits: &Limits,
     margin: Option<f64>,
-) -> Result<(Pixels, (u32, u32)), PipelineError> {
+) -> Result<Upright, PipelineError> {
     let (format, full) = probe(input, limits)?;
     let shrink = |w: u32, h: u32| match margin {
         Some(m) => shrink_on_load_denominator(geometry::plan(w, h, preset).shrink(), m),
@@ -258,7 +267,11 @@ pub fn decode_upright(
     };
     let mut img = colour::to_srgb(source.decoded, source.icc.as_deref())?;
     img.apply_orientation(source.orientation);
-    Ok((Pixels::from_image(img), upright))
+    Ok(Upright {
+        pixels: Pixels::from_image(img),
+        full: upright,
+        scale: source.scale,
+    })
 }
 
 /// Renders `input` for `preset` as `format`. Never panics: a panic in a decoder is caught
@@ -297,8 +310,8 @@ fn render_inner(
     limits: &Limits,
     margin: f64,
 ) -> Result<Rendered, PipelineError> {
-    let (pixels, upright) = decode_upright(input, preset, limits, Some(margin))?;
-    let plan = geometry::plan(upright.0, upright.1, preset);
+    let upright = decode_upright(input, preset, limits, Some(margin))?;
+    let plan = geometry::plan(upright.full.0, upright.full.1, preset);
     let (w, h) = plan.canvas;
     if w > limits.max_output_side || h > limits.max_output_side {
         return Err(PipelineError::OutputTooLarge {
@@ -307,8 +320,8 @@ fn render_inner(
             limit: limits.max_output_side,
         });
     }
-    let resized = resize::resize(&pixels, &plan, upright)?;
-    drop(pixels);
+    let resized = resize::resize(&upright.pixels, &plan, upright.scale)?;
+    drop(upright);
     let mut out = resize::pad(resized, &plan, preset.background);
     if format == OutputFormat::Jpeg || out.is_opaque() {
         out = out.flatten(preset.background);

@@ -77,11 +77,10 @@ impl Pixels {
     }
 }
 
-/// Resizes the planned part of `src` to the planned size. `full` is the upright size the
-/// plan was made for; `src` may be smaller (shrink-on-load), so the crop is scaled to it.
-pub fn resize(src: &Pixels, plan: &Plan, full: (u32, u32)) -> Result<Pixels, PipelineError> {
-    let kx = f64::from(src.width) / f64::from(full.0);
-    let ky = f64::from(src.height) / f64::from(full.1);
+/// Resizes the planned part of `src` to the planned size. The plan is in full-resolution
+/// pixels; `scale` is decoded pixels per full-resolution pixel (below 1 after shrink-on-load).
+pub fn resize(src: &Pixels, plan: &Plan, scale: f64) -> Result<Pixels, PipelineError> {
+    let (kx, ky) = (scale, scale);
     let pixel_type = if src.alpha {
         PixelType::U8x4
     } else {
@@ -92,7 +91,8 @@ pub fn resize(src: &Pixels, plan: &Plan, full: (u32, u32)) -> Result<Pixels, Pip
     let view =
         ImageRef::new(src.width, src.height, &src.data, pixel_type).map_err(|e| internal(&e))?;
     let mut dst = Image::new(w, h, pixel_type);
-    // Scaling by kx/ky can overshoot the edge by a rounding error; clamp to the image.
+    // Shrink-on-load drops a partial last block, so the plan can reach a fraction of a
+    // pixel past the decoded edge; clamp to the image.
     let (sw, sh) = (f64::from(src.width), f64::from(src.height));
     let left = (plan.source.left * kx).clamp(0.0, sw);
     let top = (plan.source.top * ky).clamp(0.0, sh);
