@@ -271,7 +271,7 @@ pub struct Reference {
 /// Decodes without shrink-on-load.
 pub fn reference(input: &[u8], preset: &Preset, limits: &Limits) -> Result<Reference, String> {
     let decoded =
-        pipeline::decode_upright(input, preset, limits, None).map_err(|e| e.to_string())?;
+        pipeline::decode_upright(input, preset, limits, None, false).map_err(|e| e.to_string())?;
     Ok(Reference {
         full: decoded.pixels,
         upright: decoded.full,

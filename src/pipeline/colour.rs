@@ -3,7 +3,7 @@
 //! Outputs carry no ICC profile, so their pixels must already be sRGB: a Display P3 photo
 //! shown untagged without this step looks dull, a CMYK JPEG looks like a negative.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 use moxcms::{
@@ -63,14 +63,60 @@ fn srgb() -> &'static ColorProfile {
     SRGB.get_or_init(ColorProfile::new_srgb)
 }
 
-fn transform(
-    profile: &ColorProfile,
-    from: Layout,
-    to: Layout,
-) -> Option<Arc<Transform8BitExecutor>> {
-    profile
-        .create_transform_8bit(from, srgb(), to, options(intent_for(profile)))
-        .ok()
+type Executor = Arc<Transform8BitExecutor>;
+
+/// A parsed source profile and the transforms built from it so far.
+struct CachedProfile {
+    hash: blake3::Hash,
+    profile: Option<Arc<ColorProfile>>,
+    transforms: Vec<(Layout, Layout, Option<Executor>)>,
+}
+
+/// Parsing a profile and building its transform costs ~3 ms (LUTs), more than applying it
+/// to a thumbnail; photos from one camera or phone share a handful of profiles, so both
+/// are kept, keyed by the profile's content, for the most recent few.
+const PROFILE_CACHE_ENTRIES: usize = 32;
+
+fn with_cached<T>(icc: &[u8], f: impl FnOnce(&mut CachedProfile) -> T) -> T {
+    static CACHE: Mutex<Vec<CachedProfile>> = Mutex::new(Vec::new());
+    let hash = blake3::hash(icc);
+    // A panic elsewhere while holding the lock leaves a usable cache: recover it.
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let index = match cache.iter().position(|e| e.hash == hash) {
+        Some(i) => i,
+        None => {
+            if cache.len() >= PROFILE_CACHE_ENTRIES {
+                cache.remove(0);
+            }
+            cache.push(CachedProfile {
+                hash,
+                profile: ColorProfile::new_from_slice(icc).ok().map(Arc::new),
+                transforms: Vec::new(),
+            });
+            cache.len() - 1
+        }
+    };
+    f(&mut cache[index])
+}
+
+/// The colour space an ICC profile describes, if it parses.
+fn space_of(icc: &[u8]) -> Option<DataColorSpace> {
+    with_cached(icc, |e| e.profile.as_ref().map(|p| p.color_space))
+}
+
+/// The transform from `icc` (in layout `from`) to sRGB (in layout `to`), if one can be built.
+fn transform(icc: &[u8], from: Layout, to: Layout) -> Option<Executor> {
+    with_cached(icc, |e| {
+        if let Some((_, _, t)) = e.transforms.iter().find(|(f, t, _)| (*f, *t) == (from, to)) {
+            return t.clone();
+        }
+        let built = e.profile.as_ref().and_then(|p| {
+            p.create_transform_8bit(from, srgb(), to, options(intent_for(p)))
+                .ok()
+        });
+        e.transforms.push((from, to, built.clone()));
+        built
+    })
 }
 
 /// Runs a transform into a new buffer of `out_len` bytes.
@@ -84,20 +130,10 @@ fn run(
     Some(out)
 }
 
-fn default_cmyk_transform() -> Option<Arc<Transform8BitExecutor>> {
-    static CMYK: OnceLock<Option<Arc<Transform8BitExecutor>>> = OnceLock::new();
-    CMYK.get_or_init(|| {
-        let profile = ColorProfile::new_from_slice(DEFAULT_CMYK_PROFILE).ok()?;
-        transform(&profile, Layout::Rgba, Layout::Rgb)
-    })
-    .clone()
-}
-
 /// Converts to 8-bit sRGB, RGB or RGBA. A missing profile means sRGB; a profile that cannot
 /// be used is ignored (as browsers do) rather than failing the render.
 pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, PipelineError> {
-    let profile = icc.and_then(|bytes| ColorProfile::new_from_slice(bytes).ok());
-    let space = profile.as_ref().map(|p| p.color_space);
+    let space = icc.and_then(space_of);
     match decoded {
         Decoded::Cmyk {
             width,
@@ -108,11 +144,12 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
             if inverted {
                 data.iter_mut().for_each(|v| *v = 255 - *v);
             }
-            let executor = match (&profile, space) {
-                (Some(p), Some(DataColorSpace::Cmyk)) => {
-                    transform(p, Layout::Rgba, Layout::Rgb).or_else(default_cmyk_transform)
+            let default = || transform(DEFAULT_CMYK_PROFILE, Layout::Rgba, Layout::Rgb);
+            let executor = match (icc, space) {
+                (Some(icc), Some(DataColorSpace::Cmyk)) => {
+                    transform(icc, Layout::Rgba, Layout::Rgb).or_else(default)
                 }
-                _ => default_cmyk_transform(),
+                _ => default(),
             }
             .ok_or_else(|| PipelineError::Internal("no usable CMYK profile".into()))?;
             let mut rgb = vec![0u8; width as usize * height as usize * 3];
@@ -132,7 +169,7 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
                     | DynamicImage::ImageLumaA16(_)
             );
             let alpha = img.color().has_alpha();
-            let p = match (&profile, space) {
+            let p = match (icc, space) {
                 (Some(p), Some(DataColorSpace::Rgb)) if !is_gray => Some(p),
                 (Some(p), Some(DataColorSpace::Gray)) if is_gray => Some(p),
                 _ => None,
@@ -187,5 +224,23 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
             };
             Ok(converted)
         }
+    }
+}
+
+/// True when `decoded` is 8-bit RGB(A) with an RGB profile: its conversion is per pixel and
+/// can wait until after the resize, where it touches 10-20 times fewer pixels.
+pub fn can_defer(decoded: &Decoded, icc: Option<&[u8]>) -> bool {
+    matches!(
+        decoded,
+        Decoded::Image(DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_))
+    ) && icc.and_then(space_of) == Some(DataColorSpace::Rgb)
+}
+
+/// Converts 8-bit RGB(A) pixels from `icc` to sRGB in place; an unusable profile leaves
+/// them as they are (treated as sRGB), as in [`to_srgb`].
+pub fn convert_pixels(px: &mut super::Pixels, icc: &[u8]) {
+    let layout = if px.alpha { Layout::Rgba } else { Layout::Rgb };
+    if let Some(out) = run(transform(icc, layout, layout), &px.data, px.data.len()) {
+        px.data = out;
     }
 }
