@@ -278,7 +278,10 @@ pub fn decode_upright(
         };
         (img, source.icc)
     } else {
-        (colour::to_srgb(source.decoded, source.icc.as_deref())?, None)
+        (
+            colour::to_srgb(source.decoded, source.icc.as_deref())?,
+            None,
+        )
     };
     img.apply_orientation(source.orientation);
     Ok(Upright {
