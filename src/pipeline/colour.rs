@@ -29,16 +29,6 @@ pub enum Decoded {
     },
 }
 
-impl Decoded {
-    /// Width and height in pixels.
-    pub fn dimensions(&self) -> (u32, u32) {
-        match self {
-            Decoded::Image(img) => (img.width(), img.height()),
-            Decoded::Cmyk { width, height, .. } => (*width, *height),
-        }
-    }
-}
-
 fn options(intent: RenderingIntent) -> TransformOptions {
     TransformOptions {
         rendering_intent: intent,
