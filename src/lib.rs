@@ -8,3 +8,4 @@ pub mod bench;
 pub mod inspect;
 pub mod pipeline;
 pub mod preset;
+pub mod runtime;

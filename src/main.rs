@@ -79,6 +79,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    thumbkit::runtime::tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

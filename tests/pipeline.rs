@@ -239,6 +239,8 @@ fn cmyk_and_adobe_rgb_match_libvips_colours() {
         ("sample.jpg", 3.0, 1.0),
         ("IMG_9424.JPG", 3.0, 1.0),
         ("tifftag-photoshop.tiff", 3.0, 1.0),
+        // A profile that swaps channels: unconverted, this photo's colours are all wrong.
+        ("rgb-to-gbr-test.jpg", 3.0, 1.0),
     ] {
         let ours = decode_rgb(&render(&fixture(name), &p, OutputFormat::Png).bytes);
         let theirs = vipsthumbnail(name, "200x200");
