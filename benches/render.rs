@@ -9,11 +9,13 @@ use thumbkit::pipeline::{self, Limits, OutputFormat};
 use thumbkit::preset::Preset;
 
 fn task_a(c: &mut Criterion) {
+    // As the `thumbkit` binary does at start (see src/runtime.rs).
+    thumbkit::runtime::tune_allocator();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let preset = Preset::load(&root.join("presets/thumb.toml")).expect("thumb preset");
     let limits = Limits::default();
     let mut group = c.benchmark_group("thumb");
-    group.sample_size(30);
+    group.sample_size(20);
     for (label, file) in [
         ("6MP", "2569067123_aca715a2ee_o.jpg"),
         ("12MP", "IMG_9424.JPG"),
