@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod inspect;
+pub mod keys;
 pub mod pipeline;
 pub mod preset;
 pub mod runtime;

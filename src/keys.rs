@@ -1,0 +1,206 @@
+//! Names of things in the bucket: an original's [`ObjectKey`], its [`ContentHash`], and the
+//! [`VariantKey`] a rendered thumbnail is stored under.
+//!
+//! Each is built only through a `parse`/constructor that validates, so no key that reaches
+//! storage can climb out of its root or prefix (`..`, absolute paths) or carry control
+//! characters, and a variant's key always names the content and the preset it came from.
+
+use std::fmt;
+
+use crate::pipeline::OutputFormat;
+use crate::preset::Preset;
+
+/// The longest key S3 accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Why a string is not a usable object key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the key is empty")]
+    Empty,
+    #[error("the key is {0} bytes long; the limit is {MAX_KEY_BYTES}")]
+    TooLong(usize),
+    #[error("the key must not start with `/`")]
+    Absolute,
+    #[error("the key has an empty, `.` or `..` path segment")]
+    BadSegment,
+    #[error("the key has a control character")]
+    ControlCharacter,
+    #[error("the key has a backslash")]
+    Backslash,
+    #[error("`{0}` is not a blake3 content hash (64 lowercase hex digits)")]
+    BadHash(String),
+}
+
+/// An original's key: `/`-separated segments, none empty, `.` or `..`; no control
+/// characters or backslashes; at most 1024 bytes. Any depth, any other Unicode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    /// Validates a key.
+    pub fn parse(s: &str) -> Result<Self, KeyError> {
+        if s.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        if s.len() > MAX_KEY_BYTES {
+            return Err(KeyError::TooLong(s.len()));
+        }
+        if s.starts_with('/') {
+            return Err(KeyError::Absolute);
+        }
+        if s.chars().any(char::is_control) {
+            return Err(KeyError::ControlCharacter);
+        }
+        if s.contains('\\') {
+            return Err(KeyError::Backslash);
+        }
+        if s.split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        {
+            return Err(KeyError::BadSegment);
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The key as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when the key is under `prefix` (a `/`-terminated folder or empty).
+    pub fn is_under(&self, prefix: &str) -> bool {
+        prefix.is_empty() || self.0.starts_with(prefix)
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The blake3 hash of an original's bytes, as 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContentHash(String);
+
+impl ContentHash {
+    /// Hashes bytes.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(blake3::hash(bytes).to_hex().to_string())
+    }
+
+    /// Validates a hash written as hex (e.g. from `?v=` or object metadata).
+    pub fn parse(s: &str) -> Result<Self, KeyError> {
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(KeyError::BadHash(s.chars().take(80).collect()))
+        }
+    }
+
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a variant is stored: `{prefix}/{h[0..2]}/{h}/{preset}.{fingerprint}.{ext}`.
+/// A replaced original changes `h`, an edited preset its fingerprint: never a stale hit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VariantKey(String);
+
+impl VariantKey {
+    /// The key of `preset`'s variant of the content `hash` in `format`, under `prefix`.
+    pub fn new(prefix: &str, hash: &ContentHash, preset: &Preset, format: OutputFormat) -> Self {
+        let h = hash.as_str();
+        let prefix = prefix.trim_end_matches('/');
+        let sep = if prefix.is_empty() { "" } else { "/" };
+        Self(format!(
+            "{prefix}{sep}{}/{h}/{}.{}.{}",
+            &h[..2],
+            preset.name,
+            preset.fingerprint(),
+            format.extension()
+        ))
+    }
+
+    /// The key as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for VariantKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn object_keys_cannot_escape() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a/./b",
+            "a//b",
+            "a/",
+            ".",
+            "..",
+            "a\0b",
+            "a\nb",
+            "a\\..\\b",
+        ] {
+            assert!(ObjectKey::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(ObjectKey::parse(&"a".repeat(1025)).is_err());
+        for good in [
+            "photo.jpg",
+            "users/42/avatar.png",
+            "with space/é.jpg",
+            "a..b/c...jpg",
+        ] {
+            assert_eq!(ObjectKey::parse(good).unwrap().as_str(), good);
+        }
+    }
+
+    #[test]
+    fn hashes_are_validated() {
+        let h = ContentHash::of(b"hello");
+        assert_eq!(ContentHash::parse(h.as_str()).unwrap(), h);
+        assert!(ContentHash::parse("abc").is_err());
+        assert!(ContentHash::parse(&h.as_str().to_uppercase()).is_err());
+    }
+
+    #[test]
+    fn variant_keys_follow_the_documented_scheme() {
+        let preset = Preset::parse("thumb", "width = 320", Path::new("thumb.toml")).unwrap();
+        let h = ContentHash::of(b"original");
+        let key = VariantKey::new("variants/", &h, &preset, OutputFormat::Webp);
+        let expected = format!(
+            "variants/{}/{}/thumb.{}.webp",
+            &h.as_str()[..2],
+            h,
+            preset.fingerprint()
+        );
+        assert_eq!(key.as_str(), expected);
+        let bare = VariantKey::new("", &h, &preset, OutputFormat::Jpeg);
+        assert!(bare.as_str().starts_with(&h.as_str()[..2]));
+    }
+}
