@@ -1,8 +1,9 @@
 //! thumbkit: a self-hosted image thumbnail service.
 //!
 //! Reading order follows the data: [`preset`] says what a variant is, [`pipeline`] turns an
-//! original's bytes into that variant, [`inspect`] reports what an input carries, and
-//! [`bench`] measures the pipeline against libvips' `vipsthumbnail`.
+//! original's bytes into that variant, [`keys`] names originals and variants in the bucket,
+//! [`storage`] holds them, [`inspect`] reports what an input carries, and [`bench`] measures
+//! the pipeline against libvips' `vipsthumbnail`.
 
 pub mod bench;
 pub mod inspect;
@@ -10,3 +11,4 @@ pub mod keys;
 pub mod pipeline;
 pub mod preset;
 pub mod runtime;
+pub mod storage;

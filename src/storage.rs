@@ -1,0 +1,303 @@
+//! Where originals and variants live. The embedded default is a local directory, so a fresh
+//! clone runs with no setup; S3 (any S3-compatible store) is the production backend and
+//! joins this enum as `Store::S3` with the same operations.
+//!
+//! Properties every backend keeps: nothing half-written is ever read (the fs store writes a
+//! temporary file and renames it; an S3 PUT is atomic), and no key reaches outside the
+//! store's root (keys are [`ObjectKey`]s, which cannot hold `..` or absolute paths).
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use crate::keys::ObjectKey;
+
+/// Folder inside the fs root that holds each object's metadata (as `{key}.json`). Keys may
+/// start with a dot, so [`FsStore`] refuses this one folder name itself.
+const META_DIR: &str = ".thumbkit-meta";
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage I/O on `{key}`: {source}")]
+    Io {
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the key `{0}` is reserved for thumbkit's own use")]
+    Reserved(String),
+    #[error("stored metadata of `{key}` is unreadable: {reason}")]
+    Metadata { key: String, reason: String },
+}
+
+/// What a store knows about an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    /// Changes whenever the object's bytes are replaced.
+    pub etag: String,
+    /// User metadata written with the object (e.g. its content hash).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A storage backend.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// A local directory (the embedded default).
+    Fs(FsStore),
+}
+
+impl Store {
+    /// The object's bytes and facts, or `None` when it does not exist.
+    pub async fn get(&self, key: &ObjectKey) -> Result<Option<(Vec<u8>, ObjectInfo)>, StoreError> {
+        match self {
+            Store::Fs(fs) => fs.get(key).await,
+        }
+    }
+
+    /// The object's facts, or `None` when it does not exist.
+    pub async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
+        match self {
+            Store::Fs(fs) => fs.head(key).await,
+        }
+    }
+
+    /// Writes the object atomically, replacing any previous one.
+    pub async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Fs(fs) => fs.put(key, bytes, metadata).await,
+        }
+    }
+
+    /// Deletes the object; true when there was one.
+    pub async fn delete(&self, key: &ObjectKey) -> Result<bool, StoreError> {
+        match self {
+            Store::Fs(fs) => fs.delete(key).await,
+        }
+    }
+}
+
+/// A store in a local directory: each object a file at its key's path under the root.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+}
+
+impl FsStore {
+    /// A store rooted at `root` (created when missing).
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let root = root.into();
+        tokio::fs::create_dir_all(&root)
+            .await
+            .map_err(|source| StoreError::Io {
+                key: root.display().to_string(),
+                source,
+            })?;
+        Ok(Self { root })
+    }
+
+    fn path(&self, key: &ObjectKey) -> Result<PathBuf, StoreError> {
+        if key.as_str().split('/').next() == Some(META_DIR) {
+            return Err(StoreError::Reserved(key.to_string()));
+        }
+        // Safe to join: an ObjectKey has no absolute path, `.` or `..` segment.
+        Ok(self.root.join(key.as_str()))
+    }
+
+    fn meta_path(&self, key: &ObjectKey) -> PathBuf {
+        self.root
+            .join(META_DIR)
+            .join(format!("{}.json", key.as_str()))
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
+        let io = |source| StoreError::Io {
+            key: key.to_string(),
+            source,
+        };
+        let meta = match tokio::fs::metadata(self.path(key)?).await {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        // A rename gives a new inode and mtime: together with the size they change whenever
+        // the bytes are replaced, as an S3 ETag does.
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0u64;
+        let etag = blake3::hash(format!("{inode}:{mtime}:{}", meta.len()).as_bytes()).to_hex()
+            [..32]
+            .to_owned();
+        let metadata = match tokio::fs::read(self.meta_path(key)).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Metadata {
+                key: key.to_string(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(io(e)),
+        };
+        Ok(Some(ObjectInfo {
+            size: meta.len(),
+            etag,
+            metadata,
+        }))
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<(Vec<u8>, ObjectInfo)>, StoreError> {
+        let Some(info) = self.head(key).await? else {
+            return Ok(None);
+        };
+        match tokio::fs::read(self.path(key)?).await {
+            Ok(bytes) => Ok(Some((bytes, info))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io {
+                key: key.to_string(),
+                source,
+            }),
+        }
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let io = |source| StoreError::Io {
+            key: key.to_string(),
+            source,
+        };
+        let path = self.path(key)?;
+        // Metadata first: a reader that sees the new object also sees its metadata.
+        let meta_json = serde_json::to_vec(metadata).map_err(|e| StoreError::Metadata {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })?;
+        write_atomically(&self.meta_path(key), &meta_json)
+            .await
+            .map_err(io)?;
+        write_atomically(&path, bytes).await.map_err(io)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<bool, StoreError> {
+        let existed = match tokio::fs::remove_file(self.path(key)?).await {
+            Ok(()) => true,
+            Err(e) if e.kind() == ErrorKind::NotFound => false,
+            Err(source) => {
+                return Err(StoreError::Io {
+                    key: key.to_string(),
+                    source,
+                });
+            }
+        };
+        let _ = tokio::fs::remove_file(self.meta_path(key)).await;
+        Ok(existed)
+    }
+}
+
+/// Writes to a unique temporary file in the target's directory, then renames it over the
+/// target: readers see the old file or the new one, never a part of either.
+async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let unique =
+        blake3::hash(format!("{}:{:?}", std::process::id(), std::time::Instant::now()).as_bytes());
+    let tmp = path.with_file_name(format!(
+        ".tmp-{}-{}",
+        &unique.to_hex()[..16],
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("object")
+    ));
+    let result = async {
+        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, path).await
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> ObjectKey {
+        ObjectKey::parse(s).unwrap()
+    }
+
+    async fn store(tag: &str) -> (Store, PathBuf) {
+        let root =
+            std::env::temp_dir().join(format!("thumbkit-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        (Store::Fs(FsStore::open(&root).await.unwrap()), root)
+    }
+
+    #[tokio::test]
+    async fn put_get_head_delete() {
+        let (s, root) = store("basic").await;
+        let k = key("photos/2024/é one.jpg");
+        assert!(s.get(&k).await.unwrap().is_none());
+        let meta = BTreeMap::from([("thumbkit-hash".to_owned(), "abc".to_owned())]);
+        s.put(&k, b"first", &meta).await.unwrap();
+        let (bytes, info) = s.get(&k).await.unwrap().unwrap();
+        assert_eq!((bytes.as_slice(), info.size), (&b"first"[..], 5));
+        assert_eq!(info.metadata, meta);
+        // Replacing the bytes changes the ETag.
+        s.put(&k, b"second!", &BTreeMap::new()).await.unwrap();
+        let info2 = s.head(&k).await.unwrap().unwrap();
+        assert_ne!(info.etag, info2.etag);
+        assert!(info2.metadata.is_empty());
+        assert!(s.delete(&k).await.unwrap());
+        assert!(!s.delete(&k).await.unwrap(), "idempotent");
+        assert!(s.head(&k).await.unwrap().is_none());
+        // No temporary files are left behind.
+        let leftovers: Vec<_> = walk(&root)
+            .into_iter()
+            .filter(|p| p.contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[tokio::test]
+    async fn the_metadata_folder_is_not_an_object() {
+        let (s, root) = store("reserved").await;
+        let k = key(".thumbkit-meta/x.json");
+        assert!(matches!(
+            s.put(&k, b"x", &BTreeMap::new()).await,
+            Err(StoreError::Reserved(_))
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    fn walk(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+        out
+    }
+}
