@@ -381,6 +381,25 @@ fn limits_are_enforced() {
         pipeline::render(&bytes, &big, OutputFormat::Jpeg, &narrow),
         Err(PipelineError::OutputTooLarge { .. })
     ));
+    // A one-sided box on a very tall image: too tall either way it is turned.
+    let wide = preset("w", "width = 3000\nupscale = true");
+    let tall = Limits {
+        max_output_side: 3000,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        pipeline::render(&fixture("HMD_Nokia_8.3_5G.jpg"), &wide, OutputFormat::Jpeg, &tall),
+        Ok(r) if r.width == 3000
+    ));
+    let portrait = fixture("Landscape_6.jpg"); // stored 450x600, upright 600x450
+    let p = preset("p", "width = 1400\nupscale = true");
+    let limit = Limits {
+        max_output_side: 1500,
+        ..Limits::default()
+    };
+    // As stored it would be 1400x1867 (too tall), upright it is 1400x1050: the check from
+    // the header must not refuse what only the unturned image would exceed.
+    assert!(pipeline::render(&portrait, &p, OutputFormat::Jpeg, &limit).is_ok());
 }
 
 #[test]

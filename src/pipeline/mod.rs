@@ -260,7 +260,19 @@ pub fn decode_upright(
     margin: Option<f64>,
     defer_colour: bool,
 ) -> Result<Upright, PipelineError> {
-    let (format, full) = probe(input, limits)?;
+    let probed = probe(input, limits)?;
+    decode_probed(input, probed, preset, limits, margin, defer_colour)
+}
+
+/// [`decode_upright`] for an input already [`probe`]d.
+fn decode_probed(
+    input: &[u8],
+    (format, full): (SourceFormat, (u32, u32)),
+    preset: &Preset,
+    limits: &Limits,
+    margin: Option<f64>,
+    defer_colour: bool,
+) -> Result<Upright, PipelineError> {
     let shrink = |w: u32, h: u32| match margin {
         Some(m) => shrink_on_load_denominator(geometry::plan(w, h, preset).shrink(), m),
         None => 1,
@@ -321,6 +333,19 @@ pub fn render_with_margin(
     })
 }
 
+/// Errors when an output of `canvas` would exceed the per-side limit.
+fn check_output(canvas: (u32, u32), limits: &Limits) -> Result<(), PipelineError> {
+    let (width, height) = canvas;
+    if width > limits.max_output_side || height > limits.max_output_side {
+        return Err(PipelineError::OutputTooLarge {
+            width,
+            height,
+            limit: limits.max_output_side,
+        });
+    }
+    Ok(())
+}
+
 fn render_inner(
     input: &[u8],
     preset: &Preset,
@@ -328,16 +353,18 @@ fn render_inner(
     limits: &Limits,
     margin: f64,
 ) -> Result<Rendered, PipelineError> {
-    let upright = decode_upright(input, preset, limits, Some(margin), true)?;
-    let plan = geometry::plan(upright.full.0, upright.full.1, preset);
-    let (w, h) = plan.canvas;
-    if w > limits.max_output_side || h > limits.max_output_side {
-        return Err(PipelineError::OutputTooLarge {
-            width: w,
-            height: h,
-            limit: limits.max_output_side,
-        });
+    // Refuse from the header what would be too large either way the image may be turned,
+    // before paying for the decode; the exact check follows once the orientation is known.
+    let probed = probe(input, limits)?;
+    let (w, h) = probed.1;
+    if let Err(too_large) = check_output(geometry::plan(w, h, preset).canvas, limits)
+        && check_output(geometry::plan(h, w, preset).canvas, limits).is_err()
+    {
+        return Err(too_large);
     }
+    let upright = decode_probed(input, probed, preset, limits, Some(margin), true)?;
+    let plan = geometry::plan(upright.full.0, upright.full.1, preset);
+    check_output(plan.canvas, limits)?;
     let mut resized = resize::resize(&upright.pixels, &plan, upright.scale)?;
     if let Some(icc) = &upright.deferred_icc {
         colour::convert_pixels(&mut resized, icc);
