@@ -384,8 +384,8 @@ pub fn worker(
     for file in files {
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let source =
-            pipeline::sniff::sniff(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
-        let format = OutputFormat::resolve(preset.format, source, false);
+            pipeline::probe(&bytes, limits).map_err(|e| format!("{}: {e}", file.display()))?;
+        let format = OutputFormat::resolve(preset.format, &source, false);
         let out = pipeline::render(&bytes, preset, format, limits)
             .map_err(|e| format!("{}: {e}", file.display()))?;
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");

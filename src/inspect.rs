@@ -77,7 +77,7 @@ impl fmt::Display for Report {
 /// Inspects a file's bytes.
 pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
     let format = sniff::sniff(data)?;
-    let (width, height) = sniff::dimensions(data, format)?;
+    let (width, height, _) = sniff::header(data, format)?;
     let (metadata, exif, icc) = metadata_of(data, format);
     let orientation = exif
         .as_deref()

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod inspect;
 pub mod keys;
+pub mod negotiate;
 pub mod pipeline;
 pub mod preset;
 pub mod runtime;

@@ -115,7 +115,7 @@ fn run(cli: Cli) -> Result<(), String> {
             })?;
             let bytes = read(&input)?;
             let started = Instant::now();
-            let (source, _) = pipeline::probe(&bytes, &limits)
+            let source = pipeline::probe(&bytes, &limits)
                 .map_err(|e| format!("{}: {e}", input.display()))?;
             let requested = match &format {
                 Some(f) => Some(
@@ -130,7 +130,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let out_format = match (preset.format, requested) {
                 (FormatChoice::Auto | FormatChoice::Source, Some(f)) => f,
-                (choice, _) => OutputFormat::resolve(choice, source, false),
+                (choice, _) => OutputFormat::resolve(choice, &source, false),
             };
             let rendered = pipeline::render(&bytes, preset, out_format, &limits)
                 .map_err(|e| format!("{}: {e}", input.display()))?;

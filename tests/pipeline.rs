@@ -520,3 +520,30 @@ fn mutated_inputs_never_panic() {
         );
     }
 }
+
+#[test]
+fn auto_resolves_by_alpha_and_acceptance() {
+    use thumbkit::pipeline::{Probe, probe};
+    let auto = shipped("small").format;
+    let limits = Limits::default();
+    let photo: Probe = probe(&fixture("DSCN0010.jpg"), &limits).unwrap();
+    let with_alpha = probe(&fixture("1_webp_ll.webp"), &limits).unwrap();
+    let opaque_png = probe(&fixture("Flag_of_the_Netherlands-16bit.png"), &limits).unwrap();
+    assert!(with_alpha.alpha && !photo.alpha && !opaque_png.alpha);
+    assert_eq!(
+        OutputFormat::resolve(auto, &photo, false),
+        OutputFormat::Jpeg
+    );
+    assert_eq!(
+        OutputFormat::resolve(auto, &with_alpha, false),
+        OutputFormat::Png
+    );
+    assert_eq!(
+        OutputFormat::resolve(auto, &opaque_png, false),
+        OutputFormat::Jpeg
+    );
+    assert_eq!(
+        OutputFormat::resolve(auto, &photo, true),
+        OutputFormat::Webp
+    );
+}

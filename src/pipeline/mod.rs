@@ -91,19 +91,17 @@ impl OutputFormat {
     }
 
     /// The concrete format for a preset's choice. `auto` picks WebP when the client accepts
-    /// it, else JPEG (PNG when the source may have alpha); `source` keeps the original's
-    /// format when it can be written, else PNG.
-    pub fn resolve(choice: FormatChoice, source: SourceFormat, accepts_webp: bool) -> Self {
+    /// it, else PNG when the source has an alpha channel and JPEG when it has none; `source`
+    /// keeps the original's format when it can be written, else PNG.
+    pub fn resolve(choice: FormatChoice, source: &Probe, accepts_webp: bool) -> Self {
         match choice {
             FormatChoice::Jpeg => OutputFormat::Jpeg,
             FormatChoice::Png => OutputFormat::Png,
             FormatChoice::Webp => OutputFormat::Webp,
             FormatChoice::Auto if accepts_webp => OutputFormat::Webp,
-            FormatChoice::Auto => match source {
-                SourceFormat::Jpeg => OutputFormat::Jpeg,
-                _ => OutputFormat::Png,
-            },
-            FormatChoice::Source => match source {
+            FormatChoice::Auto if source.alpha => OutputFormat::Png,
+            FormatChoice::Auto => OutputFormat::Jpeg,
+            FormatChoice::Source => match source.format {
                 SourceFormat::Jpeg => OutputFormat::Jpeg,
                 SourceFormat::Webp => OutputFormat::Webp,
                 _ => OutputFormat::Png,
@@ -209,9 +207,21 @@ pub struct Rendered {
     pub format: OutputFormat,
 }
 
-/// Checks the input's size and header against the limits and returns its format and
-/// stored dimensions, without decoding any pixels.
-pub fn probe(input: &[u8], limits: &Limits) -> Result<(SourceFormat, (u32, u32)), PipelineError> {
+/// What the header of an input says, read without decoding any pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    pub format: SourceFormat,
+    /// Width as stored (before EXIF orientation).
+    pub width: u32,
+    /// Height as stored (before EXIF orientation).
+    pub height: u32,
+    /// The image has an alpha channel (it may still be fully opaque).
+    pub alpha: bool,
+}
+
+/// Checks the input's size and header against the limits and returns what the header says,
+/// without decoding any pixels.
+pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, PipelineError> {
     if input.len() > limits.max_input_bytes {
         return Err(PipelineError::InputTooLarge {
             bytes: input.len(),
@@ -219,7 +229,7 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<(SourceFormat, (u32, u32))
         });
     }
     let format = sniff::sniff(input)?;
-    let (width, height) = sniff::dimensions(input, format)?;
+    let (width, height, alpha) = sniff::header(input, format)?;
     if u64::from(width) * u64::from(height) > limits.max_pixels {
         return Err(PipelineError::TooManyPixels {
             width,
@@ -227,7 +237,12 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<(SourceFormat, (u32, u32))
             limit: limits.max_pixels,
         });
     }
-    Ok((format, (width, height)))
+    Ok(Probe {
+        format,
+        width,
+        height,
+        alpha,
+    })
 }
 
 /// The DCT scale denominator for a shrink of `shrink` (source/target, per axis): the
@@ -268,7 +283,7 @@ pub fn decode_upright(
 /// [`decode_upright`] for an input already [`probe`]d.
 fn decode_probed(
     input: &[u8],
-    (format, full): (SourceFormat, (u32, u32)),
+    probed: Probe,
     preset: &Preset,
     limits: &Limits,
     margin: Option<f64>,
@@ -278,7 +293,8 @@ fn decode_probed(
         Some(m) => shrink_on_load_denominator(geometry::plan(w, h, preset).shrink(), m),
         None => 1,
     };
-    let source = decode::decode(input, format, full, limits, &shrink)?;
+    let full = (probed.width, probed.height);
+    let source = decode::decode(input, probed.format, full, limits, &shrink)?;
     let upright = if decode::swaps_axes(source.orientation) {
         (source.full.1, source.full.0)
     } else {
@@ -357,7 +373,7 @@ fn render_inner(
     // Refuse from the header what would be too large either way the image may be turned,
     // before paying for the decode; the exact check follows once the orientation is known.
     let probed = probe(input, limits)?;
-    let (w, h) = probed.1;
+    let (w, h) = (probed.width, probed.height);
     if let Err(too_large) = check_output(geometry::plan(w, h, preset).canvas, limits)
         && check_output(geometry::plan(h, w, preset).canvas, limits).is_err()
     {

@@ -55,17 +55,19 @@ fn describe_unknown(data: &[u8]) -> String {
     "not a recognised image format (expected JPEG, PNG, WebP, GIF or TIFF)".into()
 }
 
-/// Reads the width and height from the header without decoding pixels.
-pub fn dimensions(data: &[u8], format: SourceFormat) -> Result<(u32, u32), PipelineError> {
+/// Reads the width, height and whether there is an alpha channel from the header,
+/// without decoding pixels.
+pub fn header(data: &[u8], format: SourceFormat) -> Result<(u32, u32, bool), PipelineError> {
     if format == SourceFormat::Jpeg {
         let header = jpeg::header(data)?;
-        return Ok((header.width, header.height));
+        return Ok((header.width, header.height, false));
     }
     let mut reader = ImageReader::with_format(Cursor::new(data), image_format(format));
     // Only the header is read here; the caller judges the size against its own limits.
     reader.no_limits();
     let decoder = reader.into_decoder().map_err(PipelineError::from_image)?;
-    Ok(decoder.dimensions())
+    let (width, height) = decoder.dimensions();
+    Ok((width, height, decoder.color_type().has_alpha()))
 }
 
 /// The `image` crate's name for a format.
