@@ -6,10 +6,12 @@
 //! the pipeline against libvips' `vipsthumbnail`.
 
 pub mod bench;
+pub mod http;
 pub mod inspect;
 pub mod keys;
 pub mod negotiate;
 pub mod pipeline;
 pub mod preset;
 pub mod runtime;
+pub mod service;
 pub mod storage;

@@ -58,6 +58,8 @@ enum Command {
         #[arg(short, long)]
         format: Option<String>,
     },
+    /// Serve thumbnails over HTTP: GET /t/{preset}/{key}.
+    Serve(ServeArgs),
     /// List the presets with their fingerprints.
     Presets,
     /// Show a file's format, dimensions, orientation, colour space and metadata.
@@ -76,6 +78,73 @@ enum Command {
         out_dir: PathBuf,
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "THUMBKIT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Where originals and variants live: `fs:PATH` (the embedded default).
+    #[arg(long, env = "THUMBKIT_STORAGE", default_value = "fs:./data")]
+    storage: String,
+    /// Bytes of rendered variants kept in memory, e.g. `256MiB`.
+    #[arg(long, env = "THUMBKIT_MEMORY_CACHE", default_value = "256MiB", value_parser = parse_bytes)]
+    memory_cache: u64,
+    /// Render worker threads (default: the number of cores).
+    #[arg(long, env = "THUMBKIT_RENDER_WORKERS")]
+    render_workers: Option<usize>,
+    /// Renders that may wait for a worker before requests get 503 (default: 4 per worker).
+    #[arg(long, env = "THUMBKIT_RENDER_QUEUE")]
+    render_queue: Option<usize>,
+    /// Longest a render may take, e.g. `30s`.
+    #[arg(long, env = "THUMBKIT_RENDER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    render_timeout: std::time::Duration,
+    /// How long an original's content hash is trusted before its ETag is checked again.
+    #[arg(long, env = "THUMBKIT_REVALIDATE", default_value = "30s", value_parser = parse_duration)]
+    revalidate: std::time::Duration,
+}
+
+/// Parses `1024`, `64KiB`, `256MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 256MiB"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (use B, KiB, MiB, GiB)"
+            ));
+        }
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// Parses `500ms`, `30s`, `5m` or a number of seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30s"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "" | "s" => Ok(std::time::Duration::from_secs(n)),
+        "m" => Ok(std::time::Duration::from_secs(n * 60)),
+        other => Err(format!("unknown duration unit `{other}` (use ms, s or m)")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -154,6 +223,7 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Serve(args) => serve(args, load_presets()?, limits),
         Command::Presets => {
             let presets = load_presets()?;
             for p in presets.iter() {
@@ -192,4 +262,67 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
             let _ = std::fs::remove_file(&tmp);
             format!("{}: cannot write: {e}", path.display())
         })
+}
+
+fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String> {
+    use thumbkit::service::{Settings, Thumbnails};
+    use thumbkit::storage::{FsStore, Store};
+    let root = match args.storage.split_once(':') {
+        Some(("fs", path)) if !path.is_empty() => PathBuf::from(path),
+        _ if args.storage.starts_with("s3://") => {
+            return Err("S3 storage is not built yet; use fs:PATH".into());
+        }
+        _ => {
+            return Err(format!(
+                "THUMBKIT_STORAGE `{}` is not `fs:PATH`",
+                args.storage
+            ));
+        }
+    };
+    let defaults = Settings::default();
+    let workers = args.render_workers.unwrap_or(defaults.render_workers);
+    let settings = Settings {
+        limits,
+        memory_cache_bytes: args.memory_cache,
+        render_workers: workers,
+        render_queue: args.render_queue.unwrap_or(workers * 4),
+        render_timeout: args.render_timeout,
+        revalidate: args.revalidate,
+        ..defaults
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
+    runtime.block_on(async move {
+        let store = FsStore::open(&root).await.map_err(|e| e.to_string())?;
+        let service = std::sync::Arc::new(Thumbnails::new(Store::Fs(store), presets, settings));
+        let (addr, server) = thumbkit::http::bind(args.listen, service, shutdown_signal())
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        println!(
+            "thumbkit: serving {} on http://{addr}/t/<preset>/<key>",
+            root.display()
+        );
+        server.await.map_err(|e| format!("server: {e}"))
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }

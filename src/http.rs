@@ -1,0 +1,174 @@
+//! The HTTP layer: routes, caching headers, conditional requests, and the one place where
+//! errors become `application/problem+json` (RFC 9457) responses.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::negotiate::accepts_webp;
+use crate::pipeline::PipelineError;
+use crate::service::{ServiceError, Thumbnails};
+
+/// `max-age` of responses whose content is not pinned with `?v=`: short, because the
+/// original behind the key may be replaced.
+const UNPINNED_MAX_AGE: u32 = 60;
+
+/// The router over a service.
+pub fn router(service: Arc<Thumbnails>) -> Router {
+    Router::new()
+        .route("/t/{preset}/{*key}", get(thumbnail))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(service)
+}
+
+/// Binds `addr` (port 0 picks a free port) and returns the bound address and the server,
+/// which runs until `shutdown` completes and then drains in-flight requests.
+pub async fn bind(
+    addr: SocketAddr,
+    service: Arc<Thumbnails>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = std::io::Result<()>>,
+)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let server = axum::serve(listener, router(service)).with_graceful_shutdown(shutdown);
+    Ok((local, async move { server.await }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ThumbQuery {
+    v: Option<String>,
+}
+
+async fn thumbnail(
+    State(service): State<Arc<Thumbnails>>,
+    Path((preset, key)): Path<(String, String)>,
+    Query(query): Query<ThumbQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let served = match service
+        .thumbnail(&preset, &key, accepts_webp(accept), query.v.as_deref())
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return problem(&e),
+    };
+    let v = &served.variant;
+    let etag = format!(
+        "\"{}-{}-{}\"",
+        &v.hash.as_str()[..32],
+        served.preset_fingerprint,
+        v.format.extension()
+    );
+    let cache_control = if served.pinned {
+        "public, max-age=31536000, immutable".to_owned()
+    } else {
+        format!("public, max-age={UNPINNED_MAX_AGE}")
+    };
+    let mut out = HeaderMap::new();
+    let mut set = |name: header::HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            out.insert(name, v);
+        }
+    };
+    set(header::ETAG, &etag);
+    set(header::CACHE_CONTROL, &cache_control);
+    set(
+        header::HeaderName::from_static("x-cache"),
+        served.tier.as_str(),
+    );
+    if served.varies {
+        set(header::VARY, "Accept");
+    }
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|inm| inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if not_modified {
+        return (StatusCode::NOT_MODIFIED, out).into_response();
+    }
+    set(header::CONTENT_TYPE, v.format.mime());
+    (StatusCode::OK, out, v.bytes.clone()).into_response()
+}
+
+async fn ready(State(service): State<Arc<Thumbnails>>) -> Response {
+    let probe = crate::keys::ObjectKey::parse("_readyz").map_err(ServiceError::from);
+    let reachable = match probe {
+        Ok(key) => service.store().head(&key).await.map_err(ServiceError::from),
+        Err(e) => Err(e),
+    };
+    match reachable {
+        Ok(_) if !service.presets().is_empty() => (StatusCode::OK, "ready\n").into_response(),
+        Ok(_) => problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready",
+            "no presets are loaded",
+        ),
+        Err(e) => problem(&e),
+    }
+}
+
+/// The status for each error; the only place errors meet HTTP.
+fn status_of(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::UnknownPreset(_)
+        | ServiceError::NotFound(_)
+        | ServiceError::StalePin { .. } => StatusCode::NOT_FOUND,
+        ServiceError::BadKey(_) => StatusCode::BAD_REQUEST,
+        ServiceError::Pipeline(p) => match p {
+            PipelineError::Empty
+            | PipelineError::UnsupportedFormat(_)
+            | PipelineError::Truncated
+            | PipelineError::Corrupt(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            PipelineError::InputTooLarge { .. }
+            | PipelineError::TooManyPixels { .. }
+            | PipelineError::OutputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            PipelineError::Encode(_) | PipelineError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        },
+        ServiceError::Store(_) | ServiceError::Busy | ServiceError::RenderTimeout(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+fn problem(e: &ServiceError) -> Response {
+    let status = status_of(e);
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut response = problem_response(status, title, &e.to_string());
+    if matches!(e, ServiceError::Busy | ServiceError::RenderTimeout(_)) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+fn problem_response(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}

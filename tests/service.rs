@@ -1,0 +1,305 @@
+//! The HTTP service on the embedded default (fs) store, through a real socket on 127.0.0.1.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use common::*;
+use thumbkit::keys::{ContentHash, ObjectKey, VariantKey};
+use thumbkit::pipeline::OutputFormat;
+use thumbkit::preset::Presets;
+use thumbkit::service::{Settings, Thumbnails};
+use thumbkit::storage::{FsStore, Store};
+
+struct App {
+    addr: SocketAddr,
+    root: PathBuf,
+    store: Store,
+}
+
+fn temp_root(tag: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("thumbkit-svc-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    root
+}
+
+/// Starts thumbkit on port 0 over an fs store at `root`.
+async fn spawn_app(root: &Path, settings: Settings) -> App {
+    let presets = Presets::load(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")]).unwrap();
+    let store = Store::Fs(FsStore::open(root).await.unwrap());
+    let service = Arc::new(Thumbnails::new(store.clone(), presets, settings));
+    let (addr, server) = thumbkit::http::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        service,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(server);
+    App {
+        addr,
+        root: root.to_owned(),
+        store,
+    }
+}
+
+impl App {
+    async fn put_original(&self, key: &str, fixture_name: &str) {
+        let key = ObjectKey::parse(key).unwrap();
+        self.store
+            .put(&key, &fixture(fixture_name), &BTreeMap::new())
+            .await
+            .unwrap();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// A minimal HTTP/1.1 client: the raw request line is sent as given (no path normalising).
+async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Reply {
+    request(addr, "GET", path, &[]).await
+}
+
+#[tokio::test]
+async fn serves_a_thumbnail_then_from_memory_then_from_the_store() {
+    let root = temp_root("tiers");
+    let app = spawn_app(&root, Settings::default()).await;
+    app.put_original("photos/with gps.jpg", "HMD_Nokia_8.3_5G.jpg")
+        .await;
+
+    let first = get(app.addr, "/t/thumb/photos/with%20gps.jpg").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("content-type"), "image/jpeg");
+    assert_eq!(first.header("x-cache"), "miss");
+    assert_eq!(first.header("content-length"), first.body.len().to_string());
+    assert_eq!(decode_rgb(&first.body).dimensions(), (320, 137));
+    assert_no_metadata(&first.body, "served thumb");
+
+    // The variant is in the store at the documented key.
+    let hash = ContentHash::of(&fixture("HMD_Nokia_8.3_5G.jpg"));
+    let key = VariantKey::new("_variants", &hash, &shipped("thumb"), OutputFormat::Jpeg);
+    let stored = std::fs::read(root.join(key.as_str())).expect("variant stored");
+    assert_eq!(stored, first.body);
+
+    let second = get(app.addr, "/t/thumb/photos/with%20gps.jpg").await;
+    assert_eq!(second.header("x-cache"), "hit-memory");
+    assert_eq!(second.body, first.body);
+
+    // A second instance over the same store finds it there without rendering.
+    let other = spawn_app(&app.root, Settings::default()).await;
+    let third = get(other.addr, "/t/thumb/photos/with%20gps.jpg").await;
+    assert_eq!(third.header("x-cache"), "hit-store");
+    assert_eq!(third.body, first.body);
+
+    let head = request(app.addr, "HEAD", "/t/thumb/photos/with%20gps.jpg", &[]).await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn conditional_pinned_and_negotiated_responses() {
+    let root = temp_root("headers");
+    let app = spawn_app(&root, Settings::default()).await;
+    app.put_original("a.jpg", "DSCN0010.jpg").await;
+    let hash = ContentHash::of(&fixture("DSCN0010.jpg"));
+
+    let r = get(app.addr, "/t/thumb/a.jpg").await;
+    let etag = r.header("etag").to_owned();
+    assert!(etag.starts_with('"') && etag.len() > 20, "{etag}");
+    assert_eq!(r.header("cache-control"), "public, max-age=60");
+    assert_eq!(r.header("vary"), "", "a JPEG preset does not vary");
+
+    let not_modified = request(
+        app.addr,
+        "GET",
+        "/t/thumb/a.jpg",
+        &[("If-None-Match", &etag)],
+    )
+    .await;
+    assert_eq!(not_modified.status, 304);
+    assert!(not_modified.body.is_empty());
+    assert_eq!(not_modified.header("etag"), etag);
+
+    let pinned = get(app.addr, &format!("/t/thumb/a.jpg?v={hash}")).await;
+    assert_eq!(pinned.status, 200);
+    assert_eq!(
+        pinned.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    let stale = get(
+        app.addr,
+        &format!("/t/thumb/a.jpg?v={}", ContentHash::of(b"other")),
+    )
+    .await;
+    assert_eq!(stale.status, 404);
+    assert_eq!(stale.header("content-type"), "application/problem+json");
+
+    let webp = request(
+        app.addr,
+        "GET",
+        "/t/small/a.jpg",
+        &[("Accept", "image/avif,image/webp,*/*")],
+    )
+    .await;
+    assert_eq!(webp.header("content-type"), "image/webp");
+    assert_eq!(webp.header("vary"), "Accept");
+    let jpeg = request(app.addr, "GET", "/t/small/a.jpg", &[("Accept", "*/*")]).await;
+    assert_eq!(jpeg.header("content-type"), "image/jpeg");
+    assert_eq!(jpeg.header("vary"), "Accept");
+    assert_ne!(webp.header("etag"), jpeg.header("etag"));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn a_replaced_original_is_never_served_stale() {
+    let root = temp_root("replace");
+    let settings = Settings {
+        revalidate: Duration::from_millis(200),
+        ..Settings::default()
+    };
+    let app = spawn_app(&root, settings).await;
+    app.put_original("p.jpg", "DSCN0010.jpg").await; // 640x480
+    let before = get(app.addr, "/t/thumb/p.jpg").await;
+    assert_eq!(decode_rgb(&before.body).dimensions(), (320, 240));
+    app.put_original("p.jpg", "HMD_Nokia_8.3_5G.jpg").await; // 4608x1976
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after = get(app.addr, "/t/thumb/p.jpg").await;
+    assert_eq!(after.status, 200);
+    assert_eq!(decode_rgb(&after.body).dimensions(), (320, 137));
+    assert_ne!(before.header("etag"), after.header("etag"));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_requests_render_once() {
+    let root = temp_root("flight");
+    let app = spawn_app(&root, Settings::default()).await;
+    app.put_original("big.jpg", "IMG_9424.JPG").await;
+    let replies = futures_join(
+        (0..50)
+            .map(|_| tokio::spawn(async move { get(app.addr, "/t/medium/big.jpg").await }))
+            .collect(),
+    )
+    .await;
+    let misses = replies
+        .iter()
+        .filter(|r| r.header("x-cache") == "miss")
+        .count();
+    assert!(replies.iter().all(|r| r.status == 200));
+    assert_eq!(misses, 1, "exactly one request rendered");
+    let first = &replies[0].body;
+    assert!(replies.iter().all(|r| &r.body == first));
+    let variants: Vec<_> = walk(&root.join("_variants"));
+    assert_eq!(variants.len(), 1, "one variant written: {variants:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<Reply>>) -> Vec<Reply> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn errors_are_problem_json_with_the_right_status() {
+    let root = temp_root("errors");
+    let app = spawn_app(&root, Settings::default()).await;
+    app.put_original("broken.jpg", "truncated.jpg").await;
+    app.put_original("bomb.png", "bomb-60000x60000.png").await;
+    app.put_original("notes.jpg", "exif-samples-README.jpg")
+        .await;
+    for (path, status, words) in [
+        ("/t/nope/broken.jpg", 404, "no preset named `nope`"),
+        ("/t/thumb/missing.jpg", 404, "no original at `missing.jpg`"),
+        ("/t/thumb/broken.jpg", 422, "truncated"),
+        ("/t/thumb/notes.jpg", 422, "text, not an image"),
+        ("/t/thumb/bomb.png", 413, "60000x60000"),
+        ("/t/thumb/a/../../etc/passwd", 400, "invalid object key"),
+        ("/t/thumb/%2e%2e/secret", 400, "invalid object key"),
+    ] {
+        let r = get(app.addr, path).await;
+        assert_eq!(r.status, status, "{path}");
+        assert_eq!(
+            r.header("content-type"),
+            "application/problem+json",
+            "{path}"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["status"], status, "{path}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(words), "{path}: {detail}");
+    }
+    assert_eq!(get(app.addr, "/healthz").await.status, 200);
+    assert_eq!(get(app.addr, "/readyz").await.status, 200);
+    let _ = std::fs::remove_dir_all(&root);
+}
