@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Each installs what it needs.
-.PHONY: deps run test bench
+.PHONY: deps run render test bench
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := cmake nasm libvips-tools
@@ -13,8 +13,15 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-# Renders a real camera photo (with GPS) with the `thumb` preset and shows what the output carries.
+# Serves thumbnails on the embedded default store (./data), with a real GPS-tagged photo in place.
 run: deps
+	cargo build --release
+	@mkdir -p data/demo && [ -f data/demo/photo.jpg ] || cp fixtures/IMG_9424.JPG data/demo/photo.jpg
+	@echo "open http://127.0.0.1:8080/t/thumb/demo/photo.jpg (also: small, medium, large, avatar, og)"
+	./target/release/thumbkit serve --storage fs:./data
+
+# Renders a real camera photo (with GPS) with the `thumb` preset and shows what the output carries.
+render: deps
 	cargo build --release
 	./target/release/thumbkit inspect fixtures/IMG_9424.JPG
 	./target/release/thumbkit render --preset thumb fixtures/IMG_9424.JPG -o thumb.jpg
