@@ -1,12 +1,15 @@
-//! The HTTP layer: routes, caching headers, conditional requests, and the one place where
-//! errors become `application/problem+json` (RFC 9457) responses.
+//! The HTTP layer: routes, caching headers, conditional requests, the one place where
+//! errors become `application/problem+json` (RFC 9457) responses, and the per-request log
+//! line and request counter.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -25,7 +28,51 @@ pub fn router(service: Arc<Thumbnails>) -> Router {
         .route("/t/{preset}/{*key}", get(thumbnail))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(service.clone(), observe))
         .with_state(service)
+}
+
+/// The preset a thumbnail response was for, set by the handler for [`observe`] (only for
+/// presets that exist, so metric labels stay a closed set).
+#[derive(Debug, Clone)]
+struct PresetName(String);
+
+/// One log line and one count per request, with its preset, cache tier, status and duration.
+async fn observe(State(service): State<Arc<Thumbnails>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let cache = match response
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("hit-memory") => "hit-memory",
+        Some("hit-store") => "hit-store",
+        Some("miss") => "miss",
+        _ => "none",
+    };
+    let preset = response
+        .extensions()
+        .get::<PresetName>()
+        .map_or("", |p| p.0.as_str());
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if path.starts_with("/t/") {
+        service.metrics().await.request(preset, status, cache);
+    }
+    tracing::info!(
+        target: "thumbkit::request",
+        %method,
+        path = %path,
+        status,
+        preset,
+        cache,
+        ms = format_args!("{ms:.1}"),
+    );
+    response
 }
 
 /// Binds `addr` (port 0 picks a free port) and returns the bound address and the server,
@@ -59,8 +106,27 @@ async fn thumbnail(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    let known = service
+        .presets()
+        .get(&preset)
+        .map(|p| PresetName(p.name.as_str().to_owned()));
+    let mut response = respond(&service, &preset, &key, query, &headers, accept).await;
+    if let Some(name) = known {
+        response.extensions_mut().insert(name);
+    }
+    response
+}
+
+async fn respond(
+    service: &Thumbnails,
+    preset: &str,
+    key: &str,
+    query: ThumbQuery,
+    headers: &HeaderMap,
+    accept: &str,
+) -> Response {
     let served = match service
-        .thumbnail(&preset, &key, accepts_webp(accept), query.v.as_deref())
+        .thumbnail(preset, key, accepts_webp(accept), query.v.as_deref())
         .await
     {
         Ok(s) => s,
@@ -104,12 +170,20 @@ async fn thumbnail(
     (StatusCode::OK, out, v.bytes.clone()).into_response()
 }
 
+async fn metrics(State(service): State<Arc<Thumbnails>>) -> Response {
+    let text = service.metrics().await.encode();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
 async fn ready(State(service): State<Arc<Thumbnails>>) -> Response {
-    let probe = crate::keys::ObjectKey::parse("_readyz").map_err(ServiceError::from);
-    let reachable = match probe {
-        Ok(key) => service.store().head(&key).await.map_err(ServiceError::from),
-        Err(e) => Err(e),
-    };
+    let reachable = service.storage().check().await.map_err(ServiceError::from);
     match reachable {
         Ok(_) if !service.presets().is_empty() => (StatusCode::OK, "ready\n").into_response(),
         Ok(_) => problem_response(
@@ -140,9 +214,15 @@ fn status_of(e: &ServiceError) -> StatusCode {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         },
-        ServiceError::Store(_) | ServiceError::Busy | ServiceError::RenderTimeout(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
+        ServiceError::Store {
+            unavailable: false, ..
+        } => StatusCode::BAD_GATEWAY,
+        ServiceError::Store {
+            unavailable: true, ..
         }
+        | ServiceError::Changed(_)
+        | ServiceError::Busy
+        | ServiceError::RenderTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -150,7 +230,7 @@ fn problem(e: &ServiceError) -> Response {
     let status = status_of(e);
     let title = status.canonical_reason().unwrap_or("Error");
     let mut response = problem_response(status, title, &e.to_string());
-    if matches!(e, ServiceError::Busy | ServiceError::RenderTimeout(_)) {
+    if status == StatusCode::SERVICE_UNAVAILABLE {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

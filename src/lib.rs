@@ -2,14 +2,19 @@
 //!
 //! Reading order follows the data: [`preset`] says what a variant is, [`pipeline`] turns an
 //! original's bytes into that variant, [`keys`] names originals and variants in the bucket,
-//! [`storage`] holds them, [`inspect`] reports what an input carries, and [`bench`] measures
-//! the pipeline against libvips' `vipsthumbnail`.
+//! [`storage`] holds them (a local directory or S3), [`originals`] learns an original's
+//! content hash without reading it twice, [`service`] finds or renders a variant through the
+//! memory and store tiers, and [`http`] answers requests ([`negotiate`] reads `Accept`,
+//! [`metrics`] counts). [`inspect`] reports what an input carries, and [`bench`] measures the
+//! pipeline against libvips' `vipsthumbnail`.
 
 pub mod bench;
 pub mod http;
 pub mod inspect;
 pub mod keys;
+pub mod metrics;
 pub mod negotiate;
+pub mod originals;
 pub mod pipeline;
 pub mod preset;
 pub mod runtime;

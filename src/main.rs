@@ -85,9 +85,28 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "THUMBKIT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
-    /// Where originals and variants live: `fs:PATH` (the embedded default).
+    /// Where originals and variants live: `fs:PATH` (the embedded default) or
+    /// `s3://BUCKET[/PREFIX]` (credentials, region and endpoint from the standard AWS
+    /// configuration: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE,
+    /// AWS_ENDPOINT_URL, ...).
     #[arg(long, env = "THUMBKIT_STORAGE", default_value = "fs:./data")]
     storage: String,
+    /// S3 path-style URLs (endpoint/bucket/key): `auto` (on when AWS_ENDPOINT_URL or
+    /// --s3-endpoint is set, as MinIO and Garage need), `true` or `false`.
+    #[arg(long, env = "THUMBKIT_S3_PATH_STYLE", default_value = "auto", value_parser = ["auto", "true", "false"])]
+    s3_path_style: String,
+    /// S3 endpoint URL, overriding AWS_ENDPOINT_URL (e.g. http://127.0.0.1:3900).
+    #[arg(long, env = "THUMBKIT_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Folder of the store that holds rendered variants and hash records.
+    #[arg(long, env = "THUMBKIT_VARIANTS_PREFIX", default_value = "_variants")]
+    variants_prefix: String,
+    /// Longest a single storage call may take, e.g. `10s`.
+    #[arg(long, env = "THUMBKIT_STORAGE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    storage_timeout: std::time::Duration,
+    /// Log level: error, warn, info (one line per request) or debug.
+    #[arg(long, env = "THUMBKIT_LOG", default_value = "info")]
+    log: tracing_subscriber::filter::LevelFilter,
     /// Bytes of rendered variants kept in memory, e.g. `256MiB`.
     #[arg(long, env = "THUMBKIT_MEMORY_CACHE", default_value = "256MiB", value_parser = parse_bytes)]
     memory_cache: u64,
@@ -265,43 +284,66 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String> {
+    use std::sync::Arc;
     use thumbkit::service::{Settings, Thumbnails};
-    use thumbkit::storage::{FsStore, Store};
-    let root = match args.storage.split_once(':') {
-        Some(("fs", path)) if !path.is_empty() => PathBuf::from(path),
-        _ if args.storage.starts_with("s3://") => {
-            return Err("S3 storage is not built yet; use fs:PATH".into());
-        }
-        _ => {
-            return Err(format!(
-                "THUMBKIT_STORAGE `{}` is not `fs:PATH`",
-                args.storage
-            ));
-        }
-    };
+    use thumbkit::storage::{FsStore, S3Options, S3Store, StorageSpec, Store};
+    tracing_subscriber::fmt()
+        .with_max_level(args.log)
+        .with_target(false)
+        .init();
+    let spec = StorageSpec::parse(&args.storage)?;
+    thumbkit::keys::ObjectKey::parse(&args.variants_prefix)
+        .map_err(|e| format!("THUMBKIT_VARIANTS_PREFIX: {e}"))?;
     let defaults = Settings::default();
-    let workers = args.render_workers.unwrap_or(defaults.render_workers);
+    let workers = args
+        .render_workers
+        .unwrap_or(defaults.render_workers)
+        .max(1);
     let settings = Settings {
         limits,
         memory_cache_bytes: args.memory_cache,
         render_workers: workers,
         render_queue: args.render_queue.unwrap_or(workers * 4),
         render_timeout: args.render_timeout,
+        storage_timeout: args.storage_timeout,
         revalidate: args.revalidate,
-        ..defaults
+        variants_prefix: args.variants_prefix.trim_end_matches('/').to_owned(),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
     runtime.block_on(async move {
-        let store = FsStore::open(&root).await.map_err(|e| e.to_string())?;
-        let service = std::sync::Arc::new(Thumbnails::new(Store::Fs(store), presets, settings));
-        let (addr, server) = thumbkit::http::bind(args.listen, service, shutdown_signal())
+        let store: Arc<dyn Store> = match spec {
+            StorageSpec::Fs(root) => Arc::new(FsStore::open(&root).await.map_err(|e| e.to_string())?),
+            StorageSpec::S3(location) => {
+                let options = S3Options {
+                    endpoint_url: args.s3_endpoint.clone(),
+                    path_style: args.s3_path_style.parse().ok(),
+                    ..S3Options::default()
+                };
+                Arc::new(S3Store::connect(location, options).await)
+            }
+        };
+        let service = Arc::new(Thumbnails::new(store, presets, settings));
+        // A missing bucket or bad credentials fail here, once, rather than on every request.
+        service
+            .storage()
+            .check()
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        println!(
-            "thumbkit: serving {} on http://{addr}/t/<preset>/<key>",
-            root.display()
-        );
-        server.await.map_err(|e| format!("server: {e}"))
+            .map_err(|e| format!("storage {}: {e}", service.storage().describe()))?;
+        let (addr, server) =
+            thumbkit::http::bind(args.listen, service.clone(), shutdown_signal())
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        tracing::info!(storage = %service.storage().describe(), presets = service.presets().len(), "serving on http://{addr}/t/<preset>/<key>");
+        let served = server.await.map_err(|e| format!("server: {e}"));
+        // In-flight requests are done; now the variants still being written.
+        if tokio::time::timeout(std::time::Duration::from_secs(30), service.drain())
+            .await
+            .is_err()
+        {
+            tracing::warn!("gave up waiting for variant writes after 30 s");
+        }
+        tracing::info!("stopped");
+        served
     })
 }
 

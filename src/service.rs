@@ -1,25 +1,29 @@
-//! The thumbnail service without HTTP: resolve a preset and an original's content hash, then
-//! find the variant in memory, then in the store, else render it once and store it.
+//! The thumbnail service without HTTP: resolve a preset and an original's content hash
+//! ([`crate::originals`]), then find the variant in memory, then in the store, else render it
+//! once, answer, and write it to the store behind the response.
 //!
 //! Renders run on tokio's blocking pool behind two semaphores: one sized to the render
 //! workers (CPU), one to workers + queue (memory). A request that finds the queue full is
-//! refused at once (`Busy`, answered 503 with `Retry-After`) instead of piling up.
+//! refused at once (`Busy`, answered 503 with `Retry-After`) instead of piling up. Writes
+//! behind the response are tracked, so shutdown waits for them ([`Thumbnails::drain`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
 use crate::keys::{ContentHash, KeyError, ObjectKey, VariantKey};
-use crate::pipeline::{self, Limits, OutputFormat, PipelineError, Probe};
-use crate::preset::{Preset, Presets};
-use crate::storage::{Store, StoreError};
+use crate::metrics::Metrics;
+use crate::originals::{Original, Originals};
+use crate::pipeline::{self, Limits, OutputFormat, PipelineError};
+use crate::preset::{FormatChoice, Preset, Presets};
+use crate::storage::{Kind, Storage, Store, StoreError};
 
-/// Object metadata key under which thumbkit records an original's content hash.
-pub const HASH_METADATA: &str = "thumbkit-blake3";
+pub use crate::originals::HASH_METADATA;
 
 /// Why a thumbnail could not be served.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -34,8 +38,14 @@ pub enum ServiceError {
     StalePin { key: String, pinned: String },
     #[error("{0}")]
     Pipeline(#[from] PipelineError),
-    #[error("storage is unavailable: {0}")]
-    Store(String),
+    #[error("{message}")]
+    Store {
+        /// Unreachable or timed out (503), rather than answering with an error (502).
+        unavailable: bool,
+        message: String,
+    },
+    #[error("`{0}` changed while it was being read; try again")]
+    Changed(String),
     #[error("all render workers are busy and the queue is full; try again shortly")]
     Busy,
     #[error("rendering took longer than {0:?}")]
@@ -44,7 +54,17 @@ pub enum ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        ServiceError::Store(e.to_string())
+        ServiceError::Store {
+            unavailable: e.is_unavailable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl ServiceError {
+    /// The error behind a shared single-flight failure (every waiter gets its own copy).
+    pub fn unshare(e: Arc<ServiceError>) -> ServiceError {
+        Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone())
     }
 }
 
@@ -88,14 +108,6 @@ pub struct Served {
     pub preset_fingerprint: String,
 }
 
-/// What is known of an original at one ETag.
-#[derive(Debug, Clone)]
-struct Original {
-    etag: String,
-    hash: ContentHash,
-    probe: Probe,
-}
-
 /// How the service runs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -106,6 +118,8 @@ pub struct Settings {
     /// Renders allowed to wait for a worker before requests are refused.
     pub render_queue: usize,
     pub render_timeout: Duration,
+    /// Longest a single storage call may take.
+    pub storage_timeout: Duration,
     /// How long what is known of an original is trusted before its ETag is checked again.
     pub revalidate: Duration,
     /// Folder of the store that holds variants.
@@ -121,46 +135,56 @@ impl Default for Settings {
             render_workers: cores,
             render_queue: cores * 4,
             render_timeout: Duration::from_secs(30),
+            storage_timeout: Duration::from_secs(10),
             revalidate: Duration::from_secs(30),
             variants_prefix: "_variants".into(),
         }
     }
 }
 
-/// The service: presets, store, caches and the render pool.
+/// The service: presets, storage, caches and the render pool.
 pub struct Thumbnails {
-    store: Store,
+    storage: Storage,
     presets: Presets,
     settings: Settings,
+    metrics: Arc<Metrics>,
+    originals: Originals,
     memory: Cache<String, Arc<Variant>>,
-    originals: Cache<ObjectKey, Original>,
     workers: Arc<Semaphore>,
     admission: Arc<Semaphore>,
+    writes: TaskTracker,
 }
 
 impl Thumbnails {
     /// A service over `store` with `presets`.
-    pub fn new(store: Store, presets: Presets, settings: Settings) -> Self {
+    pub fn new(store: Arc<dyn Store>, presets: Presets, settings: Settings) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let storage = Storage::new(store, settings.storage_timeout, metrics.clone());
         let memory = Cache::builder()
             .max_capacity(settings.memory_cache_bytes)
             .weigher(|key: &String, v: &Arc<Variant>| {
                 u32::try_from(key.len() + v.bytes.len()).unwrap_or(u32::MAX)
             })
             .build();
-        let originals = Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(settings.revalidate)
-            .build();
+        let originals = Originals::new(
+            storage.clone(),
+            settings.limits,
+            settings.variants_prefix.clone(),
+            settings.revalidate,
+            metrics.clone(),
+        );
         Self {
             workers: Arc::new(Semaphore::new(settings.render_workers.max(1))),
             admission: Arc::new(Semaphore::new(
                 settings.render_workers.max(1) + settings.render_queue,
             )),
-            store,
+            storage,
             presets,
             settings,
-            memory,
+            metrics,
             originals,
+            memory,
+            writes: TaskTracker::new(),
         }
     }
 
@@ -169,9 +193,27 @@ impl Thumbnails {
         &self.presets
     }
 
-    /// The store (for readiness checks and tests).
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The storage (for readiness checks).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The metrics, with the gauges brought up to date.
+    pub async fn metrics(&self) -> &Metrics {
+        self.memory.run_pending_tasks().await;
+        self.metrics.set_gauges(
+            self.memory.weighted_size(),
+            self.memory.entry_count(),
+            self.writes.len(),
+        );
+        &self.metrics
+    }
+
+    /// Waits until every write behind a response has finished (for shutdown and tests).
+    pub async fn drain(&self) {
+        self.writes.close();
+        self.writes.wait().await;
+        self.writes.reopen();
     }
 
     /// The variant of `key` for `preset`, rendering it if no tier has it.
@@ -187,7 +229,25 @@ impl Thumbnails {
             .get(preset)
             .ok_or_else(|| ServiceError::UnknownPreset(preset.to_owned()))?;
         let key = ObjectKey::parse(key)?;
-        let (original, bytes) = self.original(&key).await?;
+        // A replacement between learning the hash and reading the bytes is retried once
+        // with the new version; a second one in a row is reported.
+        for _ in 0..2 {
+            match self.serve(preset, &key, accepts_webp, pinned).await {
+                Err(ServiceError::Changed(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(ServiceError::Changed(key.to_string()))
+    }
+
+    async fn serve(
+        &self,
+        preset: &Preset,
+        key: &ObjectKey,
+        accepts_webp: bool,
+        pinned: Option<&str>,
+    ) -> Result<Served, ServiceError> {
+        let original = self.originals.resolve(key).await?;
         if let Some(v) = pinned
             && v != original.hash.as_str()
         {
@@ -196,7 +256,7 @@ impl Thumbnails {
                 pinned: v.chars().take(80).collect(),
             });
         }
-        let format = OutputFormat::resolve(preset.format, &original.probe, accepts_webp);
+        let format = OutputFormat::resolve(preset.format, &original.record.probe, accepts_webp);
         let variant_key = VariantKey::new(
             &self.settings.variants_prefix,
             &original.hash,
@@ -207,7 +267,7 @@ impl Thumbnails {
             variant,
             tier,
             pinned: pinned.is_some(),
-            varies: preset.format == crate::preset::FormatChoice::Auto,
+            varies: preset.format == FormatChoice::Auto,
             preset_fingerprint: preset.fingerprint().to_string(),
         };
         if let Some(v) = self.memory.get(variant_key.as_str()).await {
@@ -220,15 +280,13 @@ impl Thumbnails {
             .memory
             .try_get_with(variant_key.as_str().to_owned(), async {
                 let (v, t) = self
-                    .fetch_or_render(&key, &variant_key, &original, bytes, preset, format)
+                    .fetch_or_render(key, &variant_key, &original, preset, format)
                     .await?;
                 tier.store(t as u8 + 1, Ordering::Relaxed);
                 Ok::<_, ServiceError>(Arc::new(v))
             })
             .await
-            .map_err(|e: Arc<ServiceError>| {
-                Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone())
-            })?;
+            .map_err(ServiceError::unshare)?;
         let tier = match tier.load(Ordering::Relaxed) {
             2 => Tier::Store,
             3 => Tier::Miss,
@@ -237,44 +295,18 @@ impl Thumbnails {
         Ok(served(variant, tier))
     }
 
-    /// What is known of the original at `key`, and its bytes when they had to be read.
-    async fn original(&self, key: &ObjectKey) -> Result<(Original, Option<Vec<u8>>), ServiceError> {
-        if let Some(known) = self.originals.get(key).await {
-            return Ok((known, None));
-        }
-        let (bytes, info) = self
-            .store
-            .get(key)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
-        let hash = info
-            .metadata
-            .get(HASH_METADATA)
-            .and_then(|h| ContentHash::parse(h).ok())
-            .unwrap_or_else(|| ContentHash::of(&bytes));
-        let probe = pipeline::probe(&bytes, &self.settings.limits)?;
-        let original = Original {
-            etag: info.etag,
-            hash,
-            probe,
-        };
-        self.originals.insert(key.clone(), original.clone()).await;
-        Ok((original, Some(bytes)))
-    }
-
     async fn fetch_or_render(
         &self,
         key: &ObjectKey,
         variant_key: &VariantKey,
         original: &Original,
-        bytes: Option<Vec<u8>>,
         preset: &Preset,
         format: OutputFormat,
     ) -> Result<(Variant, Tier), ServiceError> {
         let stored_key = ObjectKey::parse(variant_key.as_str())?;
-        if let Some((bytes, _)) = self.store.get(&stored_key).await? {
+        if let Some(object) = self.storage.get(&stored_key, Kind::Variant).await? {
             let variant = Variant {
-                bytes: bytes.into(),
+                bytes: object.bytes,
                 format,
                 hash: original.hash.clone(),
             };
@@ -285,22 +317,10 @@ impl Thumbnails {
             .clone()
             .try_acquire_owned()
             .map_err(|_| ServiceError::Busy)?;
-        let bytes = match bytes {
-            Some(b) => b,
-            None => {
-                let (b, info) = self
-                    .store
-                    .get(key)
-                    .await?
-                    .ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
-                if info.etag != original.etag {
-                    // Replaced since its hash was learnt: forget it and let the client retry
-                    // rather than store new pixels under the old content's key.
-                    self.originals.invalidate(key).await;
-                    return Err(ServiceError::NotFound(key.to_string()));
-                }
-                b
-            }
+        let bytes = match self.originals.bytes(key, original).await? {
+            Ok(bytes) => bytes,
+            // Never store new pixels under the old content's key.
+            Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
         };
         let worker = self
             .workers
@@ -312,24 +332,49 @@ impl Thumbnails {
         let limits = self.settings.limits;
         let job = tokio::task::spawn_blocking(move || {
             let _held = (admission, worker);
-            pipeline::render(&bytes, &preset_owned, format, &limits)
+            let started = Instant::now();
+            let out = pipeline::render(&bytes, &preset_owned, format, &limits);
+            (out, started.elapsed())
         });
         let timeout = self.settings.render_timeout;
-        let rendered = tokio::time::timeout(timeout, job)
+        let (rendered, took) = tokio::time::timeout(timeout, job)
             .await
             .map_err(|_| ServiceError::RenderTimeout(timeout))?
-            .map_err(|e| PipelineError::Internal(format!("render task: {e}")))??;
-        let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), original.hash.to_string())]);
-        self.store
-            .put(&stored_key, &rendered.bytes, &metadata)
-            .await?;
+            .map_err(|e| PipelineError::Internal(format!("render task: {e}")))?;
+        let rendered = rendered?;
+        self.metrics
+            .render(preset.name.as_str(), took.as_secs_f64());
+        let bytes = bytes::Bytes::from(rendered.bytes);
+        self.write_behind(stored_key, bytes.clone(), format, &original.hash);
         Ok((
             Variant {
-                bytes: rendered.bytes.into(),
+                bytes,
                 format,
                 hash: original.hash.clone(),
             },
             Tier::Miss,
         ))
+    }
+
+    /// Stores a rendered variant after the response: the client does not wait for S3, and
+    /// the memory tier already answers. Failures are logged and counted; the next instance
+    /// that misses renders it again.
+    fn write_behind(
+        &self,
+        key: ObjectKey,
+        bytes: bytes::Bytes,
+        format: OutputFormat,
+        hash: &ContentHash,
+    ) {
+        let storage = self.storage.clone();
+        let metrics = self.metrics.clone();
+        let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
+        self.writes.spawn(async move {
+            let put = storage.put(&key, Kind::Variant, bytes, format.mime(), &metadata);
+            if let Err(e) = put.await {
+                metrics.store_write_failed();
+                tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");
+            }
+        });
     }
 }

@@ -1,123 +1,62 @@
 //! The HTTP service on the embedded default (fs) store, through a real socket on 127.0.0.1.
 
 mod common;
+mod support;
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
+use bytes::Bytes;
 use common::*;
+use support::*;
 use thumbkit::keys::{ContentHash, ObjectKey, VariantKey};
 use thumbkit::pipeline::OutputFormat;
-use thumbkit::preset::Presets;
-use thumbkit::service::{Settings, Thumbnails};
+use thumbkit::service::Settings;
 use thumbkit::storage::{FsStore, Store};
 
-struct App {
-    addr: SocketAddr,
+struct FsApp {
+    app: App,
     root: PathBuf,
-    store: Store,
+    store: Arc<dyn Store>,
 }
 
-fn temp_root(tag: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("thumbkit-svc-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    root
+impl std::ops::Deref for FsApp {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 /// Starts thumbkit on port 0 over an fs store at `root`.
-async fn spawn_app(root: &Path, settings: Settings) -> App {
-    let presets = Presets::load(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")]).unwrap();
-    let store = Store::Fs(FsStore::open(root).await.unwrap());
-    let service = Arc::new(Thumbnails::new(store.clone(), presets, settings));
-    let (addr, server) = thumbkit::http::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        service,
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(server);
-    App {
-        addr,
+async fn spawn_fs_app(root: &Path, settings: Settings) -> FsApp {
+    let store: Arc<dyn Store> = Arc::new(FsStore::open(root).await.unwrap());
+    FsApp {
+        app: spawn_app(store.clone(), shipped_presets(), settings).await,
         root: root.to_owned(),
         store,
     }
 }
 
-impl App {
+impl FsApp {
     async fn put_original(&self, key: &str, fixture_name: &str) {
         let key = ObjectKey::parse(key).unwrap();
+        let bytes = Bytes::from(fixture(fixture_name));
         self.store
-            .put(&key, &fixture(fixture_name), &BTreeMap::new())
+            .put(&key, bytes, "image/jpeg", &Default::default())
             .await
             .unwrap();
     }
 }
 
-struct Reply {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_default()
-    }
-}
-
-/// A minimal HTTP/1.1 client: the raw request line is sent as given (no path normalising).
-async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
-}
-
-async fn get(addr: SocketAddr, path: &str) -> Reply {
+async fn get(addr: std::net::SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, &[]).await
 }
 
 #[tokio::test]
 async fn serves_a_thumbnail_then_from_memory_then_from_the_store() {
-    let root = temp_root("tiers");
-    let app = spawn_app(&root, Settings::default()).await;
+    let root = temp_dir("tiers");
+    let app = spawn_fs_app(&root, Settings::default()).await;
     app.put_original("photos/with gps.jpg", "HMD_Nokia_8.3_5G.jpg")
         .await;
 
@@ -132,6 +71,7 @@ async fn serves_a_thumbnail_then_from_memory_then_from_the_store() {
     // The variant is in the store at the documented key.
     let hash = ContentHash::of(&fixture("HMD_Nokia_8.3_5G.jpg"));
     let key = VariantKey::new("_variants", &hash, &shipped("thumb"), OutputFormat::Jpeg);
+    app.service.drain().await; // the variant is written behind the response
     let stored = std::fs::read(root.join(key.as_str())).expect("variant stored");
     assert_eq!(stored, first.body);
 
@@ -140,7 +80,7 @@ async fn serves_a_thumbnail_then_from_memory_then_from_the_store() {
     assert_eq!(second.body, first.body);
 
     // A second instance over the same store finds it there without rendering.
-    let other = spawn_app(&app.root, Settings::default()).await;
+    let other = spawn_fs_app(&app.root, Settings::default()).await;
     let third = get(other.addr, "/t/thumb/photos/with%20gps.jpg").await;
     assert_eq!(third.header("x-cache"), "hit-store");
     assert_eq!(third.body, first.body);
@@ -153,8 +93,8 @@ async fn serves_a_thumbnail_then_from_memory_then_from_the_store() {
 
 #[tokio::test]
 async fn conditional_pinned_and_negotiated_responses() {
-    let root = temp_root("headers");
-    let app = spawn_app(&root, Settings::default()).await;
+    let root = temp_dir("headers");
+    let app = spawn_fs_app(&root, Settings::default()).await;
     app.put_original("a.jpg", "DSCN0010.jpg").await;
     let hash = ContentHash::of(&fixture("DSCN0010.jpg"));
 
@@ -207,12 +147,12 @@ async fn conditional_pinned_and_negotiated_responses() {
 
 #[tokio::test]
 async fn a_replaced_original_is_never_served_stale() {
-    let root = temp_root("replace");
+    let root = temp_dir("replace");
     let settings = Settings {
         revalidate: Duration::from_millis(200),
         ..Settings::default()
     };
-    let app = spawn_app(&root, settings).await;
+    let app = spawn_fs_app(&root, settings).await;
     app.put_original("p.jpg", "DSCN0010.jpg").await; // 640x480
     let before = get(app.addr, "/t/thumb/p.jpg").await;
     assert_eq!(decode_rgb(&before.body).dimensions(), (320, 240));
@@ -227,12 +167,13 @@ async fn a_replaced_original_is_never_served_stale() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_requests_render_once() {
-    let root = temp_root("flight");
-    let app = spawn_app(&root, Settings::default()).await;
+    let root = temp_dir("flight");
+    let app = spawn_fs_app(&root, Settings::default()).await;
     app.put_original("big.jpg", "IMG_9424.JPG").await;
+    let addr = app.addr;
     let replies = futures_join(
         (0..50)
-            .map(|_| tokio::spawn(async move { get(app.addr, "/t/medium/big.jpg").await }))
+            .map(|_| tokio::spawn(async move { get(addr, "/t/medium/big.jpg").await }))
             .collect(),
     )
     .await;
@@ -244,7 +185,11 @@ async fn fifty_concurrent_requests_render_once() {
     assert_eq!(misses, 1, "exactly one request rendered");
     let first = &replies[0].body;
     assert!(replies.iter().all(|r| &r.body == first));
-    let variants: Vec<_> = walk(&root.join("_variants"));
+    app.service.drain().await;
+    let variants: Vec<_> = walk(&root.join("_variants"))
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().contains("/_records/"))
+        .collect();
     assert_eq!(variants.len(), 1, "one variant written: {variants:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -272,8 +217,8 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn errors_are_problem_json_with_the_right_status() {
-    let root = temp_root("errors");
-    let app = spawn_app(&root, Settings::default()).await;
+    let root = temp_dir("errors");
+    let app = spawn_fs_app(&root, Settings::default()).await;
     app.put_original("broken.jpg", "truncated.jpg").await;
     app.put_original("bomb.png", "bomb-60000x60000.png").await;
     app.put_original("notes.jpg", "exif-samples-README.jpg")

@@ -32,7 +32,8 @@ pub const PIPELINE_VERSION: u32 = 1;
 pub const SHRINK_MARGIN: f64 = 1.5;
 
 /// Formats thumbkit reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SourceFormat {
     Jpeg,
     Png,
@@ -208,7 +209,7 @@ pub struct Rendered {
 }
 
 /// What the header of an input says, read without decoding any pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Probe {
     pub format: SourceFormat,
     /// Width as stored (before EXIF orientation).

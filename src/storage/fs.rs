@@ -1,88 +1,20 @@
-//! Where originals and variants live. The embedded default is a local directory, so a fresh
-//! clone runs with no setup; S3 (any S3-compatible store) is the production backend and
-//! joins this enum as `Store::S3` with the same operations.
-//!
-//! Properties every backend keeps: nothing half-written is ever read (the fs store writes a
-//! temporary file and renames it; an S3 PUT is atomic), and no key reaches outside the
-//! store's root (keys are [`ObjectKey`]s, which cannot hold `..` or absolute paths).
+//! The embedded default store: a local directory, each object a file at its key's path under
+//! the root, its metadata in a sidecar JSON file. Writes go to a temporary file that is then
+//! renamed, so a reader sees the old object or the new one, never a part of either.
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use bytes::Bytes;
+
+use super::{Object, ObjectInfo, Store, StoreError};
 use crate::keys::ObjectKey;
 
 /// Folder inside the fs root that holds each object's metadata (as `{key}.json`). Keys may
 /// start with a dot, so [`FsStore`] refuses this one folder name itself.
 const META_DIR: &str = ".thumbkit-meta";
-
-/// Why a storage call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("storage I/O on `{key}`: {source}")]
-    Io {
-        key: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the key `{0}` is reserved for thumbkit's own use")]
-    Reserved(String),
-    #[error("stored metadata of `{key}` is unreadable: {reason}")]
-    Metadata { key: String, reason: String },
-}
-
-/// What a store knows about an object without reading it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
-    pub size: u64,
-    /// Changes whenever the object's bytes are replaced.
-    pub etag: String,
-    /// User metadata written with the object (e.g. its content hash).
-    pub metadata: BTreeMap<String, String>,
-}
-
-/// A storage backend.
-#[derive(Debug, Clone)]
-pub enum Store {
-    /// A local directory (the embedded default).
-    Fs(FsStore),
-}
-
-impl Store {
-    /// The object's bytes and facts, or `None` when it does not exist.
-    pub async fn get(&self, key: &ObjectKey) -> Result<Option<(Vec<u8>, ObjectInfo)>, StoreError> {
-        match self {
-            Store::Fs(fs) => fs.get(key).await,
-        }
-    }
-
-    /// The object's facts, or `None` when it does not exist.
-    pub async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
-        match self {
-            Store::Fs(fs) => fs.head(key).await,
-        }
-    }
-
-    /// Writes the object atomically, replacing any previous one.
-    pub async fn put(
-        &self,
-        key: &ObjectKey,
-        bytes: &[u8],
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
-        match self {
-            Store::Fs(fs) => fs.put(key, bytes, metadata).await,
-        }
-    }
-
-    /// Deletes the object; true when there was one.
-    pub async fn delete(&self, key: &ObjectKey) -> Result<bool, StoreError> {
-        match self {
-            Store::Fs(fs) => fs.delete(key).await,
-        }
-    }
-}
 
 /// A store in a local directory: each object a file at its key's path under the root.
 #[derive(Debug, Clone)]
@@ -117,11 +49,18 @@ impl FsStore {
             .join(format!("{}.json", key.as_str()))
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
-        let io = |source| StoreError::Io {
+    fn io(key: &ObjectKey) -> impl Fn(std::io::Error) -> StoreError + '_ {
+        move |source| StoreError::Io {
             key: key.to_string(),
             source,
-        };
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for FsStore {
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
+        let io = Self::io(key);
         let meta = match tokio::fs::metadata(self.path(key)?).await {
             Ok(m) if m.is_file() => m,
             Ok(_) => return Ok(None),
@@ -157,30 +96,28 @@ impl FsStore {
         }))
     }
 
-    async fn get(&self, key: &ObjectKey) -> Result<Option<(Vec<u8>, ObjectInfo)>, StoreError> {
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
         let Some(info) = self.head(key).await? else {
             return Ok(None);
         };
         match tokio::fs::read(self.path(key)?).await {
-            Ok(bytes) => Ok(Some((bytes, info))),
+            Ok(bytes) => Ok(Some(Object {
+                bytes: bytes.into(),
+                info,
+            })),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io {
-                key: key.to_string(),
-                source,
-            }),
+            Err(e) => Err(Self::io(key)(e)),
         }
     }
 
     async fn put(
         &self,
         key: &ObjectKey,
-        bytes: &[u8],
+        bytes: Bytes,
+        _content_type: &str,
         metadata: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let io = |source| StoreError::Io {
-            key: key.to_string(),
-            source,
-        };
+        let io = Self::io(key);
         let path = self.path(key)?;
         // Metadata first: a reader that sees the new object also sees its metadata.
         let meta_json = serde_json::to_vec(metadata).map_err(|e| StoreError::Metadata {
@@ -189,23 +126,36 @@ impl FsStore {
         })?;
         write_atomically(&self.meta_path(key), &meta_json)
             .await
-            .map_err(io)?;
-        write_atomically(&path, bytes).await.map_err(io)
+            .map_err(&io)?;
+        write_atomically(&path, &bytes).await.map_err(io)
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<bool, StoreError> {
-        let existed = match tokio::fs::remove_file(self.path(key)?).await {
-            Ok(()) => true,
-            Err(e) if e.kind() == ErrorKind::NotFound => false,
-            Err(source) => {
-                return Err(StoreError::Io {
-                    key: key.to_string(),
-                    source,
-                });
-            }
-        };
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Self::io(key)(e)),
+        }
         let _ = tokio::fs::remove_file(self.meta_path(key)).await;
-        Ok(existed)
+        Ok(())
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        match tokio::fs::metadata(&self.root).await {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(StoreError::Unreachable(format!(
+                "{} is not a directory",
+                self.root.display()
+            ))),
+            Err(e) => Err(StoreError::Unreachable(format!(
+                "{}: {e}",
+                self.root.display()
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("fs:{}", self.root.display())
     }
 }
 
@@ -243,11 +193,11 @@ mod tests {
         ObjectKey::parse(s).unwrap()
     }
 
-    async fn store(tag: &str) -> (Store, PathBuf) {
+    async fn store(tag: &str) -> (FsStore, PathBuf) {
         let root =
             std::env::temp_dir().join(format!("thumbkit-store-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        (Store::Fs(FsStore::open(&root).await.unwrap()), root)
+        (FsStore::open(&root).await.unwrap(), root)
     }
 
     #[tokio::test]
@@ -256,17 +206,21 @@ mod tests {
         let k = key("photos/2024/é one.jpg");
         assert!(s.get(&k).await.unwrap().is_none());
         let meta = BTreeMap::from([("thumbkit-hash".to_owned(), "abc".to_owned())]);
-        s.put(&k, b"first", &meta).await.unwrap();
-        let (bytes, info) = s.get(&k).await.unwrap().unwrap();
-        assert_eq!((bytes.as_slice(), info.size), (&b"first"[..], 5));
+        s.put(&k, Bytes::from_static(b"first"), "image/jpeg", &meta)
+            .await
+            .unwrap();
+        let Object { bytes, info } = s.get(&k).await.unwrap().unwrap();
+        assert_eq!((&bytes[..], info.size), (&b"first"[..], 5));
         assert_eq!(info.metadata, meta);
         // Replacing the bytes changes the ETag.
-        s.put(&k, b"second!", &BTreeMap::new()).await.unwrap();
+        s.put(&k, Bytes::from_static(b"second!"), "", &BTreeMap::new())
+            .await
+            .unwrap();
         let info2 = s.head(&k).await.unwrap().unwrap();
         assert_ne!(info.etag, info2.etag);
         assert!(info2.metadata.is_empty());
-        assert!(s.delete(&k).await.unwrap());
-        assert!(!s.delete(&k).await.unwrap(), "idempotent");
+        s.delete(&k).await.unwrap();
+        s.delete(&k).await.unwrap(); // idempotent
         assert!(s.head(&k).await.unwrap().is_none());
         // No temporary files are left behind.
         let leftovers: Vec<_> = walk(&root)
@@ -282,7 +236,8 @@ mod tests {
         let (s, root) = store("reserved").await;
         let k = key(".thumbkit-meta/x.json");
         assert!(matches!(
-            s.put(&k, b"x", &BTreeMap::new()).await,
+            s.put(&k, Bytes::from_static(b"x"), "", &BTreeMap::new())
+                .await,
             Err(StoreError::Reserved(_))
         ));
         let _ = std::fs::remove_dir_all(&root);

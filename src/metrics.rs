@@ -1,0 +1,165 @@
+//! Prometheus metrics (`GET /metrics`): requests by preset, status and cache tier, renders and
+//! their duration, every storage call (so the S3 cost per request is visible) and the memory
+//! tier's size. Label values come from closed sets (known presets, status codes, tiers,
+//! operations), never from URLs, so a client cannot grow the series without bound.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    preset: String,
+    status: u16,
+    cache: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PresetLabels {
+    preset: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StorageLabels {
+    op: &'static str,
+    kind: &'static str,
+}
+
+/// The service's metrics and the registry that exposes them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    renders: Family<PresetLabels, Counter>,
+    render_seconds: Histogram,
+    storage_requests: Family<StorageLabels, Counter>,
+    store_write_failures: Counter,
+    memory_cache_bytes: Gauge,
+    memory_cache_entries: Gauge,
+    pending_writes: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics, registered under the `thumbkit_` names.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let renders = Family::<PresetLabels, Counter>::default();
+        // 1 ms .. 33 s: a thumbnail takes ~10-50 ms; a huge original seconds.
+        let render_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        let storage_requests = Family::<StorageLabels, Counter>::default();
+        let store_write_failures = Counter::default();
+        let memory_cache_bytes = Gauge::default();
+        let memory_cache_entries = Gauge::default();
+        let pending_writes = Gauge::default();
+        registry.register(
+            "thumbkit_requests",
+            "Thumbnail requests by preset, HTTP status and cache tier",
+            requests.clone(),
+        );
+        registry.register(
+            "thumbkit_renders",
+            "Variants rendered (cache misses that ran the pipeline)",
+            renders.clone(),
+        );
+        registry.register(
+            "thumbkit_render_seconds",
+            "Time to render one variant on a worker",
+            render_seconds.clone(),
+        );
+        registry.register(
+            "thumbkit_storage_requests",
+            "Calls to the store (S3 or fs) by operation and what they were for",
+            storage_requests.clone(),
+        );
+        registry.register(
+            "thumbkit_store_write_failures",
+            "Rendered variants or records that could not be written to the store",
+            store_write_failures.clone(),
+        );
+        registry.register(
+            "thumbkit_memory_cache_bytes",
+            "Bytes of variants held in the memory tier",
+            memory_cache_bytes.clone(),
+        );
+        registry.register(
+            "thumbkit_memory_cache_entries",
+            "Variants held in the memory tier",
+            memory_cache_entries.clone(),
+        );
+        registry.register(
+            "thumbkit_pending_writes",
+            "Rendered variants still being written to the store",
+            pending_writes.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            renders,
+            render_seconds,
+            storage_requests,
+            store_write_failures,
+            memory_cache_bytes,
+            memory_cache_entries,
+            pending_writes,
+        }
+    }
+
+    /// Counts one thumbnail request (`preset` empty when it named no known preset).
+    pub fn request(&self, preset: &str, status: u16, cache: &'static str) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                preset: preset.to_owned(),
+                status,
+                cache,
+            })
+            .inc();
+    }
+
+    /// Counts one render of `preset` that took `seconds`.
+    pub fn render(&self, preset: &str, seconds: f64) {
+        self.renders
+            .get_or_create(&PresetLabels {
+                preset: preset.to_owned(),
+            })
+            .inc();
+        self.render_seconds.observe(seconds);
+    }
+
+    /// Counts one storage call.
+    pub fn storage_request(&self, op: &'static str, kind: &'static str) {
+        self.storage_requests
+            .get_or_create(&StorageLabels { op, kind })
+            .inc();
+    }
+
+    /// Counts a write to the store that failed.
+    pub fn store_write_failed(&self) {
+        self.store_write_failures.inc();
+    }
+
+    /// Sets the gauges that are read rather than counted.
+    pub fn set_gauges(&self, memory_bytes: u64, memory_entries: u64, pending_writes: usize) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.memory_cache_bytes.set(clamp(memory_bytes));
+        self.memory_cache_entries.set(clamp(memory_entries));
+        self.pending_writes.set(clamp(pending_writes as u64));
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

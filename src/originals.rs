@@ -1,0 +1,279 @@
+//! What is known of an original: its content hash (which names its variants) and its header
+//! facts (format, dimensions, alpha; which pick the output format and enforce the limits).
+//!
+//! Learning the hash costs a download, so it is learnt once per version of the object and
+//! remembered in three places, cheapest first:
+//! 1. memory: key → facts, trusted for the revalidation interval, then checked with one HEAD
+//!    (facts for a (key, ETag) pair never change, so a matching ETag reuses them);
+//! 2. the object's own metadata, for originals uploaded through thumbkit;
+//! 3. a small shared record in the store keyed by the original's key and ETag, written the
+//!    first time any instance reads the original, so other instances and restarts skip the
+//!    download.
+//!
+//! Only when all three miss is the original read and hashed; its bytes are then kept for a
+//! moment so the render that follows does not read it again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use moka::future::Cache;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{ContentHash, KeyError, ObjectKey};
+use crate::metrics::Metrics;
+use crate::pipeline::{self, Limits, PipelineError, Probe};
+use crate::service::ServiceError;
+use crate::storage::{Kind, ObjectInfo, Storage};
+
+/// Object metadata key under which thumbkit records an original's content hash.
+pub const HASH_METADATA: &str = "thumbkit-blake3";
+/// Object metadata key under which thumbkit records an original's header facts (JSON).
+pub const PROBE_METADATA: &str = "thumbkit-probe";
+
+/// How long bytes read to learn a hash are kept for the render that usually follows.
+const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
+
+/// The facts of one version of an original. Also the shared record's JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The original's key (records are checked against it, not trusted by name alone).
+    pub key: String,
+    /// The store's ETag of the version these facts describe.
+    pub etag: String,
+    /// blake3 of the bytes, hex.
+    pub hash: String,
+    pub size: u64,
+    pub probe: Probe,
+}
+
+impl Record {
+    /// The record from an object's metadata, when thumbkit wrote it there.
+    fn from_metadata(key: &ObjectKey, info: &ObjectInfo) -> Option<Self> {
+        let hash = ContentHash::parse(info.metadata.get(HASH_METADATA)?).ok()?;
+        let probe = serde_json::from_str(info.metadata.get(PROBE_METADATA)?).ok()?;
+        Some(Self {
+            key: key.to_string(),
+            etag: info.etag.clone(),
+            hash: hash.to_string(),
+            size: info.size,
+            probe,
+        })
+    }
+
+    /// Metadata to store with an original so that no instance ever needs to read it to
+    /// learn its hash.
+    pub fn metadata(hash: &ContentHash, probe: &Probe) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (HASH_METADATA.to_owned(), hash.to_string()),
+            (
+                PROBE_METADATA.to_owned(),
+                serde_json::to_string(probe).unwrap_or_default(),
+            ),
+        ])
+    }
+
+    /// The content hash (validated when the record was read).
+    pub fn content_hash(&self) -> ContentHash {
+        ContentHash::parse(&self.hash).unwrap_or_else(|_| ContentHash::of(self.hash.as_bytes()))
+    }
+}
+
+/// Where the shared record for one version of an original lives:
+/// `{variants_prefix}/_records/{d[0..2]}/{d}.json`, `d` = blake3 of key and ETag. Under the
+/// variants prefix so that everything thumbkit derives sits under one prefix.
+pub fn record_key(
+    variants_prefix: &str,
+    key: &ObjectKey,
+    etag: &str,
+) -> Result<ObjectKey, KeyError> {
+    let d = blake3::hash(format!("{}\n{etag}", key.as_str()).as_bytes()).to_hex();
+    ObjectKey::parse(&format!("{variants_prefix}/_records/{}/{d}.json", &d[..2]))
+}
+
+/// What is known of an original at one ETag.
+#[derive(Debug, Clone)]
+pub struct Original {
+    pub record: Arc<Record>,
+    pub hash: ContentHash,
+}
+
+impl Original {
+    fn new(record: Record) -> Self {
+        Self {
+            hash: record.content_hash(),
+            record: Arc::new(record),
+        }
+    }
+}
+
+/// The original's bytes changed between learning its hash and reading it for a render.
+#[derive(Debug)]
+pub struct Replaced;
+
+/// Resolves originals to their facts; see the module doc for the order.
+pub struct Originals {
+    storage: Storage,
+    limits: Limits,
+    variants_prefix: String,
+    metrics: Arc<Metrics>,
+    /// key → facts, each trusted for the revalidation interval.
+    fresh: Cache<ObjectKey, Original>,
+    /// (key, ETag) → facts: true forever, so only bounded by count.
+    known: Cache<(ObjectKey, String), Original>,
+    /// (key, ETag) → bytes read to learn the hash, for the render that follows.
+    downloaded: Cache<(ObjectKey, String), Bytes>,
+}
+
+impl Originals {
+    /// Resolution over `storage`, re-checking each original at most once per `revalidate`.
+    pub fn new(
+        storage: Storage,
+        limits: Limits,
+        variants_prefix: String,
+        revalidate: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            storage,
+            limits,
+            variants_prefix,
+            metrics,
+            fresh: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(revalidate.max(Duration::from_millis(1)))
+                .build(),
+            known: Cache::builder().max_capacity(100_000).build(),
+            downloaded: Cache::builder()
+                .max_capacity(256 << 20)
+                .weigher(|_, b: &Bytes| u32::try_from(b.len()).unwrap_or(u32::MAX))
+                .time_to_live(DOWNLOAD_KEEP)
+                .build(),
+        }
+    }
+
+    /// The facts of the original at `key`. Concurrent calls for one key share one lookup.
+    pub async fn resolve(&self, key: &ObjectKey) -> Result<Original, ServiceError> {
+        self.fresh
+            .try_get_with(key.clone(), self.lookup(key))
+            .await
+            .map_err(ServiceError::unshare)
+    }
+
+    /// Forgets what is known of `key` (it was replaced or deleted).
+    pub async fn forget(&self, key: &ObjectKey) {
+        self.fresh.invalidate(key).await;
+    }
+
+    /// The original's bytes for a render, as long as they are still the version `original`
+    /// describes.
+    pub async fn bytes(
+        &self,
+        key: &ObjectKey,
+        original: &Original,
+    ) -> Result<Result<Bytes, Replaced>, ServiceError> {
+        let id = (key.clone(), original.record.etag.clone());
+        if let Some(bytes) = self.downloaded.remove(&id).await {
+            return Ok(Ok(bytes));
+        }
+        let object = self
+            .storage
+            .get(key, Kind::Original)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+        if object.info.etag != original.record.etag {
+            self.forget(key).await;
+            return Ok(Err(Replaced));
+        }
+        Ok(Ok(object.bytes))
+    }
+
+    async fn lookup(&self, key: &ObjectKey) -> Result<Original, ServiceError> {
+        let info = self
+            .storage
+            .head(key, Kind::Original)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+        if info.size > self.limits.max_input_bytes as u64 {
+            return Err(PipelineError::InputTooLarge {
+                bytes: usize::try_from(info.size).unwrap_or(usize::MAX),
+                limit: self.limits.max_input_bytes,
+            }
+            .into());
+        }
+        let id = (key.clone(), info.etag.clone());
+        if let Some(known) = self.known.get(&id).await {
+            return Ok(known);
+        }
+        if let Some(record) = Record::from_metadata(key, &info) {
+            return Ok(self.remember(id, record).await);
+        }
+        let record_key = record_key(&self.variants_prefix, key, &info.etag)?;
+        if let Some(object) = self.storage.get(&record_key, Kind::Record).await?
+            && let Ok(record) = serde_json::from_slice::<Record>(&object.bytes)
+            && record.key == key.as_str()
+            && record.etag == info.etag
+            && ContentHash::parse(&record.hash).is_ok()
+        {
+            return Ok(self.remember(id, record).await);
+        }
+        self.learn(key).await
+    }
+
+    /// Reads the original, hashes and probes it, and shares what it learnt.
+    async fn learn(&self, key: &ObjectKey) -> Result<Original, ServiceError> {
+        let object = self
+            .storage
+            .get(key, Kind::Original)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+        let bytes = object.bytes.clone();
+        let limits = self.limits;
+        // Hashing 50 MiB takes tens of milliseconds: not on the async threads.
+        let (hash, probe) = tokio::task::spawn_blocking(move || {
+            pipeline::probe(&bytes, &limits).map(|probe| (ContentHash::of(&bytes), probe))
+        })
+        .await
+        .map_err(|e| PipelineError::Internal(format!("hash task: {e}")))??;
+        // The GET's ETag, not the HEAD's: the object may have been replaced in between.
+        let etag = object.info.etag.clone();
+        let record = Record {
+            key: key.to_string(),
+            etag: etag.clone(),
+            hash: hash.to_string(),
+            size: object.bytes.len() as u64,
+            probe,
+        };
+        let record_key = record_key(&self.variants_prefix, key, &etag)?;
+        match serde_json::to_vec(&record) {
+            Ok(json) => {
+                if let Err(e) = self
+                    .storage
+                    .put(
+                        &record_key,
+                        Kind::Record,
+                        json.into(),
+                        "application/json",
+                        &BTreeMap::new(),
+                    )
+                    .await
+                {
+                    // The record only saves work; serving goes on without it.
+                    self.metrics.store_write_failed();
+                    tracing::warn!(key = %key, error = %e, "cannot write the original's record");
+                }
+            }
+            Err(e) => tracing::warn!(key = %key, error = %e, "cannot encode a record"),
+        }
+        let id = (key.clone(), etag);
+        self.downloaded.insert(id.clone(), object.bytes).await;
+        Ok(self.remember(id, record).await)
+    }
+
+    async fn remember(&self, id: (ObjectKey, String), record: Record) -> Original {
+        let original = Original::new(record);
+        self.known.insert(id, original.clone()).await;
+        original
+    }
+}

@@ -1,0 +1,336 @@
+//! S3 and S3-compatible stores (MinIO, Garage, R2, ...) through `aws-sdk-s3`, configured the
+//! way AWS users expect: the standard credential chain and `AWS_*` variables
+//! (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`,
+//! `AWS_ENDPOINT_URL`, ...), with explicit [`S3Options`] taking precedence.
+//!
+//! Every key is placed under the location's prefix, and keys are [`ObjectKey`]s, so no
+//! request reaches outside `s3://bucket/prefix/`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+
+use super::{Object, ObjectInfo, Store, StoreError};
+use crate::keys::ObjectKey;
+
+/// Region used when neither the options nor the environment name one (S3-compatible
+/// servers mostly accept it; AWS redirects to the bucket's region).
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// A bucket and an optional key prefix: `s3://BUCKET[/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    bucket: String,
+    /// Empty, or ends with `/`.
+    prefix: String,
+}
+
+impl S3Location {
+    /// Parses `BUCKET[/PREFIX]` (what follows `s3://`).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (bucket, prefix) = s.split_once('/').unwrap_or((s, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid_bucket {
+            return Err(format!(
+                "`{bucket}` is not a bucket name (3-63 lowercase letters, digits, dots, hyphens)"
+            ));
+        }
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() {
+            ObjectKey::parse(prefix).map_err(|e| format!("the prefix `{prefix}`: {e}"))?;
+        }
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+        })
+    }
+
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The prefix, empty or ending with `/`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+/// Settings that override the environment's (each `None` leaves the standard chain's).
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// e.g. `http://127.0.0.1:3900` for a local Garage (else `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Path-style URLs (`endpoint/bucket/key`). Default: on when a custom endpoint is set,
+    /// which is what MinIO, Garage and most S3-compatible servers need.
+    pub path_style: Option<bool>,
+    pub region: Option<String>,
+    /// Static access key id and secret (else the credential chain).
+    pub credentials: Option<(String, String)>,
+}
+
+/// A store in an S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    location: S3Location,
+    endpoint: String,
+}
+
+impl S3Store {
+    /// A client for `location` from the standard AWS configuration plus `options`.
+    /// Makes no request; [`Store::check`] tells whether the bucket is reachable.
+    pub async fn connect(location: S3Location, options: S3Options) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some((id, secret)) = &options.credentials {
+            loader = loader.credentials_provider(Credentials::new(
+                id.clone(),
+                secret.clone(),
+                None,
+                None,
+                "thumbkit",
+            ));
+        }
+        let shared = loader.load().await;
+        let endpoint = shared.endpoint_url().map(str::to_owned);
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(options.path_style.unwrap_or(endpoint.is_some()));
+        if shared.region().is_none() {
+            config = config.region(Region::new(FALLBACK_REGION));
+        }
+        if endpoint.is_some() {
+            // Many S3-compatible servers reject the SDK's newer default checksum headers.
+            config = config
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        }
+        Self {
+            client: Client::from_conf(config.build()),
+            endpoint: endpoint.unwrap_or_else(|| "AWS S3".into()),
+            location,
+        }
+    }
+
+    /// The SDK client (for tools and tests that talk to the same bucket).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The object key in the bucket for `key`.
+    pub fn full_key(&self, key: &ObjectKey) -> String {
+        format!("{}{}", self.location.prefix, key.as_str())
+    }
+
+    /// Turns an SDK error into a [`StoreError`] a person can act on.
+    fn error<E>(&self, op: &'static str, key: &str, err: SdkError<E>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match &err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => StoreError::Unreachable(
+                format!("{} ({})", self.endpoint, DisplayErrorContext(&err)),
+            ),
+            SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
+                let status = err.raw_response().map(|r| r.status().as_u16());
+                let code = err.code().unwrap_or_default().to_owned();
+                let message = err.message().unwrap_or_default().to_owned();
+                match (code.as_str(), status) {
+                    ("NoSuchBucket", _) => StoreError::NoBucket(self.location.bucket.clone()),
+                    (
+                        "AccessDenied"
+                        | "InvalidAccessKeyId"
+                        | "SignatureDoesNotMatch"
+                        | "InvalidToken"
+                        | "ExpiredToken"
+                        | "AuthorizationHeaderMalformed",
+                        _,
+                    )
+                    | (_, Some(401 | 403)) => StoreError::Denied {
+                        code: if code.is_empty() {
+                            format!("HTTP {}", status.unwrap_or_default())
+                        } else {
+                            code
+                        },
+                        message,
+                    },
+                    _ => StoreError::Backend {
+                        op,
+                        key: key.to_owned(),
+                        message: format!(
+                            "{} {code} {message}",
+                            status.map_or("no status".into(), |s| format!("HTTP {s}"))
+                        )
+                        .trim()
+                        .to_owned(),
+                    },
+                }
+            }
+            _ => StoreError::Backend {
+                op,
+                key: key.to_owned(),
+                message: DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+
+    fn not_found<E>(err: &SdkError<E>) -> bool
+    where
+        E: ProvideErrorMetadata,
+    {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        // A 404 without a code is a HEAD's "not found"; NoSuchBucket is not an absent key.
+        status == Some(404) && err.code() != Some("NoSuchBucket")
+    }
+}
+
+fn info(
+    size: Option<i64>,
+    etag: Option<&str>,
+    metadata: Option<&HashMap<String, String>>,
+) -> ObjectInfo {
+    ObjectInfo {
+        size: size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+        etag: etag.unwrap_or_default().trim_matches('"').to_owned(),
+        metadata: metadata
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for S3Store {
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
+        let full = self.full_key(key);
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if Self::not_found(&e) => return Ok(None),
+            Err(e) => return Err(self.error("get", &full, e)),
+        };
+        let info = info(out.content_length(), out.e_tag(), out.metadata());
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Unreachable(format!("reading `{full}`: {e}")))?
+            .into_bytes();
+        Ok(Some(Object { bytes, info }))
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
+        let full = self.full_key(key);
+        match self
+            .client
+            .head_object()
+            .bucket(&self.location.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(info(
+                out.content_length(),
+                out.e_tag(),
+                out.metadata(),
+            ))),
+            Err(e) if Self::not_found(&e) => Ok(None),
+            Err(e) => Err(self.error("head", &full, e)),
+        }
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        content_type: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let full = self.full_key(key);
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(&self.location.bucket)
+            .key(&full)
+            .body(ByteStream::from(bytes));
+        if !content_type.is_empty() {
+            put = put.content_type(content_type);
+        }
+        for (k, v) in metadata {
+            put = put.metadata(k, v);
+        }
+        put.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("put", &full, e))
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let full = self.full_key(key);
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.location.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if Self::not_found(&e) => Ok(()),
+            Err(e) => Err(self.error("delete", &full, e)),
+        }
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        match self
+            .client
+            .head_bucket()
+            .bucket(&self.location.bucket)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // HEAD has no body, so a missing bucket is a bare 404.
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+                Err(StoreError::NoBucket(self.location.bucket.clone()))
+            }
+            Err(e) => Err(self.error("check", &self.location.bucket, e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "s3://{}/{} at {}",
+            self.location.bucket, self.location.prefix, self.endpoint
+        )
+    }
+}

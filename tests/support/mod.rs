@@ -1,0 +1,266 @@
+//! Harness for the service tests: thumbkit on a real socket (port 0), a real S3 server in
+//! process (s3s + s3s-fs with SigV4 auth on), a raw HTTP/1.1 client and a reader for the
+//! `/metrics` text.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use thumbkit::preset::Presets;
+use thumbkit::service::{Settings, Thumbnails};
+use thumbkit::storage::{S3Location, S3Options, S3Store, Store};
+
+pub const ACCESS_KEY: &str = "thumbkit-test";
+pub const SECRET_KEY: &str = "thumbkit-test-secret-key";
+pub const BUCKET: &str = "photos";
+
+/// A fresh, empty temporary directory for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("thumbkit-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The shipped presets.
+pub fn shipped_presets() -> Presets {
+    Presets::load(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")]).unwrap()
+}
+
+/// thumbkit running on 127.0.0.1 on a port of its own.
+pub struct App {
+    pub addr: SocketAddr,
+    pub service: Arc<Thumbnails>,
+}
+
+/// Starts thumbkit over `store` on port 0.
+pub async fn spawn_app(store: Arc<dyn Store>, presets: Presets, settings: Settings) -> App {
+    let service = Arc::new(Thumbnails::new(store, presets, settings));
+    let (addr, server) = thumbkit::http::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        service.clone(),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(server);
+    App { addr, service }
+}
+
+impl App {
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        request(self.addr, "GET", path, &[]).await
+    }
+
+    /// The current value of the metric lines named `name` whose labels contain every
+    /// `label="value"` in `labels`, summed.
+    pub async fn metric(&self, name: &str, labels: &[&str]) -> f64 {
+        let text = String::from_utf8(self.get("/metrics").await.body).unwrap();
+        sum_metric(&text, name, labels)
+    }
+
+    /// Storage calls made so far (all operations).
+    pub async fn storage_calls(&self) -> f64 {
+        self.metric("thumbkit_storage_requests_total", &[]).await
+    }
+}
+
+/// Sums the samples of `name` whose label set contains all of `labels`.
+pub fn sum_metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name && labels.iter().all(|want| rest.contains(want)))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
+/// An HTTP response as read off the socket.
+pub struct Reply {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A header's value, or "" when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The body as problem+json.
+    pub fn problem(&self) -> serde_json::Value {
+        assert_eq!(self.header("content-type"), "application/problem+json");
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A minimal HTTP/1.1 client: the raw request line is sent as given (no path normalising).
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// A real S3 server (s3s-fs) on 127.0.0.1, with SigV4 auth on and one bucket, [`BUCKET`].
+#[derive(Clone)]
+pub struct S3Server {
+    pub endpoint: String,
+    pub root: PathBuf,
+    /// An SDK client for the test's own puts and checks.
+    pub client: aws_sdk_s3::Client,
+}
+
+impl S3Server {
+    /// Starts a server over a fresh directory and creates [`BUCKET`].
+    pub async fn start(tag: &str) -> Self {
+        let root = temp_dir(&format!("s3-{tag}"));
+        let fs = s3s_fs::FileSystem::new(&root).unwrap();
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let builder = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    );
+                    let _ = builder
+                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        let endpoint = format!("http://{addr}");
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+            .force_path_style(true)
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(config);
+        client.create_bucket().bucket(BUCKET).send().await.unwrap();
+        Self {
+            endpoint,
+            root,
+            client,
+        }
+    }
+
+    /// thumbkit's options for this server.
+    pub fn options(&self) -> S3Options {
+        S3Options {
+            endpoint_url: Some(self.endpoint.clone()),
+            path_style: Some(true),
+            region: Some("us-east-1".into()),
+            credentials: Some((ACCESS_KEY.into(), SECRET_KEY.into())),
+        }
+    }
+
+    /// A thumbkit store over `s3://photos/{prefix}`.
+    pub async fn store(&self, prefix: &str) -> Arc<dyn Store> {
+        let location = S3Location::parse(&format!("{BUCKET}/{prefix}")).unwrap();
+        Arc::new(S3Store::connect(location, self.options()).await)
+    }
+
+    /// Puts an object with the SDK, as any uploader would (no thumbkit metadata).
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) {
+        self.client
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// An object's bytes and content type, or `None`.
+    pub async fn get(&self, key: &str) -> Option<(Vec<u8>, String)> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        let content_type = out.content_type().unwrap_or_default().to_owned();
+        let bytes = out.body.collect().await.ok()?.into_bytes().to_vec();
+        Some((bytes, content_type))
+    }
+
+    /// Every key in the bucket under `prefix`.
+    pub async fn keys(&self, prefix: &str) -> Vec<String> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        let mut keys: Vec<String> = out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
+    }
+}
