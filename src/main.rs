@@ -287,10 +287,22 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
     use std::sync::Arc;
     use thumbkit::service::{Settings, Thumbnails};
     use thumbkit::storage::{FsStore, S3Options, S3Store, StorageSpec, Store};
-    tracing_subscriber::fmt()
-        .with_max_level(args.log)
-        .with_target(false)
-        .init();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        // thumbkit's own lines at the chosen level; the SDK's and libraries' only when they
+        // are errors (the AWS SDK warns at length while probing for a region, for example).
+        let filter = tracing_subscriber::filter::Targets::new()
+            .with_target("thumbkit", args.log)
+            .with_default(tracing_subscriber::filter::LevelFilter::ERROR);
+        let format = tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+        tracing_subscriber::registry()
+            .with(format)
+            .with(filter)
+            .init();
+    }
     let spec = StorageSpec::parse(&args.storage)?;
     thumbkit::keys::ObjectKey::parse(&args.variants_prefix)
         .map_err(|e| format!("THUMBKIT_VARIANTS_PREFIX: {e}"))?;

@@ -119,14 +119,22 @@ impl Store for FsStore {
     ) -> Result<(), StoreError> {
         let io = Self::io(key);
         let path = self.path(key)?;
-        // Metadata first: a reader that sees the new object also sees its metadata.
-        let meta_json = serde_json::to_vec(metadata).map_err(|e| StoreError::Metadata {
-            key: key.to_string(),
-            reason: e.to_string(),
-        })?;
-        write_atomically(&self.meta_path(key), &meta_json)
-            .await
-            .map_err(&io)?;
+        // Metadata first: a reader that sees the new object also sees its metadata. No
+        // metadata, no sidecar (and none left from a previous version).
+        if metadata.is_empty() {
+            match tokio::fs::remove_file(self.meta_path(key)).await {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        } else {
+            let meta_json = serde_json::to_vec(metadata).map_err(|e| StoreError::Metadata {
+                key: key.to_string(),
+                reason: e.to_string(),
+            })?;
+            write_atomically(&self.meta_path(key), &meta_json)
+                .await
+                .map_err(&io)?;
+        }
         write_atomically(&path, &bytes).await.map_err(io)
     }
 

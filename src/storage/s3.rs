@@ -12,7 +12,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
@@ -148,9 +148,9 @@ impl S3Store {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => StoreError::Unreachable(
-                format!("{} ({})", self.endpoint, DisplayErrorContext(&err)),
-            ),
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+                StoreError::Unreachable(format!("{} ({})", self.endpoint, root_cause(&err)))
+            }
             SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
                 let status = err.raw_response().map(|r| r.status().as_u16());
                 let code = err.code().unwrap_or_default().to_owned();
@@ -189,7 +189,7 @@ impl S3Store {
             _ => StoreError::Backend {
                 op,
                 key: key.to_owned(),
-                message: DisplayErrorContext(&err).to_string(),
+                message: root_cause(&err),
             },
         }
     }
@@ -202,6 +202,19 @@ impl S3Store {
         // A 404 without a code is a HEAD's "not found"; NoSuchBucket is not an absent key.
         status == Some(404) && err.code() != Some("NoSuchBucket")
     }
+}
+
+/// The last two messages of an error's source chain ("tcp connect error: Connection
+/// refused"): what a person can act on, without the SDK's wrappers and debug dumps.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        chain.push(e.to_string());
+        source = e.source();
+    }
+    let start = chain.len().saturating_sub(2);
+    chain[start..].join(": ")
 }
 
 fn info(
@@ -328,9 +341,6 @@ impl Store for S3Store {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "s3://{}/{} at {}",
-            self.location.bucket, self.location.prefix, self.endpoint
-        )
+        format!("s3://{}/{}", self.location.bucket, self.location.prefix)
     }
 }
