@@ -248,3 +248,49 @@ async fn errors_are_problem_json_with_the_right_status() {
     assert_eq!(get(app.addr, "/readyz").await.status, 200);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_render_queue_answers_503_with_retry_after() {
+    let root = temp_dir("busy");
+    let settings = Settings {
+        render_workers: 1,
+        render_queue: 0,
+        ..Settings::default()
+    };
+    let app = spawn_fs_app(&root, settings).await;
+    app.put_original("big.jpg", "IMG_9424.JPG").await;
+    // Six different variants at once: one may render, the rest find no room.
+    let addr = app.addr;
+    let handles: Vec<_> = ["thumb", "small", "medium", "large", "avatar", "og"]
+        .into_iter()
+        .map(|p| tokio::spawn(async move { get(addr, &format!("/t/{p}/big.jpg")).await }))
+        .collect();
+    let mut busy = 0;
+    for h in handles {
+        let r = h.await.unwrap();
+        match r.status {
+            200 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(r.header("retry-after"), "1");
+                let detail = r.problem()["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                assert!(detail.contains("busy"), "{detail}");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        busy >= 1,
+        "a queue of 0 behind 1 worker refuses concurrent renders"
+    );
+    let refused = app
+        .metric("thumbkit_requests_total", &["status=\"503\""])
+        .await;
+    assert_eq!(refused, f64::from(busy));
+    // Once the worker is free, the same request succeeds.
+    assert_eq!(get(addr, "/t/og/big.jpg").await.status, 200);
+    let _ = std::fs::remove_dir_all(&root);
+}
