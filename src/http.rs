@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::negotiate::accepts_webp;
 use crate::pipeline::PipelineError;
-use crate::service::{ServiceError, Thumbnails};
+use crate::service::{Request, ServiceError, Thumbnails};
 
 /// `max-age` of responses whose content is not pinned with `?v=`: short, because the
 /// original behind the key may be replaced.
@@ -39,7 +39,11 @@ pub fn router(service: Arc<Thumbnails>) -> Router {
 struct PresetName(String);
 
 /// One log line and one count per request, with its preset, cache tier, status and duration.
-async fn observe(State(service): State<Arc<Thumbnails>>, request: Request, next: Next) -> Response {
+async fn observe(
+    State(service): State<Arc<Thumbnails>>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -125,20 +129,19 @@ async fn respond(
     headers: &HeaderMap,
     accept: &str,
 ) -> Response {
-    let served = match service
-        .thumbnail(preset, key, accepts_webp(accept), query.v.as_deref())
-        .await
-    {
+    let request = Request {
+        preset,
+        key,
+        accepts_webp: accepts_webp(accept),
+        pinned: query.v.as_deref(),
+        if_none_match: headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok()),
+    };
+    let served = match service.thumbnail(request).await {
         Ok(s) => s,
         Err(e) => return problem(&e),
     };
-    let v = &served.variant;
-    let etag = format!(
-        "\"{}-{}-{}\"",
-        &v.hash.as_str()[..32],
-        served.preset_fingerprint,
-        v.format.extension()
-    );
     let cache_control = if served.pinned {
         "public, max-age=31536000, immutable".to_owned()
     } else {
@@ -150,24 +153,17 @@ async fn respond(
             out.insert(name, v);
         }
     };
-    set(header::ETAG, &etag);
+    set(header::ETAG, &served.etag);
     set(header::CACHE_CONTROL, &cache_control);
-    set(
-        header::HeaderName::from_static("x-cache"),
-        served.tier.as_str(),
-    );
     if served.varies {
         set(header::VARY, "Accept");
     }
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|inm| inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if not_modified {
+    let (Some(variant), Some(tier)) = (served.variant, served.tier) else {
         return (StatusCode::NOT_MODIFIED, out).into_response();
-    }
-    set(header::CONTENT_TYPE, v.format.mime());
-    (StatusCode::OK, out, v.bytes.clone()).into_response()
+    };
+    set(header::HeaderName::from_static("x-cache"), tier.as_str());
+    set(header::CONTENT_TYPE, variant.format.mime());
+    (StatusCode::OK, out, variant.bytes.clone()).into_response()
 }
 
 async fn metrics(State(service): State<Arc<Thumbnails>>) -> Response {

@@ -99,13 +99,37 @@ pub struct Variant {
 /// What the service answers for a thumbnail request.
 #[derive(Debug)]
 pub struct Served {
-    pub variant: Arc<Variant>,
-    pub tier: Tier,
+    /// `None` when the client's copy is current (`If-None-Match` matched): a 304, answered
+    /// without fetching or rendering the variant.
+    pub variant: Option<Arc<Variant>>,
+    /// Where the variant came from (`None` with no variant).
+    pub tier: Option<Tier>,
+    /// Strong ETag: the content hash, the preset's fingerprint and the format.
+    pub etag: String,
     /// The request pinned the current content with `?v=` (the response may be immutable).
     pub pinned: bool,
     /// The preset's format depends on `Accept` (responses need `Vary: Accept`).
     pub varies: bool,
-    pub preset_fingerprint: String,
+}
+
+/// One thumbnail request, as the HTTP layer read it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request<'a> {
+    pub preset: &'a str,
+    pub key: &'a str,
+    pub accepts_webp: bool,
+    /// `?v=`: the content hash the client expects.
+    pub pinned: Option<&'a str>,
+    /// The `If-None-Match` header.
+    pub if_none_match: Option<&'a str>,
+}
+
+/// Whether an `If-None-Match` value names `etag` (weak comparison, as RFC 9110 asks for).
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// How the service runs.
@@ -217,22 +241,16 @@ impl Thumbnails {
     }
 
     /// The variant of `key` for `preset`, rendering it if no tier has it.
-    pub async fn thumbnail(
-        &self,
-        preset: &str,
-        key: &str,
-        accepts_webp: bool,
-        pinned: Option<&str>,
-    ) -> Result<Served, ServiceError> {
+    pub async fn thumbnail(&self, request: Request<'_>) -> Result<Served, ServiceError> {
         let preset = self
             .presets
-            .get(preset)
-            .ok_or_else(|| ServiceError::UnknownPreset(preset.to_owned()))?;
-        let key = ObjectKey::parse(key)?;
+            .get(request.preset)
+            .ok_or_else(|| ServiceError::UnknownPreset(request.preset.to_owned()))?;
+        let key = ObjectKey::parse(request.key)?;
         // A replacement between learning the hash and reading the bytes is retried once
         // with the new version; a second one in a row is reported.
         for _ in 0..2 {
-            match self.serve(preset, &key, accepts_webp, pinned).await {
+            match self.serve(preset, &key, &request).await {
                 Err(ServiceError::Changed(_)) => continue,
                 other => return other,
             }
@@ -244,11 +262,10 @@ impl Thumbnails {
         &self,
         preset: &Preset,
         key: &ObjectKey,
-        accepts_webp: bool,
-        pinned: Option<&str>,
+        request: &Request<'_>,
     ) -> Result<Served, ServiceError> {
         let original = self.originals.resolve(key).await?;
-        if let Some(v) = pinned
+        if let Some(v) = request.pinned
             && v != original.hash.as_str()
         {
             return Err(ServiceError::StalePin {
@@ -256,22 +273,37 @@ impl Thumbnails {
                 pinned: v.chars().take(80).collect(),
             });
         }
-        let format = OutputFormat::resolve(preset.format, &original.record.probe, accepts_webp);
+        let format =
+            OutputFormat::resolve(preset.format, &original.record.probe, request.accepts_webp);
         let variant_key = VariantKey::new(
             &self.settings.variants_prefix,
             &original.hash,
             preset,
             format,
         );
-        let served = |variant, tier| Served {
+        let etag = format!(
+            "\"{}-{}-{}\"",
+            &original.hash.as_str()[..32],
+            preset.fingerprint(),
+            format.extension()
+        );
+        let served = |variant: Option<Arc<Variant>>, tier: Option<Tier>| Served {
             variant,
             tier,
-            pinned: pinned.is_some(),
+            etag: etag.clone(),
+            pinned: request.pinned.is_some(),
             varies: preset.format == FormatChoice::Auto,
-            preset_fingerprint: preset.fingerprint().to_string(),
         };
+        // The ETag is known before the variant is: a client revalidating its copy costs no
+        // variant fetch and no render.
+        if request
+            .if_none_match
+            .is_some_and(|inm| etag_matches(inm, &etag))
+        {
+            return Ok(served(None, None));
+        }
         if let Some(v) = self.memory.get(variant_key.as_str()).await {
-            return Ok(served(v, Tier::Memory));
+            return Ok(served(Some(v), Some(Tier::Memory)));
         }
         // One computation per missing variant however many requests ask at once; the
         // others wait for it and are answered from memory.
@@ -292,7 +324,7 @@ impl Thumbnails {
             3 => Tier::Miss,
             _ => Tier::Memory,
         };
-        Ok(served(variant, tier))
+        Ok(served(Some(variant), Some(tier)))
     }
 
     async fn fetch_or_render(

@@ -83,6 +83,29 @@ async fn variants_land_in_the_bucket_and_are_served_from_memory_then_from_s3() {
         .await;
     assert_eq!(read_original, 0.0, "the original was not downloaded again");
 
+    // A browser revalidating its copy with a fresh instance: 304 from the ETag alone, with
+    // neither the variant fetched nor anything rendered.
+    let third_instance = spawn_app(
+        s3.store("site").await,
+        shipped_presets(),
+        Settings::default(),
+    )
+    .await;
+    let etag = first.header("etag").to_owned();
+    let revalidated = request(
+        third_instance.addr,
+        "GET",
+        "/t/thumb/uploads/cat.jpg",
+        &[("If-None-Match", &format!("W/{etag}"))],
+    )
+    .await;
+    assert_eq!(revalidated.status, 304);
+    assert_eq!(revalidated.header("etag"), etag);
+    let variant_calls = third_instance
+        .metric("thumbkit_storage_requests_total", &["kind=\"variant\""])
+        .await;
+    assert_eq!(variant_calls, 0.0);
+
     // The counters tell the story.
     let app = &app;
     let m = |preset, cache| {
