@@ -246,6 +246,37 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, PipelineError> {
     })
 }
 
+/// What a full validation of an original learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validated {
+    pub probe: Probe,
+    /// Width and height once EXIF orientation is applied (what presets are planned on).
+    pub upright: (u32, u32),
+}
+
+/// Checks that `input` is an image thumbkit can render: within the limits, and decoding to
+/// the end (a JPEG at 1/8 scale, which still reads every entropy-coded block, so a truncated
+/// or corrupt file is caught at a fraction of the full decode's cost and memory).
+pub fn validate(input: &[u8], limits: &Limits) -> Result<Validated, PipelineError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let probe = probe(input, limits)?;
+        let full = (probe.width, probe.height);
+        let source = decode::decode(input, probe.format, full, limits, &|_, _| 8)?;
+        let upright = if decode::swaps_axes(source.orientation) {
+            (full.1, full.0)
+        } else {
+            full
+        };
+        Ok(Validated { probe, upright })
+    }))
+    .unwrap_or_else(|_| Err(PipelineError::Internal("the decoder panicked".into())))
+}
+
+/// The size of `preset`'s output for an upright source of `upright` pixels.
+pub fn output_size(upright: (u32, u32), preset: &Preset) -> (u32, u32) {
+    geometry::plan(upright.0, upright.1, preset).canvas
+}
+
 /// The DCT scale denominator for a shrink of `shrink` (source/target, per axis): the
 /// largest of 8, 4, 2 that leaves at least `margin` times the target's pixels.
 pub fn shrink_on_load_denominator(shrink: (f64, f64), margin: f64) -> u32 {

@@ -148,6 +148,55 @@ impl Store for FsStore {
         Ok(())
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        let root = self.root.clone();
+        let prefix = prefix.to_owned();
+        // A directory walk is blocking I/O.
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            let mut dirs = vec![root.clone()];
+            while let Some(dir) = dirs.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(source) => {
+                        return Err(StoreError::Io {
+                            key: dir.display().to_string(),
+                            source,
+                        });
+                    }
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    let Ok(relative) = path.strip_prefix(&root) else {
+                        continue;
+                    };
+                    let Some(relative) = relative.to_str() else {
+                        continue;
+                    };
+                    let name = entry.file_name();
+                    if relative == META_DIR || name.to_string_lossy().starts_with(".tmp-") {
+                        continue;
+                    }
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        // Only walk folders that can hold keys under the prefix.
+                        let folder = format!("{relative}/");
+                        if folder.starts_with(&prefix) || prefix.starts_with(&folder) {
+                            dirs.push(path);
+                        }
+                    } else if relative.starts_with(&prefix)
+                        && let Ok(key) = ObjectKey::parse(relative)
+                    {
+                        keys.push(key);
+                    }
+                }
+            }
+            Ok(keys)
+        })
+        .await
+        .map_err(|e| StoreError::Unreachable(format!("listing: {e}")))?
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         match tokio::fs::metadata(&self.root).await {
             Ok(m) if m.is_dir() => Ok(()),
@@ -227,6 +276,14 @@ mod tests {
         let info2 = s.head(&k).await.unwrap().unwrap();
         assert_ne!(info.etag, info2.etag);
         assert!(info2.metadata.is_empty());
+        let other = key("photos/2025/b.jpg");
+        s.put(&other, Bytes::from_static(b"b"), "", &meta).await.unwrap();
+        let mut listed = s.list("photos/").await.unwrap();
+        listed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        assert_eq!(listed, [k.clone(), other.clone()]);
+        assert_eq!(s.list("photos/2025").await.unwrap(), [other.clone()]);
+        assert!(s.list("nothing/").await.unwrap().is_empty());
+        s.delete(&other).await.unwrap();
         s.delete(&k).await.unwrap();
         s.delete(&k).await.unwrap(); // idempotent
         assert!(s.head(&k).await.unwrap().is_none());

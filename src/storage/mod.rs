@@ -106,6 +106,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Deletes the object (no error when there is none).
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+    /// Every key that starts with `prefix` (all pages), in no particular order.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError>;
     /// Succeeds when the store is reachable and usable (the bucket exists, the root is a
     /// directory).
     async fn check(&self) -> Result<(), StoreError>;
@@ -231,6 +233,18 @@ impl Storage {
     pub async fn delete(&self, key: &ObjectKey, kind: Kind) -> Result<(), StoreError> {
         self.bounded("delete", kind, key, self.store.delete(key))
             .await
+    }
+
+    /// See [`Store::list`]. Counted as one call however many pages it reads.
+    pub async fn list(&self, prefix: &str, kind: Kind) -> Result<Vec<ObjectKey>, StoreError> {
+        self.metrics.storage_request("list", kind.as_str());
+        tokio::time::timeout(self.timeout, self.store.list(prefix))
+            .await
+            .map_err(|_| StoreError::Timeout {
+                op: "list",
+                key: prefix.to_owned(),
+                after: self.timeout,
+            })?
     }
 
     /// See [`Store::check`].

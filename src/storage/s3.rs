@@ -323,6 +323,31 @@ impl Store for S3Store {
         }
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        let full = format!("{}{prefix}", self.location.prefix);
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(&full)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("list", &full, e))?;
+            for object in page.contents() {
+                let relative = object
+                    .key()
+                    .and_then(|k| k.strip_prefix(self.location.prefix.as_str()));
+                // Keys thumbkit could not have written (e.g. with `..`) are not its business.
+                if let Some(key) = relative.and_then(|k| ObjectKey::parse(k).ok()) {
+                    keys.push(key);
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         match self
             .client
