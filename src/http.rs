@@ -22,10 +22,18 @@ use crate::service::{Request, ServiceError, Thumbnails};
 /// original behind the key may be replaced.
 const UNPINNED_MAX_AGE: u32 = 60;
 
+/// HTTP settings that are not the service's.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Bearer token required by the API's writes (`THUMBKIT_API_TOKEN`).
+    pub api_token: Option<String>,
+}
+
 /// The router over a service.
-pub fn router(service: Arc<Thumbnails>) -> Router {
+pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
     Router::new()
         .route("/t/{preset}/{*key}", get(thumbnail))
+        .merge(crate::api::routes(options.api_token.as_deref()))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -84,6 +92,7 @@ async fn observe(
 pub async fn bind(
     addr: SocketAddr,
     service: Arc<Thumbnails>,
+    options: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(
     SocketAddr,
@@ -91,7 +100,7 @@ pub async fn bind(
 )> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let server = axum::serve(listener, router(service)).with_graceful_shutdown(shutdown);
+    let server = axum::serve(listener, router(service, &options)).with_graceful_shutdown(shutdown);
     Ok((local, async move { server.await }))
 }
 
@@ -197,7 +206,7 @@ fn status_of(e: &ServiceError) -> StatusCode {
         ServiceError::UnknownPreset(_)
         | ServiceError::NotFound(_)
         | ServiceError::StalePin { .. } => StatusCode::NOT_FOUND,
-        ServiceError::BadKey(_) => StatusCode::BAD_REQUEST,
+        ServiceError::BadKey(_) | ServiceError::ReservedKey(_) => StatusCode::BAD_REQUEST,
         ServiceError::Pipeline(p) => match p {
             PipelineError::Empty
             | PipelineError::UnsupportedFormat(_)
@@ -222,7 +231,8 @@ fn status_of(e: &ServiceError) -> StatusCode {
     }
 }
 
-fn problem(e: &ServiceError) -> Response {
+/// The problem+json response for an error.
+pub(crate) fn problem(e: &ServiceError) -> Response {
     let status = status_of(e);
     let title = status.canonical_reason().unwrap_or("Error");
     let mut response = problem_response(status, title, &e.to_string());
@@ -234,7 +244,8 @@ fn problem(e: &ServiceError) -> Response {
     response
 }
 
-fn problem_response(status: StatusCode, title: &str, detail: &str) -> Response {
+/// A problem+json response (RFC 9457).
+pub(crate) fn problem_response(status: StatusCode, title: &str, detail: &str) -> Response {
     let body = serde_json::json!({
         "type": "about:blank",
         "title": title,

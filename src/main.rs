@@ -104,6 +104,12 @@ struct ServeArgs {
     /// Longest a single storage call may take, e.g. `10s`.
     #[arg(long, env = "THUMBKIT_STORAGE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     storage_timeout: std::time::Duration,
+    /// Bearer token that the API's writes (PUT/DELETE /v1/...) require.
+    #[arg(long, env = "THUMBKIT_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Accept API writes without a token on a non-loopback address (behind a trusted proxy).
+    #[arg(long, env = "THUMBKIT_ALLOW_UNAUTHENTICATED_WRITES")]
+    allow_unauthenticated_writes: bool,
     /// Log level: error, warn, info (one line per request) or debug.
     #[arg(long, env = "THUMBKIT_LOG", default_value = "info")]
     log: tracing_subscriber::filter::LevelFilter,
@@ -304,6 +310,19 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
             .init();
     }
     let spec = StorageSpec::parse(&args.storage)?;
+    if args.api_token.is_none()
+        && !args.listen.ip().is_loopback()
+        && !args.allow_unauthenticated_writes
+    {
+        return Err(format!(
+            "refusing to accept unauthenticated uploads and deletes on {}: set THUMBKIT_API_TOKEN \
+             (or THUMBKIT_ALLOW_UNAUTHENTICATED_WRITES=true behind a trusted proxy)",
+            args.listen
+        ));
+    }
+    let options = thumbkit::http::Options {
+        api_token: args.api_token.clone().filter(|t| !t.is_empty()),
+    };
     thumbkit::keys::ObjectKey::parse(&args.variants_prefix)
         .map_err(|e| format!("THUMBKIT_VARIANTS_PREFIX: {e}"))?;
     let defaults = Settings::default();
@@ -342,7 +361,7 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
             .await
             .map_err(|e| format!("storage {}: {e}", service.storage().describe()))?;
         let (addr, server) =
-            thumbkit::http::bind(args.listen, service.clone(), shutdown_signal())
+            thumbkit::http::bind(args.listen, service.clone(), options, shutdown_signal())
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         tracing::info!(storage = %service.storage().describe(), presets = service.presets().len(), "serving on http://{addr}/t/<preset>/<key>");

@@ -31,6 +31,8 @@ use crate::storage::{Kind, ObjectInfo, Storage};
 pub const HASH_METADATA: &str = "thumbkit-blake3";
 /// Object metadata key under which thumbkit records an original's header facts (JSON).
 pub const PROBE_METADATA: &str = "thumbkit-probe";
+/// Object metadata key under which thumbkit records an original's EXIF orientation (1-8).
+pub const ORIENTATION_METADATA: &str = "thumbkit-orientation";
 
 /// How long bytes read to learn a hash are kept for the render that usually follows.
 const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
@@ -46,6 +48,13 @@ pub struct Record {
     pub hash: String,
     pub size: u64,
     pub probe: Probe,
+    /// EXIF orientation, 1-8 (1 when the file has none).
+    #[serde(default = "upright_orientation")]
+    pub orientation: u8,
+}
+
+fn upright_orientation() -> u8 {
+    1
 }
 
 impl Record {
@@ -53,25 +62,45 @@ impl Record {
     fn from_metadata(key: &ObjectKey, info: &ObjectInfo) -> Option<Self> {
         let hash = ContentHash::parse(info.metadata.get(HASH_METADATA)?).ok()?;
         let probe = serde_json::from_str(info.metadata.get(PROBE_METADATA)?).ok()?;
+        let orientation = info
+            .metadata
+            .get(ORIENTATION_METADATA)
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(1);
         Some(Self {
             key: key.to_string(),
             etag: info.etag.clone(),
             hash: hash.to_string(),
             size: info.size,
             probe,
+            orientation,
         })
     }
 
     /// Metadata to store with an original so that no instance ever needs to read it to
     /// learn its hash.
-    pub fn metadata(hash: &ContentHash, probe: &Probe) -> BTreeMap<String, String> {
+    pub fn metadata(
+        hash: &ContentHash,
+        probe: &Probe,
+        orientation: u8,
+    ) -> BTreeMap<String, String> {
         BTreeMap::from([
             (HASH_METADATA.to_owned(), hash.to_string()),
             (
                 PROBE_METADATA.to_owned(),
                 serde_json::to_string(probe).unwrap_or_default(),
             ),
+            (ORIENTATION_METADATA.to_owned(), orientation.to_string()),
         ])
+    }
+
+    /// Width and height once the orientation is applied.
+    pub fn upright(&self) -> (u32, u32) {
+        if (5..=8).contains(&self.orientation) {
+            (self.probe.height, self.probe.width)
+        } else {
+            (self.probe.width, self.probe.height)
+        }
     }
 
     /// The content hash (validated when the record was read).
@@ -231,8 +260,11 @@ impl Originals {
         let bytes = object.bytes.clone();
         let limits = self.limits;
         // Hashing 50 MiB takes tens of milliseconds: not on the async threads.
-        let (hash, probe) = tokio::task::spawn_blocking(move || {
-            pipeline::probe(&bytes, &limits).map(|probe| (ContentHash::of(&bytes), probe))
+        let (hash, probe, orientation) = tokio::task::spawn_blocking(move || {
+            let probe = pipeline::probe(&bytes, &limits)?;
+            // The orientation comes from walking the container's segments, not a decode.
+            let orientation = crate::inspect::inspect(&bytes).map_or(1, |r| r.orientation);
+            Ok::<_, PipelineError>((ContentHash::of(&bytes), probe, orientation))
         })
         .await
         .map_err(|e| PipelineError::Internal(format!("hash task: {e}")))??;
@@ -244,6 +276,7 @@ impl Originals {
             hash: hash.to_string(),
             size: object.bytes.len() as u64,
             probe,
+            orientation,
         };
         let record_key = record_key(&self.variants_prefix, key, &etag)?;
         match serde_json::to_vec(&record) {

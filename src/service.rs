@@ -32,6 +32,8 @@ pub enum ServiceError {
     UnknownPreset(String),
     #[error("invalid object key: {0}")]
     BadKey(#[from] KeyError),
+    #[error("`{0}` is inside thumbkit's own prefix for variants; originals cannot live there")]
+    ReservedKey(String),
     #[error("there is no original at `{0}`")]
     NotFound(String),
     #[error("`{key}` no longer has the content `v={pinned}`")]
@@ -166,14 +168,23 @@ impl Default for Settings {
     }
 }
 
+/// When a rendered variant is written to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// After the response (requests).
+    Behind,
+    /// Before returning (uploads and pre-generation, which promise the variant is stored).
+    Now,
+}
+
 /// The service: presets, storage, caches and the render pool.
 pub struct Thumbnails {
     storage: Storage,
     presets: Presets,
-    settings: Settings,
+    pub(crate) settings: Settings,
     metrics: Arc<Metrics>,
-    originals: Originals,
-    memory: Cache<String, Arc<Variant>>,
+    pub(crate) originals: Originals,
+    pub(crate) memory: Cache<String, Arc<Variant>>,
     workers: Arc<Semaphore>,
     admission: Arc<Semaphore>,
     writes: TaskTracker,
@@ -312,7 +323,7 @@ impl Thumbnails {
             .memory
             .try_get_with(variant_key.as_str().to_owned(), async {
                 let (v, t) = self
-                    .fetch_or_render(key, &variant_key, &original, preset, format)
+                    .fetch_or_render(key, &variant_key, &original, preset, format, Write::Behind)
                     .await?;
                 tier.store(t as u8 + 1, Ordering::Relaxed);
                 Ok::<_, ServiceError>(Arc::new(v))
@@ -327,6 +338,49 @@ impl Thumbnails {
         Ok(served(Some(variant), Some(tier)))
     }
 
+    /// Makes sure the variant is in the store (rendering it if it is not), for uploads and
+    /// pre-generation: unlike a request, this waits for the write. Returns where it was.
+    pub(crate) async fn ensure_variant(
+        &self,
+        key: &ObjectKey,
+        original: &Original,
+        preset: &Preset,
+        format: OutputFormat,
+    ) -> Result<Tier, ServiceError> {
+        let variant_key = VariantKey::new(
+            &self.settings.variants_prefix,
+            &original.hash,
+            preset,
+            format,
+        );
+        let stored_key = ObjectKey::parse(variant_key.as_str())?;
+        if self
+            .storage
+            .head(&stored_key, Kind::Variant)
+            .await?
+            .is_some()
+        {
+            return Ok(Tier::Store);
+        }
+        let tier = AtomicU8::new(0);
+        self.memory
+            .try_get_with(variant_key.as_str().to_owned(), async {
+                let (v, t) = self
+                    .fetch_or_render(key, &variant_key, original, preset, format, Write::Now)
+                    .await?;
+                tier.store(t as u8 + 1, Ordering::Relaxed);
+                Ok::<_, ServiceError>(Arc::new(v))
+            })
+            .await
+            .map_err(ServiceError::unshare)?;
+        Ok(match tier.load(Ordering::Relaxed) {
+            2 => Tier::Store,
+            3 => Tier::Miss,
+            // Rendered by a concurrent request, whose write may still be in flight.
+            _ => Tier::Memory,
+        })
+    }
+
     async fn fetch_or_render(
         &self,
         key: &ObjectKey,
@@ -334,6 +388,7 @@ impl Thumbnails {
         original: &Original,
         preset: &Preset,
         format: OutputFormat,
+        write: Write,
     ) -> Result<(Variant, Tier), ServiceError> {
         let stored_key = ObjectKey::parse(variant_key.as_str())?;
         if let Some(object) = self.storage.get(&stored_key, Kind::Variant).await? {
@@ -377,7 +432,22 @@ impl Thumbnails {
         self.metrics
             .render(preset.name.as_str(), took.as_secs_f64());
         let bytes = bytes::Bytes::from(rendered.bytes);
-        self.write_behind(stored_key, bytes.clone(), format, &original.hash);
+        match write {
+            Write::Behind => self.write_behind(stored_key, bytes.clone(), format, &original.hash),
+            Write::Now => {
+                let metadata =
+                    BTreeMap::from([(HASH_METADATA.to_owned(), original.hash.to_string())]);
+                self.storage
+                    .put(
+                        &stored_key,
+                        Kind::Variant,
+                        bytes.clone(),
+                        format.mime(),
+                        &metadata,
+                    )
+                    .await?;
+            }
+        }
         Ok((
             Variant {
                 bytes,

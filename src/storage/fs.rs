@@ -277,11 +277,16 @@ mod tests {
         assert_ne!(info.etag, info2.etag);
         assert!(info2.metadata.is_empty());
         let other = key("photos/2025/b.jpg");
-        s.put(&other, Bytes::from_static(b"b"), "", &meta).await.unwrap();
+        s.put(&other, Bytes::from_static(b"b"), "", &meta)
+            .await
+            .unwrap();
         let mut listed = s.list("photos/").await.unwrap();
         listed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         assert_eq!(listed, [k.clone(), other.clone()]);
-        assert_eq!(s.list("photos/2025").await.unwrap(), std::slice::from_ref(&other));
+        assert_eq!(
+            s.list("photos/2025").await.unwrap(),
+            std::slice::from_ref(&other)
+        );
         assert!(s.list("nothing/").await.unwrap().is_empty());
         s.delete(&other).await.unwrap();
         s.delete(&k).await.unwrap();

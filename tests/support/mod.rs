@@ -12,6 +12,7 @@ use std::sync::Arc;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use thumbkit::http::Options;
 use thumbkit::preset::Presets;
 use thumbkit::service::{Settings, Thumbnails};
 use thumbkit::storage::{S3Location, S3Options, S3Store, Store};
@@ -41,10 +42,21 @@ pub struct App {
 
 /// Starts thumbkit over `store` on port 0.
 pub async fn spawn_app(store: Arc<dyn Store>, presets: Presets, settings: Settings) -> App {
+    spawn_app_with(store, presets, settings, Options::default()).await
+}
+
+/// Starts thumbkit over `store` on port 0 with HTTP `options`.
+pub async fn spawn_app_with(
+    store: Arc<dyn Store>,
+    presets: Presets,
+    settings: Settings,
+    options: Options,
+) -> App {
     let service = Arc::new(Thumbnails::new(store, presets, settings));
     let (addr, server) = thumbkit::http::bind(
         "127.0.0.1:0".parse().unwrap(),
         service.clone(),
+        options,
         std::future::pending(),
     )
     .await

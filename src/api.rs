@@ -1,0 +1,152 @@
+//! The JSON API for upload hooks (`/v1/...`): upload, describe and delete originals, and
+//! list presets. Writes need `Authorization: Bearer <token>` when a token is configured;
+//! `thumbkit serve` refuses to listen beyond loopback without one unless told to.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
+
+use crate::http::{problem, problem_response};
+use crate::pipeline::PipelineError;
+use crate::service::{ServiceError, Thumbnails};
+
+/// The API's routes; `token` guards the writes.
+pub fn routes(token: Option<&str>) -> Router<Arc<Thumbnails>> {
+    // Only a digest is kept, and digests are compared in constant time (blake3::Hash's ==).
+    let expected = token.map(|t| blake3::hash(t.as_bytes()));
+    let writes = put(upload)
+        .delete(delete)
+        .route_layer(middleware::from_fn_with_state(expected, require_token));
+    Router::new()
+        .route("/v1/originals/{*key}", get(describe).merge(writes))
+        .route("/v1/presets", get(presets))
+}
+
+async fn require_token(
+    State(expected): State<Option<blake3::Hash>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(expected) = expected {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let valid = given.is_some_and(|g| blake3::hash(g.trim().as_bytes()) == expected);
+        if !valid {
+            let detail = if given.is_some() {
+                "the bearer token is not valid"
+            } else {
+                "this endpoint needs `Authorization: Bearer <token>` (THUMBKIT_API_TOKEN)"
+            };
+            let mut response = problem_response(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    /// `all` or preset names separated by `,`.
+    pregenerate: Option<String>,
+}
+
+async fn upload(
+    State(service): State<Arc<Thumbnails>>,
+    Path(key): Path<String>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let names: Vec<String> = query
+        .pregenerate
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    // Checked before a byte of the body is read.
+    let presets = match service.select_presets(&names) {
+        Ok(p) => p,
+        Err(e) => {
+            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());
+        }
+    };
+    let limit = service.settings.limits.max_input_bytes;
+    let too_large = |bytes: usize| {
+        problem(&ServiceError::Pipeline(PipelineError::InputTooLarge {
+            bytes,
+            limit,
+        }))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared.filter(|&n| n > limit) {
+        return too_large(n);
+    }
+    // Reading stops at the limit: an endless body costs at most `limit` bytes of memory.
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return too_large(limit.saturating_add(1));
+        }
+        Err(e) => {
+            return problem_response(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                &format!("the upload could not be read to its end: {e}"),
+            );
+        }
+    };
+    match service.upload(&key, bytes, &presets).await {
+        Ok(manifest) => (StatusCode::CREATED, Json(manifest)).into_response(),
+        Err(e) => problem(&e),
+    }
+}
+
+async fn describe(State(service): State<Arc<Thumbnails>>, Path(key): Path<String>) -> Response {
+    match service.describe(&key).await {
+        Ok(manifest) => Json(manifest).into_response(),
+        Err(e) => problem(&e),
+    }
+}
+
+async fn delete(State(service): State<Arc<Thumbnails>>, Path(key): Path<String>) -> Response {
+    match service.delete_original(&key).await {
+        Ok(deleted) => Json(deleted).into_response(),
+        Err(e) => problem(&e),
+    }
+}
+
+async fn presets(State(service): State<Arc<Thumbnails>>) -> Response {
+    let list: Vec<_> = service
+        .presets()
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name.as_str(),
+                "fingerprint": p.fingerprint().to_string(),
+                "summary": p.summary(),
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}

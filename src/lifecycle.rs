@@ -1,0 +1,279 @@
+//! An original's life through the API: a validated upload (stored only once it is known to
+//! render, with its hash in its metadata so no instance ever reads it to learn it), the
+//! manifest that tells a backend every preset's URL and size, pre-generation of variants
+//! before the first visitor, and deletion of the original with everything derived from it.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+
+use crate::keys::{ContentHash, ObjectKey};
+use crate::originals::{Original, Record};
+use crate::pipeline::{self, OutputFormat, PipelineError};
+use crate::preset::{FormatChoice, Preset};
+use crate::service::{ServiceError, Thumbnails, Tier};
+use crate::storage::Kind;
+
+/// Characters kept as they are in a URL path segment (RFC 3986 unreserved); `/` separates
+/// segments and is kept too. Everything else (spaces, `?`, `#`, `%`, non-ASCII) is encoded.
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The URL path of `key`'s variant for `preset`, pinned to `hash`.
+pub fn variant_url(preset: &str, key: &ObjectKey, hash: &ContentHash) -> String {
+    let key = utf8_percent_encode(key.as_str(), PATH);
+    format!("/t/{preset}/{key}?v={hash}")
+}
+
+/// What thumbkit knows of an original, and of each preset's variant of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub key: String,
+    pub hash: String,
+    pub bytes: u64,
+    pub format: String,
+    /// Width once EXIF orientation is applied.
+    pub width: u32,
+    pub height: u32,
+    pub variants: BTreeMap<String, VariantInfo>,
+}
+
+/// One preset's variant in a [`Manifest`].
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantInfo {
+    /// Pinned to the content (`?v=`), so it can be cached forever.
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    /// The format served to a client without WebP support.
+    pub format: String,
+    /// The format depends on the client's `Accept` (WebP when it is accepted).
+    pub negotiated: bool,
+    /// Whether the variant is in the store now (asked for by `GET`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored: Option<bool>,
+    /// What pre-generation did: `rendered`, `existing`, or the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pregenerated: Option<String>,
+}
+
+/// What a delete removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deleted {
+    pub key: String,
+    /// The original existed and was deleted.
+    pub original: bool,
+    /// Objects derived from it that were deleted (variants and the hash record).
+    pub derived: Vec<String>,
+}
+
+/// The formats a preset's variant of this original can be served in.
+fn formats(preset: &Preset, original: &Original) -> Vec<OutputFormat> {
+    let probe = &original.record.probe;
+    let mut out = vec![OutputFormat::resolve(preset.format, probe, false)];
+    let webp = OutputFormat::resolve(preset.format, probe, true);
+    if !out.contains(&webp) {
+        out.push(webp);
+    }
+    out
+}
+
+impl Thumbnails {
+    fn manifest(&self, key: &ObjectKey, original: &Original) -> Manifest {
+        let record = &original.record;
+        let upright = record.upright();
+        let variants = self
+            .presets()
+            .iter()
+            .map(|preset| {
+                let (width, height) = pipeline::output_size(upright, preset);
+                let info = VariantInfo {
+                    url: variant_url(preset.name.as_str(), key, &original.hash),
+                    width,
+                    height,
+                    format: OutputFormat::resolve(preset.format, &record.probe, false).to_string(),
+                    negotiated: preset.format == FormatChoice::Auto,
+                    stored: None,
+                    pregenerated: None,
+                };
+                (preset.name.as_str().to_owned(), info)
+            })
+            .collect();
+        Manifest {
+            key: key.to_string(),
+            hash: original.hash.to_string(),
+            bytes: record.size,
+            format: record.probe.format.to_string(),
+            width: upright.0,
+            height: upright.1,
+            variants,
+        }
+    }
+
+    /// Refuses keys inside thumbkit's own prefix: an upload there could pose as a variant.
+    fn original_key(&self, key: &str) -> Result<ObjectKey, ServiceError> {
+        let key = ObjectKey::parse(key)?;
+        if key.is_under(&self.settings.variants_prefix) {
+            return Err(ServiceError::ReservedKey(key.to_string()));
+        }
+        Ok(key)
+    }
+
+    /// The presets named in `names` (`all` = every preset).
+    pub fn select_presets(&self, names: &[String]) -> Result<Vec<&Preset>, ServiceError> {
+        if names.iter().any(|n| n == "all") {
+            return Ok(self.presets().iter().collect());
+        }
+        names
+            .iter()
+            .map(|n| {
+                self.presets()
+                    .get(n)
+                    .ok_or_else(|| ServiceError::UnknownPreset(n.clone()))
+            })
+            .collect()
+    }
+
+    /// Validates `bytes` fully and stores them at `key` with their hash in the metadata;
+    /// then renders `pregenerate`'s variants. Nothing is stored when validation fails.
+    pub async fn upload(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        pregenerate: &[&Preset],
+    ) -> Result<Manifest, ServiceError> {
+        let key = self.original_key(key)?;
+        let limits = self.settings.limits;
+        let checked = bytes.clone();
+        let (validated, hash, orientation) = tokio::task::spawn_blocking(move || {
+            let validated = pipeline::validate(&checked, &limits)?;
+            let orientation = crate::inspect::inspect(&checked).map_or(1, |r| r.orientation);
+            Ok::<_, PipelineError>((validated, ContentHash::of(&checked), orientation))
+        })
+        .await
+        .map_err(|e| PipelineError::Internal(format!("validation task: {e}")))??;
+        let metadata = Record::metadata(&hash, &validated.probe, orientation);
+        let content_type = match validated.probe.format {
+            pipeline::SourceFormat::Jpeg => "image/jpeg",
+            pipeline::SourceFormat::Png => "image/png",
+            pipeline::SourceFormat::Webp => "image/webp",
+            pipeline::SourceFormat::Gif => "image/gif",
+            pipeline::SourceFormat::Tiff => "image/tiff",
+        };
+        self.storage()
+            .put(&key, Kind::Original, bytes, content_type, &metadata)
+            .await?;
+        // What this instance knew of the previous version is void.
+        self.originals.forget(&key).await;
+        self.pregenerate(key.as_str(), pregenerate).await
+    }
+
+    /// The original's manifest with, for each preset, whether its variant is stored now.
+    pub async fn describe(&self, key: &str) -> Result<Manifest, ServiceError> {
+        let key = self.original_key(key)?;
+        let original = self.originals.resolve(&key).await?;
+        let mut manifest = self.manifest(&key, &original);
+        for preset in self.presets().iter() {
+            let mut stored = false;
+            for format in formats(preset, &original) {
+                let variant = crate::keys::VariantKey::new(
+                    &self.settings.variants_prefix,
+                    &original.hash,
+                    preset,
+                    format,
+                );
+                let variant = ObjectKey::parse(variant.as_str())?;
+                stored |= self
+                    .storage()
+                    .head(&variant, Kind::Variant)
+                    .await?
+                    .is_some();
+            }
+            if let Some(info) = manifest.variants.get_mut(preset.name.as_str()) {
+                info.stored = Some(stored);
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Renders and stores `presets`' variants of `key` that are not stored yet (in every
+    /// format a client may be served), and answers with the manifest saying what was done.
+    pub async fn pregenerate(
+        &self,
+        key: &str,
+        presets: &[&Preset],
+    ) -> Result<Manifest, ServiceError> {
+        let key = self.original_key(key)?;
+        let original = self.originals.resolve(&key).await?;
+        let mut manifest = self.manifest(&key, &original);
+        for preset in presets {
+            let mut outcome = "existing".to_owned();
+            for format in formats(preset, &original) {
+                // One at a time per original: the render pool bounds the CPU, and a queue of
+                // an upload's variants should not crowd out visitors' requests.
+                match self.ensure_variant(&key, &original, preset, format).await {
+                    Ok(Tier::Store) => {}
+                    Ok(_) => outcome = "rendered".into(),
+                    Err(e) => {
+                        outcome = format!("failed: {e}");
+                        break;
+                    }
+                }
+            }
+            if let Some(info) = manifest.variants.get_mut(preset.name.as_str()) {
+                info.pregenerated = Some(outcome);
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Deletes the original at `key`, its hash record and every variant of its content
+    /// (whatever preset version rendered them), and forgets them in memory. Idempotent.
+    pub async fn delete_original(&self, key: &str) -> Result<Deleted, ServiceError> {
+        let key = self.original_key(key)?;
+        let mut derived = Vec::new();
+        let original = match self.originals.resolve(&key).await {
+            Ok(original) => Some(original),
+            Err(ServiceError::NotFound(_)) => None,
+            // A corrupt original has no variants, but can still be deleted.
+            Err(ServiceError::Pipeline(_)) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(original) = &original {
+            let prefix = format!(
+                "{}/{}/{}/",
+                self.settings.variants_prefix,
+                &original.hash.as_str()[..2],
+                original.hash
+            );
+            for variant in self.storage().list(&prefix, Kind::Variant).await? {
+                self.storage().delete(&variant, Kind::Variant).await?;
+                self.memory.invalidate(variant.as_str()).await;
+                derived.push(variant.to_string());
+            }
+            let record = crate::originals::record_key(
+                &self.settings.variants_prefix,
+                &key,
+                &original.record.etag,
+            )?;
+            if self.storage().head(&record, Kind::Record).await?.is_some() {
+                self.storage().delete(&record, Kind::Record).await?;
+                derived.push(record.to_string());
+            }
+        }
+        let existed = self.storage().head(&key, Kind::Original).await?.is_some();
+        self.storage().delete(&key, Kind::Original).await?;
+        self.originals.forget(&key).await;
+        Ok(Deleted {
+            key: key.to_string(),
+            original: existed,
+            derived,
+        })
+    }
+}

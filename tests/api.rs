@@ -1,0 +1,300 @@
+//! The upload-hook API (`/v1/originals`) over a real S3 server, through real sockets:
+//! validated uploads and their manifests, pre-generation, hostile uploads, tokens, deletes.
+
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use common::*;
+use support::*;
+use thumbkit::http::Options;
+use thumbkit::pipeline::Limits;
+use thumbkit::service::Settings;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOKEN: &str = "s3cret-token";
+
+/// Sends `body` with `method` to `path` (with the bearer token when `token` is given).
+async fn send(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Reply {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer (413) and close before the whole body is sent.
+    let _ = stream.write_all(body).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    parse_reply(&raw)
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn json(r: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&r.body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&r.body)))
+}
+
+async fn app_with_token(s3: &S3Server, settings: Settings) -> App {
+    let options = Options {
+        api_token: Some(TOKEN.into()),
+    };
+    spawn_app_with(s3.store("").await, shipped_presets(), settings, options).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits() {
+    let s3 = S3Server::start("upload").await;
+    let app = app_with_token(&s3, Settings::default()).await;
+    let photo = fixture("IMG_9424.JPG"); // 4032x3024 iPhone photo with GPS
+    let key = "users/7/Photo d'été ü.jpg";
+    let path = "/v1/originals/users/7/Photo%20d'%C3%A9t%C3%A9%20%C3%BC.jpg?pregenerate=all";
+    let r = send(app.addr, "PUT", path, Some(TOKEN), &photo).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let m = json(&r);
+    assert_eq!(m["key"], key);
+    assert_eq!(m["bytes"], photo.len());
+    assert_eq!(m["format"], "jpeg");
+    assert_eq!(
+        (m["width"].as_u64(), m["height"].as_u64()),
+        (Some(4032), Some(3024))
+    );
+    let hash = m["hash"].as_str().unwrap().to_owned();
+    assert_eq!(hash, thumbkit::keys::ContentHash::of(&photo).to_string());
+
+    // Stored with its hash in the object's metadata.
+    let head = s3
+        .client
+        .head_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.metadata().and_then(|m| m.get("thumbkit-blake3")),
+        Some(&hash)
+    );
+
+    let variants = m["variants"].as_object().unwrap();
+    assert_eq!(variants.len(), 6);
+    let renders = app.metric("thumbkit_renders_total", &[]).await;
+    for (name, v) in variants {
+        assert_eq!(v["pregenerated"], "rendered", "{name}");
+        let url = v["url"].as_str().unwrap();
+        assert!(url.ends_with(&format!("?v={hash}")), "{url}");
+        let served = app.get(url).await;
+        assert_eq!(served.status, 200, "{name}: {url}");
+        assert_ne!(served.header("x-cache"), "miss", "{name}");
+        assert_eq!(
+            served.header("cache-control"),
+            "public, max-age=31536000, immutable"
+        );
+        let size = decode_rgb(&served.body).dimensions();
+        let want = (
+            v["width"].as_u64().unwrap() as u32,
+            v["height"].as_u64().unwrap() as u32,
+        );
+        assert_eq!(size, want, "{name}");
+        assert_no_metadata(&served.body, name);
+    }
+    assert_eq!(
+        app.metric("thumbkit_renders_total", &[]).await,
+        renders,
+        "every GET after pre-generation rendered nothing"
+    );
+    // A fresh instance finds them all in the bucket.
+    let other = spawn_app(s3.store("").await, shipped_presets(), Settings::default()).await;
+    for v in variants.values() {
+        let served = other.get(v["url"].as_str().unwrap()).await;
+        assert_eq!(served.header("x-cache"), "hit-store");
+    }
+    assert_eq!(other.metric("thumbkit_renders_total", &[]).await, 0.0);
+
+    // GET /v1/originals says which variants are stored.
+    let described = json(
+        &app.get("/v1/originals/users/7/Photo%20d'%C3%A9t%C3%A9%20%C3%BC.jpg")
+            .await,
+    );
+    assert_eq!(described["hash"], hash);
+    assert!(
+        described["variants"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v["stored"] == true)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_uploads_store_nothing_and_get_problem_json() {
+    let s3 = S3Server::start("hostile").await;
+    let settings = Settings {
+        limits: Limits {
+            max_input_bytes: 3 << 20,
+            ..Limits::default()
+        },
+        ..Settings::default()
+    };
+    let app = app_with_token(&s3, settings).await;
+    for (fixture_name, status, words) in [
+        ("bomb-60000x60000.png", 413, "60000x60000"),
+        ("truncated.jpg", 422, "truncated"),
+        ("exif-samples-README.jpg", 422, "text, not an image"),
+        ("empty.jpg", 422, "empty"),
+    ] {
+        let r = send(
+            app.addr,
+            "PUT",
+            &format!("/v1/originals/up/{fixture_name}"),
+            Some(TOKEN),
+            &fixture(fixture_name),
+        )
+        .await;
+        assert_eq!(r.status, status, "{fixture_name}");
+        let detail = r.problem()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(detail.contains(words), "{fixture_name}: {detail}");
+    }
+    // Over the size limit: refused from Content-Length before the body is read...
+    let big = vec![0xffu8; 4 << 20];
+    let r = send(
+        app.addr,
+        "PUT",
+        "/v1/originals/up/big.jpg",
+        Some(TOKEN),
+        &big,
+    )
+    .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.problem()["status"], 413);
+    // ...and when the body is chunked with no length, reading stops at the limit.
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/originals/up/chunked.jpg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Authorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![0xffu8; 1 << 20];
+    for _ in 0..5 {
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(&chunk);
+        framed.extend_from_slice(b"\r\n");
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await;
+    assert_eq!(parse_reply(&raw).status, 413);
+    // A key in thumbkit's own prefix.
+    let r = send(
+        app.addr,
+        "PUT",
+        "/v1/originals/_variants/ab/fake.jpg",
+        Some(TOKEN),
+        &fixture("DSCN0010.jpg"),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        s3.keys("").await.is_empty(),
+        "nothing stored: {:?}",
+        s3.keys("").await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_need_the_token_and_deletes_leave_nothing_derived() {
+    let s3 = S3Server::start("delete").await;
+    let app = app_with_token(&s3, Settings::default()).await;
+    let photo = fixture("DSCN0010.jpg");
+    let encoded = "/v1/originals/a/b%20c.jpg";
+    for token in [None, Some("wrong")] {
+        let r = send(app.addr, "PUT", encoded, token, &photo).await;
+        assert_eq!(r.status, 401, "{token:?}");
+        assert_eq!(r.header("www-authenticate"), "Bearer");
+        assert_eq!(r.problem()["status"], 401);
+    }
+    assert!(s3.keys("").await.is_empty());
+    let r = send(
+        app.addr,
+        "PUT",
+        &format!("{encoded}?pregenerate=thumb,small"),
+        Some(TOKEN),
+        &photo,
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let m = json(&r);
+    assert_eq!(m["variants"]["thumb"]["pregenerated"], "rendered");
+    assert!(m["variants"]["large"]["pregenerated"].is_null());
+    // Reads need no token.
+    assert_eq!(app.get(encoded).await.status, 200);
+    // A request renders one more variant (behind the response).
+    assert_eq!(app.get("/t/medium/a/b%20c.jpg").await.status, 200);
+    app.service.drain().await;
+    let hash = m["hash"].as_str().unwrap().to_owned();
+    assert!(s3.keys("").await.iter().any(|k| k.contains(&hash)));
+
+    assert_eq!(
+        send(app.addr, "DELETE", encoded, None, b"").await.status,
+        401
+    );
+    let r = send(app.addr, "DELETE", encoded, Some(TOKEN), b"").await;
+    assert_eq!(r.status, 200);
+    let deleted = json(&r);
+    assert_eq!(deleted["original"], true);
+    // thumb, small (jpeg + webp: `auto`), medium: at least 3 variants.
+    assert!(
+        deleted["derived"].as_array().unwrap().len() >= 3,
+        "{deleted}"
+    );
+    assert!(
+        s3.keys("").await.is_empty(),
+        "left: {:?}",
+        s3.keys("").await
+    );
+    assert_eq!(app.get("/t/thumb/a/b%20c.jpg").await.status, 404);
+    let again = json(&send(app.addr, "DELETE", encoded, Some(TOKEN), b"").await);
+    assert_eq!(again["original"], false, "idempotent");
+}
