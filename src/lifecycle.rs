@@ -10,7 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::keys::{ContentHash, ObjectKey};
-use crate::originals::{Original, Record};
+use crate::originals::{Original, Record, index_key, record_key};
 use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::{FormatChoice, Preset};
 use crate::service::{ServiceError, Thumbnails, Tier};
@@ -166,9 +166,20 @@ impl Thumbnails {
             pipeline::SourceFormat::Gif => "image/gif",
             pipeline::SourceFormat::Tiff => "image/tiff",
         };
+        let size = bytes.len() as u64;
         self.storage()
             .put(&key, Kind::Original, bytes, content_type, &metadata)
             .await?;
+        // Indexed by key, so that a purge after an S3 removal event still finds its variants.
+        let record = Record {
+            key: key.to_string(),
+            etag: String::new(),
+            hash: hash.to_string(),
+            size,
+            probe: validated.probe,
+            orientation,
+        };
+        self.originals.share(&record).await?;
         // What this instance knew of the previous version is void.
         self.originals.forget(&key).await;
         self.pregenerate(key.as_str(), pregenerate).await
@@ -239,33 +250,40 @@ impl Thumbnails {
         let key = self.original_key(key)?;
         let mut derived = Vec::new();
         let original = match self.originals.resolve(&key).await {
-            Ok(original) => Some(original),
-            Err(ServiceError::NotFound(_)) => None,
-            // A corrupt original has no variants, but can still be deleted.
-            Err(ServiceError::Pipeline(_)) => None,
+            Ok(original) => Some((original.hash.clone(), Some(original.record.etag.clone()))),
+            // Already gone (an S3 removal event) or unreadable: the index still knows its
+            // content hash.
+            Err(ServiceError::NotFound(_) | ServiceError::Pipeline(_)) => self
+                .originals
+                .indexed(&key)
+                .await?
+                .map(|r| (r.content_hash(), None)),
             Err(e) => return Err(e),
         };
-        if let Some(original) = &original {
+        if let Some((hash, etag)) = &original {
             let prefix = format!(
                 "{}/{}/{}/",
                 self.settings.variants_prefix,
-                &original.hash.as_str()[..2],
-                original.hash
+                &hash.as_str()[..2],
+                hash
             );
             for variant in self.storage().list(&prefix, Kind::Variant).await? {
                 self.storage().delete(&variant, Kind::Variant).await?;
                 self.memory.invalidate(variant.as_str()).await;
                 derived.push(variant.to_string());
             }
-            let record = crate::originals::record_key(
-                &self.settings.variants_prefix,
-                &key,
-                &original.record.etag,
-            )?;
-            if self.storage().head(&record, Kind::Record).await?.is_some() {
-                self.storage().delete(&record, Kind::Record).await?;
-                derived.push(record.to_string());
+            if let Some(etag) = etag {
+                let record = record_key(&self.settings.variants_prefix, &key, etag)?;
+                if self.storage().head(&record, Kind::Record).await?.is_some() {
+                    self.storage().delete(&record, Kind::Record).await?;
+                    derived.push(record.to_string());
+                }
             }
+        }
+        let index = index_key(&self.settings.variants_prefix, &key)?;
+        if self.storage().head(&index, Kind::Record).await?.is_some() {
+            self.storage().delete(&index, Kind::Record).await?;
+            derived.push(index.to_string());
         }
         let existed = self.storage().head(&key, Kind::Original).await?.is_some();
         self.storage().delete(&key, Kind::Original).await?;

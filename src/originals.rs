@@ -121,6 +121,13 @@ pub fn record_key(
     ObjectKey::parse(&format!("{variants_prefix}/_records/{}/{d}.json", &d[..2]))
 }
 
+/// Where the last record of an original is indexed by its key alone:
+/// `{variants_prefix}/_keys/{d[0..2]}/{d}.json`, `d` = blake3 of the key.
+pub fn index_key(variants_prefix: &str, key: &ObjectKey) -> Result<ObjectKey, KeyError> {
+    let d = blake3::hash(key.as_str().as_bytes()).to_hex();
+    ObjectKey::parse(&format!("{variants_prefix}/_keys/{}/{d}.json", &d[..2]))
+}
+
 /// What is known of an original at one ETag.
 #[derive(Debug, Clone)]
 pub struct Original {
@@ -278,30 +285,54 @@ impl Originals {
             probe,
             orientation,
         };
-        let record_key = record_key(&self.variants_prefix, key, &etag)?;
-        match serde_json::to_vec(&record) {
-            Ok(json) => {
-                if let Err(e) = self
-                    .storage
-                    .put(
-                        &record_key,
-                        Kind::Record,
-                        json.into(),
-                        "application/json",
-                        &BTreeMap::new(),
-                    )
-                    .await
-                {
-                    // The record only saves work; serving goes on without it.
-                    self.metrics.store_write_failed();
-                    tracing::warn!(key = %key, error = %e, "cannot write the original's record");
-                }
-            }
-            Err(e) => tracing::warn!(key = %key, error = %e, "cannot encode a record"),
-        }
+        self.share(&record).await?;
         let id = (key.clone(), etag);
         self.downloaded.insert(id.clone(), object.bytes).await;
         Ok(self.remember(id, record).await)
+    }
+
+    /// Writes `record` where other instances look: under the original's key and ETag (the
+    /// shared record) and under its key alone (the index that lets a purge find the variants
+    /// of an original that is already gone). Failures are logged: records only save work.
+    pub async fn share(&self, record: &Record) -> Result<(), ServiceError> {
+        let key = ObjectKey::parse(&record.key)?;
+        let json: Bytes = match serde_json::to_vec(record) {
+            Ok(json) => json.into(),
+            Err(e) => {
+                tracing::warn!(key = %key, error = %e, "cannot encode a record");
+                return Ok(());
+            }
+        };
+        let mut targets = vec![index_key(&self.variants_prefix, &key)?];
+        if !record.etag.is_empty() {
+            targets.push(record_key(&self.variants_prefix, &key, &record.etag)?);
+        }
+        let no_metadata = BTreeMap::new();
+        for target in targets {
+            let put = self.storage.put(
+                &target,
+                Kind::Record,
+                json.clone(),
+                "application/json",
+                &no_metadata,
+            );
+            if let Err(e) = put.await {
+                self.metrics.store_write_failed();
+                tracing::warn!(key = %key, error = %e, "cannot write the original's record");
+            }
+        }
+        Ok(())
+    }
+
+    /// The last record shared for `key`, whatever its version (for purges).
+    pub async fn indexed(&self, key: &ObjectKey) -> Result<Option<Record>, ServiceError> {
+        let index = index_key(&self.variants_prefix, key)?;
+        Ok(self
+            .storage
+            .get(&index, Kind::Record)
+            .await?
+            .and_then(|o| serde_json::from_slice::<Record>(&o.bytes).ok())
+            .filter(|r| r.key == key.as_str() && ContentHash::parse(&r.hash).is_ok()))
     }
 
     async fn remember(&self, id: (ObjectKey, String), record: Record) -> Original {

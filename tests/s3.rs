@@ -161,7 +161,7 @@ async fn fifty_concurrent_requests_render_once_and_put_once() {
         .keys("_variants/")
         .await
         .into_iter()
-        .filter(|k| !k.contains("/_records/"))
+        .filter(|k| is_variant(k))
         .collect();
     assert_eq!(variants, [variant_key("", "IMG_9424.JPG", "medium")]);
 }

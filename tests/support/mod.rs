@@ -34,6 +34,11 @@ pub fn shipped_presets() -> Presets {
     Presets::load(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")]).unwrap()
 }
 
+/// A stored key that is a rendered variant (not one of thumbkit's records about originals).
+pub fn is_variant(key: &str) -> bool {
+    key.contains("_variants/") && !key.contains("/_records/") && !key.contains("/_keys/")
+}
+
 /// thumbkit running on 127.0.0.1 on a port of its own.
 pub struct App {
     pub addr: SocketAddr,
