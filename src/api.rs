@@ -11,11 +11,12 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 
 use crate::http::{problem, problem_response};
+use crate::lifecycle::S3Event;
 use crate::pipeline::PipelineError;
 use crate::service::{ServiceError, Thumbnails};
 
@@ -23,11 +24,12 @@ use crate::service::{ServiceError, Thumbnails};
 pub fn routes(token: Option<&str>) -> Router<Arc<Thumbnails>> {
     // Only a digest is kept, and digests are compared in constant time (blake3::Hash's ==).
     let expected = token.map(|t| blake3::hash(t.as_bytes()));
-    let writes = put(upload)
-        .delete(delete)
-        .route_layer(middleware::from_fn_with_state(expected, require_token));
+    let guard = || middleware::from_fn_with_state(expected, require_token);
+    let writes = put(upload).delete(delete).route_layer(guard());
     Router::new()
         .route("/v1/originals/{*key}", get(describe).merge(writes))
+        .route("/v1/pregenerate", post(pregenerate).route_layer(guard()))
+        .route("/v1/hooks/s3", post(s3_hook).route_layer(guard()))
         .route("/v1/presets", get(presets))
 }
 
@@ -134,6 +136,53 @@ async fn delete(State(service): State<Arc<Thumbnails>>, Path(key): Path<String>)
         Ok(deleted) => Json(deleted).into_response(),
         Err(e) => problem(&e),
     }
+}
+
+/// Keys one `POST /v1/pregenerate` may name (more belong to `thumbkit pregen`).
+const MAX_BATCH: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+struct PregenerateBody {
+    keys: Vec<String>,
+    /// Preset names; none or absent = all.
+    #[serde(default)]
+    presets: Vec<String>,
+}
+
+async fn pregenerate(State(service): State<Arc<Thumbnails>>, body: axum::body::Bytes) -> Response {
+    let bad = |detail: String| problem_response(StatusCode::BAD_REQUEST, "Bad Request", &detail);
+    let body: PregenerateBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return bad(format!(
+                "the body must be {{\"keys\": [...], \"presets\": [...]}}: {e}"
+            ));
+        }
+    };
+    if body.keys.len() > MAX_BATCH {
+        return bad(format!(
+            "{} keys in one request; at most {MAX_BATCH} (use `thumbkit pregen` for a bucket)",
+            body.keys.len()
+        ));
+    }
+    match service.pregenerate_many(body.keys, &body.presets).await {
+        Ok(results) => Json(serde_json::json!({ "results": results })).into_response(),
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+async fn s3_hook(State(service): State<Arc<Thumbnails>>, body: axum::body::Bytes) -> Response {
+    let events = match S3Event::parse_all(&body) {
+        Ok(events) => events,
+        Err(e) => {
+            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());
+        }
+    };
+    let mut results = Vec::with_capacity(events.len());
+    for event in &events {
+        results.push(service.handle_event(event).await);
+    }
+    Json(serde_json::json!({ "results": results })).into_response()
 }
 
 async fn presets(State(service): State<Arc<Thumbnails>>) -> Response {

@@ -4,10 +4,13 @@
 //! before the first visitor, and deletion of the original with everything derived from it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::keys::{ContentHash, ObjectKey};
 use crate::originals::{Original, Record, index_key, record_key};
@@ -248,6 +251,21 @@ impl Thumbnails {
     /// (whatever preset version rendered them), and forgets them in memory. Idempotent.
     pub async fn delete_original(&self, key: &str) -> Result<Deleted, ServiceError> {
         let key = self.original_key(key)?;
+        let derived = self.purge_derived(&key).await?;
+        let existed = self.storage().head(&key, Kind::Original).await?.is_some();
+        self.storage().delete(&key, Kind::Original).await?;
+        self.originals.forget(&key).await;
+        Ok(Deleted {
+            key: key.to_string(),
+            original: existed,
+            derived,
+        })
+    }
+
+    /// Deletes what was derived from the original at `key` (variants, records), leaving the
+    /// original itself alone; returns the deleted keys.
+    async fn purge_derived(&self, key: &ObjectKey) -> Result<Vec<String>, ServiceError> {
+        let key = key.clone();
         let mut derived = Vec::new();
         let original = match self.originals.resolve(&key).await {
             Ok(original) => Some((original.hash.clone(), Some(original.record.etag.clone()))),
@@ -285,13 +303,229 @@ impl Thumbnails {
             self.storage().delete(&index, Kind::Record).await?;
             derived.push(index.to_string());
         }
-        let existed = self.storage().head(&key, Kind::Original).await?.is_some();
-        self.storage().delete(&key, Kind::Original).await?;
         self.originals.forget(&key).await;
-        Ok(Deleted {
-            key: key.to_string(),
-            original: existed,
-            derived,
+        Ok(derived)
+    }
+
+    /// Pre-generates `presets` (none = all) for each of `keys`, a few keys at a time, and
+    /// answers per key with the manifest or the error.
+    pub async fn pregenerate_many(
+        self: &Arc<Self>,
+        keys: Vec<String>,
+        presets: &[String],
+    ) -> Result<Vec<KeyOutcome>, ServiceError> {
+        let names = if presets.is_empty() {
+            vec!["all".to_owned()]
+        } else {
+            presets.to_vec()
+        };
+        self.select_presets(&names)?;
+        let limit = Arc::new(Semaphore::new(self.settings.render_workers.max(1)));
+        let mut jobs = JoinSet::new();
+        for (i, key) in keys.into_iter().enumerate() {
+            let (service, names, limit) = (self.clone(), names.clone(), limit.clone());
+            jobs.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let result = match service.select_presets(&names) {
+                    Ok(presets) => service.pregenerate(&key, &presets).await,
+                    Err(e) => Err(e),
+                };
+                (i, KeyOutcome::new(key, result))
+            });
+        }
+        let mut out = jobs.join_all().await;
+        out.sort_by_key(|(i, _)| *i);
+        Ok(out.into_iter().map(|(_, o)| o).collect())
+    }
+
+    /// Acts on one S3 event: a created original gets the configured presets pre-generated,
+    /// a removed one its variants purged. Events for other buckets, keys outside the prefix
+    /// and thumbkit's own objects are ignored.
+    pub async fn handle_event(&self, event: &S3Event) -> EventOutcome {
+        let report = |key: &str, action: &str, detail: Option<String>, manifest| EventOutcome {
+            event: event.name.clone(),
+            key: key.to_owned(),
+            action: action.to_owned(),
+            detail,
+            manifest,
+        };
+        let Some(key) = self
+            .storage()
+            .inner()
+            .key_for_event(&event.bucket, &event.key)
+        else {
+            let why = "another bucket, outside the prefix, or not a valid key";
+            return report(&event.key, "ignored", Some(why.into()), None);
+        };
+        if key.is_under(&self.settings.variants_prefix) {
+            return report(
+                key.as_str(),
+                "ignored",
+                Some("thumbkit's own object".into()),
+                None,
+            );
+        }
+        let failed = |e: ServiceError| report(key.as_str(), "failed", Some(e.to_string()), None);
+        if event.name.starts_with("ObjectCreated:") {
+            // Whatever this instance knew of a previous version is void.
+            self.originals.forget(&key).await;
+            let presets = match self.select_presets(&self.settings.pregenerate) {
+                Ok(p) => p,
+                Err(e) => return failed(e),
+            };
+            match self.pregenerate(key.as_str(), &presets).await {
+                Ok(m) => report(key.as_str(), "pregenerated", None, Some(m)),
+                Err(e) => failed(e),
+            }
+        } else if event.name.starts_with("ObjectRemoved:") {
+            // A late event must not purge an original uploaded again since.
+            match self.storage().head(&key, Kind::Original).await {
+                Ok(Some(_)) => report(
+                    key.as_str(),
+                    "ignored",
+                    Some("the original exists again".into()),
+                    None,
+                ),
+                Ok(None) => match self.purge_derived(&key).await {
+                    Ok(derived) => {
+                        let detail = format!("{} derived objects deleted", derived.len());
+                        report(key.as_str(), "purged", Some(detail), None)
+                    }
+                    Err(e) => failed(e),
+                },
+                Err(e) => failed(e.into()),
+            }
+        } else {
+            let why = "neither ObjectCreated nor ObjectRemoved";
+            report(key.as_str(), "ignored", Some(why.into()), None)
+        }
+    }
+}
+
+/// One key's result in a batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyOutcome {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Manifest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl KeyOutcome {
+    fn new(key: String, result: Result<Manifest, ServiceError>) -> Self {
+        match result {
+            Ok(m) => Self {
+                key,
+                manifest: Some(m),
+                error: None,
+            },
+            Err(e) => Self {
+                key,
+                manifest: None,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+/// One record of an S3 event notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Event {
+    /// e.g. `ObjectCreated:Put`, `ObjectRemoved:Delete`.
+    pub name: String,
+    pub bucket: String,
+    /// The object key, decoded (events carry it URL-encoded, `+` for a space).
+    pub key: String,
+}
+
+/// Why an event body could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("not an S3 event notification: {0}")]
+pub struct EventError(String);
+
+impl S3Event {
+    /// Reads the records of an S3 event notification (`{"Records": [...]}`), also inside an
+    /// SNS envelope (`{"Type": "Notification", "Message": "<the JSON as a string>"}`).
+    pub fn parse_all(body: &[u8]) -> Result<Vec<S3Event>, EventError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| EventError(e.to_string()))?;
+        let value = match value.get("Message").and_then(|m| m.as_str()) {
+            Some(inner) if value.get("Type").is_some() => serde_json::from_str(inner)
+                .map_err(|e| EventError(format!("the SNS Message: {e}")))?,
+            _ => value,
+        };
+        let records = value
+            .get("Records")
+            .and_then(|r| r.as_array())
+            .ok_or_else(|| EventError("no `Records` array".into()))?;
+        records.iter().map(Self::from_record).collect()
+    }
+
+    fn from_record(record: &serde_json::Value) -> Result<Self, EventError> {
+        let field = |path: &[&str]| {
+            path.iter()
+                .try_fold(record, |v, p| v.get(p))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| EventError(format!("a record has no `{}`", path.join("."))))
+        };
+        let raw_key = field(&["s3", "object", "key"])?;
+        let key = percent_decode_str(&raw_key.replace('+', " "))
+            .decode_utf8()
+            .map_err(|_| EventError(format!("the key `{raw_key}` is not UTF-8")))?
+            .into_owned();
+        Ok(S3Event {
+            name: field(&["eventName"])?,
+            bucket: field(&["s3", "bucket", "name"])?,
+            key,
         })
+    }
+}
+
+/// What was done for one event record.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventOutcome {
+    pub event: String,
+    pub key: String,
+    /// `pregenerated`, `purged`, `ignored` or `failed`.
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Manifest>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_are_decoded_and_sns_envelopes_unwrapped() {
+        let inner = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"photos"},"object":{"key":"summer/My+photo+%C3%A9t%C3%A9%2B1.jpg"}}}]}"#;
+        let events = S3Event::parse_all(inner.as_bytes()).unwrap();
+        assert_eq!(
+            events,
+            [S3Event {
+                name: "ObjectCreated:Put".into(),
+                bucket: "photos".into(),
+                key: "summer/My photo été+1.jpg".into(),
+            }]
+        );
+        let sns = serde_json::json!({"Type": "Notification", "Message": inner}).to_string();
+        assert_eq!(S3Event::parse_all(sns.as_bytes()).unwrap(), events);
+        assert!(S3Event::parse_all(b"{}").is_err());
+        assert!(S3Event::parse_all(b"not json").is_err());
+        assert!(S3Event::parse_all(br#"{"Records":[{"eventName":"x"}]}"#).is_err());
+    }
+
+    #[test]
+    fn urls_encode_what_a_path_cannot_hold() {
+        let key = ObjectKey::parse("a b/é?#%.jpg").unwrap();
+        let hash = ContentHash::of(b"x");
+        assert_eq!(
+            variant_url("thumb", &key, &hash),
+            format!("/t/thumb/a%20b/%C3%A9%3F%23%25.jpg?v={hash}")
+        );
     }
 }

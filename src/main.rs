@@ -104,6 +104,14 @@ struct ServeArgs {
     /// Longest a single storage call may take, e.g. `10s`.
     #[arg(long, env = "THUMBKIT_STORAGE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     storage_timeout: std::time::Duration,
+    /// Presets pre-generated when an S3 event reports a new original: `all` or names.
+    #[arg(
+        long,
+        env = "THUMBKIT_PREGENERATE",
+        default_value = "all",
+        value_delimiter = ','
+    )]
+    pregenerate: Vec<String>,
     /// Bearer token that the API's writes (PUT/DELETE /v1/...) require.
     #[arg(long, env = "THUMBKIT_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
@@ -339,6 +347,7 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
         storage_timeout: args.storage_timeout,
         revalidate: args.revalidate,
         variants_prefix: args.variants_prefix.trim_end_matches('/').to_owned(),
+        pregenerate: args.pregenerate.clone(),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
     runtime.block_on(async move {
@@ -354,6 +363,9 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
             }
         };
         let service = Arc::new(Thumbnails::new(store, presets, settings));
+        service
+            .select_presets(&args.pregenerate)
+            .map_err(|e| format!("THUMBKIT_PREGENERATE: {e}"))?;
         // A missing bucket or bad credentials fail here, once, rather than on every request.
         service
             .storage()

@@ -150,6 +150,8 @@ pub struct Settings {
     pub revalidate: Duration,
     /// Folder of the store that holds variants.
     pub variants_prefix: String,
+    /// Presets rendered when an S3 event says an original was created (`all` = every one).
+    pub pregenerate: Vec<String>,
 }
 
 impl Default for Settings {
@@ -164,6 +166,7 @@ impl Default for Settings {
             storage_timeout: Duration::from_secs(10),
             revalidate: Duration::from_secs(30),
             variants_prefix: "_variants".into(),
+            pregenerate: vec!["all".into()],
         }
     }
 }

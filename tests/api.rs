@@ -298,3 +298,166 @@ async fn writes_need_the_token_and_deletes_leave_nothing_derived() {
     let again = json(&send(app.addr, "DELETE", encoded, Some(TOKEN), b"").await);
     assert_eq!(again["original"], false, "idempotent");
 }
+
+fn event(name: &str, bucket: &str, encoded_key: &str) -> Vec<u8> {
+    serde_json::json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": "2026-11-24T09:00:00.000Z",
+            "eventName": name,
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+                "object": {"key": encoded_key, "size": 1, "sequencer": "0A1B2C3D4E5F678901"}
+            }
+        }]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_events_pregenerate_new_originals_and_purge_removed_ones() {
+    let s3 = S3Server::start("events").await;
+    let app = app_with_token(&s3, Settings::default()).await;
+    let key = "events/My photo été.jpg";
+    s3.put(key, fixture("DSCN0010.jpg")).await;
+    // As S3 sends it: URL-encoded, `+` for spaces; inside an SNS envelope.
+    let created = event(
+        "ObjectCreated:Put",
+        BUCKET,
+        "events/My+photo+%C3%A9t%C3%A9.jpg",
+    );
+    let sns = serde_json::json!({
+        "Type": "Notification",
+        "Message": String::from_utf8(created.clone()).unwrap(),
+    })
+    .to_string();
+    assert_eq!(
+        send(app.addr, "POST", "/v1/hooks/s3", None, &created)
+            .await
+            .status,
+        401
+    );
+    let r = send(
+        app.addr,
+        "POST",
+        "/v1/hooks/s3",
+        Some(TOKEN),
+        sns.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let results = json(&r)["results"].clone();
+    assert_eq!(results[0]["action"], "pregenerated", "{results}");
+    assert_eq!(results[0]["key"], key);
+    let renders = app.metric("thumbkit_renders_total", &[]).await;
+    assert!(renders >= 6.0, "every preset rendered: {renders}");
+    // A fresh instance serves every preset from the bucket without rendering.
+    let other = spawn_app(s3.store("").await, shipped_presets(), Settings::default()).await;
+    for preset in ["thumb", "small", "medium", "large", "avatar", "og"] {
+        let r = other
+            .get(&format!(
+                "/t/{preset}/events/My%20photo%20%C3%A9t%C3%A9.jpg"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{preset}");
+        assert_eq!(r.header("x-cache"), "hit-store", "{preset}");
+    }
+    assert_eq!(other.metric("thumbkit_renders_total", &[]).await, 0.0);
+
+    // Other buckets and thumbkit's own objects are ignored.
+    for ignored in [
+        event(
+            "ObjectCreated:Put",
+            "another-bucket",
+            "events/My+photo+%C3%A9t%C3%A9.jpg",
+        ),
+        event("ObjectCreated:Put", BUCKET, "_variants/ab/x.jpg"),
+    ] {
+        let r = json(&send(app.addr, "POST", "/v1/hooks/s3", Some(TOKEN), &ignored).await);
+        assert_eq!(r["results"][0]["action"], "ignored", "{r}");
+    }
+    let bad = send(
+        app.addr,
+        "POST",
+        "/v1/hooks/s3",
+        Some(TOKEN),
+        b"{\"no\": 1}",
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.problem()["status"], 400);
+
+    // The original is removed from S3 directly; the event purges everything derived.
+    s3.client
+        .delete_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let removed = event(
+        "ObjectRemoved:Delete",
+        BUCKET,
+        "events/My+photo+%C3%A9t%C3%A9.jpg",
+    );
+    let r = json(&send(app.addr, "POST", "/v1/hooks/s3", Some(TOKEN), &removed).await);
+    assert_eq!(r["results"][0]["action"], "purged", "{r}");
+    assert!(
+        s3.keys("").await.is_empty(),
+        "left: {:?}",
+        s3.keys("").await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pregenerate_renders_missing_variants_and_skips_existing_ones() {
+    let s3 = S3Server::start("pregen").await;
+    let app = app_with_token(&s3, Settings::default()).await;
+    s3.put("a.jpg", fixture("DSCN0010.jpg")).await;
+    s3.put("b/c.png", fixture("DSCN0010.jpg")).await; // a JPEG under a .png name
+    let body = br#"{"keys": ["a.jpg", "b/c.png", "missing.jpg"], "presets": ["thumb", "small"]}"#;
+    let r = send(app.addr, "POST", "/v1/pregenerate", Some(TOKEN), body).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let results = json(&r)["results"].clone();
+    assert_eq!(results[0]["key"], "a.jpg");
+    assert_eq!(
+        results[0]["manifest"]["variants"]["thumb"]["pregenerated"],
+        "rendered"
+    );
+    assert_eq!(
+        results[1]["manifest"]["variants"]["small"]["pregenerated"],
+        "rendered"
+    );
+    assert!(results[1]["manifest"]["variants"]["large"]["pregenerated"].is_null());
+    assert!(
+        results[2]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no original"),
+        "{results}"
+    );
+    let renders = app.metric("thumbkit_renders_total", &[]).await;
+    let again = json(&send(app.addr, "POST", "/v1/pregenerate", Some(TOKEN), body).await);
+    assert_eq!(
+        again["results"][0]["manifest"]["variants"]["thumb"]["pregenerated"],
+        "existing"
+    );
+    assert_eq!(
+        app.metric("thumbkit_renders_total", &[]).await,
+        renders,
+        "nothing rendered twice"
+    );
+    let unknown = br#"{"keys": ["a.jpg"], "presets": ["nope"]}"#;
+    let r = send(app.addr, "POST", "/v1/pregenerate", Some(TOKEN), unknown).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.problem()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nope")
+    );
+}

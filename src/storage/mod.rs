@@ -113,6 +113,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn check(&self) -> Result<(), StoreError>;
     /// Where the store is, for logs: `fs:./data`, `s3://bucket/prefix`.
     fn describe(&self) -> String;
+    /// The key, in this store, of the object an S3 event names (bucket and full key), or
+    /// `None` when the event is about another bucket or outside the prefix. Stores without
+    /// buckets take the key as it is.
+    fn key_for_event(&self, _bucket: &str, key: &str) -> Option<ObjectKey> {
+        ObjectKey::parse(key).ok()
+    }
 }
 
 /// `THUMBKIT_STORAGE`: which store and where.

@@ -365,6 +365,13 @@ impl Store for S3Store {
         }
     }
 
+    fn key_for_event(&self, bucket: &str, key: &str) -> Option<ObjectKey> {
+        if bucket != self.location.bucket {
+            return None;
+        }
+        ObjectKey::parse(key.strip_prefix(self.location.prefix.as_str())?).ok()
+    }
+
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.location.bucket, self.location.prefix)
     }
