@@ -32,13 +32,40 @@ pub struct Options {
 /// The router over a service.
 pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
     Router::new()
-        .route("/t/{preset}/{*key}", get(thumbnail))
+        .route(
+            "/t/{preset}/{*key}",
+            get(thumbnail).route_layer(middleware::from_fn_with_state(
+                service.clone(),
+                require_signature,
+            )),
+        )
         .merge(crate::api::routes(options.api_token.as_deref()))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(service.clone(), observe))
         .with_state(service)
+}
+
+/// With a signing key configured, refuses thumbnail URLs without a valid, unexpired
+/// signature (403), before any storage call.
+async fn require_signature(
+    State(service): State<Arc<Thumbnails>>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    if let Some(signer) = &service.settings.signer {
+        let uri = request.uri();
+        let checked = signer.verify(
+            uri.path(),
+            uri.query().unwrap_or_default(),
+            crate::signing::now(),
+        );
+        if let Err(e) = checked {
+            return problem_response(StatusCode::FORBIDDEN, "Forbidden", &e.to_string());
+        }
+    }
+    next.run(request).await
 }
 
 /// The preset a thumbnail response was for, set by the handler for [`observe`] (only for

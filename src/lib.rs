@@ -21,4 +21,5 @@ pub mod pipeline;
 pub mod preset;
 pub mod runtime;
 pub mod service;
+pub mod signing;
 pub mod storage;

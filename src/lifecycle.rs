@@ -96,8 +96,13 @@ impl Thumbnails {
             .iter()
             .map(|preset| {
                 let (width, height) = pipeline::output_size(upright, preset);
+                let mut url = variant_url(preset.name.as_str(), key, &original.hash);
+                if let Some(signer) = &self.settings.signer {
+                    let expires = crate::signing::now() + self.settings.signed_url_ttl.as_secs();
+                    url = signer.sign(&url, expires);
+                }
                 let info = VariantInfo {
-                    url: variant_url(preset.name.as_str(), key, &original.hash),
+                    url,
                     width,
                     height,
                     format: OutputFormat::resolve(preset.format, &record.probe, false).to_string(),

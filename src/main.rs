@@ -60,6 +60,25 @@ enum Command {
     },
     /// Serve thumbnails over HTTP: GET /t/{preset}/{key}.
     Serve(ServeArgs),
+    /// Delete originals with every variant and record derived from them.
+    Purge {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Keys of the originals.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Sign a thumbnail URL path (e.g. `/t/thumb/a.jpg?v=...`) with THUMBKIT_SIGNING_KEY.
+    Sign {
+        /// The path, percent-encoded as it will be requested.
+        path: String,
+        /// How long the URL stays valid, e.g. `15m`, `24h`.
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        ttl: std::time::Duration,
+        /// Signing keys (the first signs).
+        #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
+        signing_key: String,
+    },
     /// List the presets with their fingerprints.
     Presets,
     /// Show a file's format, dimensions, orientation, colour space and metadata.
@@ -80,11 +99,9 @@ enum Command {
     },
 }
 
+/// Where originals and variants live (shared by `serve`, `purge` and `pregen`).
 #[derive(clap::Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "THUMBKIT_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: std::net::SocketAddr,
+struct StoreArgs {
     /// Where originals and variants live: `fs:PATH` (the embedded default) or
     /// `s3://BUCKET[/PREFIX]` (credentials, region and endpoint from the standard AWS
     /// configuration: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE,
@@ -104,6 +121,59 @@ struct ServeArgs {
     /// Longest a single storage call may take, e.g. `10s`.
     #[arg(long, env = "THUMBKIT_STORAGE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     storage_timeout: std::time::Duration,
+}
+
+impl StoreArgs {
+    fn spec(&self) -> Result<thumbkit::storage::StorageSpec, String> {
+        thumbkit::keys::ObjectKey::parse(&self.variants_prefix)
+            .map_err(|e| format!("THUMBKIT_VARIANTS_PREFIX: {e}"))?;
+        thumbkit::storage::StorageSpec::parse(&self.storage)
+    }
+
+    /// Opens the store and checks that it is usable (the bucket exists, the credentials
+    /// work), so a bad configuration fails once, at start.
+    async fn open(&self) -> Result<std::sync::Arc<dyn thumbkit::storage::Store>, String> {
+        use std::sync::Arc;
+        use thumbkit::storage::{FsStore, S3Options, S3Store, StorageSpec, Store};
+        let store: Arc<dyn Store> = match self.spec()? {
+            StorageSpec::Fs(root) => {
+                Arc::new(FsStore::open(&root).await.map_err(|e| e.to_string())?)
+            }
+            StorageSpec::S3(location) => {
+                let options = S3Options {
+                    endpoint_url: self.s3_endpoint.clone(),
+                    path_style: self.s3_path_style.parse().ok(),
+                    ..S3Options::default()
+                };
+                Arc::new(S3Store::connect(location, options).await)
+            }
+        };
+        match tokio::time::timeout(self.storage_timeout, store.check()).await {
+            Ok(Ok(())) => Ok(store),
+            Ok(Err(e)) => Err(format!("storage {}: {e}", store.describe())),
+            Err(_) => Err(format!(
+                "storage {}: no answer within {:?}",
+                store.describe(),
+                self.storage_timeout
+            )),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "THUMBKIT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Signing keys (`,`-separated; the first signs, any verifies): `/t/...` then requires
+    /// `exp` and `sig`, and manifests hand out signed URLs.
+    #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
+    /// How long the signed URLs in upload manifests stay valid, e.g. `24h`.
+    #[arg(long, env = "THUMBKIT_SIGNED_URL_TTL", default_value = "24h", value_parser = parse_duration)]
+    signed_url_ttl: std::time::Duration,
     /// Presets pre-generated when an S3 event reports a new original: `all` or names.
     #[arg(
         long,
@@ -164,7 +234,7 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is too large"))
 }
 
-/// Parses `500ms`, `30s`, `5m` or a number of seconds.
+/// Parses `500ms`, `30s`, `5m`, `24h`, `7d` or a number of seconds.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -176,7 +246,11 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "ms" => Ok(std::time::Duration::from_millis(n)),
         "" | "s" => Ok(std::time::Duration::from_secs(n)),
         "m" => Ok(std::time::Duration::from_secs(n * 60)),
-        other => Err(format!("unknown duration unit `{other}` (use ms, s or m)")),
+        "h" => Ok(std::time::Duration::from_secs(n * 3600)),
+        "d" => Ok(std::time::Duration::from_secs(n * 86_400)),
+        other => Err(format!(
+            "unknown duration unit `{other}` (use ms, s, m, h or d)"
+        )),
     }
 }
 
@@ -257,6 +331,24 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve(args) => serve(args, load_presets()?, limits),
+        Command::Purge { store, keys } => purge(&store, keys, load_presets()?, limits),
+        Command::Sign {
+            path,
+            ttl,
+            signing_key,
+        } => {
+            if !path.starts_with("/t/") {
+                return Err(format!(
+                    "`{path}` is not a thumbnail path (/t/<preset>/<key>)"
+                ));
+            }
+            let signer = thumbkit::signing::Signer::parse(&signing_key)?;
+            println!(
+                "{}",
+                signer.sign(&path, thumbkit::signing::now() + ttl.as_secs())
+            );
+            Ok(())
+        }
         Command::Presets => {
             let presets = load_presets()?;
             for p in presets.iter() {
@@ -300,7 +392,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String> {
     use std::sync::Arc;
     use thumbkit::service::{Settings, Thumbnails};
-    use thumbkit::storage::{FsStore, S3Options, S3Store, StorageSpec, Store};
     {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
@@ -317,7 +408,7 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
             .with(filter)
             .init();
     }
-    let spec = StorageSpec::parse(&args.storage)?;
+    args.store.spec()?;
     if args.api_token.is_none()
         && !args.listen.ip().is_loopback()
         && !args.allow_unauthenticated_writes
@@ -331,8 +422,11 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
     let options = thumbkit::http::Options {
         api_token: args.api_token.clone().filter(|t| !t.is_empty()),
     };
-    thumbkit::keys::ObjectKey::parse(&args.variants_prefix)
-        .map_err(|e| format!("THUMBKIT_VARIANTS_PREFIX: {e}"))?;
+    let signer = args
+        .signing_key
+        .as_deref()
+        .map(thumbkit::signing::Signer::parse)
+        .transpose()?;
     let defaults = Settings::default();
     let workers = args
         .render_workers
@@ -344,34 +438,20 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
         render_workers: workers,
         render_queue: args.render_queue.unwrap_or(workers * 4),
         render_timeout: args.render_timeout,
-        storage_timeout: args.storage_timeout,
+        storage_timeout: args.store.storage_timeout,
         revalidate: args.revalidate,
-        variants_prefix: args.variants_prefix.trim_end_matches('/').to_owned(),
+        variants_prefix: args.store.variants_prefix.trim_end_matches('/').to_owned(),
         pregenerate: args.pregenerate.clone(),
+        signer,
+        signed_url_ttl: args.signed_url_ttl,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
     runtime.block_on(async move {
-        let store: Arc<dyn Store> = match spec {
-            StorageSpec::Fs(root) => Arc::new(FsStore::open(&root).await.map_err(|e| e.to_string())?),
-            StorageSpec::S3(location) => {
-                let options = S3Options {
-                    endpoint_url: args.s3_endpoint.clone(),
-                    path_style: args.s3_path_style.parse().ok(),
-                    ..S3Options::default()
-                };
-                Arc::new(S3Store::connect(location, options).await)
-            }
-        };
+        let store = args.store.open().await?;
         let service = Arc::new(Thumbnails::new(store, presets, settings));
         service
             .select_presets(&args.pregenerate)
             .map_err(|e| format!("THUMBKIT_PREGENERATE: {e}"))?;
-        // A missing bucket or bad credentials fail here, once, rather than on every request.
-        service
-            .storage()
-            .check()
-            .await
-            .map_err(|e| format!("storage {}: {e}", service.storage().describe()))?;
         let (addr, server) =
             thumbkit::http::bind(args.listen, service.clone(), options, shutdown_signal())
                 .await
@@ -388,6 +468,59 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
         tracing::info!("stopped");
         served
     })
+}
+
+/// A service without HTTP, for the commands that work on the store.
+fn offline_service(
+    store: &StoreArgs,
+    presets: Presets,
+    limits: Limits,
+) -> Result<
+    (
+        tokio::runtime::Runtime,
+        std::sync::Arc<thumbkit::service::Thumbnails>,
+    ),
+    String,
+> {
+    use thumbkit::service::{Settings, Thumbnails};
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
+    let opened = runtime.block_on(store.open())?;
+    let settings = Settings {
+        limits,
+        storage_timeout: store.storage_timeout,
+        variants_prefix: store.variants_prefix.trim_end_matches('/').to_owned(),
+        ..Settings::default()
+    };
+    let service = std::sync::Arc::new(Thumbnails::new(opened, presets, settings));
+    Ok((runtime, service))
+}
+
+fn purge(
+    store: &StoreArgs,
+    keys: Vec<String>,
+    presets: Presets,
+    limits: Limits,
+) -> Result<(), String> {
+    let (runtime, service) = offline_service(store, presets, limits)?;
+    let mut failed = 0;
+    for key in &keys {
+        match runtime.block_on(service.delete_original(key)) {
+            Ok(d) if d.original || !d.derived.is_empty() => println!(
+                "{key}: deleted{} and {} derived objects",
+                if d.original { " the original" } else { "" },
+                d.derived.len()
+            ),
+            Ok(_) => println!("{key}: nothing to delete"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("thumbkit: {key}: {e}");
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(format!("{n} of {} keys could not be purged", keys.len())),
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

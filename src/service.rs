@@ -152,6 +152,10 @@ pub struct Settings {
     pub variants_prefix: String,
     /// Presets rendered when an S3 event says an original was created (`all` = every one).
     pub pregenerate: Vec<String>,
+    /// When set, `/t/...` URLs must be signed, and manifests hand out signed URLs.
+    pub signer: Option<crate::signing::Signer>,
+    /// How long the signed URLs in manifests stay valid.
+    pub signed_url_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -167,6 +171,8 @@ impl Default for Settings {
             revalidate: Duration::from_secs(30),
             variants_prefix: "_variants".into(),
             pregenerate: vec!["all".into()],
+            signer: None,
+            signed_url_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }

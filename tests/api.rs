@@ -461,3 +461,68 @@ async fn pregenerate_renders_missing_variants_and_skips_existing_ones() {
             .contains("nope")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_urls_valid_tampered_expired_and_rotated() {
+    use thumbkit::signing::{Signer, now};
+    let s3 = S3Server::start("signed").await;
+    let (new_key, old_key) = ("new-signing-key-0123456789", "old-signing-key-0123456789");
+    let settings = Settings {
+        signer: Some(Signer::parse(&format!("{new_key},{old_key}")).unwrap()),
+        ..Settings::default()
+    };
+    let options = Options {
+        api_token: Some(TOKEN.into()),
+    };
+    let app = spawn_app_with(s3.store("").await, shipped_presets(), settings, options).await;
+    let r = send(
+        app.addr,
+        "PUT",
+        "/v1/originals/s/p.jpg",
+        Some(TOKEN),
+        &fixture("DSCN0010.jpg"),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let m = json(&r);
+    let url = m["variants"]["thumb"]["url"].as_str().unwrap().to_owned();
+    assert!(url.contains("&exp=") && url.contains("&sig="), "{url}");
+    // Valid: the manifest's URL serves.
+    let ok = app.get(&url).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(decode_rgb(&ok.body).dimensions(), (320, 240));
+    // Unsigned, tampered (another preset, another exp) and expired: 403, before any work.
+    let calls = app.storage_calls().await;
+    let hash = m["hash"].as_str().unwrap();
+    let expired = Signer::parse(new_key)
+        .unwrap()
+        .sign(&format!("/t/thumb/s/p.jpg?v={hash}"), now() - 5);
+    for (bad, words) in [
+        (format!("/t/thumb/s/p.jpg?v={hash}"), "must be signed"),
+        (url.replace("/t/thumb/", "/t/large/"), "does not match"),
+        (url.replace("&exp=", "&exp=9"), "does not match"),
+        (expired, "expired"),
+    ] {
+        let r = app.get(&bad).await;
+        assert_eq!(r.status, 403, "{bad}");
+        let detail = r.problem()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(detail.contains(words), "{bad}: {detail}");
+    }
+    assert_eq!(
+        app.storage_calls().await,
+        calls,
+        "refused before any storage call"
+    );
+    // Rotation: a URL signed with the older key still verifies.
+    let by_old = Signer::parse(old_key)
+        .unwrap()
+        .sign(&format!("/t/small/s/p.jpg?v={hash}"), now() + 60);
+    assert_eq!(app.get(&by_old).await.status, 200);
+    let by_unknown = Signer::parse("some-other-key-0123456789")
+        .unwrap()
+        .sign(&format!("/t/small/s/p.jpg?v={hash}"), now() + 60);
+    assert_eq!(app.get(&by_unknown).await.status, 403);
+}

@@ -236,3 +236,35 @@ fn a_bad_preset_directory_fails_with_the_file_and_field() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn purge_deletes_an_original_and_what_was_derived_from_it() {
+    let dir = std::env::temp_dir().join(format!("thumbkit-cli-purge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::write(dir.join("a/p.jpg"), common::fixture("DSCN0010.jpg")).unwrap();
+    let storage = format!("fs:{}", dir.display());
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["purge", "--storage", &storage, "a/p.jpg"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("a/p.jpg: deleted the original"), "{stdout}");
+    assert!(!dir.join("a/p.jpg").exists());
+    let again = run(&["purge", "--storage", &storage, "a/p.jpg"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to delete"));
+    let bad = run(&["purge", "--storage", "gs://x", "a/p.jpg"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
