@@ -9,6 +9,7 @@
 //! pipeline against libvips' `vipsthumbnail`.
 
 pub mod api;
+pub mod backfill;
 pub mod bench;
 pub mod http;
 pub mod inspect;

@@ -27,7 +27,7 @@ struct Cli {
         default_value = "presets",
         value_delimiter = ','
     )]
-    presets: Vec<PathBuf>,
+    preset_files: Vec<PathBuf>,
     /// Largest input accepted, in bytes.
     #[arg(long, global = true, env = "THUMBKIT_MAX_INPUT_BYTES", default_value_t = Limits::default().max_input_bytes)]
     max_input_bytes: usize,
@@ -60,6 +60,20 @@ enum Command {
     },
     /// Serve thumbnails over HTTP: GET /t/{preset}/{key}.
     Serve(ServeArgs),
+    /// Render every missing variant of every original in the store (resumable).
+    Pregen {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only originals whose key starts with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Presets to render: `all` or names separated by `,`.
+        #[arg(long, default_value = "all", value_delimiter = ',')]
+        presets: Vec<String>,
+        /// Originals processed at a time (default: the number of cores).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
     /// Delete originals with every variant and record derived from them.
     Purge {
         #[command(flatten)]
@@ -276,7 +290,7 @@ fn run(cli: Cli) -> Result<(), String> {
         max_pixels: cli.max_pixels,
         max_output_side: cli.max_output_side,
     };
-    let load_presets = || Presets::load(&cli.presets).map_err(|e| e.to_string());
+    let load_presets = || Presets::load(&cli.preset_files).map_err(|e| e.to_string());
     match cli.command {
         Command::Render {
             preset,
@@ -331,6 +345,19 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve(args) => serve(args, load_presets()?, limits),
+        Command::Pregen {
+            store,
+            prefix,
+            presets,
+            concurrency,
+        } => pregen(
+            &store,
+            &prefix,
+            &presets,
+            concurrency,
+            load_presets()?,
+            limits,
+        ),
         Command::Purge { store, keys } => purge(&store, keys, load_presets()?, limits),
         Command::Sign {
             path,
@@ -493,6 +520,50 @@ fn offline_service(
     };
     let service = std::sync::Arc::new(Thumbnails::new(opened, presets, settings));
     Ok((runtime, service))
+}
+
+fn pregen(
+    store: &StoreArgs,
+    prefix: &str,
+    presets: &[String],
+    concurrency: Option<usize>,
+    loaded: Presets,
+    limits: Limits,
+) -> Result<(), String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (runtime, service) = offline_service(store, loaded, limits)?;
+    let concurrency = concurrency.unwrap_or(service.settings().render_workers);
+    let stop = Arc::new(AtomicBool::new(false));
+    let summary = runtime.block_on(async {
+        let flag = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "pregen: stopping after the originals in progress (Ctrl-C again to abort)"
+                );
+                flag.store(true, Ordering::Relaxed);
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+        thumbkit::backfill::run(service, prefix, presets, concurrency, stop).await
+    });
+    let summary = summary.map_err(|e| e.to_string())?;
+    for (what, reason) in &summary.failed {
+        eprintln!("failed: {what}: {reason}");
+    }
+    println!("{summary}");
+    if summary.interrupted {
+        Err("interrupted; run again to resume".into())
+    } else if summary.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} variants or originals failed",
+            summary.failed.len()
+        ))
+    }
 }
 
 fn purge(

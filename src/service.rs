@@ -232,6 +232,11 @@ impl Thumbnails {
         }
     }
 
+    /// How the service runs.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The loaded presets.
     pub fn presets(&self) -> &Presets {
         &self.presets

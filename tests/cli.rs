@@ -224,7 +224,7 @@ fn a_bad_preset_directory_fails_with_the_file_and_field() {
     std::fs::write(dir.join("ok.toml"), "width = 100").unwrap();
     std::fs::write(dir.join("bad.toml"), "width = 100\nquality = 0").unwrap();
     let o = thumbkit()
-        .args(["presets", "--presets"])
+        .args(["presets", "--preset-files"])
         .arg(&dir)
         .output()
         .unwrap();
@@ -267,4 +267,84 @@ fn purge_deletes_an_original_and_what_was_derived_from_it() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn pregen_renders_every_missing_variant_once_and_a_second_run_renders_nothing() {
+    let dir = std::env::temp_dir().join(format!("thumbkit-cli-pregen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("albums/x")).unwrap();
+    std::fs::write(dir.join("albums/one.jpg"), common::fixture("DSCN0010.jpg")).unwrap();
+    std::fs::write(
+        dir.join("albums/x/two.jpg"),
+        common::fixture("IMG_9424.JPG"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("albums/x/bad.jpg"),
+        common::fixture("truncated.jpg"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("elsewhere.jpg"), common::fixture("DSCN0010.jpg")).unwrap();
+    let storage = format!("fs:{}", dir.display());
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"))
+            .args([
+                "pregen",
+                "--storage",
+                &storage,
+                "--prefix",
+                "albums/",
+                "--presets",
+                "thumb,small",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&first.stdout).into_owned(),
+        String::from_utf8_lossy(&first.stderr).into_owned(),
+    );
+    // The truncated original fails for each preset, with its reason; the exit code says so.
+    assert_eq!(first.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("3 originals: 4 variants rendered, 0 already stored, 2 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("failed: albums/x/bad.jpg (thumb): the image data is truncated"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pregen: 3/3 originals"),
+        "plain progress without a TTY: {stderr}"
+    );
+    let second = run();
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        stdout.contains("3 originals: 0 variants rendered, 4 already stored, 2 failed"),
+        "{stdout}"
+    );
+    // Only originals under the prefix were rendered: thumb (JPEG) + small (JPEG and WebP).
+    let variants: Vec<_> = walk(&dir.join("_variants"))
+        .into_iter()
+        .filter(|p| !p.contains("/_records/") && !p.contains("/_keys/"))
+        .collect();
+    assert_eq!(variants.len(), 6, "{variants:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
 }
