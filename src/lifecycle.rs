@@ -44,6 +44,9 @@ pub struct Manifest {
     /// Width once EXIF orientation is applied.
     pub width: u32,
     pub height: u32,
+    /// BlurHash placeholder (known for uploads; computed on `GET` otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
     pub variants: BTreeMap<String, VariantInfo>,
 }
 
@@ -120,6 +123,7 @@ impl Thumbnails {
             format: record.probe.format.to_string(),
             width: upright.0,
             height: upright.1,
+            blurhash: record.blurhash.clone(),
             variants,
         }
     }
@@ -159,14 +163,15 @@ impl Thumbnails {
         let key = self.original_key(key)?;
         let limits = self.settings.limits;
         let checked = bytes.clone();
-        let (validated, hash, orientation) = tokio::task::spawn_blocking(move || {
+        let (validated, hash, orientation, blurhash) = tokio::task::spawn_blocking(move || {
             let validated = pipeline::validate(&checked, &limits)?;
             let orientation = crate::inspect::inspect(&checked).map_or(1, |r| r.orientation);
-            Ok::<_, PipelineError>((validated, ContentHash::of(&checked), orientation))
+            let blurhash = pipeline::placeholder(&checked, &limits)?;
+            Ok::<_, PipelineError>((validated, ContentHash::of(&checked), orientation, blurhash))
         })
         .await
         .map_err(|e| PipelineError::Internal(format!("validation task: {e}")))??;
-        let metadata = Record::metadata(&hash, &validated.probe, orientation);
+        let metadata = Record::metadata(&hash, &validated.probe, orientation, &blurhash);
         let content_type = match validated.probe.format {
             pipeline::SourceFormat::Jpeg => "image/jpeg",
             pipeline::SourceFormat::Png => "image/png",
@@ -186,6 +191,7 @@ impl Thumbnails {
             size,
             probe: validated.probe,
             orientation,
+            blurhash: Some(blurhash),
         };
         self.originals.share(&record).await?;
         // What this instance knew of the previous version is void.
@@ -198,6 +204,9 @@ impl Thumbnails {
         let key = self.original_key(key)?;
         let original = self.originals.resolve(&key).await?;
         let mut manifest = self.manifest(&key, &original);
+        if manifest.blurhash.is_none() {
+            manifest.blurhash = self.compute_placeholder(&key, &original).await;
+        }
         for preset in self.presets().iter() {
             let mut stored = false;
             for format in formats(preset, &original) {
@@ -219,6 +228,21 @@ impl Thumbnails {
             }
         }
         Ok(manifest)
+    }
+
+    /// Computes the BlurHash of an original that was not uploaded through thumbkit, and shares
+    /// it in the original's record so that it is computed once. `None` if that fails.
+    async fn compute_placeholder(&self, key: &ObjectKey, original: &Original) -> Option<String> {
+        let bytes = self.originals.bytes(key, original).await.ok()?.ok()?;
+        let limits = self.settings.limits;
+        let blurhash = tokio::task::spawn_blocking(move || pipeline::placeholder(&bytes, &limits))
+            .await
+            .ok()?
+            .ok()?;
+        let mut record = (*original.record).clone();
+        record.blurhash = Some(blurhash.clone());
+        let _ = self.originals.share(&record).await;
+        Some(blurhash)
     }
 
     /// Renders and stores `presets`' variants of `key` that are not stored yet (in every

@@ -33,6 +33,8 @@ pub const HASH_METADATA: &str = "thumbkit-blake3";
 pub const PROBE_METADATA: &str = "thumbkit-probe";
 /// Object metadata key under which thumbkit records an original's EXIF orientation (1-8).
 pub const ORIENTATION_METADATA: &str = "thumbkit-orientation";
+/// Object metadata key under which thumbkit records an original's BlurHash.
+pub const BLURHASH_METADATA: &str = "thumbkit-blurhash";
 
 /// How long bytes read to learn a hash are kept for the render that usually follows.
 const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
@@ -51,6 +53,9 @@ pub struct Record {
     /// EXIF orientation, 1-8 (1 when the file has none).
     #[serde(default = "upright_orientation")]
     pub orientation: u8,
+    /// BlurHash placeholder, once computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
 }
 
 fn upright_orientation() -> u8 {
@@ -74,6 +79,7 @@ impl Record {
             size: info.size,
             probe,
             orientation,
+            blurhash: info.metadata.get(BLURHASH_METADATA).cloned(),
         })
     }
 
@@ -83,8 +89,10 @@ impl Record {
         hash: &ContentHash,
         probe: &Probe,
         orientation: u8,
+        blurhash: &str,
     ) -> BTreeMap<String, String> {
         BTreeMap::from([
+            (BLURHASH_METADATA.to_owned(), blurhash.to_owned()),
             (HASH_METADATA.to_owned(), hash.to_string()),
             (
                 PROBE_METADATA.to_owned(),
@@ -284,6 +292,7 @@ impl Originals {
             size: object.bytes.len() as u64,
             probe,
             orientation,
+            blurhash: None,
         };
         self.share(&record).await?;
         let id = (key.clone(), etag);
@@ -306,6 +315,12 @@ impl Originals {
         let mut targets = vec![index_key(&self.variants_prefix, &key)?];
         if !record.etag.is_empty() {
             targets.push(record_key(&self.variants_prefix, &key, &record.etag)?);
+        }
+        if !record.etag.is_empty() {
+            // This instance's own view gets the new facts too (e.g. a computed BlurHash).
+            let id = (key.clone(), record.etag.clone());
+            self.known.insert(id, Original::new(record.clone())).await;
+            self.fresh.invalidate(&key).await;
         }
         let no_metadata = BTreeMap::new();
         for target in targets {

@@ -97,6 +97,9 @@ async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits
     );
     let hash = m["hash"].as_str().unwrap().to_owned();
     assert_eq!(hash, thumbkit::keys::ContentHash::of(&photo).to_string());
+    // A 4x3-component BlurHash: 1 + 1 + 4 + 2 x 11 characters.
+    let blurhash = m["blurhash"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(blurhash.len(), 28, "{blurhash}");
 
     // Stored with its hash in the object's metadata.
     let head = s3
@@ -153,6 +156,7 @@ async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits
             .await,
     );
     assert_eq!(described["hash"], hash);
+    assert_eq!(described["blurhash"], blurhash.as_str());
     assert!(
         described["variants"]
             .as_object()
@@ -439,6 +443,13 @@ async fn pregenerate_renders_missing_variants_and_skips_existing_ones() {
             .unwrap_or_default()
             .contains("no original"),
         "{results}"
+    );
+    // Originals put straight into S3 get a BlurHash on their first GET.
+    let described = json(&app.get("/v1/originals/a.jpg").await);
+    assert_eq!(
+        described["blurhash"].as_str().map(str::len),
+        Some(28),
+        "{described}"
     );
     let renders = app.metric("thumbkit_renders_total", &[]).await;
     let again = json(&send(app.addr, "POST", "/v1/pregenerate", Some(TOKEN), body).await);

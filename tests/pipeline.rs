@@ -547,3 +547,56 @@ fn auto_resolves_by_alpha_and_acceptance() {
         OutputFormat::Webp
     );
 }
+
+#[test]
+fn placeholders_and_validation_describe_the_real_image() {
+    let limits = Limits::default();
+    // The BlurHash decodes to an image whose colours follow the photo's, region by region.
+    for name in ["DSCN0010.jpg", "Landscape_6.jpg"] {
+        let bytes = fixture(name);
+        let hash = pipeline::placeholder(&bytes, &limits).unwrap();
+        let reference = decode_rgb(&render(&bytes, &shipped("thumb"), OutputFormat::Jpeg).bytes);
+        let (w, h) = reference.dimensions();
+        let decoded = blurhash::decode(&hash, w, h, 1.0).unwrap();
+        let mean = |f: &dyn Fn(u32, u32) -> [u8; 3], x0: u32, x1: u32| {
+            let mut sum = [0f64; 3];
+            let mut n = 0f64;
+            for y in 0..h {
+                for x in x0..x1 {
+                    let p = f(x, y);
+                    for c in 0..3 {
+                        sum[c] += f64::from(p[c]);
+                    }
+                    n += 1.0;
+                }
+            }
+            sum.map(|s| s / n)
+        };
+        let from_hash = |x: u32, y: u32| {
+            let i = ((y * w + x) * 4) as usize;
+            [decoded[i], decoded[i + 1], decoded[i + 2]]
+        };
+        let from_image = |x: u32, y: u32| reference.get_pixel(x, y).0;
+        for (x0, x1) in [(0, w / 2), (w / 2, w)] {
+            let (a, b) = (mean(&from_hash, x0, x1), mean(&from_image, x0, x1));
+            for c in 0..3 {
+                assert!(
+                    (a[c] - b[c]).abs() < 25.0,
+                    "{name} {x0}..{x1}: {a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+    // Validation: upright dimensions, and damaged files refused.
+    let v = pipeline::validate(&fixture("Landscape_6.jpg"), &limits).unwrap();
+    let report = inspect::inspect(&fixture("Landscape_6.jpg")).unwrap();
+    assert_eq!(
+        v.upright,
+        (report.height, report.width),
+        "orientation 6 swaps the axes"
+    );
+    assert!(matches!(
+        pipeline::validate(&fixture("truncated.jpg"), &limits),
+        Err(PipelineError::Truncated)
+    ));
+}

@@ -272,6 +272,22 @@ pub fn validate(input: &[u8], limits: &Limits) -> Result<Validated, PipelineErro
     .unwrap_or_else(|_| Err(PipelineError::Internal("the decoder panicked".into())))
 }
 
+/// A BlurHash of the image (4x3 components, 3x4 when portrait) for placeholders, computed
+/// from a 32-pixel rendering: what a page shows while the real thumbnail loads.
+pub fn placeholder(input: &[u8], limits: &Limits) -> Result<String, PipelineError> {
+    let spec = "width = 32\nheight = 32\nfit = \"inside\"\nformat = \"png\"";
+    let preset = Preset::parse("placeholder", spec, std::path::Path::new("<built-in>"))
+        .map_err(|e| PipelineError::Internal(format!("placeholder preset: {e}")))?;
+    let small = render(input, &preset, OutputFormat::Png, limits)?;
+    let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
+        .map_err(PipelineError::from_image)?
+        .to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let (x, y) = if w >= h { (4, 3) } else { (3, 4) };
+    blurhash::encode(x, y, w, h, rgba.as_raw())
+        .map_err(|e| PipelineError::Internal(format!("blurhash: {e}")))
+}
+
 /// The size of `preset`'s output for an upright source of `upright` pixels.
 pub fn output_size(upright: (u32, u32), preset: &Preset) -> (u32, u32) {
     geometry::plan(upright.0, upright.1, preset).canvas
