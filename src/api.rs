@@ -19,6 +19,7 @@ use crate::http::{problem, problem_response};
 use crate::lifecycle::S3Event;
 use crate::pipeline::PipelineError;
 use crate::service::{ServiceError, Thumbnails};
+use crate::uploads::UploadRequest;
 
 /// The API's routes; `token` guards the writes.
 pub fn routes(token: Option<&str>) -> Router<Arc<Thumbnails>> {
@@ -30,6 +31,12 @@ pub fn routes(token: Option<&str>) -> Router<Arc<Thumbnails>> {
         .route("/v1/originals/{*key}", get(describe).merge(writes))
         .route("/v1/pregenerate", post(pregenerate).route_layer(guard()))
         .route("/v1/hooks/s3", post(s3_hook).route_layer(guard()))
+        .route("/v1/uploads", post(start_upload).route_layer(guard()))
+        .route("/v1/uploads/{id}", put(receive_upload))
+        .route(
+            "/v1/uploads/{id}/complete",
+            post(complete_upload).route_layer(guard()),
+        )
         .route("/v1/presets", get(presets))
 }
 
@@ -67,6 +74,19 @@ struct UploadQuery {
     pregenerate: Option<String>,
 }
 
+impl UploadQuery {
+    fn preset_names(&self) -> Vec<String> {
+        self.pregenerate
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 async fn upload(
     State(service): State<Arc<Thumbnails>>,
     Path(key): Path<String>,
@@ -74,15 +94,7 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let names: Vec<String> = query
-        .pregenerate
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let names = query.preset_names();
     // Checked before a byte of the body is read.
     let presets = match service.select_presets(&names) {
         Ok(p) => p,
@@ -183,6 +195,72 @@ async fn s3_hook(State(service): State<Arc<Thumbnails>>, body: axum::body::Bytes
         results.push(service.handle_event(event).await);
     }
     Json(serde_json::json!({ "results": results })).into_response()
+}
+
+async fn start_upload(State(service): State<Arc<Thumbnails>>, body: axum::body::Bytes) -> Response {
+    let request: UploadRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let detail = format!(
+                "the body must be {{\"key\": ..., \"content_type\": ..., \"size\": ...}}: {e}"
+            );
+            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &detail);
+        }
+    };
+    match service.start_upload(&request).await {
+        Ok(ticket) => (StatusCode::CREATED, Json(ticket)).into_response(),
+        Err(e) => problem(&e),
+    }
+}
+
+/// The fs store's upload endpoint: the browser's `PUT`, authorised by the ticket's signed
+/// URL instead of the API token.
+async fn receive_upload(
+    State(service): State<Arc<Thumbnails>>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+    body: Body,
+) -> Response {
+    let verified = service.upload_signer.verify(
+        uri.path(),
+        uri.query().unwrap_or_default(),
+        crate::signing::now(),
+    );
+    if let Err(e) = verified {
+        return problem_response(StatusCode::FORBIDDEN, "Forbidden", &e.to_string());
+    }
+    let limit = service.settings.limits.max_input_bytes;
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return problem(&ServiceError::Pipeline(PipelineError::InputTooLarge {
+                bytes: limit.saturating_add(1),
+                limit,
+            }));
+        }
+    };
+    match service.receive_upload(&id, bytes).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => problem(&e),
+    }
+}
+
+async fn complete_upload(
+    State(service): State<Arc<Thumbnails>>,
+    Path(id): Path<String>,
+    Query(query): Query<UploadQuery>,
+) -> Response {
+    let names = query.preset_names();
+    let presets = match service.select_presets(&names) {
+        Ok(p) => p,
+        Err(e) => {
+            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());
+        }
+    };
+    match service.complete_upload(&id, &presets).await {
+        Ok(manifest) => (StatusCode::CREATED, Json(manifest)).into_response(),
+        Err(e) => problem(&e),
+    }
 }
 
 async fn presets(State(service): State<Arc<Thumbnails>>) -> Response {

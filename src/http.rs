@@ -233,7 +233,11 @@ fn status_of(e: &ServiceError) -> StatusCode {
         ServiceError::UnknownPreset(_)
         | ServiceError::NotFound(_)
         | ServiceError::StalePin { .. } => StatusCode::NOT_FOUND,
-        ServiceError::BadKey(_) | ServiceError::ReservedKey(_) => StatusCode::BAD_REQUEST,
+        ServiceError::BadKey(_) | ServiceError::ReservedKey(_) | ServiceError::BadUpload(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        ServiceError::NoUpload(_) => StatusCode::NOT_FOUND,
+        ServiceError::NothingUploaded(_) => StatusCode::CONFLICT,
         ServiceError::Pipeline(p) => match p {
             PipelineError::Empty
             | PipelineError::UnsupportedFormat(_)

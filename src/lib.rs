@@ -24,3 +24,4 @@ pub mod runtime;
 pub mod service;
 pub mod signing;
 pub mod storage;
+pub mod uploads;

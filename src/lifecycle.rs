@@ -129,7 +129,7 @@ impl Thumbnails {
     }
 
     /// Refuses keys inside thumbkit's own prefix: an upload there could pose as a variant.
-    fn original_key(&self, key: &str) -> Result<ObjectKey, ServiceError> {
+    pub(crate) fn original_key(&self, key: &str) -> Result<ObjectKey, ServiceError> {
         let key = ObjectKey::parse(key)?;
         if key.is_under(&self.settings.variants_prefix) {
             return Err(ServiceError::ReservedKey(key.to_string()));

@@ -185,6 +185,9 @@ struct ServeArgs {
     /// `exp` and `sig`, and manifests hand out signed URLs.
     #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
+    /// How long an upload ticket's URL stays valid (at most 15m).
+    #[arg(long, env = "THUMBKIT_UPLOAD_TTL", default_value = "15m", value_parser = parse_duration)]
+    upload_ttl: std::time::Duration,
     /// How long the signed URLs in upload manifests stay valid, e.g. `24h`.
     #[arg(long, env = "THUMBKIT_SIGNED_URL_TTL", default_value = "24h", value_parser = parse_duration)]
     signed_url_ttl: std::time::Duration,
@@ -471,6 +474,7 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
         pregenerate: args.pregenerate.clone(),
         signer,
         signed_url_ttl: args.signed_url_ttl,
+        upload_ttl: args.upload_ttl,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
     runtime.block_on(async move {

@@ -34,6 +34,12 @@ pub enum ServiceError {
     BadKey(#[from] KeyError),
     #[error("`{0}` is inside thumbkit's own prefix for variants; originals cannot live there")]
     ReservedKey(String),
+    #[error("there is no pending upload `{0}` (it was completed, or never issued)")]
+    NoUpload(String),
+    #[error("nothing has been uploaded for `{0}` yet; PUT the file to its upload_url first")]
+    NothingUploaded(String),
+    #[error("{0}")]
+    BadUpload(String),
     #[error("there is no original at `{0}`")]
     NotFound(String),
     #[error("`{key}` no longer has the content `v={pinned}`")]
@@ -156,6 +162,8 @@ pub struct Settings {
     pub signer: Option<crate::signing::Signer>,
     /// How long the signed URLs in manifests stay valid.
     pub signed_url_ttl: Duration,
+    /// How long an upload ticket's URL stays valid (at most 15 minutes).
+    pub upload_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -173,6 +181,7 @@ impl Default for Settings {
             pregenerate: vec!["all".into()],
             signer: None,
             signed_url_ttl: Duration::from_secs(24 * 3600),
+            upload_ttl: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -197,12 +206,21 @@ pub struct Thumbnails {
     workers: Arc<Semaphore>,
     admission: Arc<Semaphore>,
     writes: TaskTracker,
+    /// Signs the fs store's upload URLs: the configured signing key, else a key of this
+    /// process's own (fs stores serve one instance).
+    pub(crate) upload_signer: crate::signing::Signer,
 }
 
 impl Thumbnails {
     /// A service over `store` with `presets`.
     pub fn new(store: Arc<dyn Store>, presets: Presets, settings: Settings) -> Self {
         let metrics = Arc::new(Metrics::new());
+        let settings_signer = settings.signer.clone().unwrap_or_else(|| {
+            let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+            let key = blake3::hash(seed.as_bytes()).to_hex().to_string();
+            crate::signing::Signer::parse(&key)
+                .unwrap_or_else(|_| unreachable!("64 hex digits are a valid key"))
+        });
         let storage = Storage::new(store, settings.storage_timeout, metrics.clone());
         let memory = Cache::builder()
             .max_capacity(settings.memory_cache_bytes)
@@ -229,6 +247,7 @@ impl Thumbnails {
             originals,
             memory,
             writes: TaskTracker::new(),
+            upload_signer: settings_signer,
         }
     }
 

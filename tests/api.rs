@@ -23,13 +23,29 @@ async fn send(
     token: Option<&str>,
     body: &[u8],
 ) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("Authorization", a)])
+        .unwrap_or_default();
+    send_with(addr, method, path, &headers, body).await
+}
+
+/// Sends `body` with `method` to `path` with `headers`.
+async fn send_with(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -536,4 +552,208 @@ async fn signed_urls_valid_tampered_expired_and_rotated() {
         .unwrap()
         .sign(&format!("/t/small/s/p.jpg?v={hash}"), now() + 60);
     assert_eq!(app.get(&by_unknown).await.status, 403);
+}
+
+/// Splits `http://127.0.0.1:port/path?query` into the address and the path with its query.
+fn split_url(url: &str) -> (std::net::SocketAddr, String) {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_once('/').unwrap();
+    (host.parse().unwrap(), format!("/{path}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_uploads_go_straight_to_s3_and_are_validated_on_completion() {
+    let s3 = S3Server::start("presigned").await;
+    let app = app_with_token(&s3, Settings::default()).await;
+    let photo = fixture("DSCN0010.jpg");
+    let ask = |key: &str, size: usize| {
+        serde_json::json!({"key": key, "content_type": "image/jpeg", "size": size}).to_string()
+    };
+    assert_eq!(
+        send(
+            app.addr,
+            "POST",
+            "/v1/uploads",
+            None,
+            ask("x.jpg", 10).as_bytes()
+        )
+        .await
+        .status,
+        401
+    );
+    let r = send(
+        app.addr,
+        "POST",
+        "/v1/uploads",
+        Some(TOKEN),
+        ask("browser/My pic.jpg", photo.len()).as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let ticket = json(&r);
+    let url = ticket["upload_url"].as_str().unwrap();
+    assert!(url.starts_with(&s3.endpoint), "a presigned S3 URL: {url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    let expires = ticket["expires_at"].as_u64().unwrap();
+    assert!(expires <= thumbkit::signing::now() + 15 * 60);
+    let complete = ticket["complete_url"].as_str().unwrap().to_owned();
+    // Completing before the browser uploaded: 409, and the ticket stays usable.
+    assert_eq!(
+        send(app.addr, "POST", &complete, Some(TOKEN), b"")
+            .await
+            .status,
+        409
+    );
+
+    // The browser's PUT goes to S3 itself, not through thumbkit.
+    let (s3_addr, path) = split_url(url);
+    let put = send_with(
+        s3_addr,
+        "PUT",
+        &path,
+        &[("Content-Type", "image/jpeg")],
+        &photo,
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+    assert!(
+        s3.get("browser/My pic.jpg").await.is_none(),
+        "not at its key before validation"
+    );
+
+    let done = send(
+        app.addr,
+        "POST",
+        &format!("{complete}?pregenerate=thumb"),
+        Some(TOKEN),
+        b"",
+    )
+    .await;
+    assert_eq!(done.status, 201, "{}", String::from_utf8_lossy(&done.body));
+    let m = json(&done);
+    assert_eq!(m["key"], "browser/My pic.jpg");
+    assert_eq!(m["variants"]["thumb"]["pregenerated"], "rendered");
+    let (stored, _) = s3
+        .get("browser/My pic.jpg")
+        .await
+        .expect("moved to its key");
+    assert_eq!(stored, photo);
+    assert!(s3.keys("_variants/_staging/").await.is_empty());
+    let served = app
+        .get(m["variants"]["thumb"]["url"].as_str().unwrap())
+        .await;
+    assert_eq!(served.status, 200);
+    // Completed tickets are gone.
+    assert_eq!(
+        send(app.addr, "POST", &complete, Some(TOKEN), b"")
+            .await
+            .status,
+        404
+    );
+
+    // A text file sent as an image: 422 on completion, and nothing is kept.
+    let text = fixture("exif-samples-README.jpg");
+    let r = send(
+        app.addr,
+        "POST",
+        "/v1/uploads",
+        Some(TOKEN),
+        ask("browser/fake.jpg", text.len()).as_bytes(),
+    )
+    .await;
+    let ticket = json(&r);
+    let (s3_addr, path) = split_url(ticket["upload_url"].as_str().unwrap());
+    let put = send_with(
+        s3_addr,
+        "PUT",
+        &path,
+        &[("Content-Type", "image/jpeg")],
+        &text,
+    )
+    .await;
+    assert_eq!(put.status, 200);
+    let refused = send(
+        app.addr,
+        "POST",
+        ticket["complete_url"].as_str().unwrap(),
+        Some(TOKEN),
+        b"",
+    )
+    .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.problem()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("text")
+    );
+    assert!(s3.get("browser/fake.jpg").await.is_none());
+    assert!(s3.keys("_variants/_staging/").await.is_empty());
+    // Asking for too much, or not an image.
+    let huge = ask("browser/huge.jpg", 1 << 40);
+    assert_eq!(
+        send(
+            app.addr,
+            "POST",
+            "/v1/uploads",
+            Some(TOKEN),
+            huge.as_bytes()
+        )
+        .await
+        .status,
+        400
+    );
+    let pdf = serde_json::json!({"key": "a.pdf", "content_type": "application/pdf", "size": 10})
+        .to_string();
+    assert_eq!(
+        send(app.addr, "POST", "/v1/uploads", Some(TOKEN), pdf.as_bytes())
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_fs_store_browser_uploads_go_to_a_signed_thumbkit_url() {
+    let root = temp_dir("fs-uploads");
+    let store: std::sync::Arc<dyn thumbkit::storage::Store> =
+        std::sync::Arc::new(thumbkit::storage::FsStore::open(&root).await.unwrap());
+    let options = Options {
+        api_token: Some(TOKEN.into()),
+    };
+    let app = spawn_app_with(store, shipped_presets(), Settings::default(), options).await;
+    let photo = fixture("DSCN0010.jpg");
+    let ask =
+        serde_json::json!({"key": "u/p.jpg", "content_type": "image/jpeg", "size": photo.len()})
+            .to_string();
+    let ticket = json(&send(app.addr, "POST", "/v1/uploads", Some(TOKEN), ask.as_bytes()).await);
+    let url = ticket["upload_url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("/v1/uploads/") && url.contains("&sig="),
+        "{url}"
+    );
+    let tampered = url.replace("&sig=", "&sig=0");
+    assert_eq!(
+        send(app.addr, "PUT", &tampered, None, &photo).await.status,
+        403
+    );
+    assert_eq!(
+        send(app.addr, "PUT", &url, None, &photo[..100])
+            .await
+            .status,
+        400,
+        "size differs"
+    );
+    assert_eq!(send(app.addr, "PUT", &url, None, &photo).await.status, 200);
+    let done = send(
+        app.addr,
+        "POST",
+        ticket["complete_url"].as_str().unwrap(),
+        Some(TOKEN),
+        b"",
+    )
+    .await;
+    assert_eq!(done.status, 201, "{}", String::from_utf8_lossy(&done.body));
+    assert_eq!(std::fs::read(root.join("u/p.jpg")).unwrap(), photo);
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -106,6 +106,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Deletes the object (no error when there is none).
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+    /// A URL to which a client can `PUT` the object's bytes directly (with `content_type`
+    /// and exactly `size` bytes), valid for `ttl`; `None` when the store cannot presign.
+    async fn presign_put(
+        &self,
+        _key: &ObjectKey,
+        _content_type: &str,
+        _size: u64,
+        _ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
     /// Every key that starts with `prefix` (all pages), in no particular order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError>;
     /// Succeeds when the store is reachable and usable (the bucket exists, the root is a
@@ -251,6 +262,18 @@ impl Storage {
                 key: prefix.to_owned(),
                 after: self.timeout,
             })?
+    }
+
+    /// See [`Store::presign_put`] (signing is local; counted as `presign`).
+    pub async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        size: u64,
+        ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let call = self.store.presign_put(key, content_type, size, ttl);
+        self.bounded("presign", Kind::Original, key, call).await
     }
 
     /// See [`Store::check`].

@@ -323,6 +323,34 @@ impl Store for S3Store {
         }
     }
 
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        size: u64,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let full = self.full_key(key);
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(|e| {
+            StoreError::Backend {
+                op: "presign",
+                key: full.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.location.bucket)
+            .key(&full)
+            .content_type(content_type)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .presigned(config)
+            .await
+            .map_err(|e| self.error("presign", &full, e))?;
+        Ok(Some(presigned.uri().to_owned()))
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
         let full = format!("{}{prefix}", self.location.prefix);
         let mut pages = self
