@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::http::{problem, problem_response};
 use crate::lifecycle::S3Event;
 use crate::pipeline::PipelineError;
+use crate::preset::Preset;
 use crate::service::{ServiceError, Thumbnails};
 use crate::uploads::UploadRequest;
 
@@ -87,6 +88,45 @@ impl UploadQuery {
     }
 }
 
+/// The presets `?pregenerate=` names (checked before any body is read); an unknown name is
+/// a bad request here, not a missing resource.
+fn pregenerate_presets<'a>(
+    service: &'a Thumbnails,
+    query: &UploadQuery,
+) -> Result<Vec<&'a Preset>, ServiceError> {
+    service
+        .select_presets(&query.preset_names())
+        .map_err(|e| ServiceError::BadUpload(e.to_string()))
+}
+
+/// Reads a body of at most `limit` bytes: a declared `Content-Length` over it is refused
+/// before reading, and reading stops at the limit, so an endless body costs at most `limit`
+/// bytes of memory.
+async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ServiceError> {
+    let too_large =
+        |bytes: usize| ServiceError::Pipeline(PipelineError::InputTooLarge { bytes, limit });
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared.filter(|&n| n > limit) {
+        return Err(too_large(n));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(too_large(limit.saturating_add(1)))
+        }
+        Err(e) => Err(ServiceError::BadUpload(format!(
+            "the upload could not be read to its end: {e}"
+        ))),
+    }
+}
+
 async fn upload(
     State(service): State<Arc<Thumbnails>>,
     Path(key): Path<String>,
@@ -94,41 +134,14 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let names = query.preset_names();
-    // Checked before a byte of the body is read.
-    let presets = match service.select_presets(&names) {
+    let presets = match pregenerate_presets(&service, &query) {
         Ok(p) => p,
-        Err(e) => {
-            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());
-        }
+        Err(e) => return problem(&e),
     };
     let limit = service.settings.limits.max_input_bytes;
-    let too_large = |bytes: usize| {
-        problem(&ServiceError::Pipeline(PipelineError::InputTooLarge {
-            bytes,
-            limit,
-        }))
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if let Some(n) = declared.filter(|&n| n > limit) {
-        return too_large(n);
-    }
-    // Reading stops at the limit: an endless body costs at most `limit` bytes of memory.
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return too_large(limit.saturating_add(1));
-        }
-        Err(e) => {
-            return problem_response(
-                StatusCode::BAD_REQUEST,
-                "Bad Request",
-                &format!("the upload could not be read to its end: {e}"),
-            );
-        }
+    let bytes = match read_limited(&headers, body, limit).await {
+        Ok(b) => b,
+        Err(e) => return problem(&e),
     };
     match service.upload(&key, bytes, &presets).await {
         Ok(manifest) => (StatusCode::CREATED, Json(manifest)).into_response(),
@@ -219,6 +232,7 @@ async fn receive_upload(
     State(service): State<Arc<Thumbnails>>,
     Path(id): Path<String>,
     uri: axum::http::Uri,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let verified = service.upload_signer.verify(
@@ -230,14 +244,9 @@ async fn receive_upload(
         return problem_response(StatusCode::FORBIDDEN, "Forbidden", &e.to_string());
     }
     let limit = service.settings.limits.max_input_bytes;
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return problem(&ServiceError::Pipeline(PipelineError::InputTooLarge {
-                bytes: limit.saturating_add(1),
-                limit,
-            }));
-        }
+    let bytes = match read_limited(&headers, body, limit).await {
+        Ok(b) => b,
+        Err(e) => return problem(&e),
     };
     match service.receive_upload(&id, bytes).await {
         Ok(()) => StatusCode::OK.into_response(),
@@ -250,12 +259,9 @@ async fn complete_upload(
     Path(id): Path<String>,
     Query(query): Query<UploadQuery>,
 ) -> Response {
-    let names = query.preset_names();
-    let presets = match service.select_presets(&names) {
+    let presets = match pregenerate_presets(&service, &query) {
         Ok(p) => p,
-        Err(e) => {
-            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());
-        }
+        Err(e) => return problem(&e),
     };
     match service.complete_upload(&id, &presets).await {
         Ok(manifest) => (StatusCode::CREATED, Json(manifest)).into_response(),

@@ -330,21 +330,9 @@ fn pregen_renders_every_missing_variant_once_and_a_second_run_renders_nothing() 
     // Only originals under the prefix were rendered: thumb (JPEG) + small (JPEG and WebP).
     let variants: Vec<_> = walk(&dir.join("_variants"))
         .into_iter()
+        .map(|p| p.display().to_string())
         .filter(|p| !p.contains("/_records/") && !p.contains("/_keys/"))
         .collect();
     assert_eq!(variants.len(), 6, "{variants:?}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p.display().to_string());
-        }
-    }
-    out
 }

@@ -202,19 +202,6 @@ async fn futures_join(handles: Vec<tokio::task::JoinHandle<Reply>>) -> Vec<Reply
     out
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn errors_are_problem_json_with_the_right_status() {
     let root = temp_dir("errors");

@@ -165,3 +165,17 @@ pub fn mean_colour(img: &image::RgbImage) -> [f64; 3] {
     let n = (img.width() * img.height()) as f64;
     [s[0] as f64 / n, s[1] as f64 / n, s[2] as f64 / n]
 }
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -142,6 +142,11 @@ pub async fn request(
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
+    parse_reply(&raw)
+}
+
+/// Parses a raw HTTP/1.1 response.
+pub fn parse_reply(raw: &[u8]) -> Reply {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
