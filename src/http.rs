@@ -100,7 +100,7 @@ async fn observe(
         .map_or("", |p| p.0.as_str());
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if path.starts_with("/t/") {
-        service.metrics().await.request(preset, status, cache);
+        service.counters().request(preset, status, cache);
     }
     tracing::info!(
         target: "thumbkit::request",

@@ -266,7 +266,12 @@ impl Thumbnails {
         &self.storage
     }
 
-    /// The metrics, with the gauges brought up to date.
+    /// The metrics as they stand, for counting (cheap; gauges not refreshed).
+    pub fn counters(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The metrics, with the gauges brought up to date (for `/metrics`).
     pub async fn metrics(&self) -> &Metrics {
         self.memory.run_pending_tasks().await;
         self.metrics.set_gauges(
