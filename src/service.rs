@@ -437,11 +437,18 @@ impl Thumbnails {
             };
             return Ok((variant, Tier::Store));
         }
-        let admission = self
-            .admission
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ServiceError::Busy)?;
+        let admission = match write {
+            // A visitor is refused at once when the queue is full...
+            Write::Behind => self.admission.clone().try_acquire_owned(),
+            // ...while uploads and pre-generation wait their turn rather than fail.
+            Write::Now => self
+                .admission
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| tokio::sync::TryAcquireError::Closed),
+        }
+        .map_err(|_| ServiceError::Busy)?;
         let bytes = match self.originals.bytes(key, original).await? {
             Ok(bytes) => bytes,
             // Never store new pixels under the old content's key.

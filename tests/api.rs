@@ -731,3 +731,34 @@ async fn with_the_fs_store_browser_uploads_go_to_a_signed_thumbkit_url() {
     assert_eq!(std::fs::read(root.join("u/p.jpg")).unwrap(), photo);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pregeneration_waits_for_a_worker_instead_of_failing() {
+    let s3 = S3Server::start("waits").await;
+    let settings = Settings {
+        render_workers: 1,
+        render_queue: 0,
+        ..Settings::default()
+    };
+    let app = app_with_token(&s3, settings).await;
+    let addr = app.addr;
+    let uploads: Vec<_> = ["one.jpg", "two.jpg", "three.jpg"]
+        .into_iter()
+        .zip(["DSCN0010.jpg", "IMG_9424.JPG", "Landscape_3.jpg"])
+        .map(|(key, name)| {
+            let bytes = fixture(name);
+            tokio::spawn(async move {
+                let path = format!("/v1/originals/{key}?pregenerate=all");
+                send(addr, "PUT", &path, Some(TOKEN), &bytes).await
+            })
+        })
+        .collect();
+    for upload in uploads {
+        let r = upload.await.unwrap();
+        assert_eq!(r.status, 201);
+        let m = json(&r);
+        for (name, v) in m["variants"].as_object().unwrap() {
+            assert_eq!(v["pregenerated"], "rendered", "{name}: {v}");
+        }
+    }
+}
