@@ -1,6 +1,6 @@
 //! The JSON API for upload hooks (`/v1/...`): upload, describe and delete originals, and
-//! list presets. Writes need `Authorization: Bearer <token>` when a token is configured;
-//! `thumbkit serve` refuses to listen beyond loopback without one unless told to.
+//! list presets. Every route needs `Authorization: Bearer <token>` when a token is
+//! configured; `thumbkit serve` refuses to listen beyond loopback without one unless told to.
 
 use std::sync::Arc;
 
@@ -21,24 +21,28 @@ use crate::pipeline::PipelineError;
 use crate::preset::Preset;
 use crate::service::{ServiceError, Thumbnails};
 use crate::uploads::UploadRequest;
+use crate::workers::Patience;
 
-/// The API's routes; `token` guards the writes.
+/// The API's routes. With a `token`, every route needs it, reads included: manifests hand
+/// out signed URLs and tell which keys exist, and each costs storage calls. The one
+/// exception is the fs store's upload URL, which its ticket's signature authorises.
 pub fn routes(token: Option<&str>) -> Router<Arc<Thumbnails>> {
     // Only a digest is kept, and digests are compared in constant time (blake3::Hash's ==).
-    let expected = token.map(|t| blake3::hash(t.as_bytes()));
-    let guard = || middleware::from_fn_with_state(expected, require_token);
-    let writes = put(upload).delete(delete).route_layer(guard());
-    Router::new()
-        .route("/v1/originals/{*key}", get(describe).merge(writes))
-        .route("/v1/pregenerate", post(pregenerate).route_layer(guard()))
-        .route("/v1/hooks/s3", post(s3_hook).route_layer(guard()))
-        .route("/v1/uploads", post(start_upload).route_layer(guard()))
-        .route("/v1/uploads/{id}", put(receive_upload))
+    let expected = token.map(|t| blake3::hash(t.trim().as_bytes()));
+    let guarded = Router::new()
         .route(
-            "/v1/uploads/{id}/complete",
-            post(complete_upload).route_layer(guard()),
+            "/v1/originals/{*key}",
+            get(describe).put(upload).delete(delete),
         )
+        .route("/v1/pregenerate", post(pregenerate))
+        .route("/v1/hooks/s3", post(s3_hook))
+        .route("/v1/uploads", post(start_upload))
+        .route("/v1/uploads/{id}/complete", post(complete_upload))
         .route("/v1/presets", get(presets))
+        .route_layer(middleware::from_fn_with_state(expected, require_token));
+    Router::new()
+        .route("/v1/uploads/{id}", put(receive_upload))
+        .merge(guarded)
 }
 
 async fn require_token(
@@ -121,9 +125,12 @@ async fn read_limited(
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(too_large(limit.saturating_add(1)))
         }
-        Err(e) => Err(ServiceError::BadUpload(format!(
-            "the upload could not be read to its end: {e}"
-        ))),
+        Err(e) => match crate::deadline::BodyTimeout::find(e.as_ref()) {
+            Some(t) => Err(ServiceError::BodyTimeout(t.0)),
+            None => Err(ServiceError::BadUpload(format!(
+                "the upload could not be read to its end: {e}"
+            ))),
+        },
     }
 }
 
@@ -139,11 +146,17 @@ async fn upload(
         Err(e) => return problem(&e),
     };
     let limit = service.settings.limits.max_input_bytes;
+    // A place among the admitted jobs before the body is in memory: uploads count in the
+    // same memory bound as renders.
+    let admitted = match service.workers.admit(Patience::Wait).await {
+        Ok(a) => a,
+        Err(e) => return problem(&e.into()),
+    };
     let bytes = match read_limited(&headers, body, limit).await {
         Ok(b) => b,
         Err(e) => return problem(&e),
     };
-    match service.upload(&key, bytes, &presets).await {
+    match service.upload(&key, bytes, &presets, admitted).await {
         Ok(manifest) => (StatusCode::CREATED, Json(manifest)).into_response(),
         Err(e) => problem(&e),
     }
@@ -162,6 +175,9 @@ async fn delete(State(service): State<Arc<Thumbnails>>, Path(key): Path<String>)
         Err(e) => problem(&e),
     }
 }
+
+/// Records one `POST /v1/hooks/s3` may carry: S3 sends one per event, so more is not S3.
+const MAX_EVENTS: usize = 100;
 
 /// Keys one `POST /v1/pregenerate` may name (more belong to `thumbkit pregen`).
 const MAX_BATCH: usize = 1000;
@@ -203,6 +219,13 @@ async fn s3_hook(State(service): State<Arc<Thumbnails>>, body: axum::body::Bytes
             return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());
         }
     };
+    if events.len() > MAX_EVENTS {
+        let detail = format!(
+            "{} records in one notification; at most {MAX_EVENTS} (S3 sends one per event)",
+            events.len()
+        );
+        return problem_response(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large", &detail);
+    }
     let mut results = Vec::with_capacity(events.len());
     for event in &events {
         results.push(service.handle_event(event).await);

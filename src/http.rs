@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -16,17 +16,44 @@ use serde::Deserialize;
 
 use crate::negotiate::accepts_webp;
 use crate::pipeline::PipelineError;
+use crate::server::ConnectionLimits;
 use crate::service::{Request, ServiceError, Thumbnails};
 
 /// `max-age` of responses whose content is not pinned with `?v=`: short, because the
 /// original behind the key may be replaced.
-const UNPINNED_MAX_AGE: u32 = 60;
+const UNPINNED_MAX_AGE: u64 = 60;
+
+/// `max-age` of memory hits served while the store cannot confirm the original.
+const STALE_MAX_AGE: u64 = 10;
+
+/// `max-age` of responses pinned to their content with `?v=`: a year (they never change).
+const PINNED_MAX_AGE: u64 = 31_536_000;
+
+/// Headers a request may carry (more get 431 problem+json).
+pub const MAX_HEADERS: usize = 100;
+
+/// Bytes of headers a request may carry (names and values).
+pub const MAX_HEADER_BYTES: usize = 16 << 10;
 
 /// HTTP settings that are not the service's.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
-    /// Bearer token required by the API's writes (`THUMBKIT_API_TOKEN`).
+    /// Bearer token required by every `/v1/` route (`THUMBKIT_API_TOKEN`).
     pub api_token: Option<String>,
+    /// Longest a client may take to send a request body (`THUMBKIT_BODY_TIMEOUT`).
+    pub body_timeout: Duration,
+    /// Timeouts and caps of connections.
+    pub connections: ConnectionLimits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            api_token: None,
+            body_timeout: Duration::from_secs(60),
+            connections: ConnectionLimits::default(),
+        }
+    }
 }
 
 /// The router over a service.
@@ -43,6 +70,18 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .fallback(|| async {
+            problem_response(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                "no such endpoint: thumbnails are at /t/{preset}/{key}, the API under /v1/",
+            )
+        })
+        .layer(middleware::from_fn_with_state(
+            options.body_timeout,
+            crate::deadline::bound_request,
+        ))
+        .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn_with_state(service.clone(), observe))
         .with_state(service)
 }
@@ -66,6 +105,39 @@ async fn require_signature(
         }
     }
     next.run(request).await
+}
+
+/// Turns every error response that is not problem+json yet (axum's rejections: a path that
+/// is not UTF-8, a body over the limit, a method a route does not take) into one, keeping
+/// its status, its text as the detail, and headers such as `Allow`.
+async fn problems_only(request: axum::extract::Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let detail = match (text.trim(), status) {
+        ("", StatusCode::METHOD_NOT_ALLOWED) => {
+            "this endpoint does not take that method; see the Allow header"
+        }
+        ("", _) => status.canonical_reason().unwrap_or("error"),
+        (text, _) => text,
+    };
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut problem = problem_response(status, title, detail);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    problem
 }
 
 /// The preset a thumbnail response was for, set by the handler for [`observe`] (only for
@@ -115,7 +187,8 @@ async fn observe(
 }
 
 /// Binds `addr` (port 0 picks a free port) and returns the bound address and the server,
-/// which runs until `shutdown` completes and then drains in-flight requests.
+/// which runs until `shutdown` completes and then drains in-flight requests (for at most
+/// the shutdown timeout).
 pub async fn bind(
     addr: SocketAddr,
     service: Arc<Thumbnails>,
@@ -125,15 +198,15 @@ pub async fn bind(
     SocketAddr,
     impl std::future::Future<Output = std::io::Result<()>>,
 )> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let server = axum::serve(listener, router(service, &options)).with_graceful_shutdown(shutdown);
-    Ok((local, async move { server.await }))
+    let router = router(service, &options);
+    crate::server::bind(addr, router, options.connections, shutdown).await
 }
 
 #[derive(Debug, Deserialize)]
 struct ThumbQuery {
     v: Option<String>,
+    /// A signed URL's expiry (Unix seconds), already verified by [`require_signature`].
+    exp: Option<String>,
 }
 
 async fn thumbnail(
@@ -165,6 +238,7 @@ async fn respond(
     headers: &HeaderMap,
     accept: &str,
 ) -> Response {
+    let signed_until = query.exp.as_deref().and_then(|e| e.parse::<u64>().ok());
     let request = Request {
         preset,
         key,
@@ -178,10 +252,23 @@ async fn respond(
         Ok(s) => s,
         Err(e) => return problem(&e),
     };
-    let cache_control = if served.pinned {
-        "public, max-age=31536000, immutable".to_owned()
+    let mut max_age = if served.pinned {
+        PINNED_MAX_AGE
     } else {
-        format!("public, max-age={UNPINNED_MAX_AGE}")
+        UNPINNED_MAX_AGE
+    };
+    // A stale answer is good for a moment only: the store may come back with news.
+    if served.stale {
+        max_age = max_age.min(STALE_MAX_AGE);
+    }
+    // No cache may keep a signed URL's response past the signature's expiry.
+    if let (Some(_), Some(exp)) = (&service.settings.signer, signed_until) {
+        max_age = max_age.min(exp.saturating_sub(crate::signing::now()));
+    }
+    let cache_control = if served.pinned {
+        format!("public, max-age={max_age}, immutable")
+    } else {
+        format!("public, max-age={max_age}")
     };
     let mut out = HeaderMap::new();
     let mut set = |name: header::HeaderName, value: &str| {
@@ -193,6 +280,12 @@ async fn respond(
     set(header::CACHE_CONTROL, &cache_control);
     if served.varies {
         set(header::VARY, "Accept");
+    }
+    if served.stale {
+        set(
+            header::HeaderName::from_static("x-thumbkit-stale"),
+            "storage-unavailable",
+        );
     }
     let (Some(variant), Some(tier)) = (served.variant, served.tier) else {
         return (StatusCode::NOT_MODIFIED, out).into_response();
@@ -237,7 +330,8 @@ fn status_of(e: &ServiceError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         ServiceError::NoUpload(_) => StatusCode::NOT_FOUND,
-        ServiceError::NothingUploaded(_) => StatusCode::CONFLICT,
+        ServiceError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+        ServiceError::NothingUploaded(_) | ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::Pipeline(p) => match p {
             PipelineError::Empty
             | PipelineError::UnsupportedFormat(_)
@@ -258,7 +352,8 @@ fn status_of(e: &ServiceError) -> StatusCode {
         }
         | ServiceError::Changed(_)
         | ServiceError::Busy
-        | ServiceError::RenderTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        | ServiceError::RenderTimeout(_)
+        | ServiceError::Deadline(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

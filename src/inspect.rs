@@ -143,10 +143,11 @@ pub fn metadata_of(
             m.comment = j.comment;
         }
         SourceFormat::Png => {
-            for (kind, body) in png_chunks(data) {
+            for chunk in crate::pipeline::png::chunks(data) {
+                let (kind, body) = (chunk.kind, chunk.body);
                 match kind {
                     b"eXIf" => exif = Some(body.to_vec()),
-                    b"iCCP" => icc = png_iccp(body),
+                    b"iCCP" => icc = crate::pipeline::png::iccp_profile(body),
                     b"iTXt" if body.starts_with(b"XML:com.adobe.xmp\0") => m.xmp = true,
                     b"tEXt" | b"zTXt" | b"iTXt" => {
                         let key = body.split(|b| *b == 0).next().unwrap_or_default();
@@ -215,38 +216,6 @@ fn contains_tag(tiff: &[u8], tag: u16) -> bool {
 /// Some writers keep the JPEG-style `Exif\0\0` prefix inside container chunks.
 fn strip_exif_header(body: &[u8]) -> &[u8] {
     body.strip_prefix(b"Exif\0\0").unwrap_or(body)
-}
-
-/// The chunks of a PNG as (type, body); stops quietly at the first malformed chunk.
-pub fn png_chunks(data: &[u8]) -> Vec<(&[u8; 4], &[u8])> {
-    let mut out = Vec::new();
-    let mut pos = 8;
-    while pos + 12 <= data.len() {
-        let len =
-            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
-        let Some(end) = (pos + 8).checked_add(len).filter(|e| e + 4 <= data.len()) else {
-            break;
-        };
-        let Ok(kind) = <&[u8; 4]>::try_from(&data[pos + 4..pos + 8]) else {
-            break;
-        };
-        out.push((kind, &data[pos + 8..end]));
-        pos = end + 4;
-    }
-    out
-}
-
-/// The profile inside an `iCCP` chunk (name, NUL, method, zlib data).
-fn png_iccp(body: &[u8]) -> Option<Vec<u8>> {
-    let nul = body.iter().position(|b| *b == 0)?;
-    let compressed = body.get(nul + 2..)?;
-    let mut out = Vec::new();
-    use std::io::Read;
-    flate2::read::ZlibDecoder::new(compressed)
-        .take(16 << 20)
-        .read_to_end(&mut out)
-        .ok()?;
-    Some(out)
 }
 
 /// The chunks of a RIFF (WebP) file as (fourcc, body).

@@ -13,6 +13,10 @@ use crate::preset::Preset;
 /// The longest key S3 accepts, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
 
+/// The longest path segment, in bytes: what every common filesystem can name (255) less the
+/// fs store's `.json` sidecar suffix, so a key means the same on every store.
+pub const MAX_SEGMENT_BYTES: usize = 250;
+
 /// Why a string is not a usable object key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
@@ -24,6 +28,8 @@ pub enum KeyError {
     Absolute,
     #[error("the key has an empty, `.` or `..` path segment")]
     BadSegment,
+    #[error("a segment of the key is {0} bytes long; the limit is {MAX_SEGMENT_BYTES}")]
+    LongSegment(usize),
     #[error("the key has a control character")]
     ControlCharacter,
     #[error("the key has a backslash")]
@@ -33,7 +39,8 @@ pub enum KeyError {
 }
 
 /// An original's key: `/`-separated segments, none empty, `.` or `..`; no control
-/// characters or backslashes; at most 1024 bytes. Any depth, any other Unicode.
+/// characters or backslashes; at most 1024 bytes, 250 per segment. Any depth, any other
+/// Unicode.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey(String);
 
@@ -59,6 +66,9 @@ impl ObjectKey {
             .any(|seg| seg.is_empty() || seg == "." || seg == "..")
         {
             return Err(KeyError::BadSegment);
+        }
+        if let Some(long) = s.split('/').map(str::len).find(|&n| n > MAX_SEGMENT_BYTES) {
+            return Err(KeyError::LongSegment(long));
         }
         Ok(Self(s.to_owned()))
     }

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod backfill;
 pub mod bench;
+pub mod deadline;
 pub mod http;
 pub mod inspect;
 pub mod keys;
@@ -21,7 +22,9 @@ pub mod originals;
 pub mod pipeline;
 pub mod preset;
 pub mod runtime;
+pub mod server;
 pub mod service;
 pub mod signing;
 pub mod storage;
 pub mod uploads;
+pub mod workers;

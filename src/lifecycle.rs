@@ -18,6 +18,7 @@ use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::{FormatChoice, Preset};
 use crate::service::{ServiceError, Thumbnails, Tier};
 use crate::storage::Kind;
+use crate::workers::{Admitted, Patience};
 
 /// Characters kept as they are in a URL path segment (RFC 3986 unreserved); `/` separates
 /// segments and is kept too. Everything else (spaces, `?`, `#`, `%`, non-ASCII) is encoded.
@@ -154,23 +155,32 @@ impl Thumbnails {
 
     /// Validates `bytes` fully and stores them at `key` with their hash in the metadata;
     /// then renders `pregenerate`'s variants. Nothing is stored when validation fails.
+    /// `admitted` was taken before `bytes` were read, so uploads in memory are bounded like
+    /// renders; it is given back once validation ends, before pre-generation asks for more.
     pub async fn upload(
         &self,
         key: &str,
         bytes: Bytes,
         pregenerate: &[&Preset],
+        admitted: Admitted,
     ) -> Result<Manifest, ServiceError> {
         let key = self.original_key(key)?;
         let limits = self.settings.limits;
         let checked = bytes.clone();
-        let (validated, hash, orientation, blurhash) = tokio::task::spawn_blocking(move || {
-            let validated = pipeline::validate(&checked, &limits)?;
-            let orientation = crate::inspect::inspect(&checked).map_or(1, |r| r.orientation);
-            let blurhash = pipeline::placeholder(&checked, &limits)?;
-            Ok::<_, PipelineError>((validated, ContentHash::of(&checked), orientation, blurhash))
-        })
-        .await
-        .map_err(|e| PipelineError::Internal(format!("validation task: {e}")))??;
+        let (validated, hash, orientation, blurhash) = self
+            .workers
+            .run(admitted, move || {
+                let validated = pipeline::validate(&checked, &limits)?;
+                let orientation = crate::inspect::inspect(&checked).map_or(1, |r| r.orientation);
+                let blurhash = pipeline::placeholder(&checked, &limits)?;
+                Ok::<_, PipelineError>((
+                    validated,
+                    ContentHash::of(&checked),
+                    orientation,
+                    blurhash,
+                ))
+            })
+            .await??;
         let metadata = Record::metadata(&hash, &validated.probe, orientation, &blurhash);
         let content_type = match validated.probe.format {
             pipeline::SourceFormat::Jpeg => "image/jpeg",
@@ -233,9 +243,12 @@ impl Thumbnails {
     /// Computes the BlurHash of an original that was not uploaded through thumbkit, and shares
     /// it in the original's record so that it is computed once. `None` if that fails.
     async fn compute_placeholder(&self, key: &ObjectKey, original: &Original) -> Option<String> {
+        let admitted = self.workers.admit(Patience::Wait).await.ok()?;
         let bytes = self.originals.bytes(key, original).await.ok()?.ok()?;
         let limits = self.settings.limits;
-        let blurhash = tokio::task::spawn_blocking(move || pipeline::placeholder(&bytes, &limits))
+        let blurhash = self
+            .workers
+            .run(admitted, move || pipeline::placeholder(&bytes, &limits))
             .await
             .ok()?
             .ok()?;

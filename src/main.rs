@@ -59,7 +59,7 @@ enum Command {
         format: Option<String>,
     },
     /// Serve thumbnails over HTTP: GET /t/{preset}/{key}.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Render every missing variant of every original in the store (resumable).
     Pregen {
         #[command(flatten)]
@@ -223,6 +223,28 @@ struct ServeArgs {
     /// How long an original's content hash is trusted before its ETag is checked again.
     #[arg(long, env = "THUMBKIT_REVALIDATE", default_value = "30s", value_parser = parse_duration)]
     revalidate: std::time::Duration,
+    /// While the store cannot be reached, how long after it last confirmed an original its
+    /// variants in memory are still served.
+    #[arg(long, env = "THUMBKIT_STALE_IF_ERROR", default_value = "5m", value_parser = parse_duration)]
+    stale_if_error: std::time::Duration,
+    /// Longest a thumbnail request may take, storage calls and render included.
+    #[arg(long, env = "THUMBKIT_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    request_timeout: std::time::Duration,
+    /// Longest a client may take to send a request's headers.
+    #[arg(long, env = "THUMBKIT_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: std::time::Duration,
+    /// Longest a client may take to send a request's body.
+    #[arg(long, env = "THUMBKIT_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    body_timeout: std::time::Duration,
+    /// How long a keep-alive connection may stay idle.
+    #[arg(long, env = "THUMBKIT_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: std::time::Duration,
+    /// Connections served at once (default: 1024, fewer if the open-files limit is low).
+    #[arg(long, env = "THUMBKIT_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// After SIGTERM, how long open connections, then pending writes, get to finish.
+    #[arg(long, env = "THUMBKIT_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    shutdown_timeout: std::time::Duration,
 }
 
 /// Parses `1024`, `64KiB`, `256MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
@@ -347,7 +369,7 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Serve(args) => serve(args, load_presets()?, limits),
+        Command::Serve(args) => serve(*args, load_presets()?, limits),
         Command::Pregen {
             store,
             prefix,
@@ -439,6 +461,29 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
             .init();
     }
     args.store.spec()?;
+    // Set but blank would mean "no token" below: refuse rather than run unauthenticated.
+    for (var, given) in [
+        ("THUMBKIT_API_TOKEN", &args.api_token),
+        ("THUMBKIT_SIGNING_KEY", &args.signing_key),
+    ] {
+        let from_env = std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
+        if [given.clone(), from_env]
+            .iter()
+            .flatten()
+            .any(|v| v.split(',').all(|part| part.trim().is_empty()))
+        {
+            return Err(format!(
+                "{var} is set but empty: give it a value, or unset it"
+            ));
+        }
+    }
+    if args.signing_key.is_some() && args.api_token.is_none() {
+        return Err(
+            "THUMBKIT_SIGNING_KEY needs THUMBKIT_API_TOKEN as well: without a token anyone could \
+             read signed URLs from /v1/originals"
+                .into(),
+        );
+    }
     if args.api_token.is_none()
         && !args.listen.ip().is_loopback()
         && !args.allow_unauthenticated_writes
@@ -449,8 +494,19 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
             args.listen
         ));
     }
+    thumbkit::runtime::raise_open_files_limit();
     let options = thumbkit::http::Options {
-        api_token: args.api_token.clone().filter(|t| !t.is_empty()),
+        api_token: args.api_token.clone(),
+        body_timeout: args.body_timeout,
+        connections: thumbkit::server::ConnectionLimits {
+            header_timeout: args.header_timeout,
+            idle_timeout: args.idle_timeout,
+            max_connections: args
+                .max_connections
+                .unwrap_or_else(thumbkit::server::default_max_connections)
+                .max(1),
+            shutdown_timeout: args.shutdown_timeout,
+        },
     };
     let signer = args
         .signing_key
@@ -470,6 +526,8 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
         render_timeout: args.render_timeout,
         storage_timeout: args.store.storage_timeout,
         revalidate: args.revalidate,
+        stale_if_error: args.stale_if_error,
+        request_timeout: args.request_timeout,
         variants_prefix: args.store.variants_prefix.trim_end_matches('/').to_owned(),
         pregenerate: args.pregenerate.clone(),
         signer,
@@ -490,11 +548,14 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
         tracing::info!(storage = %service.storage().describe(), presets = service.presets().len(), "serving on http://{addr}/t/<preset>/<key>");
         let served = server.await.map_err(|e| format!("server: {e}"));
         // In-flight requests are done; now the variants still being written.
-        if tokio::time::timeout(std::time::Duration::from_secs(30), service.drain())
+        if tokio::time::timeout(args.shutdown_timeout, service.drain())
             .await
             .is_err()
         {
-            tracing::warn!("gave up waiting for variant writes after 30 s");
+            tracing::warn!(
+                "gave up waiting for variant writes after {:?}",
+                args.shutdown_timeout
+            );
         }
         tracing::info!("stopped");
         served

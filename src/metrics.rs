@@ -37,6 +37,7 @@ pub struct Metrics {
     render_seconds: Histogram,
     storage_requests: Family<StorageLabels, Counter>,
     store_write_failures: Counter,
+    stale_served: Counter,
     memory_cache_bytes: Gauge,
     memory_cache_entries: Gauge,
     pending_writes: Gauge,
@@ -58,6 +59,7 @@ impl Metrics {
         let render_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let storage_requests = Family::<StorageLabels, Counter>::default();
         let store_write_failures = Counter::default();
+        let stale_served = Counter::default();
         let memory_cache_bytes = Gauge::default();
         let memory_cache_entries = Gauge::default();
         let pending_writes = Gauge::default();
@@ -87,6 +89,11 @@ impl Metrics {
             store_write_failures.clone(),
         );
         registry.register(
+            "thumbkit_stale_served",
+            "Memory hits served while the store could not confirm the original (stale-if-error)",
+            stale_served.clone(),
+        );
+        registry.register(
             "thumbkit_memory_cache_bytes",
             "Bytes of variants held in the memory tier",
             memory_cache_bytes.clone(),
@@ -108,6 +115,7 @@ impl Metrics {
             render_seconds,
             storage_requests,
             store_write_failures,
+            stale_served,
             memory_cache_bytes,
             memory_cache_entries,
             pending_writes,
@@ -142,7 +150,12 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a write to the store that failed.
+    /// Counts a memory hit served stale because the store could not be reached.
+    pub fn stale_served(&self) {
+        self.stale_served.inc();
+    }
+
+    /// Counts a variant or record that could not be written.
     pub fn store_write_failed(&self) {
         self.store_write_failures.inc();
     }

@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, Limits, PipelineError, Probe};
 use crate::service::ServiceError;
 use crate::storage::{Kind, ObjectInfo, Storage};
+use crate::workers::{Patience, Workers};
 
 /// Object metadata key under which thumbkit records an original's content hash.
 pub const HASH_METADATA: &str = "thumbkit-blake3";
@@ -38,6 +39,10 @@ pub const BLURHASH_METADATA: &str = "thumbkit-blurhash";
 
 /// How long bytes read to learn a hash are kept for the render that usually follows.
 const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
+
+/// Bytes of originals kept for the render that follows (more are read again): part of the
+/// memory bound, so small.
+const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
 
 /// The facts of one version of an original. Also the shared record's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,10 +169,17 @@ pub struct Originals {
     metrics: Arc<Metrics>,
     /// key → facts, each trusted for the revalidation interval.
     fresh: Cache<ObjectKey, Original>,
+    /// key → facts last confirmed by the store, for at most the stale-if-error bound: what
+    /// memory hits are served by while the store cannot be reached.
+    confirmed: Cache<ObjectKey, Original>,
     /// (key, ETag) → facts: true forever, so only bounded by count.
     known: Cache<(ObjectKey, String), Original>,
     /// (key, ETag) → bytes read to learn the hash, for the render that follows.
     downloaded: Cache<(ObjectKey, String), Bytes>,
+    /// (key, ETag) whose metadata or record named a hash that its bytes do not have: learnt
+    /// from the bytes instead.
+    untrusted: Cache<(ObjectKey, String), ()>,
+    workers: Arc<Workers>,
 }
 
 impl Originals {
@@ -177,9 +189,17 @@ impl Originals {
         limits: Limits,
         variants_prefix: String,
         revalidate: Duration,
+        stale_if_error: Duration,
         metrics: Arc<Metrics>,
+        workers: Arc<Workers>,
     ) -> Self {
         Self {
+            confirmed: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(stale_if_error.max(Duration::from_millis(1)))
+                .build(),
+            workers,
+            untrusted: Cache::builder().max_capacity(10_000).build(),
             storage,
             limits,
             variants_prefix,
@@ -190,7 +210,7 @@ impl Originals {
                 .build(),
             known: Cache::builder().max_capacity(100_000).build(),
             downloaded: Cache::builder()
-                .max_capacity(256 << 20)
+                .max_capacity(DOWNLOAD_KEEP_BYTES)
                 .weigher(|_, b: &Bytes| u32::try_from(b.len()).unwrap_or(u32::MAX))
                 .time_to_live(DOWNLOAD_KEEP)
                 .build(),
@@ -200,13 +220,33 @@ impl Originals {
     /// The facts of the original at `key`. Concurrent calls for one key share one lookup.
     pub async fn resolve(&self, key: &ObjectKey) -> Result<Original, ServiceError> {
         self.fresh
-            .try_get_with(key.clone(), self.lookup(key))
+            .try_get_with(key.clone(), async {
+                let original = self.lookup(key).await?;
+                self.confirmed.insert(key.clone(), original.clone()).await;
+                Ok::<_, ServiceError>(original)
+            })
             .await
             .map_err(ServiceError::unshare)
     }
 
+    /// What the store last confirmed of `key`, within the stale-if-error bound.
+    pub async fn last_confirmed(&self, key: &ObjectKey) -> Option<Original> {
+        self.confirmed.get(key).await
+    }
+
+    /// Stops believing the hash `original` names for `key` at its ETag (its bytes hash to
+    /// something else): the next resolution reads and hashes the bytes.
+    pub async fn distrust(&self, key: &ObjectKey, original: &Original) {
+        let id = (key.clone(), original.record.etag.clone());
+        self.untrusted.insert(id.clone(), ()).await;
+        self.known.invalidate(&id).await;
+        self.downloaded.invalidate(&id).await;
+        self.fresh.invalidate(key).await;
+    }
+
     /// Forgets what is known of `key` (it was replaced or deleted).
     pub async fn forget(&self, key: &ObjectKey) {
+        self.confirmed.invalidate(key).await;
         self.fresh.invalidate(key).await;
     }
 
@@ -247,6 +287,9 @@ impl Originals {
             .into());
         }
         let id = (key.clone(), info.etag.clone());
+        if self.untrusted.contains_key(&id) {
+            return self.learn(key).await;
+        }
         if let Some(known) = self.known.get(&id).await {
             return Ok(known);
         }
@@ -267,6 +310,9 @@ impl Originals {
 
     /// Reads the original, hashes and probes it, and shares what it learnt.
     async fn learn(&self, key: &ObjectKey) -> Result<Original, ServiceError> {
+        // The download and the probe count among the admitted jobs: a burst of cold
+        // originals waits here instead of holding every original in memory at once.
+        let admitted = self.workers.admit(Patience::Wait).await?;
         let object = self
             .storage
             .get(key, Kind::Original)
@@ -275,14 +321,15 @@ impl Originals {
         let bytes = object.bytes.clone();
         let limits = self.limits;
         // Hashing 50 MiB takes tens of milliseconds: not on the async threads.
-        let (hash, probe, orientation) = tokio::task::spawn_blocking(move || {
-            let probe = pipeline::probe(&bytes, &limits)?;
-            // The orientation comes from walking the container's segments, not a decode.
-            let orientation = crate::inspect::inspect(&bytes).map_or(1, |r| r.orientation);
-            Ok::<_, PipelineError>((ContentHash::of(&bytes), probe, orientation))
-        })
-        .await
-        .map_err(|e| PipelineError::Internal(format!("hash task: {e}")))??;
+        let (hash, probe, orientation) = self
+            .workers
+            .run(admitted, move || {
+                let probe = pipeline::probe(&bytes, &limits)?;
+                // The orientation comes from walking the container's segments, not a decode.
+                let orientation = crate::inspect::inspect(&bytes).map_or(1, |r| r.orientation);
+                Ok::<_, PipelineError>((ContentHash::of(&bytes), probe, orientation))
+            })
+            .await??;
         // The GET's ETag, not the HEAD's: the object may have been replaced in between.
         let etag = object.info.etag.clone();
         let record = Record {

@@ -2,8 +2,8 @@
 //! ([`crate::originals`]), then find the variant in memory, then in the store, else render it
 //! once, answer, and write it to the store behind the response.
 //!
-//! Renders run on tokio's blocking pool behind two semaphores: one sized to the render
-//! workers (CPU), one to workers + queue (memory). A request that finds the queue full is
+//! Renders run on the fixed render threads of [`crate::workers`], admitted up to workers +
+//! queue (memory) before the original is read. A request that finds the queue full is
 //! refused at once (`Busy`, answered 503 with `Retry-After`) instead of piling up. Writes
 //! behind the response are tracked, so shutdown waits for them ([`Thumbnails::drain`]).
 
@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::future::Cache;
-use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::keys::{ContentHash, KeyError, ObjectKey, VariantKey};
@@ -22,6 +21,7 @@ use crate::originals::{Original, Originals};
 use crate::pipeline::{self, Limits, OutputFormat, PipelineError};
 use crate::preset::{FormatChoice, Preset, Presets};
 use crate::storage::{Kind, Storage, Store, StoreError};
+use crate::workers::{Patience, WorkError, Workers};
 
 pub use crate::originals::HASH_METADATA;
 
@@ -32,8 +32,10 @@ pub enum ServiceError {
     UnknownPreset(String),
     #[error("invalid object key: {0}")]
     BadKey(#[from] KeyError),
-    #[error("`{0}` is inside thumbkit's own prefix for variants; originals cannot live there")]
+    #[error("`{0}` is reserved for thumbkit's own use; originals cannot live there")]
     ReservedKey(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("there is no pending upload `{0}` (it was completed, or never issued)")]
     NoUpload(String),
     #[error("nothing has been uploaded for `{0}` yet; PUT the file to its upload_url first")]
@@ -58,13 +60,36 @@ pub enum ServiceError {
     Busy,
     #[error("rendering took longer than {0:?}")]
     RenderTimeout(Duration),
+    #[error("the request body did not arrive within {0:?}; nothing was stored")]
+    BodyTimeout(Duration),
+    #[error("the request took longer than {0:?}; try again shortly")]
+    Deadline(Duration),
 }
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        ServiceError::Store {
-            unavailable: e.is_unavailable(),
-            message: e.to_string(),
+        match e {
+            StoreError::Reserved(key) => ServiceError::ReservedKey(key),
+            StoreError::Conflict { .. } => ServiceError::Conflict(e.to_string()),
+            e => {
+                // The whole story (endpoint, path, SDK cause) is for the operator's log;
+                // the client gets what it can act on.
+                tracing::warn!(error = %e, "storage");
+                ServiceError::Store {
+                    unavailable: e.is_unavailable(),
+                    message: e.public_message(),
+                }
+            }
+        }
+    }
+}
+
+impl From<WorkError> for ServiceError {
+    fn from(e: WorkError) -> Self {
+        match e {
+            WorkError::Busy => ServiceError::Busy,
+            WorkError::Timeout(after) => ServiceError::RenderTimeout(after),
+            WorkError::Crashed(why) => PipelineError::Internal(why).into(),
         }
     }
 }
@@ -118,6 +143,9 @@ pub struct Served {
     pub pinned: bool,
     /// The preset's format depends on `Accept` (responses need `Vary: Accept`).
     pub varies: bool,
+    /// Served from memory on what the store last confirmed, because it cannot be reached
+    /// now (stale-if-error).
+    pub stale: bool,
 }
 
 /// One thumbnail request, as the HTTP layer read it.
@@ -154,6 +182,11 @@ pub struct Settings {
     pub storage_timeout: Duration,
     /// How long what is known of an original is trusted before its ETag is checked again.
     pub revalidate: Duration,
+    /// How long after the store last confirmed an original its variants in memory are still
+    /// served while the store cannot be reached.
+    pub stale_if_error: Duration,
+    /// Longest a thumbnail request may take, all storage calls and the render included.
+    pub request_timeout: Duration,
     /// Folder of the store that holds variants.
     pub variants_prefix: String,
     /// Presets rendered when an S3 event says an original was created (`all` = every one).
@@ -177,6 +210,8 @@ impl Default for Settings {
             render_timeout: Duration::from_secs(30),
             storage_timeout: Duration::from_secs(10),
             revalidate: Duration::from_secs(30),
+            stale_if_error: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
             variants_prefix: "_variants".into(),
             pregenerate: vec!["all".into()],
             signer: None,
@@ -203,8 +238,8 @@ pub struct Thumbnails {
     metrics: Arc<Metrics>,
     pub(crate) originals: Originals,
     pub(crate) memory: Cache<String, Arc<Variant>>,
-    workers: Arc<Semaphore>,
-    admission: Arc<Semaphore>,
+    /// Every decode-like step runs here, within the admission bound.
+    pub(crate) workers: Arc<Workers>,
     writes: TaskTracker,
     /// Signs the fs store's upload URLs: the configured signing key, else a key of this
     /// process's own (fs stores serve one instance).
@@ -228,18 +263,22 @@ impl Thumbnails {
                 u32::try_from(key.len() + v.bytes.len()).unwrap_or(u32::MAX)
             })
             .build();
+        let workers = Arc::new(Workers::start(
+            settings.render_workers,
+            settings.render_queue,
+            settings.render_timeout,
+        ));
         let originals = Originals::new(
             storage.clone(),
             settings.limits,
             settings.variants_prefix.clone(),
             settings.revalidate,
+            settings.stale_if_error,
             metrics.clone(),
+            workers.clone(),
         );
         Self {
-            workers: Arc::new(Semaphore::new(settings.render_workers.max(1))),
-            admission: Arc::new(Semaphore::new(
-                settings.render_workers.max(1) + settings.render_queue,
-            )),
+            workers,
             storage,
             presets,
             settings,
@@ -296,15 +335,21 @@ impl Thumbnails {
             .get(request.preset)
             .ok_or_else(|| ServiceError::UnknownPreset(request.preset.to_owned()))?;
         let key = ObjectKey::parse(request.key)?;
-        // A replacement between learning the hash and reading the bytes is retried once
-        // with the new version; a second one in a row is reported.
-        for _ in 0..2 {
-            match self.serve(preset, &key, &request).await {
-                Err(ServiceError::Changed(_)) => continue,
-                other => return other,
+        let deadline = self.settings.request_timeout;
+        let attempts = async {
+            // A replacement between learning the hash and reading the bytes is retried once
+            // with the new version; a second one in a row is reported.
+            for _ in 0..2 {
+                match self.serve(preset, &key, &request).await {
+                    Err(ServiceError::Changed(_)) => continue,
+                    other => return other,
+                }
             }
-        }
-        Err(ServiceError::Changed(key.to_string()))
+            Err(ServiceError::Changed(key.to_string()))
+        };
+        tokio::time::timeout(deadline, attempts)
+            .await
+            .unwrap_or(Err(ServiceError::Deadline(deadline)))
     }
 
     async fn serve(
@@ -313,7 +358,20 @@ impl Thumbnails {
         key: &ObjectKey,
         request: &Request<'_>,
     ) -> Result<Served, ServiceError> {
-        let original = self.originals.resolve(key).await?;
+        let (original, unconfirmed) = match self.originals.resolve(key).await {
+            Ok(original) => (original, None),
+            // The store cannot say whether the original changed: what memory holds for the
+            // version it last confirmed is served rather than an error (stale-if-error).
+            Err(
+                e @ ServiceError::Store {
+                    unavailable: true, ..
+                },
+            ) => match self.originals.last_confirmed(key).await {
+                Some(original) => (original, Some(e)),
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         if let Some(v) = request.pinned
             && v != original.hash.as_str()
         {
@@ -342,6 +400,7 @@ impl Thumbnails {
             etag: etag.clone(),
             pinned: request.pinned.is_some(),
             varies: preset.format == FormatChoice::Auto,
+            stale: unconfirmed.is_some(),
         };
         // The ETag is known before the variant is: a client revalidating its copy costs no
         // variant fetch and no render.
@@ -352,7 +411,13 @@ impl Thumbnails {
             return Ok(served(None, None));
         }
         if let Some(v) = self.memory.get(variant_key.as_str()).await {
+            if unconfirmed.is_some() {
+                self.metrics.stale_served();
+            }
             return Ok(served(Some(v), Some(Tier::Memory)));
+        }
+        if let Some(e) = unconfirmed {
+            return Err(e);
         }
         // One computation per missing variant however many requests ask at once; the
         // others wait for it and are answered from memory.
@@ -437,42 +502,37 @@ impl Thumbnails {
             };
             return Ok((variant, Tier::Store));
         }
-        let admission = match write {
+        let patience = match write {
             // A visitor is refused at once when the queue is full...
-            Write::Behind => self.admission.clone().try_acquire_owned(),
+            Write::Behind => Patience::Refuse,
             // ...while uploads and pre-generation wait their turn rather than fail.
-            Write::Now => self
-                .admission
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| tokio::sync::TryAcquireError::Closed),
-        }
-        .map_err(|_| ServiceError::Busy)?;
+            Write::Now => Patience::Wait,
+        };
+        // Admitted before the original is read, so originals in memory are bounded too.
+        let admitted = self.workers.admit(patience).await?;
         let bytes = match self.originals.bytes(key, original).await? {
             Ok(bytes) => bytes,
             // Never store new pixels under the old content's key.
             Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
         };
-        let worker = self
-            .workers
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ServiceError::Busy)?;
         let preset_owned = preset.clone();
         let limits = self.settings.limits;
-        let job = tokio::task::spawn_blocking(move || {
-            let _held = (admission, worker);
+        let expected = original.hash.clone();
+        let job = self.workers.run(admitted, move || {
+            // A variant is filed under the hash of the bytes it was rendered from, whatever
+            // metadata or records claimed (blake3 runs at GB/s: about 1 ms for a photo).
+            if ContentHash::of(&bytes) != expected {
+                return None;
+            }
             let started = Instant::now();
             let out = pipeline::render(&bytes, &preset_owned, format, &limits);
-            (out, started.elapsed())
+            Some((out, started.elapsed()))
         });
-        let timeout = self.settings.render_timeout;
-        let (rendered, took) = tokio::time::timeout(timeout, job)
-            .await
-            .map_err(|_| ServiceError::RenderTimeout(timeout))?
-            .map_err(|e| PipelineError::Internal(format!("render task: {e}")))?;
+        let Some((rendered, took)) = job.await? else {
+            tracing::warn!(key = %key, claimed = %original.hash, "an original's recorded hash does not match its bytes; hashing it again");
+            self.originals.distrust(key, original).await;
+            return Err(ServiceError::Changed(key.to_string()));
+        };
         let rendered = rendered?;
         self.metrics
             .render(preset.name.as_str(), took.as_secs_f64());

@@ -18,6 +18,7 @@ use crate::preset::Preset;
 use crate::service::{ServiceError, Thumbnails};
 use crate::signing::now;
 use crate::storage::Kind;
+use crate::workers::Patience;
 
 /// Longest a ticket's upload URL stays valid.
 pub const MAX_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
@@ -183,10 +184,13 @@ impl Thumbnails {
         let intent = self.intent(id).await?;
         let staged = self.staging(id, "bytes")?;
         let ticket = self.staging(id, "json")?;
+        let admitted = self.workers.admit(Patience::Wait).await?;
         let Some(object) = self.storage().get(&staged, Kind::Original).await? else {
             return Err(ServiceError::NothingUploaded(id.to_owned()));
         };
-        let result = self.upload(&intent.key, object.bytes, pregenerate).await;
+        let result = self
+            .upload(&intent.key, object.bytes, pregenerate, admitted)
+            .await;
         // Valid or not, the staged copy and the ticket are done with (an upload that failed
         // for a storage reason can be retried with a new ticket).
         self.storage().delete(&staged, Kind::Original).await?;

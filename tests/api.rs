@@ -64,6 +64,7 @@ fn json(r: &Reply) -> serde_json::Value {
 async fn app_with_token(s3: &S3Server, settings: Settings) -> App {
     let options = Options {
         api_token: Some(TOKEN.into()),
+        ..Options::default()
     };
     spawn_app_with(s3.store("").await, shipped_presets(), settings, options).await
 }
@@ -141,10 +142,8 @@ async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits
     assert_eq!(other.metric("thumbkit_renders_total", &[]).await, 0.0);
 
     // GET /v1/originals says which variants are stored.
-    let described = json(
-        &app.get("/v1/originals/users/7/Photo%20d'%C3%A9t%C3%A9%20%C3%BC.jpg")
-            .await,
-    );
+    let encoded_key = "/v1/originals/users/7/Photo%20d'%C3%A9t%C3%A9%20%C3%BC.jpg";
+    let described = json(&send(app.addr, "GET", encoded_key, Some(TOKEN), b"").await);
     assert_eq!(described["hash"], hash);
     assert_eq!(described["blurhash"], blurhash.as_str());
     assert!(
@@ -262,8 +261,24 @@ async fn writes_need_the_token_and_deletes_leave_nothing_derived() {
     let m = json(&r);
     assert_eq!(m["variants"]["thumb"]["pregenerated"], "rendered");
     assert!(m["variants"]["large"]["pregenerated"].is_null());
-    // Reads need no token.
-    assert_eq!(app.get(encoded).await.status, 200);
+    // Reads need the token too: a manifest hands out URLs and tells which keys exist.
+    for path in [encoded, "/v1/originals/no/such.jpg", "/v1/presets"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status, 401, "{path}");
+        assert_eq!(r.header("www-authenticate"), "Bearer");
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("sig="),
+            "{path}: no signed URL without the token"
+        );
+    }
+    let r = send(app.addr, "GET", encoded, Some("not-the-token"), b"").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        send(app.addr, "GET", encoded, Some(TOKEN), b"")
+            .await
+            .status,
+        200
+    );
     // A request renders one more variant (behind the response).
     assert_eq!(app.get("/t/medium/a/b%20c.jpg").await.status, 200);
     app.service.drain().await;
@@ -435,7 +450,7 @@ async fn pregenerate_renders_missing_variants_and_skips_existing_ones() {
         "{results}"
     );
     // Originals put straight into S3 get a BlurHash on their first GET.
-    let described = json(&app.get("/v1/originals/a.jpg").await);
+    let described = json(&send(app.addr, "GET", "/v1/originals/a.jpg", Some(TOKEN), b"").await);
     assert_eq!(
         described["blurhash"].as_str().map(str::len),
         Some(28),
@@ -474,6 +489,7 @@ async fn signed_urls_valid_tampered_expired_and_rotated() {
     };
     let options = Options {
         api_token: Some(TOKEN.into()),
+        ..Options::default()
     };
     let app = spawn_app_with(s3.store("").await, shipped_presets(), settings, options).await;
     let r = send(
@@ -521,7 +537,43 @@ async fn signed_urls_valid_tampered_expired_and_rotated() {
     let by_old = Signer::parse(old_key)
         .unwrap()
         .sign(&format!("/t/small/s/p.jpg?v={hash}"), now() + 60);
-    assert_eq!(app.get(&by_old).await.status, 200);
+    let served = app.get(&by_old).await;
+    assert_eq!(served.status, 200);
+    // A 60 s signature is cached for at most 60 s, pinned or not: no cache outlives `exp`.
+    let max_age = |r: &Reply| -> u64 {
+        let cc = r.header("cache-control");
+        cc.split(", ")
+            .find_map(|d| d.strip_prefix("max-age="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no max-age in `{cc}`"))
+    };
+    assert!(
+        (55..=60).contains(&max_age(&served)),
+        "{}",
+        served.header("cache-control")
+    );
+    let fifteen_minutes = Signer::parse(new_key)
+        .unwrap()
+        .sign(&format!("/t/small/s/p.jpg?v={hash}"), now() + 900);
+    let served = app.get(&fifteen_minutes).await;
+    assert!(
+        (895..=900).contains(&max_age(&served)),
+        "{}",
+        served.header("cache-control")
+    );
+    let revalidated = request(
+        app.addr,
+        "GET",
+        &fifteen_minutes,
+        &[("If-None-Match", served.header("etag"))],
+    )
+    .await;
+    assert_eq!(revalidated.status, 304);
+    assert!(max_age(&revalidated) <= 900);
+    // Without the token, no manifest (and so no signed URL) for anyone.
+    let r = app.get("/v1/originals/s/p.jpg").await;
+    assert_eq!(r.status, 401);
+    assert!(!String::from_utf8_lossy(&r.body).contains("sig="));
     let by_unknown = Signer::parse("some-other-key-0123456789")
         .unwrap()
         .sign(&format!("/t/small/s/p.jpg?v={hash}"), now() + 60);
@@ -694,6 +746,7 @@ async fn with_the_fs_store_browser_uploads_go_to_a_signed_thumbkit_url() {
         std::sync::Arc::new(thumbkit::storage::FsStore::open(&root).await.unwrap());
     let options = Options {
         api_token: Some(TOKEN.into()),
+        ..Options::default()
     };
     let app = spawn_app_with(store, shipped_presets(), Settings::default(), options).await;
     let photo = fixture("DSCN0010.jpg");

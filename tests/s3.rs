@@ -295,9 +295,9 @@ async fn storage_failures_are_problem_json_503_or_502() {
     // A HEAD cannot tell a missing bucket from a missing key (no body), so requests see
     // 404 there; readiness (and `thumbkit serve` at start) checks the bucket itself.
     for (store, status, ready_status, words) in [
-        (unreachable, 503, 503, "cannot reach the storage"),
-        (wrong_secret, 502, 502, "refused access"),
-        (no_bucket, 404, 502, "`no-such-bucket` does not exist"),
+        (unreachable, 503, 503, "storage is unavailable"),
+        (wrong_secret, 502, 502, "refused thumbkit's credentials"),
+        (no_bucket, 404, 502, "bucket does not exist"),
     ] {
         let app = spawn_app(
             std::sync::Arc::new(store),
@@ -321,6 +321,11 @@ async fn storage_failures_are_problem_json_503_or_502() {
             .unwrap_or_default()
             .to_owned();
         assert!(ready_detail.contains(words), "{ready_detail}");
+        // The endpoint, the bucket and the SDK's story are for the log, not the client.
+        for internal in ["127.0.0.1", "no-such-bucket", "http://"] {
+            assert!(!detail.contains(internal), "{detail}");
+            assert!(!ready_detail.contains(internal), "{ready_detail}");
+        }
         if status != 404 {
             assert!(detail.contains(words), "{detail}");
         }

@@ -60,6 +60,14 @@ pub fn decode(
     if format == SourceFormat::Jpeg {
         return decode_jpeg(data, limits, shrink);
     }
+    // A PNG's profile is inflated here with a bound, and the decoder gets a copy without
+    // metadata chunks, so none of them is inflated past the bound.
+    let (png_icc, cleaned) = if format == SourceFormat::Png {
+        super::png::for_decoder(data)
+    } else {
+        (None, None)
+    };
+    let data = cleaned.as_deref().unwrap_or(data);
     let mut reader = ImageReader::with_format(Cursor::new(data), sniff::image_format(format));
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(full.0);
@@ -68,7 +76,11 @@ pub fn decode(
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8) + (64 << 20));
     reader.limits(image_limits);
     let mut decoder = reader.into_decoder().map_err(PipelineError::from_image)?;
-    let icc = decoder.icc_profile().ok().flatten();
+    let icc = if format == SourceFormat::Png {
+        png_icc
+    } else {
+        decoder.icc_profile().ok().flatten()
+    };
     let orientation = match decoder.exif_metadata() {
         Ok(Some(tiff)) => exif_orientation(&tiff),
         // A TIFF's own first IFD holds its orientation tag.

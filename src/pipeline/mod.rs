@@ -11,6 +11,7 @@ pub mod decode;
 pub mod encode;
 pub mod geometry;
 pub mod jpeg;
+pub mod png;
 pub mod resize;
 pub mod sniff;
 

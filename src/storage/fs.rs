@@ -1,6 +1,12 @@
 //! The embedded default store: a local directory, each object a file at its key's path under
-//! the root, its metadata in a sidecar JSON file. Writes go to a temporary file that is then
-//! renamed, so a reader sees the old object or the new one, never a part of either.
+//! the root, its metadata in a sidecar JSON file.
+//!
+//! Crash consistency: the data is written to a temporary file, flushed and renamed into
+//! place; only then is the sidecar written, and it names the identity (inode, mtime, size)
+//! of the data file it describes. A reader trusts a sidecar only when that identity is the
+//! file's own, so a crash at any point leaves an object with its own metadata or with none,
+//! never the metadata of another version (which would file old pixels under a new hash).
+//! Temporary files left by a crash are removed when the store is opened.
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
@@ -8,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{Object, ObjectInfo, Store, StoreError};
 use crate::keys::ObjectKey;
@@ -16,27 +24,49 @@ use crate::keys::ObjectKey;
 /// start with a dot, so [`FsStore`] refuses this one folder name itself.
 const META_DIR: &str = ".thumbkit-meta";
 
+/// Name prefix of temporary files; never a key's last segment in a listing.
+const TMP_PREFIX: &str = ".tmp-";
+
+/// The sidecar: the metadata and the identity of the data file it belongs to.
+#[derive(Debug, Serialize, Deserialize)]
+struct Sidecar {
+    etag: String,
+    metadata: BTreeMap<String, String>,
+}
+
 /// A store in a local directory: each object a file at its key's path under the root.
 #[derive(Debug, Clone)]
 pub struct FsStore {
+    /// Canonical (symlinks resolved), so confinement checks compare real paths.
     root: PathBuf,
+    /// As configured, for messages.
+    shown: PathBuf,
 }
 
 impl FsStore {
-    /// A store rooted at `root` (created when missing).
+    /// A store rooted at `root` (created when missing). Temporary files that a crash left
+    /// behind are removed.
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        let root = root.into();
-        tokio::fs::create_dir_all(&root)
+        let shown = root.into();
+        let unusable = |source: std::io::Error| {
+            StoreError::Unreachable(format!("{}: {source}", shown.display()))
+        };
+        tokio::fs::create_dir_all(&shown).await.map_err(unusable)?;
+        let root = tokio::fs::canonicalize(&shown).await.map_err(unusable)?;
+        let walk_root = root.clone();
+        let removed = tokio::task::spawn_blocking(move || remove_leftovers(&walk_root))
             .await
-            .map_err(|source| StoreError::Io {
-                key: root.display().to_string(),
-                source,
-            })?;
-        Ok(Self { root })
+            .unwrap_or(0);
+        if removed > 0 {
+            tracing::info!(removed, root = %shown.display(), "removed temporary files left by an interrupted write");
+        }
+        Ok(Self { root, shown })
     }
 
     fn path(&self, key: &ObjectKey) -> Result<PathBuf, StoreError> {
-        if key.as_str().split('/').next() == Some(META_DIR) {
+        let first = key.as_str().split('/').next();
+        let last = key.as_str().rsplit('/').next();
+        if first == Some(META_DIR) || last.is_some_and(|l| l.starts_with(TMP_PREFIX)) {
             return Err(StoreError::Reserved(key.to_string()));
         }
         // Safe to join: an ObjectKey has no absolute path, `.` or `..` segment.
@@ -49,46 +79,108 @@ impl FsStore {
             .join(format!("{}.json", key.as_str()))
     }
 
-    fn io(key: &ObjectKey) -> impl Fn(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io {
-            key: key.to_string(),
-            source,
+    /// Whether `path` (which exists) resolves inside the root: a symlink may not lead out.
+    async fn inside(&self, path: &Path) -> bool {
+        match tokio::fs::canonicalize(path).await {
+            Ok(real) if real.starts_with(&self.root) => true,
+            Ok(real) => {
+                tracing::warn!(path = %path.display(), target = %real.display(), "refusing a symlink that leads out of the fs store");
+                false
+            }
+            Err(_) => false,
         }
+    }
+
+    /// The metadata in `key`'s sidecar, if the sidecar belongs to the data file `etag`.
+    async fn metadata(
+        &self,
+        key: &ObjectKey,
+        etag: &str,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        match tokio::fs::read(self.meta_path(key)).await {
+            Ok(bytes) => match serde_json::from_slice::<Sidecar>(&bytes) {
+                Ok(sidecar) if sidecar.etag == etag => Ok(sidecar.metadata),
+                // Another version's (a write was interrupted) or unreadable: not this one's.
+                _ => Ok(BTreeMap::new()),
+            },
+            Err(e) if is_absent(&e) => Ok(BTreeMap::new()),
+            Err(e) => Err(io(key, e)),
+        }
+    }
+}
+
+/// The ETag of a data file: a rename gives a new inode and the write a new mtime, so together
+/// with the size they change whenever the bytes are replaced, as an S3 ETag does.
+fn etag_of(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    blake3::hash(format!("{inode}:{mtime}:{}", meta.len()).as_bytes()).to_hex()[..32].to_owned()
+}
+
+/// Errors that mean "there is no object at this key" (S3 answers 404 for all of them): a
+/// missing file, a file where a folder would be, a name too long for the filesystem.
+fn is_absent(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::NotFound
+            | ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::InvalidFilename
+    ) || e.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// Errors that mean the key cannot be a file here because of what is already stored.
+fn is_conflict(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::AlreadyExists
+            | ErrorKind::InvalidFilename
+    )
+}
+
+fn io(key: &ObjectKey, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        key: key.to_string(),
+        source,
+    }
+}
+
+/// An error of a write: a conflict with what is stored, or I/O.
+fn write_error(key: &ObjectKey, e: std::io::Error) -> StoreError {
+    if is_conflict(&e) {
+        StoreError::Conflict {
+            key: key.to_string(),
+            reason: "a folder of the key is a file in the fs store, or the key is a folder".into(),
+        }
+    } else {
+        io(key, e)
     }
 }
 
 #[async_trait::async_trait]
 impl Store for FsStore {
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
-        let io = Self::io(key);
-        let meta = match tokio::fs::metadata(self.path(key)?).await {
+        let path = self.path(key)?;
+        let meta = match tokio::fs::metadata(&path).await {
             Ok(m) if m.is_file() => m,
             Ok(_) => return Ok(None),
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e)),
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(io(key, e)),
         };
-        // A rename gives a new inode and mtime: together with the size they change whenever
-        // the bytes are replaced, as an S3 ETag does.
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-        #[cfg(not(unix))]
-        let inode = 0u64;
-        let etag = blake3::hash(format!("{inode}:{mtime}:{}", meta.len()).as_bytes()).to_hex()
-            [..32]
-            .to_owned();
-        let metadata = match tokio::fs::read(self.meta_path(key)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Metadata {
-                key: key.to_string(),
-                reason: e.to_string(),
-            })?,
-            Err(e) if e.kind() == ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(io(e)),
-        };
+        if !self.inside(&path).await {
+            return Ok(None);
+        }
+        let etag = etag_of(&meta);
+        let metadata = self.metadata(key, &etag).await?;
         Ok(Some(ObjectInfo {
             size: meta.len(),
             etag,
@@ -97,17 +189,30 @@ impl Store for FsStore {
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
-        let Some(info) = self.head(key).await? else {
-            return Ok(None);
+        let path = self.path(key)?;
+        // The facts come from the open file itself, so they describe exactly these bytes
+        // even if the object is replaced meanwhile.
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(io(key, e)),
         };
-        match tokio::fs::read(self.path(key)?).await {
-            Ok(bytes) => Ok(Some(Object {
-                bytes: bytes.into(),
-                info,
-            })),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Self::io(key)(e)),
+        let meta = file.metadata().await.map_err(|e| io(key, e))?;
+        if !meta.is_file() || !self.inside(&path).await {
+            return Ok(None);
         }
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.read_to_end(&mut bytes).await.map_err(|e| io(key, e))?;
+        let etag = etag_of(&meta);
+        let metadata = self.metadata(key, &etag).await?;
+        Ok(Some(Object {
+            info: ObjectInfo {
+                size: bytes.len() as u64,
+                etag,
+                metadata,
+            },
+            bytes: bytes.into(),
+        }))
     }
 
     async fn put(
@@ -117,32 +222,51 @@ impl Store for FsStore {
         _content_type: &str,
         metadata: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let io = Self::io(key);
         let path = self.path(key)?;
-        // Metadata first: a reader that sees the new object also sees its metadata. No
-        // metadata, no sidecar (and none left from a previous version).
-        if metadata.is_empty() {
-            match tokio::fs::remove_file(self.meta_path(key)).await {
-                Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
-                _ => {}
-            }
-        } else {
-            let meta_json = serde_json::to_vec(metadata).map_err(|e| StoreError::Metadata {
-                key: key.to_string(),
-                reason: e.to_string(),
-            })?;
-            write_atomically(&self.meta_path(key), &meta_json)
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
                 .await
-                .map_err(&io)?;
+                .map_err(|e| write_error(key, e))?;
+            if !self.inside(dir).await {
+                return Err(StoreError::Reserved(key.to_string()));
+            }
         }
-        write_atomically(&path, &bytes).await.map_err(io)
+        // Data first, committed by the rename; the sidecar after it names the data's
+        // identity, so an interrupted write never pairs metadata with other bytes.
+        let written = write_atomically(&path, &bytes)
+            .await
+            .map_err(|e| write_error(key, e))?;
+        let sidecar = self.meta_path(key);
+        if metadata.is_empty() {
+            match tokio::fs::remove_file(&sidecar).await {
+                Err(e) if !is_absent(&e) => return Err(io(key, e)),
+                _ => return Ok(()),
+            }
+        }
+        let json = serde_json::to_vec(&Sidecar {
+            etag: etag_of(&written),
+            metadata: metadata.clone(),
+        })
+        .map_err(|e| StoreError::Metadata {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })?;
+        if let Some(dir) = sidecar.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| write_error(key, e))?;
+        }
+        write_atomically(&sidecar, &json)
+            .await
+            .map(|_| ())
+            .map_err(|e| write_error(key, e))
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         match tokio::fs::remove_file(self.path(key)?).await {
             Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(Self::io(key)(e)),
+            Err(e) if is_absent(&e) => {}
+            Err(e) => return Err(io(key, e)),
         }
         let _ = tokio::fs::remove_file(self.meta_path(key)).await;
         Ok(())
@@ -175,16 +299,21 @@ impl Store for FsStore {
                         continue;
                     };
                     let name = entry.file_name();
-                    if relative == META_DIR || name.to_string_lossy().starts_with(".tmp-") {
+                    if relative == META_DIR || name.to_string_lossy().starts_with(TMP_PREFIX) {
                         continue;
                     }
-                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    // Not followed: file_type() describes the link itself.
+                    let Ok(kind) = entry.file_type() else {
+                        continue;
+                    };
+                    if kind.is_dir() {
                         // Only walk folders that can hold keys under the prefix.
                         let folder = format!("{relative}/");
                         if folder.starts_with(&prefix) || prefix.starts_with(&folder) {
                             dirs.push(path);
                         }
-                    } else if relative.starts_with(&prefix)
+                    } else if kind.is_file()
+                        && relative.starts_with(&prefix)
                         && let Ok(key) = ObjectKey::parse(relative)
                     {
                         keys.push(key);
@@ -202,38 +331,44 @@ impl Store for FsStore {
             Ok(m) if m.is_dir() => Ok(()),
             Ok(_) => Err(StoreError::Unreachable(format!(
                 "{} is not a directory",
-                self.root.display()
+                self.shown.display()
             ))),
             Err(e) => Err(StoreError::Unreachable(format!(
                 "{}: {e}",
-                self.root.display()
+                self.shown.display()
             ))),
         }
     }
 
     fn describe(&self) -> String {
-        format!("fs:{}", self.root.display())
+        format!("fs:{}", self.shown.display())
     }
 }
 
-/// Writes to a unique temporary file in the target's directory, then renames it over the
-/// target: readers see the old file or the new one, never a part of either.
-async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let unique =
-        blake3::hash(format!("{}:{:?}", std::process::id(), std::time::Instant::now()).as_bytes());
-    let tmp = path.with_file_name(format!(
-        ".tmp-{}-{}",
-        &unique.to_hex()[..16],
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("object")
-    ));
+/// Writes to a unique temporary file in the target's directory, flushes it to disk and
+/// renames it over the target: readers see the old file or the new one, never a part of
+/// either, and after a power cut the new file is whole. Returns the file's metadata (its
+/// identity, which the rename keeps).
+async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<std::fs::Metadata> {
+    let unique = blake3::hash(
+        format!(
+            "{}:{:?}:{:?}",
+            std::process::id(),
+            std::time::Instant::now(),
+            path
+        )
+        .as_bytes(),
+    );
+    // Short, so that any key segment the key rules allow still fits in a file name.
+    let tmp = path.with_file_name(format!("{TMP_PREFIX}{}", &unique.to_hex()[..16]));
     let result = async {
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::rename(&tmp, path).await
+        let mut file = tokio::fs::File::create(&tmp).await?;
+        file.write_all(bytes).await?;
+        file.sync_data().await?;
+        let meta = file.metadata().await?;
+        drop(file);
+        tokio::fs::rename(&tmp, path).await?;
+        Ok(meta)
     }
     .await;
     if result.is_err() {
@@ -242,6 +377,30 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Removes every temporary file under `root` (what writes interrupted by a crash left);
+/// returns how many.
+fn remove_leftovers(root: &Path) -> usize {
+    let mut removed = 0;
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX)
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
 #[cfg(test)]
 mod tests {
     use super::*;

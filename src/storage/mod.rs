@@ -36,6 +36,8 @@ pub enum StoreError {
     },
     #[error("the key `{0}` is reserved for thumbkit's own use")]
     Reserved(String),
+    #[error("`{key}` cannot be stored: {reason}")]
+    Conflict { key: String, reason: String },
     #[error("stored metadata of `{key}` is unreadable: {reason}")]
     Metadata { key: String, reason: String },
     #[error("the storage did not answer a {op} of `{key}` within {after:?}")]
@@ -61,6 +63,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What a client may be told: no endpoint, path or bucket name, which stay in the logs.
+    pub fn public_message(&self) -> String {
+        match self {
+            StoreError::Io { .. } | StoreError::Timeout { .. } | StoreError::Unreachable(_) => {
+                "the storage is unavailable or did not answer in time; try again shortly".into()
+            }
+            StoreError::Denied { code, .. } => {
+                format!("the storage refused thumbkit's credentials ({code})")
+            }
+            StoreError::NoBucket(_) => "the storage bucket does not exist".into(),
+            StoreError::Backend { op, .. } => format!("the storage failed a {op}"),
+            StoreError::Metadata { key, .. } => {
+                format!("the stored metadata of `{key}` is unreadable")
+            }
+            StoreError::Reserved(_) | StoreError::Conflict { .. } => self.to_string(),
+        }
+    }
+
     /// The store could not be reached or did not answer in time (rather than answering with
     /// an error): worth retrying, and a 503 rather than a 502.
     pub fn is_unavailable(&self) -> bool {
