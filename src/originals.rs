@@ -40,6 +40,10 @@ pub const BLURHASH_METADATA: &str = "thumbkit-blurhash";
 /// How long bytes read to learn a hash are kept for the render that usually follows.
 const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
 
+/// During an outage, how often a request asks the store again instead of being answered
+/// from what the store last confirmed.
+pub const OUTAGE_RECHECK: Duration = Duration::from_secs(1);
+
 /// Bytes of originals kept for the render that follows (more are read again): part of the
 /// memory bound, so small.
 const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
@@ -169,6 +173,8 @@ pub struct Originals {
     metrics: Arc<Metrics>,
     /// key → facts, each trusted for the revalidation interval.
     fresh: Cache<ObjectKey, Original>,
+    /// Until when the store is taken to be unreachable, and why (see [`Self::resolve_or_stale`]).
+    outage: std::sync::Mutex<Option<(std::time::Instant, ServiceError)>>,
     /// key → facts last confirmed by the store, for at most the stale-if-error bound: what
     /// memory hits are served by while the store cannot be reached.
     confirmed: Cache<ObjectKey, Original>,
@@ -194,6 +200,7 @@ impl Originals {
         workers: Arc<Workers>,
     ) -> Self {
         Self {
+            outage: std::sync::Mutex::new(None),
             confirmed: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(stale_if_error.max(Duration::from_millis(1)))
@@ -229,9 +236,45 @@ impl Originals {
             .map_err(ServiceError::unshare)
     }
 
-    /// What the store last confirmed of `key`, within the stale-if-error bound.
-    pub async fn last_confirmed(&self, key: &ObjectKey) -> Option<Original> {
-        self.confirmed.get(key).await
+    /// The facts of `key`, or, when the store cannot be reached, what it last confirmed
+    /// (within the stale-if-error bound) with the error that made it stale. After a failure
+    /// the store is asked again at most once per [`OUTAGE_RECHECK`], so during an outage
+    /// stale answers come at once instead of each waiting for a storage timeout.
+    pub async fn resolve_or_stale(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<(Original, Option<ServiceError>), ServiceError> {
+        if let Some(original) = self.fresh.get(key).await {
+            return Ok((original, None));
+        }
+        let outage = self
+            .outage
+            .lock()
+            .ok()
+            .and_then(|o| o.clone())
+            .filter(|(until, _)| *until > std::time::Instant::now());
+        if let Some((_, e)) = outage
+            && let Some(original) = self.confirmed.get(key).await
+        {
+            return Ok((original, Some(e)));
+        }
+        match self.resolve(key).await {
+            Ok(original) => Ok((original, None)),
+            Err(
+                e @ ServiceError::Store {
+                    unavailable: true, ..
+                },
+            ) => {
+                if let Ok(mut o) = self.outage.lock() {
+                    *o = Some((std::time::Instant::now() + OUTAGE_RECHECK, e.clone()));
+                }
+                match self.confirmed.get(key).await {
+                    Some(original) => Ok((original, Some(e))),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Stops believing the hash `original` names for `key` at its ETag (its bytes hash to

@@ -358,20 +358,9 @@ impl Thumbnails {
         key: &ObjectKey,
         request: &Request<'_>,
     ) -> Result<Served, ServiceError> {
-        let (original, unconfirmed) = match self.originals.resolve(key).await {
-            Ok(original) => (original, None),
-            // The store cannot say whether the original changed: what memory holds for the
-            // version it last confirmed is served rather than an error (stale-if-error).
-            Err(
-                e @ ServiceError::Store {
-                    unavailable: true, ..
-                },
-            ) => match self.originals.last_confirmed(key).await {
-                Some(original) => (original, Some(e)),
-                None => return Err(e),
-            },
-            Err(e) => return Err(e),
-        };
+        // When the store cannot say whether the original changed, what memory holds for the
+        // version it last confirmed is served rather than an error (stale-if-error).
+        let (original, unconfirmed) = self.originals.resolve_or_stale(key).await?;
         if let Some(v) = request.pinned
             && v != original.hash.as_str()
         {

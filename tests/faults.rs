@@ -1,0 +1,125 @@
+//! S3 trouble, through a TCP proxy in front of a real S3 server: while the store is down,
+//! what memory holds keeps being served (stale-if-error, bounded and counted); while it is
+//! slow, no request outlives its deadline.
+
+mod common;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use support::*;
+use thumbkit::service::Settings;
+use thumbkit::storage::{S3Location, S3Options, S3Store};
+
+/// A store over `proxy` in front of `s3`.
+async fn proxied_store(s3: &S3Server, proxy: &Proxy) -> std::sync::Arc<S3Store> {
+    let options = S3Options {
+        endpoint_url: Some(format!("http://{}", proxy.addr)),
+        ..s3.options()
+    };
+    std::sync::Arc::new(S3Store::connect(S3Location::parse(BUCKET).unwrap(), options).await)
+}
+
+fn upstream(s3: &S3Server) -> std::net::SocketAddr {
+    s3.endpoint.trim_start_matches("http://").parse().unwrap()
+}
+
+#[tokio::test]
+async fn with_the_store_down_memory_hits_stay_200() {
+    let s3 = S3Server::start("down").await;
+    s3.put("a.jpg", fixture("DSCN0010.jpg")).await;
+    let proxy = Proxy::start(upstream(&s3)).await;
+    let settings = Settings {
+        revalidate: Duration::from_millis(300),
+        stale_if_error: Duration::from_secs(60),
+        storage_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    };
+    let app = spawn_app(
+        proxied_store(&s3, &proxy).await,
+        shipped_presets(),
+        settings,
+    )
+    .await;
+    assert_eq!(app.get("/t/thumb/a.jpg").await.header("x-cache"), "miss");
+    assert_eq!(
+        app.get("/t/thumb/a.jpg").await.header("x-cache"),
+        "hit-memory"
+    );
+    proxy.set(Fault::Down);
+    // Ten revalidation intervals with the store gone: every memory hit is still served.
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut served = 0;
+    while Instant::now() < until {
+        let r = app.get("/t/thumb/a.jpg").await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(decode_rgb(&r.body).dimensions(), (320, 240));
+        served += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = app.get("/t/thumb/a.jpg").await;
+    assert_eq!(r.header("x-thumbkit-stale"), "storage-unavailable");
+    assert!(
+        r.header("cache-control").contains("max-age=10"),
+        "{}",
+        r.header("cache-control")
+    );
+    assert!(app.metric("thumbkit_stale_served_total", &[]).await >= 1.0);
+    assert!(served >= 10, "{served} answers in 3 s");
+    // What memory does not hold cannot be served: 503, saying only that storage is down.
+    let r = app.get("/t/small/a.jpg").await;
+    assert_eq!(r.status, 503);
+    let detail = r.problem()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!detail.contains("127.0.0.1"), "{detail}");
+    // Back up: confirmed again, no longer stale.
+    proxy.set(Fault::None);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let r = app.get("/t/thumb/a.jpg").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-thumbkit-stale"), "");
+}
+
+#[tokio::test]
+async fn with_a_slow_store_no_request_outlives_its_deadline() {
+    let s3 = S3Server::start("slow").await;
+    for key in ["a.jpg", "b.jpg"] {
+        s3.put(key, fixture("DSCN0010.jpg")).await;
+    }
+    let proxy = Proxy::start(upstream(&s3)).await;
+    let settings = Settings {
+        storage_timeout: Duration::from_secs(3),
+        request_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    };
+    let app = spawn_app(
+        proxied_store(&s3, &proxy).await,
+        shipped_presets(),
+        settings,
+    )
+    .await;
+    assert_eq!(app.get("/t/thumb/a.jpg").await.status, 200);
+    // Each answer from S3 now takes 800 ms: a cold miss needs six of them.
+    proxy.set(Fault::Delay(Duration::from_millis(800)));
+    let started = Instant::now();
+    let r = app.get("/t/thumb/b.jpg").await;
+    let took = started.elapsed();
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        r.problem()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("took longer")
+    );
+    assert!(
+        took < Duration::from_millis(2600),
+        "answered after {took:?} (deadline 2 s)"
+    );
+    // A memory hit needs no storage call and stays fast.
+    let started = Instant::now();
+    assert_eq!(app.get("/t/thumb/a.jpg").await.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
