@@ -86,8 +86,13 @@ pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
         SourceFormat::Jpeg => format!("{:?}", jpeg::header(data)?.colour).to_lowercase(),
         _ => {
             use image::ImageDecoder;
+            // Without the PNG's metadata chunks, which its decoder would inflate.
+            let cleaned = match format {
+                SourceFormat::Png => crate::pipeline::png::for_decoder(data).1,
+                _ => None,
+            };
             let mut reader = image::ImageReader::with_format(
-                std::io::Cursor::new(data),
+                std::io::Cursor::new(cleaned.as_deref().unwrap_or(data)),
                 sniff::image_format(format),
             );
             reader.no_limits();
@@ -174,8 +179,13 @@ pub fn metadata_of(
         }
         SourceFormat::Gif | SourceFormat::Tiff => {
             use image::ImageDecoder;
+            // Without the PNG's metadata chunks, which its decoder would inflate.
+            let cleaned = match format {
+                SourceFormat::Png => crate::pipeline::png::for_decoder(data).1,
+                _ => None,
+            };
             let mut reader = image::ImageReader::with_format(
-                std::io::Cursor::new(data),
+                std::io::Cursor::new(cleaned.as_deref().unwrap_or(data)),
                 sniff::image_format(format),
             );
             reader.no_limits();

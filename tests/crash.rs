@@ -19,12 +19,13 @@ use thumbkit::storage::{FsStore, Store};
 const TOKEN: &str = "crash-test-token";
 const KEYS: [&str; 3] = ["u/photo.jpg", "u/other.jpg", "v/third.jpg"];
 
-/// Three photos told apart by their thumbnails' sizes.
+/// Three small photos told apart by their thumbnails' sizes: small, so that the time of a
+/// cycle goes to writes, where the kills should land.
 fn photos() -> Vec<(Vec<u8>, (u32, u32))> {
     vec![
-        (fixture("DSCN0010.jpg"), (320, 240)),
-        (fixture("2569067123_aca715a2ee_o.jpg"), (320, 261)),
-        (fixture("concert.jpg"), (320, 214)),
+        (fixture("Flag_of_the_Netherlands.jpg"), (320, 213)),
+        (fixture("sample.jpg"), (210, 320)),
+        (fixture("32-lens_data.jpeg"), (200, 133)),
     ]
 }
 

@@ -62,6 +62,14 @@ pub fn header(data: &[u8], format: SourceFormat) -> Result<(u32, u32, bool), Pip
         let header = jpeg::header(data)?;
         return Ok((header.width, header.height, false));
     }
+    // A PNG decoder inflates the metadata chunks before the header is done: it gets a copy
+    // without them (see `png`).
+    let cleaned = if format == SourceFormat::Png {
+        super::png::for_decoder(data).1
+    } else {
+        None
+    };
+    let data = cleaned.as_deref().unwrap_or(data);
     let mut reader = ImageReader::with_format(Cursor::new(data), image_format(format));
     // Only the header is read here; the caller judges the size against its own limits.
     reader.no_limits();

@@ -472,6 +472,42 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
     }
 
+    /// The states a crash can leave between the data's rename and the sidecar's: new bytes
+    /// with the old sidecar, and half-written temporary files.
+    #[tokio::test]
+    async fn an_interrupted_write_never_pairs_metadata_with_other_bytes() {
+        let (s, root) = store("crash-states").await;
+        let k = key("u/photo.jpg");
+        let v1 = BTreeMap::from([("thumbkit-blake3".to_owned(), "hash-of-v1".to_owned())]);
+        s.put(&k, Bytes::from_static(b"version one"), "", &v1)
+            .await
+            .unwrap();
+        assert_eq!(s.head(&k).await.unwrap().unwrap().metadata, v1);
+        // Killed after the new data was renamed into place, before its sidecar was written.
+        let tmp = root.join("u/.tmp-0123456789abcdef");
+        std::fs::write(&tmp, b"version two!").unwrap();
+        std::fs::rename(&tmp, root.join("u/photo.jpg")).unwrap();
+        let info = s.head(&k).await.unwrap().unwrap();
+        assert_eq!(info.size, 12);
+        assert!(info.metadata.is_empty(), "v1's metadata on v2's bytes");
+        let object = s.get(&k).await.unwrap().unwrap();
+        assert_eq!(&object.bytes[..], b"version two!");
+        assert!(object.info.metadata.is_empty());
+        // Killed mid-write: temporary files of data and sidecar are removed at the next open.
+        std::fs::write(root.join("u/.tmp-fedcba9876543210"), b"half").unwrap();
+        std::fs::write(root.join(".thumbkit-meta/u/.tmp-00aa00aa00aa00aa"), b"{").unwrap();
+        let reopened = FsStore::open(&root).await.unwrap();
+        assert!(walk(&root).iter().all(|p| !p.contains(".tmp-")));
+        assert_eq!(reopened.list("").await.unwrap(), std::slice::from_ref(&k));
+        // Keys that would collide with temporary files are refused.
+        assert!(matches!(
+            s.put(&key("u/.tmp-x"), Bytes::new(), "", &BTreeMap::new())
+                .await,
+            Err(StoreError::Reserved(_))
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     fn walk(dir: &Path) -> Vec<String> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
