@@ -420,6 +420,21 @@ async fn s3_events_pregenerate_new_originals_and_purge_removed_ones() {
         "left: {:?}",
         s3.keys("").await
     );
+    // S3 sends one record per notification: 1000 in one body are refused before any work.
+    let one: serde_json::Value = serde_json::from_slice(&created).unwrap();
+    let many = serde_json::json!({ "Records": vec![one["Records"][0].clone(); 1000] });
+    let calls = app.storage_calls().await;
+    let r = send(
+        app.addr,
+        "POST",
+        "/v1/hooks/s3",
+        Some(TOKEN),
+        many.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 413);
+    assert!(r.problem()["detail"].as_str().unwrap_or_default().contains("at most 100"));
+    assert_eq!(app.storage_calls().await, calls, "no storage call for a refused batch");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
