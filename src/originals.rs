@@ -44,6 +44,9 @@ const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
 /// from what the store last confirmed.
 pub const OUTAGE_RECHECK: Duration = Duration::from_secs(1);
 
+/// How long a request that has a stale answer to fall back on waits for the store.
+const STALE_PROBE_WAIT: Duration = Duration::from_millis(500);
+
 /// Bytes of originals kept for the render that follows (more are read again): part of the
 /// memory bound, so small.
 const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
@@ -247,19 +250,41 @@ impl Originals {
         if let Some(original) = self.fresh.get(key).await {
             return Ok((original, None));
         }
-        let outage = self
-            .outage
-            .lock()
-            .ok()
-            .and_then(|o| o.clone())
-            .filter(|(until, _)| *until > std::time::Instant::now());
-        if let Some((_, e)) = outage
-            && let Some(original) = self.confirmed.get(key).await
+        // The store failed lately: it is asked again at most once per OUTAGE_RECHECK, and
+        // only briefly while a stale answer is at hand.
+        let outage = self.outage.lock().ok().and_then(|o| o.clone());
+        let fallback = match &outage {
+            Some(_) => self.confirmed.get(key).await,
+            None => None,
+        };
+        if let (Some((until, e)), Some(original)) = (&outage, &fallback)
+            && *until > std::time::Instant::now()
         {
-            return Ok((original, Some(e)));
+            return Ok((original.clone(), Some(e.clone())));
         }
-        match self.resolve(key).await {
-            Ok(original) => Ok((original, None)),
+        let resolved = match &fallback {
+            // The SDK retries a refused connection with backoff: no need to wait for it.
+            Some(_) => tokio::time::timeout(STALE_PROBE_WAIT, self.resolve(key))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ServiceError::Store {
+                        unavailable: true,
+                        message: "the storage is unavailable or did not answer in time; try \
+                                  again shortly"
+                            .into(),
+                    })
+                }),
+            None => self.resolve(key).await,
+        };
+        match resolved {
+            Ok(original) => {
+                if outage.is_some()
+                    && let Ok(mut o) = self.outage.lock()
+                {
+                    *o = None;
+                }
+                Ok((original, None))
+            }
             Err(
                 e @ ServiceError::Store {
                     unavailable: true, ..
@@ -268,7 +293,12 @@ impl Originals {
                 if let Ok(mut o) = self.outage.lock() {
                     *o = Some((std::time::Instant::now() + OUTAGE_RECHECK, e.clone()));
                 }
-                match self.confirmed.get(key).await {
+                // A request that came in before the outage was known has no fallback yet.
+                let fallback = match fallback {
+                    Some(f) => Some(f),
+                    None => self.confirmed.get(key).await,
+                };
+                match fallback {
                     Some(original) => Ok((original, Some(e))),
                     None => Err(e),
                 }

@@ -433,8 +433,17 @@ async fn s3_events_pregenerate_new_originals_and_purge_removed_ones() {
     )
     .await;
     assert_eq!(r.status, 413);
-    assert!(r.problem()["detail"].as_str().unwrap_or_default().contains("at most 100"));
-    assert_eq!(app.storage_calls().await, calls, "no storage call for a refused batch");
+    assert!(
+        r.problem()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 100")
+    );
+    assert_eq!(
+        app.storage_calls().await,
+        calls,
+        "no storage call for a refused batch"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
