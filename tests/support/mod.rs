@@ -299,7 +299,13 @@ impl Binary {
     /// Starts `thumbkit serve` on 127.0.0.1:0 with the shipped presets and `env`.
     pub fn start(env: &[(&str, String)]) -> Self {
         use std::io::BufRead;
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"));
+        // THUMBKIT_TEST_BIN runs the tests against another build (a release binary, an
+        // older version) to compare.
+        let binary = std::env::var_os("THUMBKIT_TEST_BIN").map_or_else(
+            || env!("CARGO_BIN_EXE_thumbkit").into(),
+            std::path::PathBuf::from,
+        );
+        let mut command = std::process::Command::new(binary);
         command
             .arg("serve")
             .env_clear()
