@@ -7,7 +7,6 @@ mod common;
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,6 +118,7 @@ async fn killed_mid_write_the_fs_store_stays_consistent() {
         let server = Binary::start(&env);
         let leftovers: Vec<String> = walk(&root)
             .into_iter()
+            .map(|p| p.display().to_string())
             .filter(|p| p.contains(".tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "round {round}: {leftovers:?}");
@@ -189,17 +189,4 @@ async fn killed_mid_write_the_s3_store_stays_consistent() {
         }
         each_key_serves_its_own_picture(server.addr, &stored).await;
     }
-}
-
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p.display().to_string());
-        }
-    }
-    out
 }

@@ -12,13 +12,14 @@ use support::*;
 use thumbkit::service::Settings;
 use thumbkit::storage::{S3Location, S3Options, S3Store};
 
-/// A store over `proxy` in front of `s3`.
-async fn proxied_store(s3: &S3Server, proxy: &Proxy) -> std::sync::Arc<S3Store> {
+/// thumbkit over `s3`, reached through `proxy`.
+async fn app_behind(s3: &S3Server, proxy: &Proxy, settings: Settings) -> App {
     let options = S3Options {
         endpoint_url: Some(format!("http://{}", proxy.addr)),
         ..s3.options()
     };
-    std::sync::Arc::new(S3Store::connect(S3Location::parse(BUCKET).unwrap(), options).await)
+    let store = S3Store::connect(S3Location::parse(BUCKET).unwrap(), options).await;
+    spawn_app(std::sync::Arc::new(store), shipped_presets(), settings).await
 }
 
 fn upstream(s3: &S3Server) -> std::net::SocketAddr {
@@ -40,12 +41,7 @@ async fn with_the_store_down_memory_hits_stay_200() {
         storage_timeout: Duration::from_secs(2),
         ..Settings::default()
     };
-    let app = spawn_app(
-        proxied_store(&s3, &proxy).await,
-        shipped_presets(),
-        settings,
-    )
-    .await;
+    let app = app_behind(&s3, &proxy, settings).await;
     assert_eq!(app.get("/t/thumb/a.jpg").await.header("x-cache"), "miss");
     assert_eq!(
         app.get("/t/thumb/a.jpg").await.header("x-cache"),
@@ -119,12 +115,7 @@ async fn with_a_slow_store_no_request_outlives_its_deadline() {
         request_timeout: Duration::from_secs(2),
         ..Settings::default()
     };
-    let app = spawn_app(
-        proxied_store(&s3, &proxy).await,
-        shipped_presets(),
-        settings,
-    )
-    .await;
+    let app = app_behind(&s3, &proxy, settings).await;
     assert_eq!(app.get("/t/thumb/a.jpg").await.status, 200);
     // Each answer from S3 now takes 800 ms: a cold miss needs six of them.
     proxy.set(Fault::Delay(Duration::from_millis(800)));

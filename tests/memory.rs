@@ -10,20 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use support::*;
+use thumbkit::pipeline::png::chunk;
 
 const MIB: u64 = 1 << 20;
-
-/// A PNG chunk with its length and CRC.
-fn chunk(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-    let mut crc = flate2::Crc::new();
-    crc.update(kind);
-    crc.update(body);
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(body);
-    out.extend_from_slice(&crc.sum().to_be_bytes());
-    out
-}
 
 /// A valid 256x256 PNG whose `iCCP` profile inflates to 100 MB (about 100 KB on disk).
 fn metadata_bomb() -> Vec<u8> {

@@ -81,21 +81,22 @@ pub fn for_decoder(data: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     (icc, Some(copy))
 }
 
+/// A chunk as it is written in a file: length, type, body, CRC (for building test files).
+pub fn chunk(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(body);
+    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    let mut out = len.to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+    out.extend_from_slice(&crc.sum().to_be_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A chunk with its length and CRC.
-    fn chunk(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-        let mut crc = flate2::Crc::new();
-        crc.update(kind);
-        crc.update(body);
-        let mut out = (body.len() as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(body);
-        out.extend_from_slice(&crc.sum().to_be_bytes());
-        out
-    }
 
     fn zlib(bytes: &[u8]) -> Vec<u8> {
         use std::io::Write;
