@@ -267,6 +267,11 @@ async fn receive_upload(
         return problem_response(StatusCode::FORBIDDEN, "Forbidden", &e.to_string());
     }
     let limit = service.settings.limits.max_input_bytes;
+    // Held while the body is in memory, like any upload.
+    let _admitted = match service.workers.admit(Patience::Wait).await {
+        Ok(a) => a,
+        Err(e) => return problem(&e.into()),
+    };
     let bytes = match read_limited(&headers, body, limit).await {
         Ok(b) => b,
         Err(e) => return problem(&e),
