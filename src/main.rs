@@ -332,20 +332,45 @@ fn run(cli: Cli) -> Result<(), String> {
             let started = Instant::now();
             let source = pipeline::probe(&bytes, &limits)
                 .map_err(|e| format!("{}: {e}", input.display()))?;
-            let requested = match &format {
+            let flag = match &format {
                 Some(f) => Some(
                     OutputFormat::parse(f)
                         .ok_or_else(|| format!("unknown format `{f}` (use jpeg, png or webp)"))?,
                 ),
-                None => output
-                    .as_deref()
-                    .and_then(|o| o.extension())
-                    .and_then(|e| e.to_str())
-                    .and_then(OutputFormat::parse),
+                None => None,
+            };
+            // The output's extension names a format too: never write one under another's name.
+            let named = match output.as_deref().and_then(|o| o.extension()) {
+                Some(ext) => {
+                    let ext = ext.to_string_lossy();
+                    Some(OutputFormat::parse(&ext).ok_or_else(|| {
+                        format!("cannot write a `.{ext}` file: thumbkit writes .jpg, .png or .webp")
+                    })?)
+                }
+                None => None,
+            };
+            let requested = match (flag, named) {
+                (Some(f), Some(n)) if f != n => {
+                    return Err(format!(
+                        "-f {f} does not match the output's extension ({n})"
+                    ));
+                }
+                (f, n) => f.or(n),
             };
             let out_format = match (preset.format, requested) {
                 (FormatChoice::Auto | FormatChoice::Source, Some(f)) => f,
-                (choice, _) => OutputFormat::resolve(choice, &source, false),
+                (choice, requested) => {
+                    let fixed = OutputFormat::resolve(choice, &source, false);
+                    if let Some(f) = requested.filter(|f| *f != fixed) {
+                        return Err(format!(
+                            "preset `{}` makes {fixed}, not {f}; use a `.{}` output or a preset \
+                             with format = \"auto\"",
+                            preset.name.as_str(),
+                            fixed.extension()
+                        ));
+                    }
+                    fixed
+                }
             };
             let rendered = pipeline::render(&bytes, preset, out_format, &limits)
                 .map_err(|e| format!("{}: {e}", input.display()))?;

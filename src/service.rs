@@ -44,7 +44,10 @@ pub enum ServiceError {
     BadUpload(String),
     #[error("there is no original at `{0}`")]
     NotFound(String),
-    #[error("`{key}` no longer has the content `v={pinned}`")]
+    #[error(
+        "`{key}` does not have the content `v={pinned}` (now or no longer); `v` is the content \
+         hash from the manifest or the ETag: its first 32 to all 64 hex digits"
+    )]
     StalePin { key: String, pinned: String },
     #[error("{0}")]
     Pipeline(#[from] PipelineError),
@@ -158,6 +161,15 @@ pub struct Request<'a> {
     pub pinned: Option<&'a str>,
     /// The `If-None-Match` header.
     pub if_none_match: Option<&'a str>,
+}
+
+/// The shortest `?v=` accepted: the 32 hex digits the ETag shows (128 bits, as unambiguous
+/// as a content hash needs to be).
+pub const MIN_PIN_DIGITS: usize = 32;
+
+/// Whether `?v=` names `hash`: all 64 digits or a prefix of at least [`MIN_PIN_DIGITS`].
+fn pins(v: &str, hash: &ContentHash) -> bool {
+    v.len() >= MIN_PIN_DIGITS && hash.as_str().starts_with(v)
 }
 
 /// Whether an `If-None-Match` value names `etag` (weak comparison, as RFC 9110 asks for).
@@ -362,7 +374,7 @@ impl Thumbnails {
         // version it last confirmed is served rather than an error (stale-if-error).
         let (original, unconfirmed) = self.originals.resolve_or_stale(key).await?;
         if let Some(v) = request.pinned
-            && v != original.hash.as_str()
+            && !pins(v, &original.hash)
         {
             return Err(ServiceError::StalePin {
                 key: key.to_string(),

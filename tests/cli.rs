@@ -78,6 +78,48 @@ fn auto_format_follows_the_output_extension() {
 }
 
 #[test]
+fn an_output_name_never_holds_another_format() {
+    let dir = temp_dir("mismatch");
+    for (preset, name, words) in [
+        ("thumb", "x.webp", "preset `thumb` makes jpeg, not webp"),
+        ("small", "x.avif", "cannot write a `.avif` file"),
+        ("thumb", "x.out", "cannot write a `.out` file"),
+    ] {
+        let out = dir.join(name);
+        let o = thumbkit()
+            .args(["render", "--preset", preset, "fixtures/DSCN0010.jpg", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(words), "{name}: {err}");
+        assert!(!out.exists(), "{name}: nothing written");
+    }
+    let out = dir.join("x.png");
+    let o = thumbkit()
+        .args([
+            "render",
+            "--preset",
+            "small",
+            "fixtures/DSCN0010.jpg",
+            "-f",
+            "webp",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("-f webp does not match"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn presets_lists_names_fingerprints_and_summaries() {
     let o = thumbkit().arg("presets").output().unwrap();
     assert!(o.status.success());

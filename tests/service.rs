@@ -128,6 +128,27 @@ async fn conditional_pinned_and_negotiated_responses() {
     .await;
     assert_eq!(stale.status, 404);
     assert_eq!(stale.header("content-type"), "application/problem+json");
+    // The 32 digits the ETag shows pin the content as well as all 64; fewer are refused,
+    // saying what `v` must be.
+    assert!(etag.contains(&hash.as_str()[..32]));
+    let short = get(
+        app.addr,
+        &format!("/t/thumb/a.jpg?v={}", &hash.as_str()[..32]),
+    )
+    .await;
+    assert_eq!(short.status, 200);
+    assert!(short.header("cache-control").contains("immutable"));
+    let too_short = get(
+        app.addr,
+        &format!("/t/thumb/a.jpg?v={}", &hash.as_str()[..31]),
+    )
+    .await;
+    assert_eq!(too_short.status, 404);
+    let detail = too_short.problem()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("32 to all 64 hex digits"), "{detail}");
 
     let webp = request(
         app.addr,
