@@ -423,6 +423,7 @@ async fn s3_events_pregenerate_new_originals_and_purge_removed_ones() {
     // S3 sends one record per notification: 1000 in one body are refused before any work.
     let one: serde_json::Value = serde_json::from_slice(&created).unwrap();
     let many = serde_json::json!({ "Records": vec![one["Records"][0].clone(); 1000] });
+    app.service.drain().await;
     let calls = app.storage_calls().await;
     let r = send(
         app.addr,
@@ -533,6 +534,8 @@ async fn signed_urls_valid_tampered_expired_and_rotated() {
     assert_eq!(ok.status, 200);
     assert_eq!(decode_rgb(&ok.body).dimensions(), (320, 240));
     // Unsigned, tampered (another preset, another exp) and expired: 403, before any work.
+    // (The variant just rendered is written behind the response: let that finish first.)
+    app.service.drain().await;
     let calls = app.storage_calls().await;
     let hash = m["hash"].as_str().unwrap();
     let expired = Signer::parse(new_key)
