@@ -1,20 +1,26 @@
 //! The connections under the router: how long a client may take to send its headers, how
 //! long a connection may sit idle, how many may be open, and how long shutdown waits for
-//! them, so that slow or idle clients can hold neither the service nor its shutdown hostage.
+//! them, so that slow or idle clients can hold neither the service nor its shutdown hostage;
+//! and a lingering close, so that a client still sending a body the server refused reads the
+//! refusal instead of a reset connection.
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -50,12 +56,22 @@ pub fn default_max_connections() -> usize {
     (soft - soft / 4).clamp(16, 1024) as usize
 }
 
-/// When a connection last moved bytes, and how many requests it has in flight.
+/// How long a closing connection keeps reading (and discarding) a body the server did not
+/// want, per read and in all, so that the client gets to read the answer; Apache's
+/// lingering close waits 2 s per read and 30 s in all.
+const LINGER_READ: Duration = Duration::from_secs(2);
+const LINGER_MAX: Duration = Duration::from_secs(10);
+
+/// When a connection last moved bytes, how many requests it has in flight, and whether the
+/// last request left part of its body unread.
 #[derive(Debug)]
 struct Activity {
     started: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    unread_body: AtomicBool,
+    /// The socket, handed back when hyper lets go of it with a body left unread.
+    parked: Mutex<Option<TcpStream>>,
 }
 
 impl Activity {
@@ -64,6 +80,8 @@ impl Activity {
             started: Instant::now(),
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            unread_body: AtomicBool::new(false),
+            parked: Mutex::new(None),
         }
     }
 
@@ -78,10 +96,31 @@ impl Activity {
     }
 }
 
-/// A socket that records when it last moved bytes.
+/// A socket that records when it last moved bytes, and is handed back for a lingering
+/// close when a request left its body unread.
 struct Tracked {
-    inner: TcpStream,
+    inner: Option<TcpStream>,
     activity: Arc<Activity>,
+}
+
+impl Tracked {
+    fn stream(&mut self) -> io::Result<Pin<&mut TcpStream>> {
+        match self.inner.as_mut() {
+            Some(s) => Ok(Pin::new(s)),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if self.activity.unread_body.load(Ordering::Relaxed)
+            && let Some(stream) = self.inner.take()
+            && let Ok(mut parked) = self.activity.parked.lock()
+        {
+            *parked = Some(stream);
+        }
+    }
 }
 
 impl AsyncRead for Tracked {
@@ -91,7 +130,10 @@ impl AsyncRead for Tracked {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let polled = match self.stream() {
+            Ok(s) => s.poll_read(cx, buf),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
         if buf.filled().len() > before {
             self.activity.touch();
         }
@@ -105,7 +147,10 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        let polled = match self.stream() {
+            Ok(s) => s.poll_write(cx, buf),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();
         }
@@ -113,12 +158,75 @@ impl AsyncWrite for Tracked {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        match self.stream() {
+            Ok(s) => s.poll_flush(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        match self.stream() {
+            Ok(s) => s.poll_shutdown(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
+}
+
+/// A request body that tells the connection when it is dropped before its end (a refusal
+/// that did not read it).
+struct Watched {
+    inner: Incoming,
+    activity: Arc<Activity>,
+    ended: bool,
+}
+
+impl HttpBody for Watched {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.ended = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if !self.ended && !self.inner.is_end_stream() {
+            self.activity.unread_body.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Sends FIN after the answer, then reads and discards what the client is still sending
+/// until it closes, pauses for [`LINGER_READ`] or [`LINGER_MAX`] has passed: closing a
+/// socket with unread bytes resets it, and the reset destroys the answer the client has
+/// not read yet.
+async fn linger(mut stream: TcpStream) {
+    let _ = stream.shutdown().await;
+    let mut sink = vec![0u8; 64 << 10];
+    let _ = tokio::time::timeout(LINGER_MAX, async {
+        while let Ok(Ok(n)) = tokio::time::timeout(LINGER_READ, stream.read(&mut sink)).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Counts a request as in flight until its response is produced.
@@ -213,14 +321,21 @@ async fn connection(
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked {
-        inner: stream,
+        inner: Some(stream),
         activity: activity.clone(),
     });
     let tower = TowerToHyperService::new(router);
     let counted = activity.clone();
-    let service = hyper::service::service_fn(move |request| {
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         counted.in_flight.fetch_add(1, Ordering::Relaxed);
+        // A new request means hyper read the previous body to its end after all.
+        counted.unread_body.store(false, Ordering::Relaxed);
         let guard = InFlight(counted.clone());
+        let request = request.map(|inner| Watched {
+            inner,
+            activity: counted.clone(),
+            ended: false,
+        });
         let call = hyper::service::Service::call(&tower, request);
         async move {
             let response = call.await;
@@ -234,8 +349,7 @@ async fn connection(
         .header_read_timeout(limits.header_timeout)
         // Above axum's checks, which answer with problem+json up to their own limits.
         .max_headers(crate::http::MAX_HEADERS * 4);
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
+    let mut conn = Box::pin(builder.serve_connection(io, service));
     let tick = (limits.idle_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(5));
     let mut idle_check = tokio::time::interval(tick);
     let mut draining = *stopping.borrow();
@@ -244,7 +358,7 @@ async fn connection(
     }
     loop {
         tokio::select! {
-            _ = conn.as_mut() => return,
+            _ = conn.as_mut() => break,
             changed = stopping.changed(), if !draining => {
                 if changed.is_err() || *stopping.borrow() {
                     draining = true;
@@ -255,9 +369,14 @@ async fn connection(
                 if activity.in_flight.load(Ordering::Relaxed) == 0
                     && activity.idle_for() >= limits.idle_timeout
                 {
-                    return;
+                    break;
                 }
             }
         }
+    }
+    drop(conn);
+    let parked = activity.parked.lock().ok().and_then(|mut p| p.take());
+    if let Some(stream) = parked {
+        linger(stream).await;
     }
 }
