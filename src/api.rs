@@ -17,7 +17,6 @@ use serde::Deserialize;
 
 use crate::http::{problem, problem_response};
 use crate::lifecycle::S3Event;
-use crate::pipeline::PipelineError;
 use crate::preset::Preset;
 use crate::service::{ServiceError, Thumbnails};
 use crate::uploads::UploadRequest;
@@ -111,8 +110,7 @@ async fn read_limited(
     body: Body,
     limit: usize,
 ) -> Result<Bytes, ServiceError> {
-    let too_large =
-        |bytes: usize| ServiceError::Pipeline(PipelineError::InputTooLarge { bytes, limit });
+    let too_large = |bytes: usize| ServiceError::BodyTooLarge { bytes, limit };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -133,7 +133,10 @@ async fn problems_only(request: axum::extract::Request, next: Next) -> Response 
     let title = status.canonical_reason().unwrap_or("Error");
     let mut problem = problem_response(status, title, detail);
     for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::CACHE_CONTROL
+        {
             problem.headers_mut().append(name.clone(), value.clone());
         }
     }
@@ -164,6 +167,7 @@ async fn observe(
         Some("hit-memory") => "hit-memory",
         Some("hit-store") => "hit-store",
         Some("miss") => "miss",
+        Some("hit-failure") => "hit-failure",
         _ => "none",
     };
     let preset = response
@@ -250,7 +254,7 @@ async fn respond(
     };
     let served = match service.thumbnail(request).await {
         Ok(s) => s,
-        Err(e) => return problem(&e),
+        Err(e) => return thumbnail_problem(&e),
     };
     let mut max_age = if served.pinned {
         PINNED_MAX_AGE
@@ -331,15 +335,18 @@ fn status_of(e: &ServiceError) -> StatusCode {
         }
         ServiceError::NoUpload(_) => StatusCode::NOT_FOUND,
         ServiceError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+        ServiceError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::NothingUploaded(_) | ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::Pipeline(p) => match p {
+        // 413 is about request bodies; an original over a limit is content that cannot
+        // be processed, whoever stored it.
+        ServiceError::Pipeline(p) | ServiceError::Remembered(p) => match p {
             PipelineError::Empty
             | PipelineError::UnsupportedFormat(_)
             | PipelineError::Truncated
-            | PipelineError::Corrupt(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            PipelineError::InputTooLarge { .. }
+            | PipelineError::Corrupt(_)
+            | PipelineError::InputTooLarge { .. }
             | PipelineError::TooManyPixels { .. }
-            | PipelineError::OutputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            | PipelineError::OutputTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             PipelineError::Encode(_) | PipelineError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -355,6 +362,34 @@ fn status_of(e: &ServiceError) -> StatusCode {
         | ServiceError::RenderTimeout(_)
         | ServiceError::Deadline(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
+}
+
+/// How long a client or CDN may keep the refusal of an original that cannot be rendered
+/// (short: the original may be replaced under the same URL).
+const FAILURE_MAX_AGE: u32 = 60;
+
+/// The problem+json response for a thumbnail that cannot be served. A refusal that comes
+/// from the original's bytes may be cached briefly (`X-Cache: hit-failure` when it was
+/// answered from the remembered failure); every other error must not be.
+fn thumbnail_problem(e: &ServiceError) -> Response {
+    let mut response = problem(e);
+    let (cacheable, tier) = match e {
+        ServiceError::Remembered(_) => (true, Some("hit-failure")),
+        ServiceError::Pipeline(p) => (p.is_property_of_input(), Some("miss")),
+        _ => (false, None),
+    };
+    let headers = response.headers_mut();
+    if cacheable && let Ok(v) = HeaderValue::from_str(&format!("public, max-age={FAILURE_MAX_AGE}"))
+    {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
+    if let Some(tier) = tier {
+        headers.insert(
+            header::HeaderName::from_static("x-cache"),
+            HeaderValue::from_static(tier),
+        );
+    }
+    response
 }
 
 /// The problem+json response for an error.
@@ -378,9 +413,13 @@ pub(crate) fn problem_response(status: StatusCode, title: &str, detail: &str) ->
         "status": status.as_u16(),
         "detail": detail,
     });
+    // An error describes this moment; only refusals that are known to last say otherwise.
     (
         status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
+        [
+            (header::CONTENT_TYPE, "application/problem+json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
         body.to_string(),
     )
         .into_response()

@@ -202,6 +202,7 @@ impl Thumbnails {
             probe: validated.probe,
             orientation,
             blurhash: Some(blurhash),
+            failure: None,
         };
         self.originals.share(&record).await?;
         // What this instance knew of the previous version is void.

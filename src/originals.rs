@@ -51,6 +51,34 @@ const STALE_PROBE_WAIT: Duration = Duration::from_millis(500);
 /// memory bound, so small.
 const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
 
+/// An original that this pipeline cannot render, remembered (in memory and in the shared
+/// record) so that it is not read and decoded again on every request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The pipeline version that failed: a newer one tries again.
+    pub pipeline: u32,
+    pub error: PipelineError,
+}
+
+impl Failure {
+    /// Still what this pipeline, under these limits, would say of the same bytes.
+    fn holds(&self, limits: &Limits) -> bool {
+        self.pipeline == pipeline::PIPELINE_VERSION
+            && match self.error {
+                PipelineError::TooManyPixels { limit, .. } => limit == limits.max_pixels,
+                _ => true,
+            }
+    }
+}
+
+/// The header facts of an original whose header cannot be read (its record has a failure).
+const UNREADABLE: Probe = Probe {
+    format: pipeline::SourceFormat::Jpeg,
+    width: 0,
+    height: 0,
+    alpha: false,
+};
+
 /// The facts of one version of an original. Also the shared record's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -68,6 +96,9 @@ pub struct Record {
     /// BlurHash placeholder, once computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blurhash: Option<String>,
+    /// Why these bytes cannot be rendered, once a render or probe found out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
 fn upright_orientation() -> u8 {
@@ -92,6 +123,7 @@ impl Record {
             probe,
             orientation,
             blurhash: info.metadata.get(BLURHASH_METADATA).cloned(),
+            failure: None,
         })
     }
 
@@ -228,6 +260,7 @@ impl Originals {
     }
 
     /// The facts of the original at `key`. Concurrent calls for one key share one lookup.
+    /// An original known not to render answers [`ServiceError::Remembered`] from memory.
     pub async fn resolve(&self, key: &ObjectKey) -> Result<Original, ServiceError> {
         self.fresh
             .try_get_with(key.clone(), async {
@@ -237,6 +270,7 @@ impl Originals {
             })
             .await
             .map_err(ServiceError::unshare)
+            .and_then(renderable)
     }
 
     /// The facts of `key`, or, when the store cannot be reached, what it last confirmed
@@ -248,7 +282,7 @@ impl Originals {
         key: &ObjectKey,
     ) -> Result<(Original, Option<ServiceError>), ServiceError> {
         if let Some(original) = self.fresh.get(key).await {
-            return Ok((original, None));
+            return Ok((renderable(original)?, None));
         }
         // The store failed lately: it is asked again at most once per OUTAGE_RECHECK, and
         // only briefly while a stale answer is at hand.
@@ -260,7 +294,7 @@ impl Originals {
         if let (Some((until, e)), Some(original)) = (&outage, &fallback)
             && *until > std::time::Instant::now()
         {
-            return Ok((original.clone(), Some(e.clone())));
+            return Ok((renderable(original.clone())?, Some(e.clone())));
         }
         let resolved = match &fallback {
             // The SDK retries a refused connection with backoff: no need to wait for it.
@@ -299,7 +333,7 @@ impl Originals {
                     None => self.confirmed.get(key).await,
                 };
                 match fallback {
-                    Some(original) => Ok((original, Some(e))),
+                    Some(original) => Ok((renderable(original)?, Some(e))),
                     None => Err(e),
                 }
             }
@@ -315,6 +349,22 @@ impl Originals {
         self.known.invalidate(&id).await;
         self.downloaded.invalidate(&id).await;
         self.fresh.invalidate(key).await;
+    }
+
+    /// Remembers that `original` cannot be rendered, when `error` says so of its bytes, in
+    /// memory and in its shared record: until it is replaced, requests are answered without
+    /// reading it.
+    pub async fn failed(&self, original: &Original, error: &PipelineError) {
+        if !error.is_property_of_input() || original.record.etag.is_empty() {
+            return;
+        }
+        let mut record = (*original.record).clone();
+        record.failure = Some(Failure {
+            pipeline: pipeline::PIPELINE_VERSION,
+            error: error.clone(),
+        });
+        tracing::info!(key = %record.key, error = %error, "remembering that an original cannot be rendered");
+        let _ = self.share(&record).await;
     }
 
     /// Forgets what is known of `key` (it was replaced or deleted).
@@ -375,6 +425,8 @@ impl Originals {
             && record.key == key.as_str()
             && record.etag == info.etag
             && ContentHash::parse(&record.hash).is_ok()
+            // A failure of an older pipeline (or under other limits) is tried again.
+            && record.failure.as_ref().is_none_or(|f| f.holds(&self.limits))
         {
             return Ok(self.remember(id, record).await);
         }
@@ -394,15 +446,31 @@ impl Originals {
         let bytes = object.bytes.clone();
         let limits = self.limits;
         // Hashing 50 MiB takes tens of milliseconds: not on the async threads.
-        let (hash, probe, orientation) = self
+        let (hash, facts) = self
             .workers
             .run(admitted, move || {
-                let probe = pipeline::probe(&bytes, &limits)?;
-                // The orientation comes from walking the container's segments, not a decode.
-                let orientation = crate::inspect::inspect(&bytes).map_or(1, |r| r.orientation);
-                Ok::<_, PipelineError>((ContentHash::of(&bytes), probe, orientation))
+                let facts = pipeline::probe(&bytes, &limits).map(|probe| {
+                    // The orientation comes from walking the container's segments, not a decode.
+                    let orientation = crate::inspect::inspect(&bytes).map_or(1, |r| r.orientation);
+                    (probe, orientation)
+                });
+                (ContentHash::of(&bytes), facts)
             })
-            .await??;
+            .await?;
+        // An original whose header cannot be read is remembered as such, like one that
+        // fails to render, so that the next request does not read it again.
+        let (probe, orientation, failure) = match facts {
+            Ok((probe, orientation)) => (probe, orientation, None),
+            Err(e) if e.is_property_of_input() => {
+                tracing::info!(key = %key, error = %e, "remembering that an original cannot be rendered");
+                let failure = Failure {
+                    pipeline: pipeline::PIPELINE_VERSION,
+                    error: e,
+                };
+                (UNREADABLE, 1, Some(failure))
+            }
+            Err(e) => return Err(e.into()),
+        };
         // The GET's ETag, not the HEAD's: the object may have been replaced in between.
         let etag = object.info.etag.clone();
         let record = Record {
@@ -413,9 +481,16 @@ impl Originals {
             probe,
             orientation,
             blurhash: None,
+            failure,
         };
         self.share(&record).await?;
         let id = (key.clone(), etag);
+        if let Some(failure) = &record.failure {
+            // Found out now: the next request is answered from what was remembered.
+            let error = failure.error.clone();
+            self.remember(id, record).await;
+            return Err(error.into());
+        }
         self.downloaded.insert(id.clone(), object.bytes).await;
         Ok(self.remember(id, record).await)
     }
@@ -474,5 +549,13 @@ impl Originals {
         let original = Original::new(record);
         self.known.insert(id, original.clone()).await;
         original
+    }
+}
+
+/// `original`, unless it is known not to render.
+fn renderable(original: Original) -> Result<Original, ServiceError> {
+    match &original.record.failure {
+        Some(failure) => Err(ServiceError::Remembered(failure.error.clone())),
+        None => Ok(original),
     }
 }

@@ -51,6 +51,9 @@ pub enum ServiceError {
     StalePin { key: String, pinned: String },
     #[error("{0}")]
     Pipeline(#[from] PipelineError),
+    /// A failure remembered for the original's content: answered without reading it.
+    #[error("{0}")]
+    Remembered(PipelineError),
     #[error("{message}")]
     Store {
         /// Unreachable or timed out (503), rather than answering with an error (502).
@@ -65,6 +68,10 @@ pub enum ServiceError {
     RenderTimeout(Duration),
     #[error("the request body did not arrive within {0:?}; nothing was stored")]
     BodyTimeout(Duration),
+    #[error(
+        "the request body is {bytes} bytes, over the limit of {limit} bytes; nothing was stored"
+    )]
+    BodyTooLarge { bytes: usize, limit: usize },
     #[error("the request took longer than {0:?}; try again shortly")]
     Deadline(Duration),
 }
@@ -534,7 +541,13 @@ impl Thumbnails {
             self.originals.distrust(key, original).await;
             return Err(ServiceError::Changed(key.to_string()));
         };
-        let rendered = rendered?;
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                self.originals.failed(original, &e).await;
+                return Err(e.into());
+            }
+        };
         self.metrics
             .render(preset.name.as_str(), took.as_secs_f64());
         let bytes = bytes::Bytes::from(rendered.bytes);

@@ -365,9 +365,16 @@ fn pregen_renders_every_missing_variant_once_and_a_second_run_renders_nothing() 
     );
     let second = run();
     let stdout = String::from_utf8_lossy(&second.stdout);
+    // The failure was remembered in the original's record: the second run does not read
+    // the original again and reports it once, for the original.
     assert!(
-        stdout.contains("3 originals: 0 variants rendered, 4 already stored, 2 failed"),
+        stdout.contains("3 originals: 0 variants rendered, 4 already stored, 1 failed"),
         "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("failed: albums/x/bad.jpg: the image data is truncated"),
+        "{stderr}"
     );
     // Only originals under the prefix were rendered: thumb (JPEG) + small (JPEG and WebP).
     let variants: Vec<_> = walk(&dir.join("_variants"))

@@ -236,7 +236,7 @@ async fn errors_are_problem_json_with_the_right_status() {
         ("/t/thumb/missing.jpg", 404, "no original at `missing.jpg`"),
         ("/t/thumb/broken.jpg", 422, "truncated"),
         ("/t/thumb/notes.jpg", 422, "text, not an image"),
-        ("/t/thumb/bomb.png", 413, "60000x60000"),
+        ("/t/thumb/bomb.png", 422, "60000x60000"),
         ("/t/thumb/a/../../etc/passwd", 400, "invalid object key"),
         ("/t/thumb/%2e%2e/secret", 400, "invalid object key"),
     ] {

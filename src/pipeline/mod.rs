@@ -144,7 +144,8 @@ impl Default for Limits {
 }
 
 /// Why an input could not be rendered.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum PipelineError {
     #[error("the input is empty (0 bytes)")]
     Empty,
@@ -175,6 +176,19 @@ fn mp(pixels: u64) -> String {
 }
 
 impl PipelineError {
+    /// The error comes from the input's bytes (as this pipeline version reads them under
+    /// these limits), not from the preset, the machine or chance: trying again gives it again.
+    pub fn is_property_of_input(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Empty
+                | PipelineError::UnsupportedFormat(_)
+                | PipelineError::Truncated
+                | PipelineError::Corrupt(_)
+                | PipelineError::TooManyPixels { .. }
+        )
+    }
+
     /// Maps an `image` crate error to what it means for the user.
     pub fn from_image(e: image::ImageError) -> Self {
         use image::ImageError as E;
