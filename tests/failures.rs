@@ -140,3 +140,69 @@ async fn a_stored_original_over_the_pixel_limit_is_422_with_the_limit() {
         "hit-failure"
     );
 }
+
+/// IMG_9424.JPG (a 1.9 MB camera photo) with 200 bytes in the middle of its scan inverted:
+/// complete, well-formed markers, corrupt entropy-coded data.
+fn bit_flipped_photo() -> Vec<u8> {
+    let mut photo = fixture("IMG_9424.JPG");
+    let middle = photo.len() / 2;
+    for b in &mut photo[middle..middle + 200] {
+        *b ^= 0xff;
+    }
+    photo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bit_flipped_jpeg_is_refused_at_upload_and_never_rendered_into_the_cache() {
+    let s3 = S3Server::start("failures-flipped").await;
+    let app = spawn_app(
+        s3.store("site").await,
+        shipped_presets(),
+        Settings::default(),
+    )
+    .await;
+    let flipped = bit_flipped_photo();
+
+    // The upload API promises validation: 422 with libjpeg's reason, and nothing stored.
+    let (addr, len) = (app.addr, flipped.len());
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/originals/p/flipped.jpg HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: image/jpeg\r\nContent-Length: {len}\r\n\r\n"
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&flipped).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 422);
+    let detail = reply.problem()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("corrupt"), "{detail}");
+    assert!(s3.keys("site/p/").await.is_empty());
+
+    // Put into the bucket by another tool, it is refused from /t/ and nothing is cached.
+    s3.put("site/p/flipped.jpg", flipped).await;
+    for _ in 0..3 {
+        let reply = app.get("/t/medium/p/flipped.jpg").await;
+        assert_eq!(reply.status, 422);
+        assert!(
+            reply.problem()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("corrupt")
+        );
+    }
+    app.service.drain().await;
+    let variants: Vec<_> = s3
+        .keys("site/_variants/")
+        .await
+        .into_iter()
+        .filter(|k| is_variant(k))
+        .collect();
+    assert!(variants.is_empty(), "{variants:?}");
+    assert_eq!(app.metric("thumbkit_renders_total", &[]).await, 0.0);
+    // The intact photo under another key renders: the refusal is of those bytes only.
+    s3.put("site/p/intact.jpg", fixture("IMG_9424.JPG")).await;
+    assert_eq!(app.get("/t/medium/p/intact.jpg").await.status, 200);
+}

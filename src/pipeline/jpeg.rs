@@ -1,9 +1,10 @@
 //! JPEG through libjpeg-turbo: header, markers, and decoding with DCT-domain shrink-on-load.
 //!
 //! The `turbojpeg` crate's `Decompressor` hides libjpeg-turbo's error code, and with it the
-//! difference between a fatal error and a warning. A truncated JPEG is only a *warning* to
-//! libjpeg (it fills the missing rows with grey), and serving a half-grey thumbnail is wrong,
-//! so decoding goes through the raw TurboJPEG 3 API here, where that difference is visible.
+//! difference between a fatal error and a warning. A truncated or bit-flipped JPEG is only a
+//! *warning* to libjpeg (it fills the missing or undecodable blocks with grey), and serving a
+//! half-grey thumbnail is wrong, so decoding goes through the raw TurboJPEG 3 API here, where
+//! that difference is visible.
 
 use std::ffi::CStr;
 
@@ -217,7 +218,8 @@ pub struct JpegPixels {
 /// Decodes at `1/denominator` scale (1, 2, 4 or 8) in the DCT domain.
 ///
 /// Gray stays gray and CMYK/YCCK stays CMYK (the colour step converts them with their
-/// profile); everything else comes out RGB. Truncated data is an error, not grey rows.
+/// profile); everything else comes out RGB. Truncated or corrupt data is an error, not grey
+/// rows, even where libjpeg only warns.
 pub fn decode_scaled(
     data: &[u8],
     header: &JpegHeader,
@@ -265,12 +267,15 @@ pub fn decode_scaled(
         )
     };
     if res != 0 {
+        // A warning is libjpeg carrying on past corrupt data (a bad Huffman code, missing
+        // data, stray bytes) with grey or smeared blocks in its place: such pixels are not
+        // served or stored as if they were the image (sharp's `failOn: 'warning'`).
         let message = handle.message();
-        // Warnings other than missing data (e.g. "extraneous bytes before marker") leave a
-        // complete image, as in libvips' default; missing data never does.
-        if !handle.is_warning() || message.to_ascii_lowercase().contains("premature end") {
-            return Err(corrupt_or_truncated(&message));
-        }
+        return Err(if handle.is_warning() {
+            corrupt_or_truncated(&format!("{message} (a warning libjpeg decodes past)"))
+        } else {
+            corrupt_or_truncated(&message)
+        });
     }
     // libjpeg rounds the scaled size up: the last column and row then stand for a partial
     // block (2725 px at 1/4 gives 682 columns, the last one covering a quarter of a block).
