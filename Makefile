@@ -2,9 +2,10 @@
 .PHONY: deps run render test bench
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PACKAGES := cmake nasm libvips-tools
+PACKAGES := cmake nasm libvips-tools openssl
 
-# Debian packages: cmake + nasm build libjpeg-turbo; libvips-tools is the comparison peer.
+# Debian packages: cmake + nasm build libjpeg-turbo; libvips-tools is the comparison peer;
+# openssl signs the SNS messages the tests send (an implementation independent of ours).
 # Idempotent: installs only what is missing.
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -1,6 +1,8 @@
 //! The JSON API for upload hooks (`/v1/...`): upload, describe and delete originals, and
-//! list presets. Every route needs `Authorization: Bearer <token>` when a token is
-//! configured; `thumbkit serve` refuses to listen beyond loopback without one unless told to.
+//! list presets. Every route needs the token when one is configured, as
+//! `Authorization: Bearer <token>` or as the password of HTTP basic auth (the only way an SNS
+//! subscription can send it); `thumbkit serve` refuses to listen beyond loopback without one
+//! unless told to.
 
 use std::sync::Arc;
 
@@ -19,22 +21,27 @@ use crate::http::{problem, problem_response};
 use crate::lifecycle::S3Event;
 use crate::preset::Preset;
 use crate::service::{ServiceError, Thumbnails};
+use crate::sns::{self, Sns, SnsError};
 use crate::uploads::UploadRequest;
 use crate::workers::Patience;
 
 /// The API's routes. With a `token`, every route needs it, reads included: manifests hand
 /// out signed URLs and tell which keys exist, and each costs storage calls. The one
 /// exception is the fs store's upload URL, which its ticket's signature authorises.
-pub fn routes(token: Option<&str>) -> Router<Arc<Thumbnails>> {
+pub fn routes(options: &crate::http::Options) -> Router<Arc<Thumbnails>> {
     // Only a digest is kept, and digests are compared in constant time (blake3::Hash's ==).
-    let expected = token.map(|t| blake3::hash(t.trim().as_bytes()));
+    let expected = options
+        .api_token
+        .as_deref()
+        .map(|t| blake3::hash(t.trim().as_bytes()));
+    let sns = Arc::new(Sns::new(options.sns.clone()));
     let guarded = Router::new()
         .route(
             "/v1/originals/{*key}",
             get(describe).put(upload).delete(delete),
         )
         .route("/v1/pregenerate", post(pregenerate))
-        .route("/v1/hooks/s3", post(s3_hook))
+        .route("/v1/hooks/s3", post(s3_hook).layer(axum::Extension(sns)))
         .route("/v1/uploads", post(start_upload))
         .route("/v1/uploads/{id}/complete", post(complete_upload))
         .route("/v1/presets", get(presets))
@@ -54,22 +61,45 @@ async fn require_token(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let valid = given.is_some_and(|g| blake3::hash(g.trim().as_bytes()) == expected);
+            .and_then(given_token);
+        let valid = given
+            .as_deref()
+            .is_some_and(|g| blake3::hash(g.trim().as_bytes()) == expected);
         if !valid {
             let detail = if given.is_some() {
-                "the bearer token is not valid"
+                "the token is not valid"
             } else {
-                "this endpoint needs `Authorization: Bearer <token>` (THUMBKIT_API_TOKEN)"
+                "this endpoint needs the token (THUMBKIT_API_TOKEN): `Authorization: Bearer \
+                 <token>`, or as the basic-auth password (https://thumbkit:<token>@host/...)"
             };
             let mut response = problem_response(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            // Both schemes: SNS sends basic-auth credentials only after a challenge for them.
+            let headers = response.headers_mut();
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            headers.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"thumbkit\""),
+            );
             return response;
         }
     }
     next.run(request).await
+}
+
+/// The token in an `Authorization` value: a bearer token, or a basic-auth password (any
+/// user name).
+fn given_token(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Some(token.to_owned());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':')
+        .map(|(_, password)| password.to_owned())
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,8 +240,73 @@ async fn pregenerate(State(service): State<Arc<Thumbnails>>, body: axum::body::B
     }
 }
 
-async fn s3_hook(State(service): State<Arc<Thumbnails>>, body: axum::body::Bytes) -> Response {
-    let events = match S3Event::parse_all(&body) {
+/// S3 event notifications: straight from a tool that posts them, or through SNS (the way
+/// AWS delivers them over HTTP), whose messages must verify before anything is done.
+async fn s3_hook(
+    State(service): State<Arc<Thumbnails>>,
+    axum::Extension(sns): axum::Extension<Arc<Sns>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            let detail = format!("not an S3 event notification or SNS message: {e}");
+            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &detail);
+        }
+    };
+    let Some(message) = sns::Message::from_value(&value) else {
+        return s3_events(&service, &value).await;
+    };
+    let sns_problem = |e: SnsError| {
+        let status = match e {
+            SnsError::Malformed(_) => StatusCode::BAD_REQUEST,
+            SnsError::Refused(_) => StatusCode::FORBIDDEN,
+            SnsError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+        };
+        tracing::warn!(error = %e, "SNS message not acted on");
+        problem_response(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+            &e.to_string(),
+        )
+    };
+    let message = match message {
+        Ok(m) => m,
+        Err(e) => return sns_problem(e),
+    };
+    if let Err(e) = sns.verify(&message).await {
+        return sns_problem(e);
+    }
+    match message.kind.as_str() {
+        "SubscriptionConfirmation" => match sns.confirm(&message).await {
+            Ok(()) => {
+                tracing::info!(topic = %message.topic_arn, "confirmed the SNS subscription");
+                Json(serde_json::json!({ "confirmed": message.topic_arn })).into_response()
+            }
+            Err(e) => sns_problem(e),
+        },
+        "UnsubscribeConfirmation" => {
+            tracing::info!(topic = %message.topic_arn, "SNS unsubscribed this endpoint");
+            Json(serde_json::json!({ "unsubscribed": message.topic_arn })).into_response()
+        }
+        _ => match serde_json::from_str::<serde_json::Value>(&message.message) {
+            Ok(inner) => s3_events(&service, &inner).await,
+            Err(e) => {
+                let detail = format!("the SNS Message is not an S3 event notification: {e}");
+                problem_response(StatusCode::BAD_REQUEST, "Bad Request", &detail)
+            }
+        },
+    }
+}
+
+/// Acts on the records of an S3 event notification; acknowledges S3's `s3:TestEvent`, sent
+/// when notifications are configured.
+async fn s3_events(service: &Thumbnails, value: &serde_json::Value) -> Response {
+    if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
+        tracing::info!(bucket = ?value.get("Bucket"), "S3 test event received");
+        return Json(serde_json::json!({ "results": [], "test_event": true })).into_response();
+    }
+    let events = match S3Event::from_value(value) {
         Ok(events) => events,
         Err(e) => {
             return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());

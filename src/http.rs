@@ -44,6 +44,8 @@ pub struct Options {
     pub body_timeout: Duration,
     /// Timeouts and caps of connections.
     pub connections: ConnectionLimits,
+    /// Who may send SNS messages to the S3 hook.
+    pub sns: crate::sns::SnsOptions,
 }
 
 impl Default for Options {
@@ -52,6 +54,7 @@ impl Default for Options {
             api_token: None,
             body_timeout: Duration::from_secs(60),
             connections: ConnectionLimits::default(),
+            sns: crate::sns::SnsOptions::default(),
         }
     }
 }
@@ -66,7 +69,7 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
                 require_signature,
             )),
         )
-        .merge(crate::api::routes(options.api_token.as_deref()))
+        .merge(crate::api::routes(options))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod signing;
+pub mod sns;
 pub mod storage;
 pub mod uploads;
 pub mod workers;

@@ -488,16 +488,15 @@ pub struct S3Event {
 pub struct EventError(String);
 
 impl S3Event {
-    /// Reads the records of an S3 event notification (`{"Records": [...]}`), also inside an
-    /// SNS envelope (`{"Type": "Notification", "Message": "<the JSON as a string>"}`).
+    /// Reads the records of an S3 event notification (`{"Records": [...]}`).
     pub fn parse_all(body: &[u8]) -> Result<Vec<S3Event>, EventError> {
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| EventError(e.to_string()))?;
-        let value = match value.get("Message").and_then(|m| m.as_str()) {
-            Some(inner) if value.get("Type").is_some() => serde_json::from_str(inner)
-                .map_err(|e| EventError(format!("the SNS Message: {e}")))?,
-            _ => value,
-        };
+        Self::from_value(&value)
+    }
+
+    /// The records of a notification already parsed as JSON.
+    pub fn from_value(value: &serde_json::Value) -> Result<Vec<S3Event>, EventError> {
         let records = value
             .get("Records")
             .and_then(|r| r.as_array())
@@ -544,7 +543,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_keys_are_decoded_and_sns_envelopes_unwrapped() {
+    fn event_keys_are_decoded() {
         let inner = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"photos"},"object":{"key":"summer/My+photo+%C3%A9t%C3%A9%2B1.jpg"}}}]}"#;
         let events = S3Event::parse_all(inner.as_bytes()).unwrap();
         assert_eq!(
@@ -555,8 +554,6 @@ mod tests {
                 key: "summer/My photo été+1.jpg".into(),
             }]
         );
-        let sns = serde_json::json!({"Type": "Notification", "Message": inner}).to_string();
-        assert_eq!(S3Event::parse_all(sns.as_bytes()).unwrap(), events);
         assert!(S3Event::parse_all(b"{}").is_err());
         assert!(S3Event::parse_all(b"not json").is_err());
         assert!(S3Event::parse_all(br#"{"Records":[{"eventName":"x"}]}"#).is_err());

@@ -245,6 +245,13 @@ struct ServeArgs {
     /// After SIGTERM, how long open connections, then pending writes, get to finish.
     #[arg(long, env = "THUMBKIT_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     shutdown_timeout: std::time::Duration,
+    /// SNS topic ARNs whose messages /v1/hooks/s3 accepts (default: any that verifies).
+    #[arg(long, env = "THUMBKIT_SNS_TOPICS", value_delimiter = ',')]
+    sns_topics: Vec<String>,
+    /// One more origin trusted to serve SNS certificates and subscription URLs, for an SNS
+    /// emulator (e.g. `http://localhost:4566`); AWS's SNS hosts are always trusted.
+    #[arg(long, env = "THUMBKIT_SNS_ORIGIN")]
+    sns_origin: Option<String>,
 }
 
 /// Parses `1024`, `64KiB`, `256MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
@@ -531,6 +538,10 @@ fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result<(), String
                 .unwrap_or_else(thumbkit::server::default_max_connections)
                 .max(1),
             shutdown_timeout: args.shutdown_timeout,
+        },
+        sns: thumbkit::sns::SnsOptions {
+            topics: args.sns_topics.clone(),
+            extra_origin: args.sns_origin.clone(),
         },
     };
     let signer = args

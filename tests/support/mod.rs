@@ -161,10 +161,18 @@ pub fn parse_reply(raw: &[u8]) -> Reply {
         .unwrap()
         .parse()
         .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
+    // A repeated header reads as one, its values joined by ", " (RFC 9110 5.3).
+    let mut headers = BTreeMap::<String, String>::new();
+    for (k, v) in lines.filter_map(|l| l.split_once(':')) {
+        let value = v.trim();
+        headers
+            .entry(k.trim().to_ascii_lowercase())
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+    }
     Reply {
         status,
         headers,
