@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::ObjectKey;
 use crate::lifecycle::Manifest;
+use crate::pipeline::SourceFormat;
 use crate::preset::Preset;
 use crate::service::{ServiceError, Thumbnails};
 use crate::signing::now;
@@ -93,10 +94,13 @@ impl Thumbnails {
                 request.size
             )));
         }
-        if !request.content_type.starts_with("image/") {
+        // A ticket for a type that can never complete would only cost the client an upload.
+        if SourceFormat::from_mime(&request.content_type).is_none() {
+            let accepted: Vec<_> = SourceFormat::ALL.iter().map(|f| f.mime()).collect();
             return Err(ServiceError::BadUpload(format!(
-                "content_type must be an image type, not `{}`",
-                request.content_type
+                "content_type `{}` is not a format thumbkit can render; accepted: {}",
+                request.content_type.chars().take(100).collect::<String>(),
+                accepted.join(", ")
             )));
         }
         let ttl = self.settings.upload_ttl.min(MAX_TICKET_TTL);

@@ -748,14 +748,44 @@ async fn browser_uploads_go_straight_to_s3_and_are_validated_on_completion() {
         .status,
         400
     );
-    let pdf = serde_json::json!({"key": "a.pdf", "content_type": "application/pdf", "size": 10})
-        .to_string();
-    assert_eq!(
-        send(app.addr, "POST", "/v1/uploads", Some(TOKEN), pdf.as_bytes())
-            .await
-            .status,
-        400
-    );
+    // Types that could never complete are refused up front, with the accepted list.
+    for content_type in [
+        "application/pdf",
+        "image/heic",
+        "image/avif",
+        "image/svg+xml",
+    ] {
+        let body = serde_json::json!({"key": "a.x", "content_type": content_type, "size": 10});
+        let r = send(
+            app.addr,
+            "POST",
+            "/v1/uploads",
+            Some(TOKEN),
+            body.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{content_type}");
+        let detail = r.problem()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            detail.contains(content_type) && detail.contains("accepted: image/jpeg, image/png"),
+            "{detail}"
+        );
+    }
+    for content_type in ["image/JPEG", "image/jpg", "image/webp; q=1", "image/tiff"] {
+        let body = serde_json::json!({"key": "a.x", "content_type": content_type, "size": 10});
+        let r = send(
+            app.addr,
+            "POST",
+            "/v1/uploads",
+            Some(TOKEN),
+            body.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{content_type}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,6 +55,38 @@ impl fmt::Display for SourceFormat {
     }
 }
 
+impl SourceFormat {
+    /// Every format thumbkit reads.
+    pub const ALL: [SourceFormat; 5] = [
+        SourceFormat::Jpeg,
+        SourceFormat::Png,
+        SourceFormat::Webp,
+        SourceFormat::Gif,
+        SourceFormat::Tiff,
+    ];
+
+    /// The MIME type.
+    pub fn mime(self) -> &'static str {
+        match self {
+            SourceFormat::Jpeg => "image/jpeg",
+            SourceFormat::Png => "image/png",
+            SourceFormat::Webp => "image/webp",
+            SourceFormat::Gif => "image/gif",
+            SourceFormat::Tiff => "image/tiff",
+        }
+    }
+
+    /// The format a `Content-Type` names (parameters and case ignored; `image/jpg` and
+    /// `image/pjpeg`, which browsers and cameras send, are JPEG).
+    pub fn from_mime(content_type: &str) -> Option<Self> {
+        let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "image/jpg" | "image/pjpeg" => Some(SourceFormat::Jpeg),
+            e => Self::ALL.into_iter().find(|f| f.mime() == e),
+        }
+    }
+}
+
 /// Formats thumbkit writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
