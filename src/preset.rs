@@ -306,7 +306,11 @@ impl Preset {
             format: file.format.unwrap_or(FormatChoice::Auto),
             quality,
             background,
-            upscale: file.upscale.unwrap_or(false),
+            // `cover` and `fill` promise the box (a layout slot, a social card of a required
+            // size); `inside` and `contain` promise at most the box, so never enlarge unasked.
+            upscale: file
+                .upscale
+                .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
             fingerprint: Fingerprint(String::new()),
         };
         preset.fingerprint = preset.compute_fingerprint();
@@ -504,7 +508,7 @@ mod tests {
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"fill\"",
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\ngravity = \"north\"",
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nbackground = \"#000\"",
-            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nupscale = true",
+            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nupscale = false",
         ] {
             assert_ne!(&fp, parse(changed).unwrap().fingerprint(), "{changed}");
         }

@@ -115,3 +115,37 @@ fn editing_a_preset_file_changes_its_fingerprint_reformatting_does_not() {
     assert_ne!(&first, Preset::load(&file).unwrap().fingerprint());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn cover_presets_fill_their_box_even_from_a_small_original_and_inside_ones_do_not_enlarge() {
+    // An 80x80 original (a small avatar upload) and a 100x50 one.
+    let encode = |w: u32, h: u32| {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 128]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let square = encode(80, 80);
+    let wide = encode(100, 50);
+    let size = |bytes: &[u8], preset: &str| {
+        let out = common::render(
+            bytes,
+            &common::shipped(preset),
+            thumbkit::pipeline::OutputFormat::Png,
+        );
+        (out.width, out.height)
+    };
+    assert_eq!(size(&square, "avatar"), (128, 128));
+    assert_eq!(size(&wide, "avatar"), (128, 128));
+    assert_eq!(size(&wide, "og"), (1200, 630));
+    assert_eq!(size(&square, "thumb"), (80, 80));
+    assert_eq!(size(&square, "medium"), (80, 80));
+    // Explicit `upscale = false` keeps a cover preset at the source's resolution.
+    let strict = common::preset(
+        "strict",
+        "width = 128\nheight = 128\nfit = \"cover\"\nupscale = false",
+    );
+    let out = common::render(&square, &strict, thumbkit::pipeline::OutputFormat::Png);
+    assert_eq!((out.width, out.height), (80, 80));
+    assert!(common::shipped("avatar").upscale && !common::shipped("thumb").upscale);
+}

@@ -178,8 +178,11 @@ mod tests {
         let p = preset("width = 100\nheight = 100\nfit = \"cover\"\ngravity = \"southeast\"");
         let s = plan(200, 400, &p).source;
         assert_eq!((s.left, s.top), (0.0, 200.0));
-        // A small source keeps the box's aspect ratio without being enlarged.
+        // A small source fills the box (cover enlarges by default)...
         let p = preset("width = 128\nheight = 128\nfit = \"cover\"");
+        assert_eq!(plan(100, 50, &p).canvas, (128, 128));
+        // ...or, told not to, keeps the box's aspect ratio without being enlarged.
+        let p = preset("width = 128\nheight = 128\nfit = \"cover\"\nupscale = false");
         assert_eq!(plan(100, 50, &p).canvas, (50, 50));
     }
 
