@@ -1,12 +1,16 @@
-//! What a file is and what it carries: format, dimensions, orientation, colour space, and
-//! which metadata segments it holds (EXIF, GPS, XMP, IPTC, ICC, comments).
+//! What a file is and what it carries: format, dimensions (stored and upright), orientation,
+//! frames, colour space, which metadata segments it holds (EXIF, GPS, XMP, IPTC, ICC,
+//! comments), and whether the pipeline would render it.
 //!
 //! Backs `thumbkit inspect`, and lets the tests prove outputs carry nothing: it walks the
 //! container structure (JPEG segments, PNG chunks, RIFF chunks) rather than trusting a decoder.
 
 use std::fmt;
 
-use crate::pipeline::{PipelineError, SourceFormat, decode, jpeg, sniff};
+use crate::pipeline::{Limits, PipelineError, SourceFormat, decode, jpeg, sniff};
+
+/// Frames counted at most (a count beyond is reported as "at least").
+const MAX_FRAMES: u32 = 100_000;
 
 /// Which metadata a file carries.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -30,9 +34,16 @@ impl Metadata {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub format: SourceFormat,
+    /// Width as stored (before the orientation is applied).
     pub width: u32,
+    /// Height as stored.
     pub height: u32,
     pub orientation: u8,
+    /// Frames of an animation (1 for a still image); thumbnails show the first.
+    pub frames: u32,
+    /// What the pipeline says of the file, when [`check`] was asked (`inspect` does not
+    /// decode).
+    pub renders: Option<Result<(), PipelineError>>,
     pub colour: String,
     pub icc_description: Option<String>,
     pub metadata: Metadata,
@@ -55,8 +66,25 @@ impl fmt::Display for Report {
             }
         }
         writeln!(f, "format:      {}", self.format)?;
-        writeln!(f, "dimensions:  {}x{}", self.width, self.height)?;
+        let (w, h) = self.upright();
+        if (w, h) == (self.width, self.height) {
+            writeln!(f, "dimensions:  {w}x{h}")?;
+        } else {
+            writeln!(
+                f,
+                "dimensions:  {w}x{h} upright (stored {}x{}, turned by the orientation)",
+                self.width, self.height
+            )?;
+        }
         writeln!(f, "orientation: {}", self.orientation)?;
+        match self.frames {
+            0 | 1 => {}
+            MAX_FRAMES.. => writeln!(
+                f,
+                "frames:      at least {MAX_FRAMES} (animated; thumbnails show the first)"
+            )?,
+            n => writeln!(f, "frames:      {n} (animated; thumbnails show the first)")?,
+        }
         write!(f, "colour:      {}", self.colour)?;
         if let Some(d) = &self.icc_description {
             write!(f, " (ICC: {d})")?;
@@ -70,7 +98,59 @@ impl fmt::Display for Report {
             } else {
                 carried.join(", ")
             }
-        )
+        )?;
+        match &self.renders {
+            None => Ok(()),
+            Some(Ok(())) => write!(f, "\nrenders:     yes"),
+            Some(Err(e)) => write!(f, "\nrenders:     no: {e}"),
+        }
+    }
+}
+
+impl Report {
+    /// Width and height once the orientation is applied: what thumbnails are made from.
+    pub fn upright(&self) -> (u32, u32) {
+        if (5..=8).contains(&self.orientation) {
+            (self.height, self.width)
+        } else {
+            (self.width, self.height)
+        }
+    }
+}
+
+/// Inspects a file and says whether the pipeline would render it under `limits`: the check
+/// uploads make (the header against the limits, a decode to the last block), so a
+/// truncated or corrupt file says so.
+pub fn check(data: &[u8], limits: &Limits) -> Result<Report, PipelineError> {
+    let mut report = inspect(data)?;
+    report.renders = Some(crate::pipeline::validate(data, limits).map(|_| ()));
+    Ok(report)
+}
+
+/// Frames in an animated GIF or WebP (1 otherwise), counted without decoding any pixels.
+fn frames(data: &[u8], format: SourceFormat) -> u32 {
+    match format {
+        SourceFormat::Webp => {
+            let n = riff_chunks(data)
+                .iter()
+                .filter(|(kind, _)| *kind == b"ANMF")
+                .count();
+            u32::try_from(n).unwrap_or(MAX_FRAMES).clamp(1, MAX_FRAMES)
+        }
+        SourceFormat::Gif => {
+            let mut options = gif::DecodeOptions::new();
+            // The LZW data is skipped, not decoded: counting costs a walk over the blocks.
+            options.skip_frame_decoding(true);
+            let Ok(mut decoder) = options.read_info(std::io::Cursor::new(data)) else {
+                return 1;
+            };
+            let mut n = 0;
+            while n < MAX_FRAMES && matches!(decoder.read_next_frame(), Ok(Some(_))) {
+                n += 1;
+            }
+            n.max(1)
+        }
+        _ => 1,
     }
 }
 
@@ -105,6 +185,8 @@ pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
         width,
         height,
         orientation,
+        frames: frames(data, format),
+        renders: None,
         colour,
         icc_description: icc.as_deref().and_then(icc_description),
         metadata,

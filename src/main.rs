@@ -442,7 +442,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Inspect { file } => {
             let bytes = read(&file)?;
-            let report = thumbkit::inspect::inspect(&bytes)
+            let report = thumbkit::inspect::check(&bytes, &limits)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
             println!("{report}");
             Ok(())

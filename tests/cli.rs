@@ -146,11 +146,36 @@ fn inspect_reports_metadata() {
     assert!(text.contains("4032x3024"), "{text}");
     assert!(text.contains("Display P3"), "{text}");
     assert!(text.contains("gps"), "{text}");
-    let o = thumbkit()
-        .args(["inspect", "fixtures/Landscape_6.jpg"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&o.stdout).contains("orientation: 6"));
+    assert!(text.contains("renders:     yes"), "{text}");
+    // What the pipeline would do: the upright size, the frames, whether it renders.
+    let inspect = |name: &str| {
+        let o = thumbkit()
+            .args(["inspect", &format!("fixtures/{name}")])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let text = inspect("Landscape_6.jpg");
+    assert!(text.contains("orientation: 6"), "{text}");
+    assert!(
+        text.contains("dimensions:  600x450 upright (stored 450x600"),
+        "{text}"
+    );
+    let text = inspect("rotating-squares.gif");
+    assert!(text.contains("frames:      30 (animated"), "{text}");
+    let text = inspect("rotating-squares.webp");
+    assert!(text.contains("frames:      9 (animated"), "{text}");
+    let text = inspect("truncated.jpg");
+    assert!(
+        text.contains("renders:     no: the image data is truncated"),
+        "{text}"
+    );
+    let text = inspect("giant-image.jpg");
+    assert!(
+        text.contains("renders:     no: the image is 20000x14000"),
+        "{text}"
+    );
 }
 
 /// Runs the binary and returns its output and peak RSS in bytes (from the kernel).
