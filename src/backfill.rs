@@ -129,9 +129,15 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
             if let Ok(style) = ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} originals  {per_sec}  ETA {eta}  {elapsed}",
+                "{bar:40} {pos}/{len} originals  {rate}  ETA {eta}  ({elapsed} elapsed)",
             ) {
-                bar.set_style(style);
+                // indicatif's {per_sec} prints every digit it has ("86.7157/s").
+                bar.set_style(style.with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1}/s", state.per_sec());
+                    },
+                ));
             }
             bar
         });

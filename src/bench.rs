@@ -17,7 +17,7 @@ use crate::preset::{Preset, Presets};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// JPEG photos to run Task A on.
-    #[arg(long, value_delimiter = ',', default_values = ["fixtures/2569067123_aca715a2ee_o.jpg", "fixtures/IMG_9424.JPG"])]
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_values = ["fixtures/2569067123_aca715a2ee_o.jpg", "fixtures/IMG_9424.JPG"])]
     images: Vec<PathBuf>,
     /// Rounds per configuration; the median is reported.
     #[arg(long, default_value_t = 5)]
@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value_t = 24)]
     batch: usize,
     /// Worker counts to run.
-    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [1usize, 2])]
     workers: Vec<usize>,
     /// The preset (Task A is `thumb`).
     #[arg(long, default_value = "thumb")]

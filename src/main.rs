@@ -19,26 +19,67 @@ use thumbkit::preset::{FormatChoice, Presets};
     about = "Image thumbnails from named presets, with no metadata in any output"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the presets come from (for the commands that use them).
+#[derive(clap::Args)]
+struct PresetArgs {
     /// Preset files: a directory of *.toml files (or single files); repeat or separate with ','.
     #[arg(
         long,
-        global = true,
         env = "THUMBKIT_PRESETS",
         default_value = "presets",
         value_delimiter = ','
     )]
     preset_files: Vec<PathBuf>,
+}
+
+impl PresetArgs {
+    fn load(&self) -> Result<Presets, String> {
+        Presets::load(&self.preset_files).map_err(|e| e.to_string())
+    }
+}
+
+/// What an input may cost (for the commands that read images).
+#[derive(clap::Args, Clone, Copy)]
+struct InputLimitArgs {
     /// Largest input accepted, in bytes.
-    #[arg(long, global = true, env = "THUMBKIT_MAX_INPUT_BYTES", default_value_t = Limits::default().max_input_bytes)]
+    #[arg(long, env = "THUMBKIT_MAX_INPUT_BYTES", default_value_t = Limits::default().max_input_bytes)]
     max_input_bytes: usize,
     /// Largest image accepted, in pixels (width x height from the header).
-    #[arg(long, global = true, env = "THUMBKIT_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
+    #[arg(long, env = "THUMBKIT_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
     max_pixels: u64,
+}
+
+impl InputLimitArgs {
+    fn limits(self) -> Limits {
+        Limits {
+            max_input_bytes: self.max_input_bytes,
+            max_pixels: self.max_pixels,
+            ..Limits::default()
+        }
+    }
+}
+
+/// What an input and an output may cost (for the commands that render).
+#[derive(clap::Args, Clone, Copy)]
+struct LimitArgs {
+    #[command(flatten)]
+    input: InputLimitArgs,
     /// Largest output width or height.
-    #[arg(long, global = true, env = "THUMBKIT_MAX_OUTPUT_SIDE", default_value_t = Limits::default().max_output_side)]
+    #[arg(long, env = "THUMBKIT_MAX_OUTPUT_SIDE", default_value_t = Limits::default().max_output_side)]
     max_output_side: u32,
-    #[command(subcommand)]
-    command: Command,
+}
+
+impl LimitArgs {
+    fn limits(self) -> Limits {
+        Limits {
+            max_output_side: self.max_output_side,
+            ..self.input.limits()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -48,6 +89,10 @@ enum Command {
         /// The preset's name (see `thumbkit presets`).
         #[arg(long)]
         preset: String,
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// The original image.
         input: PathBuf,
         /// Where to write the thumbnail (default: `<input stem>.<preset>.<ext>` beside it).
@@ -64,11 +109,15 @@ enum Command {
     Pregen {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        preset_files: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Only originals whose key starts with this.
         #[arg(long, default_value = "")]
         prefix: String,
-        /// Presets to render: `all` or names separated by `,`.
-        #[arg(long, default_value = "all", value_delimiter = ',')]
+        /// Presets to render: `all` or names separated by `,` (or spaces).
+        #[arg(long, default_value = "all", value_delimiter = ',', num_args = 1..)]
         presets: Vec<String>,
         /// Originals processed at a time (default: the number of cores).
         #[arg(long)]
@@ -78,6 +127,10 @@ enum Command {
     Purge {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Keys of the originals.
         #[arg(required = true)]
         keys: Vec<String>,
@@ -94,17 +147,31 @@ enum Command {
         signing_key: String,
     },
     /// List the presets with their fingerprints.
-    Presets,
-    /// Show a file's format, dimensions, orientation, colour space and metadata.
+    Presets(PresetArgs),
+    /// Show a file's format, upright size, orientation, frames, colour space and metadata,
+    /// and whether it renders.
     Inspect {
         /// The file to inspect.
         file: PathBuf,
+        #[command(flatten)]
+        limits: InputLimitArgs,
     },
     /// Compare thumbkit with vipsthumbnail on Task A (JPEG -> inside 320x320, q80), same run.
-    Bench(bench::Args),
+    Bench {
+        #[command(flatten)]
+        args: bench::Args,
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
     /// Internal: one benchmark worker (renders files with a preset, writes outputs).
     #[command(hide = true)]
     BenchWorker {
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         #[arg(long)]
         preset: String,
         #[arg(long)]
@@ -181,6 +248,10 @@ struct ServeArgs {
     listen: std::net::SocketAddr,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    presets: PresetArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Signing keys (`,`-separated; the first signs, any verifies): `/t/...` then requires
     /// `exp` and `sig`, and manifests hand out signed URLs.
     #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
@@ -317,20 +388,16 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let limits = Limits {
-        max_input_bytes: cli.max_input_bytes,
-        max_pixels: cli.max_pixels,
-        max_output_side: cli.max_output_side,
-    };
-    let load_presets = || Presets::load(&cli.preset_files).map_err(|e| e.to_string());
     match cli.command {
         Command::Render {
             preset,
+            presets,
+            limits,
             input,
             output,
             format,
         } => {
-            let presets = load_presets()?;
+            let (presets, limits) = (presets.load()?, limits.limits());
             let preset = presets.get(&preset).ok_or_else(|| {
                 let names: Vec<&str> = presets.iter().map(|p| p.name.as_str()).collect();
                 format!("no preset named `{preset}` (have: {})", names.join(", "))
@@ -401,9 +468,14 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Serve(args) => serve(*args, load_presets()?, limits),
+        Command::Serve(args) => {
+            let (presets, limits) = (args.presets.load()?, args.limits.limits());
+            serve(*args, presets, limits)
+        }
         Command::Pregen {
             store,
+            preset_files,
+            limits,
             prefix,
             presets,
             concurrency,
@@ -412,10 +484,15 @@ fn run(cli: Cli) -> Result<(), String> {
             &prefix,
             &presets,
             concurrency,
-            load_presets()?,
-            limits,
+            preset_files.load()?,
+            limits.limits(),
         ),
-        Command::Purge { store, keys } => purge(&store, keys, load_presets()?, limits),
+        Command::Purge {
+            store,
+            presets,
+            limits,
+            keys,
+        } => purge(&store, keys, presets.load()?, limits.limits()),
         Command::Sign {
             path,
             ttl,
@@ -433,27 +510,33 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Presets => {
-            let presets = load_presets()?;
+        Command::Presets(presets) => {
+            let presets = presets.load()?;
             for p in presets.iter() {
                 println!("{:<12} {}  {}", p.name, p.fingerprint(), p.summary());
             }
             Ok(())
         }
-        Command::Inspect { file } => {
+        Command::Inspect { file, limits } => {
             let bytes = read(&file)?;
-            let report = thumbkit::inspect::check(&bytes, &limits)
+            let report = thumbkit::inspect::check(&bytes, &limits.limits())
                 .map_err(|e| format!("{}: {e}", file.display()))?;
             println!("{report}");
             Ok(())
         }
-        Command::Bench(args) => bench::run(&args, &load_presets()?, &limits),
+        Command::Bench {
+            args,
+            presets,
+            limits,
+        } => bench::run(&args, &presets.load()?, &limits.limits()),
         Command::BenchWorker {
+            presets,
+            limits,
             preset,
             out_dir,
             files,
         } => {
-            let presets = load_presets()?;
+            let (presets, limits) = (presets.load()?, limits.limits());
             let preset = presets
                 .get(&preset)
                 .ok_or_else(|| format!("no preset named `{preset}`"))?;

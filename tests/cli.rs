@@ -410,3 +410,59 @@ fn pregen_renders_every_missing_variant_once_and_a_second_run_renders_nothing() 
     assert_eq!(variants.len(), 6, "{variants:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn each_command_lists_only_the_flags_it_uses() {
+    let help = |command: &str| {
+        let o = thumbkit().args([command, "--help"]).output().unwrap();
+        assert!(o.status.success(), "{command}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for (command, absent) in [
+        (
+            "sign",
+            &[
+                "--preset-files",
+                "--max-pixels",
+                "--max-input-bytes",
+                "--max-output-side",
+            ][..],
+        ),
+        (
+            "presets",
+            &["--max-pixels", "--max-input-bytes", "--max-output-side"][..],
+        ),
+        ("inspect", &["--preset-files", "--max-output-side"][..]),
+    ] {
+        let text = help(command);
+        for flag in absent {
+            assert!(
+                !text.contains(flag),
+                "`{command} --help` lists {flag}:\n{text}"
+            );
+        }
+    }
+    assert!(help("inspect").contains("--max-pixels"));
+    assert!(help("render").contains("--preset-files"));
+    assert!(help("serve").contains("--max-output-side"));
+}
+
+#[test]
+fn bench_takes_several_images_after_one_flag() {
+    // Parsed as two images (not "unexpected argument"): the first one is then read.
+    let o = thumbkit()
+        .args([
+            "bench",
+            "--images",
+            "nope/a.jpg",
+            "nope/b.jpg",
+            "--rounds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("nope/a.jpg"), "{stderr}");
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+}
