@@ -417,3 +417,39 @@ async fn serve_binary_uses_the_standard_aws_variables_and_drains_on_sigterm() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_at_start_say_what_is_wrong_in_one_line() {
+    let s3 = S3Server::start("refused-start").await;
+    let wrong_secret = S3Store::connect(
+        S3Location::parse(BUCKET).unwrap(),
+        S3Options {
+            credentials: Some((ACCESS_KEY.into(), "not-the-secret".into())),
+            ..s3.options()
+        },
+    )
+    .await;
+    use thumbkit::storage::Store;
+    let e = wrong_secret.check().await.unwrap_err().to_string();
+    // The HEAD's bare 403 is followed by a GET whose error document names the cause.
+    assert!(e.starts_with("access denied (SignatureDoesNotMatch"), "{e}");
+    assert!(e.contains("AWS_SECRET_ACCESS_KEY"), "{e}");
+    assert!(!e.contains("): ;"), "{e}");
+
+    let mut env = Binary::s3_env(&s3, "s3://photos");
+    env.retain(|(k, _)| *k != "AWS_SECRET_ACCESS_KEY");
+    env.push(("AWS_SECRET_ACCESS_KEY", "not-the-secret".into()));
+    let out = Command::new(env!("CARGO_BIN_EXE_thumbkit"))
+        .args(["pregen", "--storage", "s3://photos"])
+        .envs(env)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("thumbkit: storage s3://photos/: access denied (SignatureDoesNotMatch"),
+        "{stderr}"
+    );
+}

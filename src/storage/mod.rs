@@ -49,9 +49,23 @@ pub enum StoreError {
     #[error("cannot reach the storage: {0}")]
     Unreachable(String),
     #[error(
-        "the storage refused access ({code}): {message}; check the credentials and the bucket policy"
+        "access denied ({code}{}): check the credentials (AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and that they may read and write the bucket",
+        if message.is_empty() { String::new() } else { format!(": {message}") }
     )]
     Denied { code: String, message: String },
+    #[error(
+        "region mismatch: requests are signed for region `{configured}`, but the bucket {}; \
+         set AWS_REGION",
+        match expected {
+            Some(r) => format!("is in `{r}`"),
+            None => "is elsewhere (for Garage, its s3_region, often `garage`)".to_owned(),
+        }
+    )]
+    WrongRegion {
+        configured: String,
+        expected: Option<String>,
+    },
     #[error("the bucket `{0}` does not exist")]
     NoBucket(String),
     #[error("the storage failed a {op} of `{key}`: {message}")]
@@ -71,6 +85,9 @@ impl StoreError {
             }
             StoreError::Denied { code, .. } => {
                 format!("the storage refused thumbkit's credentials ({code})")
+            }
+            StoreError::WrongRegion { .. } => {
+                "the storage refused thumbkit's requests (region mismatch)".into()
             }
             StoreError::NoBucket(_) => "the storage bucket does not exist".into(),
             StoreError::Backend { op, .. } => format!("the storage failed a {op}"),

@@ -84,6 +84,14 @@ pub struct S3Options {
     pub credentials: Option<(String, String)>,
 }
 
+/// The region an S3 error message says it expected ("... the region 'us-east-1' is wrong;
+/// expecting 'eu-west-1'").
+fn expected_region(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("expecting '")?;
+    let region = rest.split('\'').next()?;
+    (!region.is_empty()).then(|| region.to_owned())
+}
+
 /// A store in an S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -155,6 +163,27 @@ impl S3Store {
                 let status = err.raw_response().map(|r| r.status().as_u16());
                 let code = err.code().unwrap_or_default().to_owned();
                 let message = err.message().unwrap_or_default().to_owned();
+                // S3 names the bucket's region in a header on redirects and region errors.
+                let bucket_region = err
+                    .raw_response()
+                    .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                    .map(str::to_owned);
+                let configured = self
+                    .client
+                    .config()
+                    .region()
+                    .map_or_else(|| FALLBACK_REGION.to_owned(), |r| r.to_string());
+                let region_error = code == "AuthorizationHeaderMalformed"
+                    && message.to_ascii_lowercase().contains("region")
+                    || code == "PermanentRedirect"
+                    || matches!(status, Some(301))
+                    || bucket_region.as_deref().is_some_and(|r| r != configured);
+                if region_error {
+                    return StoreError::WrongRegion {
+                        configured,
+                        expected: bucket_region.or_else(|| expected_region(&message)),
+                    };
+                }
                 match (code.as_str(), status) {
                     ("NoSuchBucket", _) => StoreError::NoBucket(self.location.bucket.clone()),
                     (
@@ -389,7 +418,29 @@ impl Store for S3Store {
             Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
                 Err(StoreError::NoBucket(self.location.bucket.clone()))
             }
-            Err(e) => Err(self.error("check", &self.location.bucket, e)),
+            Err(e) => {
+                let headless = self.error("check", &self.location.bucket, e);
+                if matches!(
+                    headless,
+                    StoreError::Unreachable(_) | StoreError::WrongRegion { .. }
+                ) {
+                    return Err(headless);
+                }
+                // A HEAD's error has no body, so no code or message ("HTTP 400"): a GET of
+                // the same bucket gets the error document that says what is wrong.
+                let listed = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.location.bucket)
+                    .prefix(&self.location.prefix)
+                    .max_keys(1)
+                    .send()
+                    .await;
+                match listed {
+                    Ok(_) => Err(headless),
+                    Err(e) => Err(self.error("check", &self.location.bucket, e)),
+                }
+            }
         }
     }
 
