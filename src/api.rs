@@ -173,6 +173,13 @@ async fn upload(
         Ok(p) => p,
         Err(e) => return problem(&e),
     };
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("multipart/"));
+    if multipart {
+        return problem(&not_raw());
+    }
     let limit = service.settings.limits.max_input_bytes;
     // A place among the admitted jobs before the body is in memory: uploads count in the
     // same memory bound as renders.
@@ -184,10 +191,32 @@ async fn upload(
         Ok(b) => b,
         Err(e) => return problem(&e),
     };
+    if looks_like_form(&bytes) {
+        return problem(&not_raw());
+    }
     match service.upload(&key, bytes, &presets, admitted).await {
         Ok(manifest) => (StatusCode::CREATED, Json(manifest)).into_response(),
         Err(e) => problem(&e),
     }
+}
+
+/// The refusal of a form upload (`curl -F`): the API takes the file itself as the body.
+fn not_raw() -> ServiceError {
+    ServiceError::BadUpload(
+        "the body must be the raw image file, not a multipart form: send it as the whole body \
+         (curl --data-binary @photo.jpg, or -T photo.jpg), not with curl -F"
+            .into(),
+    )
+}
+
+/// A multipart form body sent under another content type: `--boundary` then a form-data part.
+fn looks_like_form(body: &[u8]) -> bool {
+    const PART: &[u8] = b"content-disposition: form-data";
+    let head = &body[..body.len().min(1024)];
+    head.starts_with(b"--")
+        && head
+            .windows(PART.len())
+            .any(|w| w.eq_ignore_ascii_case(PART))
 }
 
 async fn describe(State(service): State<Arc<Thumbnails>>, Path(key): Path<String>) -> Response {

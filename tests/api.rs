@@ -187,6 +187,34 @@ async fn hostile_uploads_store_nothing_and_get_problem_json() {
             .to_owned();
         assert!(detail.contains(words), "{fixture_name}: {detail}");
     }
+    // A form upload (curl -F), labelled as such or not, is told to send the raw file.
+    let photo = fixture("DSCN0010.jpg");
+    let mut form = b"--X-BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; \
+                     filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+        .to_vec();
+    form.extend_from_slice(&photo);
+    form.extend_from_slice(b"\r\n--X-BOUNDARY--\r\n");
+    let auth = format!("Bearer {TOKEN}");
+    for content_type in ["multipart/form-data; boundary=X-BOUNDARY", "image/jpeg"] {
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", content_type),
+        ];
+        let r = send_with(
+            app.addr,
+            "PUT",
+            "/v1/originals/up/form.jpg",
+            &headers,
+            &form,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{content_type}");
+        let detail = r.problem()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(detail.contains("must be the raw image file"), "{detail}");
+    }
     // Over the size limit: refused from Content-Length before the body is read...
     let big = vec![0xffu8; 4 << 20];
     let r = send(

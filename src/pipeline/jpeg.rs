@@ -253,18 +253,27 @@ pub fn decode_scaled(
         JpegColour::Cmyk => (raw::TJPF_TJPF_CMYK, 4),
     };
     let pitch = width as usize * usize::from(channels);
-    let mut pixels = vec![0u8; pitch * height as usize];
-    // SAFETY: `pixels` holds `pitch * height` bytes, exactly what libjpeg-turbo writes for
-    // the scaled size (TJSCALED rounds up, as div_ceil does above).
-    let res = unsafe {
-        raw::tj3Decompress8(
-            handle.0,
-            data.as_ptr(),
-            data.len() as _,
-            pixels.as_mut_ptr(),
-            pitch as libc::c_int,
-            format,
-        )
+    let precision = handle.get(raw::TJPARAM_TJPARAM_PRECISION);
+    let (mut pixels, res) = match precision {
+        // 12-bit lossy (medical, some cameras' raw previews) and 13-16-bit lossless JPEG:
+        // decoded at their precision, then reduced to 8 bits for the rest of the pipeline.
+        9..=16 => decode_deep(&handle, data, pitch, height as usize, format, precision),
+        _ => {
+            let mut pixels = vec![0u8; pitch * height as usize];
+            // SAFETY: `pixels` holds `pitch * height` bytes, exactly what libjpeg-turbo
+            // writes for the scaled size (TJSCALED rounds up, as div_ceil does above).
+            let res = unsafe {
+                raw::tj3Decompress8(
+                    handle.0,
+                    data.as_ptr(),
+                    data.len() as _,
+                    pixels.as_mut_ptr(),
+                    pitch as libc::c_int,
+                    format,
+                )
+            };
+            (pixels, res)
+        }
     };
     if res != 0 {
         // A warning is libjpeg carrying on past corrupt data (a bad Huffman code, missing
@@ -302,6 +311,47 @@ pub fn decode_scaled(
         channels,
         data: pixels,
     })
+}
+
+/// Decodes a JPEG of 9-16 bits per sample and scales its samples to 8 bits.
+fn decode_deep(
+    handle: &Handle,
+    data: &[u8],
+    pitch: usize,
+    height: usize,
+    format: libc::c_int,
+    precision: libc::c_int,
+) -> (Vec<u8>, libc::c_int) {
+    let mut deep = vec![0u16; pitch * height];
+    // SAFETY: `deep` holds `pitch * height` samples (the pitch is in samples for these
+    // calls), what libjpeg-turbo writes for the scaled size; i16 and u16 share a layout.
+    let res = unsafe {
+        if precision <= 12 {
+            raw::tj3Decompress12(
+                handle.0,
+                data.as_ptr(),
+                data.len() as _,
+                deep.as_mut_ptr().cast::<libc::c_short>(),
+                pitch as libc::c_int,
+                format,
+            )
+        } else {
+            raw::tj3Decompress16(
+                handle.0,
+                data.as_ptr(),
+                data.len() as _,
+                deep.as_mut_ptr(),
+                pitch as libc::c_int,
+                format,
+            )
+        }
+    };
+    let max = f32::from(u16::MAX >> (16 - precision.clamp(9, 16) as u32));
+    let pixels = deep
+        .iter()
+        .map(|&v| (f32::from(v) * 255.0 / max).round().clamp(0.0, 255.0) as u8)
+        .collect();
+    (pixels, res)
 }
 
 fn corrupt_or_truncated(message: &str) -> PipelineError {
