@@ -3,7 +3,7 @@
 # `photos` and a key, for running thumbkit against S3 on one machine. Prints the variables to
 # export. Needs `garage` 2.5.0 (`cargo install garage --version 2.5.0 --locked`, ~17 min once).
 #
-#   scripts/garage-dev.sh            # start (state in ${GARAGE_DIR:-/tmp/thumbkit-garage})
+#   eval "$(scripts/garage-dev.sh)"  # start (state in ${GARAGE_DIR:-/tmp/thumbkit-garage})
 #   scripts/garage-dev.sh stop
 set -euo pipefail
 
@@ -46,14 +46,23 @@ if ! g status >/dev/null 2>&1; then
   echo $! >"$dir/pid"
   for _ in $(seq 50); do g status >/dev/null 2>&1 && break; sleep 0.2; done
 fi
-node=$(g status 2>/dev/null | awk '/^[0-9a-f]{16}/ {print $1; exit}')
+# The node id: the first field of the first line that starts with 16+ hex digits (no `{16}`
+# interval: Debian's default awk, mawk, does not support it).
+node=$(g status 2>/dev/null | awk '$1 ~ /^[0-9a-f]+$/ && length($1) >= 16 {print $1; exit}')
+[ -n "$node" ] || { echo "cannot find the Garage node id in \`garage status\`" >&2; exit 1; }
 if g layout show 2>/dev/null | grep -q "No nodes currently have a role"; then
   g layout assign -z dc1 -c 1G "$node" >/dev/null
   g layout apply --version 1 >/dev/null
 fi
-g key info "$key_id" >/dev/null 2>&1 || g key import --yes -n thumbkit "$key_id" "$secret" >/dev/null
-g bucket info photos >/dev/null 2>&1 || g bucket create photos >/dev/null
-g bucket allow --read --write --owner photos --key "$key_id" >/dev/null
+# Right after `layout apply` the layout is not active yet ("Layout not ready"): retry for up
+# to 10 s, then run once more to show the error.
+retry() {
+  for _ in $(seq 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  "$@" >/dev/null
+}
+g key info "$key_id" >/dev/null 2>&1 || retry g key import --yes -n thumbkit "$key_id" "$secret"
+g bucket info photos >/dev/null 2>&1 || retry g bucket create photos
+retry g bucket allow --read --write --owner photos --key "$key_id"
 
 cat <<EOF
 export AWS_ENDPOINT_URL=http://127.0.0.1:3900 AWS_REGION=garage
