@@ -1,0 +1,229 @@
+//! The `thumbkit` command line: one subcommand per file where it has a body of its own.
+//!
+//! Every failure ends with a one-line reason on stderr and a non-zero exit.
+
+mod args;
+mod render;
+mod serve;
+mod store;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use thumbkit::bench;
+
+use args::{InputLimitArgs, LimitArgs, PresetArgs, StoreArgs, parse_duration};
+use serve::{ServeArgs, serve};
+use store::{pregen, purge};
+
+#[derive(Parser)]
+#[command(
+    name = "thumbkit",
+    version,
+    about = "Image thumbnails from named presets, with no metadata in any output"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Render one image with a preset and write the thumbnail.
+    Render {
+        /// The preset's name (see `thumbkit presets`).
+        #[arg(long)]
+        preset: String,
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// The original image.
+        input: PathBuf,
+        /// Where to write the thumbnail (default: `<input stem>.<preset>.<ext>` beside it).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Output format for `auto`/`source` presets: jpeg, png or webp
+        /// (default: from the output's extension, else as the service would without WebP).
+        #[arg(short, long)]
+        format: Option<String>,
+    },
+    /// Serve thumbnails over HTTP: GET /t/{preset}/{key}.
+    Serve(Box<ServeArgs>),
+    /// Render every missing variant of every original in the store (resumable).
+    Pregen {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        preset_files: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Only originals whose key starts with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Presets to render: `all` or names separated by `,` (or spaces).
+        #[arg(long, default_value = "all", value_delimiter = ',', num_args = 1..)]
+        presets: Vec<String>,
+        /// Originals processed at a time (default: the number of cores).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
+    /// Delete originals with every variant and record derived from them.
+    Purge {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Keys of the originals.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Sign a thumbnail URL path (e.g. `/t/thumb/a.jpg?v=...`) with THUMBKIT_SIGNING_KEY.
+    Sign {
+        /// The path, percent-encoded as it will be requested.
+        path: String,
+        /// How long the URL stays valid, e.g. `15m`, `24h`.
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        ttl: std::time::Duration,
+        /// Signing keys (the first signs).
+        #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
+        signing_key: String,
+    },
+    /// List the presets with their fingerprints.
+    Presets(PresetArgs),
+    /// Show a file's format, upright size, orientation, frames, colour space and metadata,
+    /// and whether it renders.
+    Inspect {
+        /// The file to inspect.
+        file: PathBuf,
+        #[command(flatten)]
+        limits: InputLimitArgs,
+    },
+    /// Compare thumbkit with vipsthumbnail on Task A (JPEG -> inside 320x320, q80), same run.
+    Bench {
+        #[command(flatten)]
+        args: bench::Args,
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Internal: one benchmark worker (renders files with a preset, writes outputs).
+    #[command(hide = true)]
+    BenchWorker {
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[arg(long)]
+        preset: String,
+        #[arg(long)]
+        out_dir: PathBuf,
+        files: Vec<PathBuf>,
+    },
+}
+
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
+}
+
+pub(crate) fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Render {
+            preset,
+            presets,
+            limits,
+            input,
+            output,
+            format,
+        } => render::run(preset, presets, limits, input, output, format),
+        Command::Serve(args) => {
+            let (presets, limits) = (args.presets.load()?, args.limits.limits());
+            serve(*args, presets, limits)
+        }
+        Command::Pregen {
+            store,
+            preset_files,
+            limits,
+            prefix,
+            presets,
+            concurrency,
+        } => pregen(
+            &store,
+            &prefix,
+            &presets,
+            concurrency,
+            preset_files.load()?,
+            limits.limits(),
+        ),
+        Command::Purge {
+            store,
+            presets,
+            limits,
+            keys,
+        } => purge(&store, keys, presets.load()?, limits.limits()),
+        Command::Sign {
+            path,
+            ttl,
+            signing_key,
+        } => {
+            if !path.starts_with("/t/") {
+                return Err(format!(
+                    "`{path}` is not a thumbnail path (/t/<preset>/<key>)"
+                ));
+            }
+            let signer = thumbkit::signing::Signer::parse(&signing_key)?;
+            println!(
+                "{}",
+                signer.sign(&path, thumbkit::signing::now() + ttl.as_secs())
+            );
+            Ok(())
+        }
+        Command::Presets(presets) => {
+            let presets = presets.load()?;
+            for p in presets.iter() {
+                println!("{:<12} {}  {}", p.name, p.fingerprint(), p.summary());
+            }
+            Ok(())
+        }
+        Command::Inspect { file, limits } => {
+            let bytes = read(&file)?;
+            let report = thumbkit::inspect::check(&bytes, &limits.limits())
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Bench {
+            args,
+            presets,
+            limits,
+        } => bench::run(&args, &presets.load()?, &limits.limits()),
+        Command::BenchWorker {
+            presets,
+            limits,
+            preset,
+            out_dir,
+            files,
+        } => {
+            let (presets, limits) = (presets.load()?, limits.limits());
+            let preset = presets
+                .get(&preset)
+                .ok_or_else(|| format!("no preset named `{preset}`"))?;
+            bench::worker(preset, &limits, &out_dir, &files)
+        }
+    }
+}
+
+/// Writes to a temporary file beside `path` and renames it, so no half-written file is left.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("{}: cannot write: {e}", path.display())
+        })
+}

@@ -1,0 +1,92 @@
+//! `thumbkit render`: one image through one preset, written where `-o` says (or beside it),
+//! in the format the preset, `-f` and the output's extension agree on.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use thumbkit::pipeline::{self, OutputFormat};
+use thumbkit::preset::FormatChoice;
+
+use super::args::{LimitArgs, PresetArgs};
+use super::{read, write_atomically};
+
+/// Renders `input` with the preset named `preset`.
+pub(crate) fn run(
+    preset: String,
+    presets: PresetArgs,
+    limits: LimitArgs,
+    input: PathBuf,
+    output: Option<PathBuf>,
+    format: Option<String>,
+) -> Result<(), String> {
+    let (presets, limits) = (presets.load()?, limits.limits());
+    let preset = presets.get(&preset).ok_or_else(|| {
+        let names: Vec<&str> = presets.iter().map(|p| p.name.as_str()).collect();
+        format!("no preset named `{preset}` (have: {})", names.join(", "))
+    })?;
+    let bytes = read(&input)?;
+    let started = Instant::now();
+    let source =
+        pipeline::probe(&bytes, &limits).map_err(|e| format!("{}: {e}", input.display()))?;
+    let flag = match &format {
+        Some(f) => Some(
+            OutputFormat::parse(f)
+                .ok_or_else(|| format!("unknown format `{f}` (use jpeg, png or webp)"))?,
+        ),
+        None => None,
+    };
+    // The output's extension names a format too: never write one under another's name.
+    let named = match output.as_deref().and_then(|o| o.extension()) {
+        Some(ext) => {
+            let ext = ext.to_string_lossy();
+            Some(OutputFormat::parse(&ext).ok_or_else(|| {
+                format!("cannot write a `.{ext}` file: thumbkit writes .jpg, .png or .webp")
+            })?)
+        }
+        None => None,
+    };
+    let requested = match (flag, named) {
+        (Some(f), Some(n)) if f != n => {
+            return Err(format!(
+                "-f {f} does not match the output's extension ({n})"
+            ));
+        }
+        (f, n) => f.or(n),
+    };
+    let out_format = match (preset.format, requested) {
+        (FormatChoice::Auto | FormatChoice::Source, Some(f)) => f,
+        (choice, requested) => {
+            let fixed = OutputFormat::resolve(choice, &source, false);
+            if let Some(f) = requested.filter(|f| *f != fixed) {
+                return Err(format!(
+                    "preset `{}` makes {fixed}, not {f}; use a `.{}` output or a preset \
+                     with format = \"auto\"",
+                    preset.name.as_str(),
+                    fixed.extension()
+                ));
+            }
+            fixed
+        }
+    };
+    let rendered = pipeline::render(&bytes, preset, out_format, &limits)
+        .map_err(|e| format!("{}: {e}", input.display()))?;
+    let elapsed = started.elapsed();
+    let output = output.unwrap_or_else(|| {
+        let stem = input
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("image");
+        input.with_file_name(format!("{stem}.{}.{}", preset.name, out_format.extension()))
+    });
+    write_atomically(&output, &rendered.bytes)?;
+    println!(
+        "{}: {}x{} {} {} bytes in {:.1} ms",
+        output.display(),
+        rendered.width,
+        rendered.height,
+        rendered.format,
+        rendered.bytes.len(),
+        elapsed.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
