@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use support::*;
 use thumbkit::http::Options;
-use thumbkit::server::ConnectionLimits;
+use thumbkit::http::server::ConnectionLimits;
 use thumbkit::service::Settings;
 use thumbkit::storage::{FsStore, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -147,12 +147,12 @@ pub(crate) fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result
     let options = thumbkit::http::Options {
         api_token: args.api_token.clone(),
         body_timeout: args.body_timeout,
-        connections: thumbkit::server::ConnectionLimits {
+        connections: thumbkit::http::server::ConnectionLimits {
             header_timeout: args.header_timeout,
             idle_timeout: args.idle_timeout,
             max_connections: args
                 .max_connections
-                .unwrap_or_else(thumbkit::server::default_max_connections)
+                .unwrap_or_else(thumbkit::http::server::default_max_connections)
                 .max(1),
             shutdown_timeout: args.shutdown_timeout,
         },

@@ -2,6 +2,11 @@
 //! errors become `application/problem+json` (RFC 9457) responses, and the per-request log
 //! line and request counter.
 
+pub mod api;
+pub mod deadline;
+pub mod negotiate;
+pub mod server;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,9 +19,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::negotiate::accepts_webp;
+use crate::http::negotiate::accepts_webp;
+use crate::http::server::ConnectionLimits;
 use crate::pipeline::PipelineError;
-use crate::server::ConnectionLimits;
 use crate::service::{Request, ServiceError, Thumbnails};
 
 /// `max-age` of responses whose content is not pinned with `?v=`: short, because the
@@ -69,7 +74,7 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
                 require_signature,
             )),
         )
-        .merge(crate::api::routes(options))
+        .merge(crate::http::api::routes(options))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -82,7 +87,7 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
         })
         .layer(middleware::from_fn_with_state(
             options.body_timeout,
-            crate::deadline::bound_request,
+            crate::http::deadline::bound_request,
         ))
         .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn_with_state(service.clone(), observe))
@@ -206,7 +211,7 @@ pub async fn bind(
     impl std::future::Future<Output = std::io::Result<()>>,
 )> {
     let router = router(service, &options);
-    crate::server::bind(addr, router, options.connections, shutdown).await
+    crate::http::server::bind(addr, router, options.connections, shutdown).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -153,7 +153,7 @@ async fn read_limited(
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(too_large(limit.saturating_add(1)))
         }
-        Err(e) => match crate::deadline::BodyTimeout::find(e.as_ref()) {
+        Err(e) => match crate::http::deadline::BodyTimeout::find(e.as_ref()) {
             Some(t) => Err(ServiceError::BodyTimeout(t.0)),
             None => Err(ServiceError::BadUpload(format!(
                 "the upload could not be read to its end: {e}"
