@@ -46,16 +46,21 @@ if ! g status >/dev/null 2>&1; then
   echo $! >"$dir/pid"
   for _ in $(seq 50); do g status >/dev/null 2>&1 && break; sleep 0.2; done
 fi
+# Outputs are read whole before they are searched: with `pipefail`, a reader that stops early
+# (`grep -q`, awk's `exit`) can kill garage with SIGPIPE, fail the pipeline and so skip the
+# layout step at random (then every later command says "Layout not ready").
+status=$(g status 2>/dev/null || true)
+layout=$(g layout show 2>/dev/null || true)
 # The node id: the first field of the first line that starts with 16+ hex digits (no `{16}`
 # interval: Debian's default awk, mawk, does not support it).
-node=$(g status 2>/dev/null | awk '$1 ~ /^[0-9a-f]+$/ && length($1) >= 16 {print $1; exit}')
+node=$(awk '$1 ~ /^[0-9a-f]+$/ && length($1) >= 16 {print $1; exit}' <<<"$status")
 [ -n "$node" ] || { echo "cannot find the Garage node id in \`garage status\`" >&2; exit 1; }
-if g layout show 2>/dev/null | grep -q "No nodes currently have a role"; then
+if grep -q "No nodes currently have a role" <<<"$layout"; then
   g layout assign -z dc1 -c 1G "$node" >/dev/null
   g layout apply --version 1 >/dev/null
 fi
-# Right after `layout apply` the layout is not active yet ("Layout not ready"): retry for up
-# to 10 s, then run once more to show the error.
+# Right after `layout apply` the layout may not be active yet ("Layout not ready"): retry for
+# up to 10 s, then run once more to show the error.
 retry() {
   for _ in $(seq 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   "$@" >/dev/null
