@@ -777,21 +777,27 @@ async fn browser_uploads_go_straight_to_s3_and_are_validated_on_completion() {
         400
     );
     // Types that could never complete are refused up front, with the accepted list.
+    let addr = app.addr;
+    let ticket_for = |content_type: &str| {
+        let body = serde_json::json!({"key": "a.x", "content_type": content_type, "size": 10});
+        async move {
+            send(
+                addr,
+                "POST",
+                "/v1/uploads",
+                Some(TOKEN),
+                body.to_string().as_bytes(),
+            )
+            .await
+        }
+    };
     for content_type in [
         "application/pdf",
         "image/heic",
         "image/avif",
         "image/svg+xml",
     ] {
-        let body = serde_json::json!({"key": "a.x", "content_type": content_type, "size": 10});
-        let r = send(
-            app.addr,
-            "POST",
-            "/v1/uploads",
-            Some(TOKEN),
-            body.to_string().as_bytes(),
-        )
-        .await;
+        let r = ticket_for(content_type).await;
         assert_eq!(r.status, 400, "{content_type}");
         let detail = r.problem()["detail"]
             .as_str()
@@ -803,15 +809,7 @@ async fn browser_uploads_go_straight_to_s3_and_are_validated_on_completion() {
         );
     }
     for content_type in ["image/JPEG", "image/jpg", "image/webp; q=1", "image/tiff"] {
-        let body = serde_json::json!({"key": "a.x", "content_type": content_type, "size": 10});
-        let r = send(
-            app.addr,
-            "POST",
-            "/v1/uploads",
-            Some(TOKEN),
-            body.to_string().as_bytes(),
-        )
-        .await;
+        let r = ticket_for(content_type).await;
         assert_eq!(r.status, 201, "{content_type}");
     }
 }
