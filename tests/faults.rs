@@ -87,7 +87,7 @@ async fn with_the_store_down_memory_hits_stay_200() {
     // Back up: confirmed again, no longer stale.
     // (the store is asked again at most once per OUTAGE_RECHECK while it is down).
     proxy.set(Fault::None);
-    tokio::time::sleep(thumbkit::originals::OUTAGE_RECHECK).await;
+    tokio::time::sleep(thumbkit::service::originals::OUTAGE_RECHECK).await;
     let until = Instant::now() + Duration::from_secs(5);
     loop {
         let r = app.get("/t/thumb/a.jpg").await;

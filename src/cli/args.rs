@@ -91,9 +91,14 @@ pub(crate) struct StoreArgs {
 
 impl StoreArgs {
     pub(crate) fn spec(&self) -> Result<thumbkit::storage::StorageSpec, String> {
-        thumbkit::keys::ObjectKey::parse(&self.variants_prefix)
-            .map_err(|e| format!("THUMBKIT_VARIANTS_PREFIX: {e}"))?;
+        self.layout()?;
         thumbkit::storage::StorageSpec::parse(&self.storage)
+    }
+
+    /// Where thumbkit keeps what it derives, under the variants prefix.
+    pub(crate) fn layout(&self) -> Result<thumbkit::keys::Layout, String> {
+        thumbkit::keys::Layout::new(&self.variants_prefix)
+            .map_err(|e| format!("THUMBKIT_VARIANTS_PREFIX: {e}"))
     }
 
     /// Opens the store and checks that it is usable (the bucket exists, the credentials

@@ -181,7 +181,7 @@ pub(crate) fn serve(args: ServeArgs, presets: Presets, limits: Limits) -> Result
         revalidate: args.revalidate,
         stale_if_error: args.stale_if_error,
         request_timeout: args.request_timeout,
-        variants_prefix: args.store.variants_prefix.trim_end_matches('/').to_owned(),
+        layout: args.store.layout()?,
         pregenerate: args.pregenerate.clone(),
         signer,
         signed_url_ttl: args.signed_url_ttl,

@@ -3,6 +3,11 @@
 use thumbkit::pipeline::Limits;
 use thumbkit::preset::Presets;
 
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
 use super::args::StoreArgs;
 
 /// A service without HTTP, for the commands that work on the store.
@@ -23,7 +28,7 @@ pub(crate) fn offline_service(
     let settings = Settings {
         limits,
         storage_timeout: store.storage_timeout,
-        variants_prefix: store.variants_prefix.trim_end_matches('/').to_owned(),
+        layout: store.layout()?,
         ..Settings::default()
     };
     let service = std::sync::Arc::new(Thumbnails::new(opened, presets, settings));
@@ -40,6 +45,7 @@ pub(crate) fn pregen(
 ) -> Result<(), String> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use thumbkit::service::pregenerate::OnProgress;
     let (runtime, service) = offline_service(store, loaded, limits)?;
     let concurrency = concurrency.unwrap_or(service.settings().render_workers);
     let stop = Arc::new(AtomicBool::new(false));
@@ -55,7 +61,20 @@ pub(crate) fn pregen(
                 std::process::exit(130);
             }
         });
-        thumbkit::backfill::run(service, prefix, presets, concurrency, stop).await
+        let progress = Arc::new(Progress::default());
+        let shown = progress.clone();
+        let on_progress: OnProgress = Arc::new(move |done, total| shown.update(done, total));
+        let summary = thumbkit::service::pregenerate::backfill(
+            service,
+            prefix,
+            presets,
+            concurrency,
+            stop,
+            on_progress,
+        )
+        .await;
+        progress.finish();
+        summary
     });
     let summary = summary.map_err(|e| e.to_string())?;
     for (what, reason) in &summary.failed {
@@ -99,5 +118,56 @@ pub(crate) fn purge(
     match failed {
         0 => Ok(()),
         n => Err(format!("{n} of {} keys could not be purged", keys.len())),
+    }
+}
+
+/// A progress bar with rate and ETA on a terminal; a plain line every few seconds otherwise.
+#[derive(Default)]
+struct Progress {
+    bar: std::sync::OnceLock<Option<ProgressBar>>,
+    /// When the run started and when the last plain line was printed.
+    plain: std::sync::Mutex<Option<(Instant, Instant)>>,
+}
+
+impl Progress {
+    fn update(&self, done: usize, total: usize) {
+        let bar = self.bar.get_or_init(|| {
+            std::io::stderr().is_terminal().then(|| {
+                let bar = ProgressBar::new(total as u64);
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} originals  {rate}  ETA {eta}  ({elapsed} elapsed)",
+                ) {
+                    // indicatif's {per_sec} prints every digit it has ("86.7157/s").
+                    bar.set_style(style.with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.1}/s", state.per_sec());
+                        },
+                    ));
+                }
+                bar
+            })
+        });
+        if let Some(bar) = bar {
+            bar.set_position(done as u64);
+            return;
+        }
+        let Ok(mut state) = self.plain.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        let (started, last) = state.get_or_insert((now, now));
+        if done > 0 && (last.elapsed() >= Duration::from_secs(5) || done == total) {
+            *last = now;
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            let eta = (total - done) as f64 / rate.max(1e-9);
+            eprintln!("pregen: {done}/{total} originals, {rate:.1}/s, ETA {eta:.0} s");
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(Some(bar)) = self.bar.get() {
+            bar.finish_and_clear();
+        }
     }
 }

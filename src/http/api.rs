@@ -18,12 +18,11 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 
 use crate::http::{problem, problem_response};
-use crate::lifecycle::S3Event;
 use crate::preset::Preset;
+use crate::service::events::S3Event;
+use crate::service::tickets::UploadRequest;
 use crate::service::{ServiceError, Thumbnails};
 use crate::sns::{self, Sns, SnsError};
-use crate::uploads::UploadRequest;
-use crate::workers::Patience;
 
 /// The API's routes. With a `token`, every route needs it, reads included: manifests hand
 /// out signed URLs and tell which keys exist, and each costs storage calls. The one
@@ -180,12 +179,12 @@ async fn upload(
     if multipart {
         return problem(&not_raw());
     }
-    let limit = service.settings.limits.max_input_bytes;
+    let limit = service.settings().limits.max_input_bytes;
     // A place among the admitted jobs before the body is in memory: uploads count in the
     // same memory bound as renders.
-    let admitted = match service.workers.admit(Patience::Wait).await {
+    let admitted = match service.admit_upload().await {
         Ok(a) => a,
-        Err(e) => return problem(&e.into()),
+        Err(e) => return problem(&e),
     };
     let bytes = match read_limited(&headers, body, limit).await {
         Ok(b) => b,
@@ -380,19 +379,15 @@ async fn receive_upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let verified = service.upload_signer.verify(
-        uri.path(),
-        uri.query().unwrap_or_default(),
-        crate::signing::now(),
-    );
+    let verified = service.verify_upload_url(uri.path(), uri.query().unwrap_or_default());
     if let Err(e) = verified {
         return problem_response(StatusCode::FORBIDDEN, "Forbidden", &e.to_string());
     }
-    let limit = service.settings.limits.max_input_bytes;
+    let limit = service.settings().limits.max_input_bytes;
     // Held while the body is in memory, like any upload.
-    let _admitted = match service.workers.admit(Patience::Wait).await {
+    let _admitted = match service.admit_upload().await {
         Ok(a) => a,
-        Err(e) => return problem(&e.into()),
+        Err(e) => return problem(&e),
     };
     let bytes = match read_limited(&headers, body, limit).await {
         Ok(b) => b,

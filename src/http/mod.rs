@@ -101,7 +101,7 @@ async fn require_signature(
     request: axum::extract::Request,
     next: Next,
 ) -> Response {
-    if let Some(signer) = &service.settings.signer {
+    if let Some(signer) = &service.settings().signer {
         let uri = request.uri();
         let checked = signer.verify(
             uri.path(),
@@ -274,7 +274,7 @@ async fn respond(
         max_age = max_age.min(STALE_MAX_AGE);
     }
     // No cache may keep a signed URL's response past the signature's expiry.
-    if let (Some(_), Some(exp)) = (&service.settings.signer, signed_until) {
+    if let (Some(_), Some(exp)) = (&service.settings().signer, signed_until) {
         max_age = max_age.min(exp.saturating_sub(crate::signing::now()));
     }
     let cache_control = if served.pinned {
@@ -359,12 +359,8 @@ fn status_of(e: &ServiceError) -> StatusCode {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         },
-        ServiceError::Store {
-            unavailable: false, ..
-        } => StatusCode::BAD_GATEWAY,
-        ServiceError::Store {
-            unavailable: true, ..
-        }
+        ServiceError::Store(e) if !e.is_unavailable() => StatusCode::BAD_GATEWAY,
+        ServiceError::Store(_)
         | ServiceError::Changed(_)
         | ServiceError::Busy
         | ServiceError::RenderTimeout(_)

@@ -19,23 +19,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use moka::future::Cache;
-use serde::{Deserialize, Serialize};
 
-use crate::keys::{ContentHash, KeyError, ObjectKey};
+use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Limits, PipelineError, Probe};
+use crate::pipeline::{self, Limits, PipelineError};
 use crate::service::ServiceError;
-use crate::storage::{Kind, ObjectInfo, Storage};
-use crate::workers::{Patience, Workers};
-
-/// Object metadata key under which thumbkit records an original's content hash.
-pub const HASH_METADATA: &str = "thumbkit-blake3";
-/// Object metadata key under which thumbkit records an original's header facts (JSON).
-pub const PROBE_METADATA: &str = "thumbkit-probe";
-/// Object metadata key under which thumbkit records an original's EXIF orientation (1-8).
-pub const ORIENTATION_METADATA: &str = "thumbkit-orientation";
-/// Object metadata key under which thumbkit records an original's BlurHash.
-pub const BLURHASH_METADATA: &str = "thumbkit-blurhash";
+use crate::service::records::{Failure, Record, UNREADABLE};
+use crate::service::render::{Patience, Workers};
+use crate::storage::{Kind, Storage, StoreError};
 
 /// How long bytes read to learn a hash are kept for the render that usually follows.
 const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
@@ -50,135 +41,6 @@ const STALE_PROBE_WAIT: Duration = Duration::from_millis(500);
 /// Bytes of originals kept for the render that follows (more are read again): part of the
 /// memory bound, so small.
 const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
-
-/// An original that this pipeline cannot render, remembered (in memory and in the shared
-/// record) so that it is not read and decoded again on every request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    /// The pipeline version that failed: a newer one tries again.
-    pub pipeline: u32,
-    pub error: PipelineError,
-}
-
-impl Failure {
-    /// Still what this pipeline, under these limits, would say of the same bytes.
-    fn holds(&self, limits: &Limits) -> bool {
-        self.pipeline == pipeline::PIPELINE_VERSION
-            && match self.error {
-                PipelineError::TooManyPixels { limit, .. } => limit == limits.max_pixels,
-                _ => true,
-            }
-    }
-}
-
-/// The header facts of an original whose header cannot be read (its record has a failure).
-const UNREADABLE: Probe = Probe {
-    format: pipeline::SourceFormat::Jpeg,
-    width: 0,
-    height: 0,
-    alpha: false,
-};
-
-/// The facts of one version of an original. Also the shared record's JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    /// The original's key (records are checked against it, not trusted by name alone).
-    pub key: String,
-    /// The store's ETag of the version these facts describe.
-    pub etag: String,
-    /// blake3 of the bytes, hex.
-    pub hash: String,
-    pub size: u64,
-    pub probe: Probe,
-    /// EXIF orientation, 1-8 (1 when the file has none).
-    #[serde(default = "upright_orientation")]
-    pub orientation: u8,
-    /// BlurHash placeholder, once computed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blurhash: Option<String>,
-    /// Why these bytes cannot be rendered, once a render or probe found out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<Failure>,
-}
-
-fn upright_orientation() -> u8 {
-    1
-}
-
-impl Record {
-    /// The record from an object's metadata, when thumbkit wrote it there.
-    fn from_metadata(key: &ObjectKey, info: &ObjectInfo) -> Option<Self> {
-        let hash = ContentHash::parse(info.metadata.get(HASH_METADATA)?).ok()?;
-        let probe = serde_json::from_str(info.metadata.get(PROBE_METADATA)?).ok()?;
-        let orientation = info
-            .metadata
-            .get(ORIENTATION_METADATA)
-            .and_then(|o| o.parse().ok())
-            .unwrap_or(1);
-        Some(Self {
-            key: key.to_string(),
-            etag: info.etag.clone(),
-            hash: hash.to_string(),
-            size: info.size,
-            probe,
-            orientation,
-            blurhash: info.metadata.get(BLURHASH_METADATA).cloned(),
-            failure: None,
-        })
-    }
-
-    /// Metadata to store with an original so that no instance ever needs to read it to
-    /// learn its hash.
-    pub fn metadata(
-        hash: &ContentHash,
-        probe: &Probe,
-        orientation: u8,
-        blurhash: &str,
-    ) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            (BLURHASH_METADATA.to_owned(), blurhash.to_owned()),
-            (HASH_METADATA.to_owned(), hash.to_string()),
-            (
-                PROBE_METADATA.to_owned(),
-                serde_json::to_string(probe).unwrap_or_default(),
-            ),
-            (ORIENTATION_METADATA.to_owned(), orientation.to_string()),
-        ])
-    }
-
-    /// Width and height once the orientation is applied.
-    pub fn upright(&self) -> (u32, u32) {
-        if (5..=8).contains(&self.orientation) {
-            (self.probe.height, self.probe.width)
-        } else {
-            (self.probe.width, self.probe.height)
-        }
-    }
-
-    /// The content hash (validated when the record was read).
-    pub fn content_hash(&self) -> ContentHash {
-        ContentHash::parse(&self.hash).unwrap_or_else(|_| ContentHash::of(self.hash.as_bytes()))
-    }
-}
-
-/// Where the shared record for one version of an original lives:
-/// `{variants_prefix}/_records/{d[0..2]}/{d}.json`, `d` = blake3 of key and ETag. Under the
-/// variants prefix so that everything thumbkit derives sits under one prefix.
-pub fn record_key(
-    variants_prefix: &str,
-    key: &ObjectKey,
-    etag: &str,
-) -> Result<ObjectKey, KeyError> {
-    let d = blake3::hash(format!("{}\n{etag}", key.as_str()).as_bytes()).to_hex();
-    ObjectKey::parse(&format!("{variants_prefix}/_records/{}/{d}.json", &d[..2]))
-}
-
-/// Where the last record of an original is indexed by its key alone:
-/// `{variants_prefix}/_keys/{d[0..2]}/{d}.json`, `d` = blake3 of the key.
-pub fn index_key(variants_prefix: &str, key: &ObjectKey) -> Result<ObjectKey, KeyError> {
-    let d = blake3::hash(key.as_str().as_bytes()).to_hex();
-    ObjectKey::parse(&format!("{variants_prefix}/_keys/{}/{d}.json", &d[..2]))
-}
 
 /// What is known of an original at one ETag.
 #[derive(Debug, Clone)]
@@ -204,7 +66,7 @@ pub struct Replaced;
 pub struct Originals {
     storage: Storage,
     limits: Limits,
-    variants_prefix: String,
+    layout: Layout,
     metrics: Arc<Metrics>,
     /// key → facts, each trusted for the revalidation interval.
     fresh: Cache<ObjectKey, Original>,
@@ -228,7 +90,7 @@ impl Originals {
     pub fn new(
         storage: Storage,
         limits: Limits,
-        variants_prefix: String,
+        layout: Layout,
         revalidate: Duration,
         stale_if_error: Duration,
         metrics: Arc<Metrics>,
@@ -244,7 +106,7 @@ impl Originals {
             untrusted: Cache::builder().max_capacity(10_000).build(),
             storage,
             limits,
-            variants_prefix,
+            layout,
             metrics,
             fresh: Cache::builder()
                 .max_capacity(100_000)
@@ -301,12 +163,11 @@ impl Originals {
             Some(_) => tokio::time::timeout(STALE_PROBE_WAIT, self.resolve(key))
                 .await
                 .unwrap_or_else(|_| {
-                    Err(ServiceError::Store {
-                        unavailable: true,
-                        message: "the storage is unavailable or did not answer in time; try \
-                                  again shortly"
-                            .into(),
-                    })
+                    Err(ServiceError::Store(Arc::new(StoreError::Timeout {
+                        op: "HEAD",
+                        key: key.to_string(),
+                        after: STALE_PROBE_WAIT,
+                    })))
                 }),
             None => self.resolve(key).await,
         };
@@ -319,11 +180,7 @@ impl Originals {
                 }
                 Ok((original, None))
             }
-            Err(
-                e @ ServiceError::Store {
-                    unavailable: true, ..
-                },
-            ) => {
+            Err(e) if e.is_unavailable() => {
                 if let Ok(mut o) = self.outage.lock() {
                     *o = Some((std::time::Instant::now() + OUTAGE_RECHECK, e.clone()));
                 }
@@ -419,7 +276,7 @@ impl Originals {
         if let Some(record) = Record::from_metadata(key, &info) {
             return Ok(self.remember(id, record).await);
         }
-        let record_key = record_key(&self.variants_prefix, key, &info.etag)?;
+        let record_key = self.layout.record(key, &info.etag);
         if let Some(object) = self.storage.get(&record_key, Kind::Record).await?
             && let Ok(record) = serde_json::from_slice::<Record>(&object.bytes)
             && record.key == key.as_str()
@@ -507,9 +364,9 @@ impl Originals {
                 return Ok(());
             }
         };
-        let mut targets = vec![index_key(&self.variants_prefix, &key)?];
+        let mut targets = vec![self.layout.index(&key)];
         if !record.etag.is_empty() {
-            targets.push(record_key(&self.variants_prefix, &key, &record.etag)?);
+            targets.push(self.layout.record(&key, &record.etag));
         }
         if !record.etag.is_empty() {
             // This instance's own view gets the new facts too (e.g. a computed BlurHash).
@@ -536,7 +393,7 @@ impl Originals {
 
     /// The last record shared for `key`, whatever its version (for purges).
     pub async fn indexed(&self, key: &ObjectKey) -> Result<Option<Record>, ServiceError> {
-        let index = index_key(&self.variants_prefix, key)?;
+        let index = self.layout.index(key);
         Ok(self
             .storage
             .get(&index, Kind::Record)

@@ -3,8 +3,9 @@
 //! thumbkit's own signed endpoint with the fs store), and the backend completes it, which
 //! validates the staged object exactly like a direct upload and moves it to its key.
 //!
-//! Staged objects and tickets live under `{variants_prefix}/_staging/`, never at the key,
-//! so nothing unvalidated is ever served; any instance can complete any ticket.
+//! Staged objects and tickets live in thumbkit's folder ([`crate::keys::Layout::staging`]),
+//! never at the key, so nothing unvalidated is ever served; any instance can complete any
+//! ticket.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,13 +14,13 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::ObjectKey;
-use crate::lifecycle::Manifest;
 use crate::pipeline::SourceFormat;
 use crate::preset::Preset;
+use crate::service::manifest::Manifest;
+use crate::service::render::Patience;
 use crate::service::{ServiceError, Thumbnails};
 use crate::signing::now;
 use crate::storage::Kind;
-use crate::workers::Patience;
 
 /// Longest a ticket's upload URL stays valid.
 pub const MAX_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
@@ -78,10 +79,7 @@ impl Thumbnails {
         if !valid_id(id) {
             return Err(ServiceError::NoUpload(id.chars().take(64).collect()));
         }
-        Ok(ObjectKey::parse(&format!(
-            "{}/_staging/{id}.{what}",
-            self.settings.variants_prefix
-        ))?)
+        Ok(self.settings.layout.staging(id, what)?)
     }
 
     /// Issues a ticket for uploading `request.size` bytes to `request.key`.

@@ -1,0 +1,95 @@
+//! Why the service could not do what was asked: one enum for the whole layer, keeping the
+//! storage error as its source; `http::problem` maps each to a status in one place.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::keys::KeyError;
+use crate::pipeline::PipelineError;
+use crate::service::render::WorkError;
+use crate::storage::StoreError;
+
+/// Why a thumbnail could not be served.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServiceError {
+    #[error("there is no preset named `{0}`")]
+    UnknownPreset(String),
+    #[error("invalid object key: {0}")]
+    BadKey(#[from] KeyError),
+    #[error("`{0}` is reserved for thumbkit's own use; originals cannot live there")]
+    ReservedKey(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("there is no pending upload `{0}` (it was completed, or never issued)")]
+    NoUpload(String),
+    #[error("nothing has been uploaded for `{0}` yet; PUT the file to its upload_url first")]
+    NothingUploaded(String),
+    #[error("{0}")]
+    BadUpload(String),
+    #[error("there is no original at `{0}`")]
+    NotFound(String),
+    #[error(
+        "`{key}` does not have the content `v={pinned}` (now or no longer); `v` is the content \
+         hash from the manifest or the ETag: its first 32 to all 64 hex digits"
+    )]
+    StalePin { key: String, pinned: String },
+    #[error("{0}")]
+    Pipeline(#[from] PipelineError),
+    /// A failure remembered for the original's content: answered without reading it.
+    #[error("{0}")]
+    Remembered(PipelineError),
+    /// The store failed; the client is told what it can act on, the log gets the rest.
+    #[error("{}", .0.public_message())]
+    Store(#[source] Arc<StoreError>),
+    #[error("`{0}` changed while it was being read; try again")]
+    Changed(String),
+    #[error("all render workers are busy and the queue is full; try again shortly")]
+    Busy,
+    #[error("rendering took longer than {0:?}")]
+    RenderTimeout(Duration),
+    #[error("the request body did not arrive within {0:?}; nothing was stored")]
+    BodyTimeout(Duration),
+    #[error(
+        "the request body is {bytes} bytes, over the limit of {limit} bytes; nothing was stored"
+    )]
+    BodyTooLarge { bytes: usize, limit: usize },
+    #[error("the request took longer than {0:?}; try again shortly")]
+    Deadline(Duration),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Reserved(key) => ServiceError::ReservedKey(key),
+            StoreError::Conflict { .. } => ServiceError::Conflict(e.to_string()),
+            e => {
+                // The whole story (endpoint, path, SDK cause) is for the operator's log;
+                // the client gets what it can act on.
+                tracing::warn!(error = %e, "storage");
+                ServiceError::Store(Arc::new(e))
+            }
+        }
+    }
+}
+
+impl From<WorkError> for ServiceError {
+    fn from(e: WorkError) -> Self {
+        match e {
+            WorkError::Busy => ServiceError::Busy,
+            WorkError::Timeout(after) => ServiceError::RenderTimeout(after),
+            WorkError::Crashed(why) => PipelineError::Internal(why).into(),
+        }
+    }
+}
+
+impl ServiceError {
+    /// The error behind a shared single-flight failure (every waiter gets its own copy).
+    pub fn unshare(e: Arc<ServiceError>) -> ServiceError {
+        Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    /// The store could not be reached or did not answer in time: worth retrying (503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ServiceError::Store(e) if e.is_unavailable())
+    }
+}

@@ -1,0 +1,175 @@
+//! What thumbkit tells a backend about an original: its content hash, upright size and
+//! placeholder, and for every preset the variant's URL (pinned to the content, signed when
+//! signing is on), size and format, and whether it is stored.
+
+use std::collections::BTreeMap;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+
+use crate::keys::{ContentHash, ObjectKey};
+use crate::pipeline::{self, OutputFormat};
+use crate::preset::{FormatChoice, Preset};
+use crate::service::originals::Original;
+use crate::service::render::Patience;
+use crate::service::{ServiceError, Thumbnails};
+use crate::signing::now;
+use crate::storage::Kind;
+
+/// Characters kept as they are in a URL path segment (RFC 3986 unreserved); `/` separates
+/// segments and is kept too. Everything else (spaces, `?`, `#`, `%`, non-ASCII) is encoded.
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The URL path of `key`'s variant for `preset`, pinned to `hash`.
+pub fn variant_url(preset: &str, key: &ObjectKey, hash: &ContentHash) -> String {
+    let key = utf8_percent_encode(key.as_str(), PATH);
+    format!("/t/{preset}/{key}?v={hash}")
+}
+
+/// What thumbkit knows of an original, and of each preset's variant of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub key: String,
+    pub hash: String,
+    pub bytes: u64,
+    pub format: String,
+    /// Width once EXIF orientation is applied.
+    pub width: u32,
+    pub height: u32,
+    /// BlurHash placeholder (known for uploads; computed on `GET` otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+    pub variants: BTreeMap<String, VariantInfo>,
+}
+
+/// One preset's variant in a [`Manifest`].
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantInfo {
+    /// Pinned to the content (`?v=`), so it can be cached forever.
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    /// The format served to a client without WebP support.
+    pub format: String,
+    /// The format depends on the client's `Accept` (WebP when it is accepted).
+    pub negotiated: bool,
+    /// Whether the variant is in the store now (asked for by `GET`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored: Option<bool>,
+    /// What pre-generation did: `rendered`, `existing`, or the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pregenerated: Option<String>,
+}
+
+/// The formats a preset's variant of this original can be served in.
+pub(crate) fn formats(preset: &Preset, original: &Original) -> Vec<OutputFormat> {
+    let probe = &original.record.probe;
+    let mut out = vec![OutputFormat::resolve(preset.format, probe, false)];
+    let webp = OutputFormat::resolve(preset.format, probe, true);
+    if !out.contains(&webp) {
+        out.push(webp);
+    }
+    out
+}
+
+impl Thumbnails {
+    pub(crate) fn manifest(&self, key: &ObjectKey, original: &Original) -> Manifest {
+        let record = &original.record;
+        let upright = record.upright();
+        let variants = self
+            .presets()
+            .iter()
+            .map(|preset| {
+                let (width, height) = pipeline::output_size(upright, preset);
+                let mut url = variant_url(preset.name.as_str(), key, &original.hash);
+                if let Some(signer) = &self.settings.signer {
+                    let expires = now() + self.settings.signed_url_ttl.as_secs();
+                    url = signer.sign(&url, expires);
+                }
+                let info = VariantInfo {
+                    url,
+                    width,
+                    height,
+                    format: OutputFormat::resolve(preset.format, &record.probe, false).to_string(),
+                    negotiated: preset.format == FormatChoice::Auto,
+                    stored: None,
+                    pregenerated: None,
+                };
+                (preset.name.as_str().to_owned(), info)
+            })
+            .collect();
+        Manifest {
+            key: key.to_string(),
+            hash: original.hash.to_string(),
+            bytes: record.size,
+            format: record.probe.format.to_string(),
+            width: upright.0,
+            height: upright.1,
+            blurhash: record.blurhash.clone(),
+            variants,
+        }
+    }
+
+    /// The original's manifest with, for each preset, whether its variant is stored now.
+    pub async fn describe(&self, key: &str) -> Result<Manifest, ServiceError> {
+        let key = self.original_key(key)?;
+        let original = self.originals.resolve(&key).await?;
+        let mut manifest = self.manifest(&key, &original);
+        if manifest.blurhash.is_none() {
+            manifest.blurhash = self.compute_placeholder(&key, &original).await;
+        }
+        for preset in self.presets().iter() {
+            let mut stored = false;
+            for format in formats(preset, &original) {
+                let variant = self.settings.layout.variant(&original.hash, preset, format);
+                stored |= self
+                    .storage()
+                    .head(&variant, Kind::Variant)
+                    .await?
+                    .is_some();
+            }
+            if let Some(info) = manifest.variants.get_mut(preset.name.as_str()) {
+                info.stored = Some(stored);
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Computes the BlurHash of an original that was not uploaded through thumbkit, and shares
+    /// it in the original's record so that it is computed once. `None` if that fails.
+    async fn compute_placeholder(&self, key: &ObjectKey, original: &Original) -> Option<String> {
+        let admitted = self.workers.admit(Patience::Wait).await.ok()?;
+        let bytes = self.originals.bytes(key, original).await.ok()?.ok()?;
+        let limits = self.settings.limits;
+        let blurhash = self
+            .workers
+            .run(admitted, move || pipeline::placeholder(&bytes, &limits))
+            .await
+            .ok()?
+            .ok()?;
+        let mut record = (*original.record).clone();
+        record.blurhash = Some(blurhash.clone());
+        let _ = self.originals.share(&record).await;
+        Some(blurhash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_encode_what_a_path_cannot_hold() {
+        let key = ObjectKey::parse("a b/é?#%.jpg").unwrap();
+        let hash = ContentHash::of(b"x");
+        assert_eq!(
+            variant_url("thumb", &key, &hash),
+            format!("/t/thumb/a%20b/%C3%A9%3F%23%25.jpg?v={hash}")
+        );
+    }
+}

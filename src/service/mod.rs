@@ -1,0 +1,233 @@
+//! The thumbnail service without HTTP: the [`Thumbnails`] type, its settings, and one file
+//! per thing it does, in the order a request meets them:
+//!
+//! - [`variants`]: a thumbnail request: memory, then the store, else a render;
+//! - [`originals`]: what is known of an original (its content hash and header facts), with
+//!   the [`records`] shared between instances;
+//! - [`render`]: the fixed render threads and their admission bound;
+//! - [`manifest`]: every preset's URL and size for an original;
+//! - [`uploads`] and [`tickets`]: originals arriving, directly or from a browser;
+//! - [`pregenerate`]: variants rendered before the first visitor (uploads, batches, backfill);
+//! - [`events`]: S3 event notifications;
+//! - [`error`]: why any of it failed.
+
+pub mod error;
+pub mod events;
+pub mod manifest;
+pub mod originals;
+pub mod pregenerate;
+pub mod records;
+pub mod render;
+pub mod tickets;
+pub mod uploads;
+pub mod variants;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use tokio_util::task::TaskTracker;
+
+use crate::keys::{Layout, ObjectKey};
+use crate::metrics::Metrics;
+use crate::pipeline::Limits;
+use crate::preset::{Preset, Presets};
+use crate::signing::Signer;
+use crate::storage::{Storage, Store};
+
+pub use error::ServiceError;
+pub use variants::{Request, Served, Tier, Variant};
+
+use originals::Originals;
+use render::{Admitted, Patience, Workers};
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    /// Bytes of rendered variants kept in memory.
+    pub memory_cache_bytes: u64,
+    pub render_workers: usize,
+    /// Renders allowed to wait for a worker before requests are refused.
+    pub render_queue: usize,
+    pub render_timeout: Duration,
+    /// Longest a single storage call may take.
+    pub storage_timeout: Duration,
+    /// How long what is known of an original is trusted before its ETag is checked again.
+    pub revalidate: Duration,
+    /// How long after the store last confirmed an original its variants in memory are still
+    /// served while the store cannot be reached.
+    pub stale_if_error: Duration,
+    /// Longest a thumbnail request may take, all storage calls and the render included.
+    pub request_timeout: Duration,
+    /// Where thumbkit keeps what it derives (variants, records, staged uploads).
+    pub layout: Layout,
+    /// Presets rendered when an S3 event says an original was created (`all` = every one).
+    pub pregenerate: Vec<String>,
+    /// When set, `/t/...` URLs must be signed, and manifests hand out signed URLs.
+    pub signer: Option<Signer>,
+    /// How long the signed URLs in manifests stay valid.
+    pub signed_url_ttl: Duration,
+    /// How long an upload ticket's URL stays valid (at most 15 minutes).
+    pub upload_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            limits: Limits::default(),
+            memory_cache_bytes: 256 << 20,
+            render_workers: cores,
+            render_queue: cores * 4,
+            render_timeout: Duration::from_secs(30),
+            storage_timeout: Duration::from_secs(10),
+            revalidate: Duration::from_secs(30),
+            stale_if_error: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+            layout: Layout::new("_variants").unwrap_or_else(|_| unreachable!("a valid folder")),
+            pregenerate: vec!["all".into()],
+            signer: None,
+            signed_url_ttl: Duration::from_secs(24 * 3600),
+            upload_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The service: presets, storage, caches and the render pool.
+pub struct Thumbnails {
+    storage: Storage,
+    presets: Presets,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    originals: Originals,
+    memory: Cache<String, Arc<Variant>>,
+    /// Every decode-like step runs here, within the admission bound.
+    workers: Arc<Workers>,
+    writes: TaskTracker,
+    /// Signs the fs store's upload URLs: the configured signing key, else a key of this
+    /// process's own (fs stores serve one instance).
+    upload_signer: Signer,
+}
+
+impl Thumbnails {
+    /// A service over `store` with `presets`.
+    pub fn new(store: Arc<dyn Store>, presets: Presets, settings: Settings) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let settings_signer = settings.signer.clone().unwrap_or_else(|| {
+            let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+            let key = blake3::hash(seed.as_bytes()).to_hex().to_string();
+            Signer::parse(&key).unwrap_or_else(|_| unreachable!("64 hex digits are a valid key"))
+        });
+        let storage = Storage::new(store, settings.storage_timeout, metrics.clone());
+        let memory = Cache::builder()
+            .max_capacity(settings.memory_cache_bytes)
+            .weigher(|key: &String, v: &Arc<Variant>| {
+                u32::try_from(key.len() + v.bytes.len()).unwrap_or(u32::MAX)
+            })
+            .build();
+        let workers = Arc::new(Workers::start(
+            settings.render_workers,
+            settings.render_queue,
+            settings.render_timeout,
+        ));
+        let originals = Originals::new(
+            storage.clone(),
+            settings.limits,
+            settings.layout.clone(),
+            settings.revalidate,
+            settings.stale_if_error,
+            metrics.clone(),
+            workers.clone(),
+        );
+        Self {
+            workers,
+            storage,
+            presets,
+            settings,
+            metrics,
+            originals,
+            memory,
+            writes: TaskTracker::new(),
+            upload_signer: settings_signer,
+        }
+    }
+
+    /// How the service runs.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The loaded presets.
+    pub fn presets(&self) -> &Presets {
+        &self.presets
+    }
+
+    /// The storage (for readiness checks).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The metrics as they stand, for counting (cheap; gauges not refreshed).
+    pub fn counters(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The metrics, with the gauges brought up to date (for `/metrics`).
+    pub async fn metrics(&self) -> &Metrics {
+        self.memory.run_pending_tasks().await;
+        self.metrics.set_gauges(
+            self.memory.weighted_size(),
+            self.memory.entry_count(),
+            self.writes.len(),
+        );
+        &self.metrics
+    }
+
+    /// A place among the admitted jobs for a request body about to be read: uploads count in
+    /// the same memory bound as renders, and wait for it rather than fail.
+    pub async fn admit_upload(&self) -> Result<Admitted, ServiceError> {
+        Ok(self.workers.admit(Patience::Wait).await?)
+    }
+
+    /// Checks the signature of an fs-store upload URL (`path` and `query` as requested).
+    pub fn verify_upload_url(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> Result<(), crate::signing::SignatureError> {
+        self.upload_signer
+            .verify(path, query, crate::signing::now())
+    }
+
+    /// Refuses keys inside thumbkit's own folder: an upload there could pose as a variant.
+    pub(crate) fn original_key(&self, key: &str) -> Result<ObjectKey, ServiceError> {
+        let key = ObjectKey::parse(key)?;
+        if self.settings.layout.owns(&key) {
+            return Err(ServiceError::ReservedKey(key.to_string()));
+        }
+        Ok(key)
+    }
+
+    /// The presets named in `names` (`all` = every preset).
+    pub fn select_presets(&self, names: &[String]) -> Result<Vec<&Preset>, ServiceError> {
+        if names.iter().any(|n| n == "all") {
+            return Ok(self.presets().iter().collect());
+        }
+        names
+            .iter()
+            .map(|n| {
+                self.presets()
+                    .get(n)
+                    .ok_or_else(|| ServiceError::UnknownPreset(n.clone()))
+            })
+            .collect()
+    }
+
+    /// Waits until every write behind a response has finished (for shutdown and tests).
+    pub async fn drain(&self) {
+        self.writes.close();
+        self.writes.wait().await;
+        self.writes.reopen();
+    }
+}

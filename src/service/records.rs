@@ -1,0 +1,130 @@
+//! The facts thumbkit keeps about one version of an original (its [`Record`]): in the
+//! object's own metadata when thumbkit stored it, else in a small JSON record in the store
+//! that every instance reads before downloading the original.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{ContentHash, ObjectKey};
+use crate::pipeline::{self, Limits, PipelineError, Probe};
+use crate::storage::ObjectInfo;
+
+/// Object metadata key under which thumbkit records an original's content hash.
+pub const HASH_METADATA: &str = "thumbkit-blake3";
+/// Object metadata key under which thumbkit records an original's header facts (JSON).
+pub const PROBE_METADATA: &str = "thumbkit-probe";
+/// Object metadata key under which thumbkit records an original's EXIF orientation (1-8).
+pub const ORIENTATION_METADATA: &str = "thumbkit-orientation";
+/// Object metadata key under which thumbkit records an original's BlurHash.
+pub const BLURHASH_METADATA: &str = "thumbkit-blurhash";
+
+/// An original that this pipeline cannot render, remembered (in memory and in the shared
+/// record) so that it is not read and decoded again on every request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The pipeline version that failed: a newer one tries again.
+    pub pipeline: u32,
+    pub error: PipelineError,
+}
+
+impl Failure {
+    /// Still what this pipeline, under these limits, would say of the same bytes.
+    pub(crate) fn holds(&self, limits: &Limits) -> bool {
+        self.pipeline == pipeline::PIPELINE_VERSION
+            && match self.error {
+                PipelineError::TooManyPixels { limit, .. } => limit == limits.max_pixels,
+                _ => true,
+            }
+    }
+}
+
+/// The header facts of an original whose header cannot be read (its record has a failure).
+pub(crate) const UNREADABLE: Probe = Probe {
+    format: pipeline::SourceFormat::Jpeg,
+    width: 0,
+    height: 0,
+    alpha: false,
+};
+
+/// The facts of one version of an original. Also the shared record's JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The original's key (records are checked against it, not trusted by name alone).
+    pub key: String,
+    /// The store's ETag of the version these facts describe.
+    pub etag: String,
+    /// blake3 of the bytes, hex.
+    pub hash: String,
+    pub size: u64,
+    pub probe: Probe,
+    /// EXIF orientation, 1-8 (1 when the file has none).
+    #[serde(default = "upright_orientation")]
+    pub orientation: u8,
+    /// BlurHash placeholder, once computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+    /// Why these bytes cannot be rendered, once a render or probe found out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+fn upright_orientation() -> u8 {
+    1
+}
+
+impl Record {
+    /// The record from an object's metadata, when thumbkit wrote it there.
+    pub(crate) fn from_metadata(key: &ObjectKey, info: &ObjectInfo) -> Option<Self> {
+        let hash = ContentHash::parse(info.metadata.get(HASH_METADATA)?).ok()?;
+        let probe = serde_json::from_str(info.metadata.get(PROBE_METADATA)?).ok()?;
+        let orientation = info
+            .metadata
+            .get(ORIENTATION_METADATA)
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(1);
+        Some(Self {
+            key: key.to_string(),
+            etag: info.etag.clone(),
+            hash: hash.to_string(),
+            size: info.size,
+            probe,
+            orientation,
+            blurhash: info.metadata.get(BLURHASH_METADATA).cloned(),
+            failure: None,
+        })
+    }
+
+    /// Metadata to store with an original so that no instance ever needs to read it to
+    /// learn its hash.
+    pub fn metadata(
+        hash: &ContentHash,
+        probe: &Probe,
+        orientation: u8,
+        blurhash: &str,
+    ) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (BLURHASH_METADATA.to_owned(), blurhash.to_owned()),
+            (HASH_METADATA.to_owned(), hash.to_string()),
+            (
+                PROBE_METADATA.to_owned(),
+                serde_json::to_string(probe).unwrap_or_default(),
+            ),
+            (ORIENTATION_METADATA.to_owned(), orientation.to_string()),
+        ])
+    }
+
+    /// Width and height once the orientation is applied.
+    pub fn upright(&self) -> (u32, u32) {
+        if (5..=8).contains(&self.orientation) {
+            (self.probe.height, self.probe.width)
+        } else {
+            (self.probe.width, self.probe.height)
+        }
+    }
+
+    /// The content hash (validated when the record was read).
+    pub fn content_hash(&self) -> ContentHash {
+        ContentHash::parse(&self.hash).unwrap_or_else(|_| ContentHash::of(self.hash.as_bytes()))
+    }
+}

@@ -1,0 +1,140 @@
+//! Originals arriving and leaving through the API: an upload is validated in full and
+//! stored only once it is known to render, with its hash and header facts in its metadata
+//! (so no instance ever reads it to learn them); a delete removes the original with
+//! everything derived from it.
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::keys::{ContentHash, ObjectKey};
+use crate::pipeline::{self, PipelineError};
+use crate::preset::Preset;
+use crate::service::manifest::Manifest;
+use crate::service::records::Record;
+use crate::service::render::Admitted;
+use crate::service::{ServiceError, Thumbnails};
+use crate::storage::Kind;
+
+/// What a delete removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deleted {
+    pub key: String,
+    /// The original existed and was deleted.
+    pub original: bool,
+    /// Objects derived from it that were deleted (variants and the hash record).
+    pub derived: Vec<String>,
+}
+
+impl Thumbnails {
+    /// Validates `bytes` fully and stores them at `key` with their hash in the metadata;
+    /// then renders `pregenerate`'s variants. Nothing is stored when validation fails.
+    /// `admitted` was taken before `bytes` were read, so uploads in memory are bounded like
+    /// renders; it is given back once validation ends, before pre-generation asks for more.
+    pub async fn upload(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        pregenerate: &[&Preset],
+        admitted: Admitted,
+    ) -> Result<Manifest, ServiceError> {
+        let key = self.original_key(key)?;
+        let limits = self.settings.limits;
+        let checked = bytes.clone();
+        let (validated, hash, orientation, blurhash) = self
+            .workers
+            .run(admitted, move || {
+                let validated = pipeline::validate(&checked, &limits)?;
+                let orientation = crate::inspect::inspect(&checked).map_or(1, |r| r.orientation);
+                let blurhash = pipeline::placeholder(&checked, &limits)?;
+                Ok::<_, PipelineError>((
+                    validated,
+                    ContentHash::of(&checked),
+                    orientation,
+                    blurhash,
+                ))
+            })
+            .await??;
+        let metadata = Record::metadata(&hash, &validated.probe, orientation, &blurhash);
+        let content_type = match validated.probe.format {
+            pipeline::SourceFormat::Jpeg => "image/jpeg",
+            pipeline::SourceFormat::Png => "image/png",
+            pipeline::SourceFormat::Webp => "image/webp",
+            pipeline::SourceFormat::Gif => "image/gif",
+            pipeline::SourceFormat::Tiff => "image/tiff",
+        };
+        let size = bytes.len() as u64;
+        self.storage()
+            .put(&key, Kind::Original, bytes, content_type, &metadata)
+            .await?;
+        // Indexed by key, so that a purge after an S3 removal event still finds its variants.
+        let record = Record {
+            key: key.to_string(),
+            etag: String::new(),
+            hash: hash.to_string(),
+            size,
+            probe: validated.probe,
+            orientation,
+            blurhash: Some(blurhash),
+            failure: None,
+        };
+        self.originals.share(&record).await?;
+        // What this instance knew of the previous version is void.
+        self.originals.forget(&key).await;
+        self.pregenerate(key.as_str(), pregenerate).await
+    }
+
+    /// Deletes the original at `key`, its hash record and every variant of its content
+    /// (whatever preset version rendered them), and forgets them in memory. Idempotent.
+    pub async fn delete_original(&self, key: &str) -> Result<Deleted, ServiceError> {
+        let key = self.original_key(key)?;
+        let derived = self.purge_derived(&key).await?;
+        let existed = self.storage().head(&key, Kind::Original).await?.is_some();
+        self.storage().delete(&key, Kind::Original).await?;
+        self.originals.forget(&key).await;
+        Ok(Deleted {
+            key: key.to_string(),
+            original: existed,
+            derived,
+        })
+    }
+
+    /// Deletes what was derived from the original at `key` (variants, records), leaving the
+    /// original itself alone; returns the deleted keys.
+    pub(crate) async fn purge_derived(&self, key: &ObjectKey) -> Result<Vec<String>, ServiceError> {
+        let key = key.clone();
+        let mut derived = Vec::new();
+        let original = match self.originals.resolve(&key).await {
+            Ok(original) => Some((original.hash.clone(), Some(original.record.etag.clone()))),
+            // Already gone (an S3 removal event) or unreadable: the index still knows its
+            // content hash.
+            Err(ServiceError::NotFound(_) | ServiceError::Pipeline(_)) => self
+                .originals
+                .indexed(&key)
+                .await?
+                .map(|r| (r.content_hash(), None)),
+            Err(e) => return Err(e),
+        };
+        if let Some((hash, etag)) = &original {
+            let prefix = self.settings.layout.variants_of(hash);
+            for variant in self.storage().list(&prefix, Kind::Variant).await? {
+                self.storage().delete(&variant, Kind::Variant).await?;
+                self.memory.invalidate(variant.as_str()).await;
+                derived.push(variant.to_string());
+            }
+            if let Some(etag) = etag {
+                let record = self.settings.layout.record(&key, etag);
+                if self.storage().head(&record, Kind::Record).await?.is_some() {
+                    self.storage().delete(&record, Kind::Record).await?;
+                    derived.push(record.to_string());
+                }
+            }
+        }
+        let index = self.settings.layout.index(&key);
+        if self.storage().head(&index, Kind::Record).await?.is_some() {
+            self.storage().delete(&index, Kind::Record).await?;
+            derived.push(index.to_string());
+        }
+        self.originals.forget(&key).await;
+        Ok(derived)
+    }
+}

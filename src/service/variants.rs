@@ -1,0 +1,371 @@
+//! A thumbnail request: resolve the preset and the original's content hash
+//! ([`super::originals`]), then find the variant in memory, then in the store, else render it
+//! once, answer, and write it to the store behind the response.
+//!
+//! Renders run on the fixed render threads of [`super::render`], admitted up to workers +
+//! queue (memory) before the original is read. A request that finds the queue full is
+//! refused at once (`Busy`, answered 503 with `Retry-After`) instead of piling up. Writes
+//! behind the response are tracked, so shutdown waits for them ([`Thumbnails::drain`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
+
+use crate::keys::{ContentHash, ObjectKey};
+use crate::pipeline::{self, OutputFormat};
+use crate::preset::{FormatChoice, Preset};
+use crate::service::originals::Original;
+use crate::service::records::HASH_METADATA;
+use crate::service::render::Patience;
+use crate::service::{ServiceError, Thumbnails};
+use crate::storage::Kind;
+
+/// Where a response came from, for `X-Cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Memory,
+    Store,
+    Miss,
+}
+
+impl Tier {
+    /// The `X-Cache` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Memory => "hit-memory",
+            Tier::Store => "hit-store",
+            Tier::Miss => "miss",
+        }
+    }
+}
+
+/// A variant's bytes and what they are.
+#[derive(Debug)]
+pub struct Variant {
+    /// Shared, so a response clones a reference, not the image.
+    pub bytes: bytes::Bytes,
+    pub format: OutputFormat,
+    pub hash: ContentHash,
+}
+
+/// What the service answers for a thumbnail request.
+#[derive(Debug)]
+pub struct Served {
+    /// `None` when the client's copy is current (`If-None-Match` matched): a 304, answered
+    /// without fetching or rendering the variant.
+    pub variant: Option<Arc<Variant>>,
+    /// Where the variant came from (`None` with no variant).
+    pub tier: Option<Tier>,
+    /// Strong ETag: the content hash, the preset's fingerprint and the format.
+    pub etag: String,
+    /// The request pinned the current content with `?v=` (the response may be immutable).
+    pub pinned: bool,
+    /// The preset's format depends on `Accept` (responses need `Vary: Accept`).
+    pub varies: bool,
+    /// Served from memory on what the store last confirmed, because it cannot be reached
+    /// now (stale-if-error).
+    pub stale: bool,
+}
+
+/// One thumbnail request, as the HTTP layer read it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request<'a> {
+    pub preset: &'a str,
+    pub key: &'a str,
+    pub accepts_webp: bool,
+    /// `?v=`: the content hash the client expects.
+    pub pinned: Option<&'a str>,
+    /// The `If-None-Match` header.
+    pub if_none_match: Option<&'a str>,
+}
+
+/// The shortest `?v=` accepted: the 32 hex digits the ETag shows (128 bits, as unambiguous
+/// as a content hash needs to be).
+pub const MIN_PIN_DIGITS: usize = 32;
+
+/// Whether `?v=` names `hash`: all 64 digits or a prefix of at least [`MIN_PIN_DIGITS`].
+fn pins(v: &str, hash: &ContentHash) -> bool {
+    v.len() >= MIN_PIN_DIGITS && hash.as_str().starts_with(v)
+}
+
+/// Whether an `If-None-Match` value names `etag` (weak comparison, as RFC 9110 asks for).
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+/// One variant to find or render: the original it comes from and what to make of it.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    key: &'a ObjectKey,
+    variant_key: &'a ObjectKey,
+    original: &'a Original,
+    preset: &'a Preset,
+    format: OutputFormat,
+}
+
+/// When a rendered variant is written to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// After the response (requests).
+    Behind,
+    /// Before returning (uploads and pre-generation, which promise the variant is stored).
+    Now,
+}
+
+impl Thumbnails {
+    /// The variant of `key` for `preset`, rendering it if no tier has it.
+    pub async fn thumbnail(&self, request: Request<'_>) -> Result<Served, ServiceError> {
+        let preset = self
+            .presets
+            .get(request.preset)
+            .ok_or_else(|| ServiceError::UnknownPreset(request.preset.to_owned()))?;
+        let key = ObjectKey::parse(request.key)?;
+        let deadline = self.settings.request_timeout;
+        let attempts = async {
+            // A replacement between learning the hash and reading the bytes is retried once
+            // with the new version; a second one in a row is reported.
+            for _ in 0..2 {
+                match self.serve(preset, &key, &request).await {
+                    Err(ServiceError::Changed(_)) => continue,
+                    other => return other,
+                }
+            }
+            Err(ServiceError::Changed(key.to_string()))
+        };
+        tokio::time::timeout(deadline, attempts)
+            .await
+            .unwrap_or(Err(ServiceError::Deadline(deadline)))
+    }
+
+    async fn serve(
+        &self,
+        preset: &Preset,
+        key: &ObjectKey,
+        request: &Request<'_>,
+    ) -> Result<Served, ServiceError> {
+        // When the store cannot say whether the original changed, what memory holds for the
+        // version it last confirmed is served rather than an error (stale-if-error).
+        let (original, unconfirmed) = self.originals.resolve_or_stale(key).await?;
+        if let Some(v) = request.pinned
+            && !pins(v, &original.hash)
+        {
+            return Err(ServiceError::StalePin {
+                key: key.to_string(),
+                pinned: v.chars().take(80).collect(),
+            });
+        }
+        let format =
+            OutputFormat::resolve(preset.format, &original.record.probe, request.accepts_webp);
+        let variant_key = self.settings.layout.variant(&original.hash, preset, format);
+        let etag = format!(
+            "\"{}-{}-{}\"",
+            &original.hash.as_str()[..32],
+            preset.fingerprint(),
+            format.extension()
+        );
+        let served = |variant: Option<Arc<Variant>>, tier: Option<Tier>| Served {
+            variant,
+            tier,
+            etag: etag.clone(),
+            pinned: request.pinned.is_some(),
+            varies: preset.format == FormatChoice::Auto,
+            stale: unconfirmed.is_some(),
+        };
+        // The ETag is known before the variant is: a client revalidating its copy costs no
+        // variant fetch and no render.
+        if request
+            .if_none_match
+            .is_some_and(|inm| etag_matches(inm, &etag))
+        {
+            return Ok(served(None, None));
+        }
+        if let Some(v) = self.memory.get(variant_key.as_str()).await {
+            if unconfirmed.is_some() {
+                self.metrics.stale_served();
+            }
+            return Ok(served(Some(v), Some(Tier::Memory)));
+        }
+        if let Some(e) = unconfirmed {
+            return Err(e);
+        }
+        let job = Job {
+            key,
+            variant_key: &variant_key,
+            original: &original,
+            preset,
+            format,
+        };
+        let (variant, tier) = self.cached_or_rendered(job, Write::Behind).await?;
+        Ok(served(Some(variant), Some(tier)))
+    }
+
+    /// The variant from memory, else from the store, else rendered; one computation per
+    /// missing variant however many ask at once (the others wait for it and are answered
+    /// from memory). Says where it came from: [`Tier::Memory`] when another caller fetched
+    /// or rendered it.
+    async fn cached_or_rendered(
+        &self,
+        job: Job<'_>,
+        write: Write,
+    ) -> Result<(Arc<Variant>, Tier), ServiceError> {
+        let tier = AtomicU8::new(0);
+        let variant = self
+            .memory
+            .try_get_with(job.variant_key.as_str().to_owned(), async {
+                let (v, t) = self.fetch_or_render(&job, write).await?;
+                tier.store(t as u8 + 1, Ordering::Relaxed);
+                Ok::<_, ServiceError>(Arc::new(v))
+            })
+            .await
+            .map_err(ServiceError::unshare)?;
+        let tier = match tier.load(Ordering::Relaxed) {
+            2 => Tier::Store,
+            3 => Tier::Miss,
+            _ => Tier::Memory,
+        };
+        Ok((variant, tier))
+    }
+
+    /// Makes sure the variant is in the store (rendering it if it is not), for uploads and
+    /// pre-generation: unlike a request, this waits for the write. Returns where it was
+    /// ([`Tier::Memory`]: rendered by a concurrent request, whose write may still be in flight).
+    pub(crate) async fn ensure_variant(
+        &self,
+        key: &ObjectKey,
+        original: &Original,
+        preset: &Preset,
+        format: OutputFormat,
+    ) -> Result<Tier, ServiceError> {
+        let variant_key = self.settings.layout.variant(&original.hash, preset, format);
+        if self
+            .storage
+            .head(&variant_key, Kind::Variant)
+            .await?
+            .is_some()
+        {
+            return Ok(Tier::Store);
+        }
+        let job = Job {
+            key,
+            variant_key: &variant_key,
+            original,
+            preset,
+            format,
+        };
+        Ok(self.cached_or_rendered(job, Write::Now).await?.1)
+    }
+
+    async fn fetch_or_render(
+        &self,
+        job: &Job<'_>,
+        write: Write,
+    ) -> Result<(Variant, Tier), ServiceError> {
+        let Job {
+            key,
+            variant_key,
+            original,
+            preset,
+            format,
+        } = *job;
+        let stored_key = variant_key.clone();
+        if let Some(object) = self.storage.get(&stored_key, Kind::Variant).await? {
+            let variant = Variant {
+                bytes: object.bytes,
+                format,
+                hash: original.hash.clone(),
+            };
+            return Ok((variant, Tier::Store));
+        }
+        let patience = match write {
+            // A visitor is refused at once when the queue is full...
+            Write::Behind => Patience::Refuse,
+            // ...while uploads and pre-generation wait their turn rather than fail.
+            Write::Now => Patience::Wait,
+        };
+        // Admitted before the original is read, so originals in memory are bounded too.
+        let admitted = self.workers.admit(patience).await?;
+        let bytes = match self.originals.bytes(key, original).await? {
+            Ok(bytes) => bytes,
+            // Never store new pixels under the old content's key.
+            Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
+        };
+        let preset_owned = preset.clone();
+        let limits = self.settings.limits;
+        let expected = original.hash.clone();
+        let job = self.workers.run(admitted, move || {
+            // A variant is filed under the hash of the bytes it was rendered from, whatever
+            // metadata or records claimed (blake3 runs at GB/s: about 1 ms for a photo).
+            if ContentHash::of(&bytes) != expected {
+                return None;
+            }
+            let started = Instant::now();
+            let out = pipeline::render(&bytes, &preset_owned, format, &limits);
+            Some((out, started.elapsed()))
+        });
+        let Some((rendered, took)) = job.await? else {
+            tracing::warn!(key = %key, claimed = %original.hash, "an original's recorded hash does not match its bytes; hashing it again");
+            self.originals.distrust(key, original).await;
+            return Err(ServiceError::Changed(key.to_string()));
+        };
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                self.originals.failed(original, &e).await;
+                return Err(e.into());
+            }
+        };
+        self.metrics
+            .render(preset.name.as_str(), took.as_secs_f64());
+        let bytes = bytes::Bytes::from(rendered.bytes);
+        match write {
+            Write::Behind => self.write_behind(stored_key, bytes.clone(), format, &original.hash),
+            Write::Now => {
+                let metadata =
+                    BTreeMap::from([(HASH_METADATA.to_owned(), original.hash.to_string())]);
+                self.storage
+                    .put(
+                        &stored_key,
+                        Kind::Variant,
+                        bytes.clone(),
+                        format.mime(),
+                        &metadata,
+                    )
+                    .await?;
+            }
+        }
+        Ok((
+            Variant {
+                bytes,
+                format,
+                hash: original.hash.clone(),
+            },
+            Tier::Miss,
+        ))
+    }
+
+    /// Stores a rendered variant after the response: the client does not wait for S3, and
+    /// the memory tier already answers. Failures are logged and counted; the next instance
+    /// that misses renders it again.
+    fn write_behind(
+        &self,
+        key: ObjectKey,
+        bytes: bytes::Bytes,
+        format: OutputFormat,
+        hash: &ContentHash,
+    ) {
+        let storage = self.storage.clone();
+        let metrics = self.metrics.clone();
+        let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
+        self.writes.spawn(async move {
+            let put = storage.put(&key, Kind::Variant, bytes, format.mime(), &metadata);
+            if let Err(e) = put.await {
+                metrics.store_write_failed();
+                tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");
+            }
+        });
+    }
+}
