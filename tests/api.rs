@@ -70,6 +70,39 @@ async fn app_with_token(s3: &S3Server, settings: Settings) -> App {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_with_pregeneration_writes_the_original_once_and_never_reads_it_back() {
+    let s3 = S3Server::start("upload-reads").await;
+    let app = app_with_token(&s3, Settings::default()).await;
+    let photo = fixture("DSCN0010.jpg");
+    let before = app.storage_counts().await;
+    let r = send(
+        app.addr,
+        "PUT",
+        "/v1/originals/p/cat.jpg?pregenerate=all",
+        Some(TOKEN),
+        &photo,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let m = json(&r);
+    let variants = m["variants"].as_object().unwrap();
+    assert!(
+        variants.values().all(|v| v["pregenerated"] == "rendered"),
+        "{m}"
+    );
+    let after = app.storage_counts().await;
+    let calls = |what: &str| after[what] - before[what];
+    assert_eq!(calls("put original"), 1.0, "the original is written once");
+    assert_eq!(calls("get original"), 0.0, "and never read back");
+    assert_eq!(calls("head original"), 0.0, "nor asked about");
+    // Every variant the manifest promises is in the bucket.
+    let stored = s3.keys("_variants/").await;
+    let rendered = stored.iter().filter(|k| is_variant(k)).count();
+    assert!(rendered >= variants.len(), "{stored:?}");
+    assert_eq!(calls("put variant"), rendered as f64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits() {
     let s3 = S3Server::start("upload").await;
     let app = app_with_token(&s3, Settings::default()).await;

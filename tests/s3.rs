@@ -457,7 +457,7 @@ async fn refused_credentials_at_start_say_what_is_wrong_in_one_line() {
 /// Storage calls by `op kind` since `before` (from `/metrics`), sorted.
 async fn calls_since(app: &App, before: &std::collections::BTreeMap<String, f64>) -> Vec<String> {
     let mut out = Vec::new();
-    for (call, now) in counts(app).await {
+    for (call, now) in app.storage_counts().await {
         let was = before.get(&call).copied().unwrap_or(0.0);
         out.extend(std::iter::repeat_n(call, (now - was) as usize));
     }
@@ -468,20 +468,6 @@ async fn calls_since(app: &App, before: &std::collections::BTreeMap<String, f64>
 fn sorted<const N: usize>(calls: [&str; N]) -> Vec<String> {
     let mut out: Vec<String> = calls.iter().map(|c| (*c).to_owned()).collect();
     out.sort();
-    out
-}
-
-async fn counts(app: &App) -> std::collections::BTreeMap<String, f64> {
-    let text = String::from_utf8(app.get("/metrics").await.body).unwrap();
-    let mut out = std::collections::BTreeMap::new();
-    for op in ["head", "get", "put", "delete", "list", "check"] {
-        for kind in ["original", "variant", "record"] {
-            let labels = [format!("op=\"{op}\""), format!("kind=\"{kind}\"")];
-            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-            let n = sum_metric(&text, "thumbkit_storage_requests_total", &labels);
-            out.insert(format!("{op} {kind}"), n);
-        }
-    }
     out
 }
 
@@ -496,7 +482,7 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
     let app = spawn_app(s3.store("").await, shipped_presets(), settings.clone()).await;
     let path = "/t/thumb/p/cat.jpg";
 
-    let before = counts(&app).await;
+    let before = app.storage_counts().await;
     let cold = app.get(path).await;
     assert_eq!(cold.header("x-cache"), "miss");
     app.service.drain().await;
@@ -516,13 +502,13 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
         "cold miss"
     );
 
-    let before = counts(&app).await;
+    let before = app.storage_counts().await;
     assert_eq!(app.get(path).await.header("x-cache"), "hit-memory");
     assert!(calls_since(&app, &before).await.is_empty(), "memory hit");
 
     // After THUMBKIT_REVALIDATE, a memory hit first checks the original with one HEAD.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let before = counts(&app).await;
+    let before = app.storage_counts().await;
     assert_eq!(app.get(path).await.header("x-cache"), "hit-memory");
     assert_eq!(
         calls_since(&app, &before).await,
@@ -532,7 +518,7 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
 
     // A second instance: HEAD, the shared record, the stored variant.
     let other = spawn_app(s3.store("").await, shipped_presets(), settings.clone()).await;
-    let before = counts(&other).await;
+    let before = other.storage_counts().await;
     assert_eq!(other.get(path).await.header("x-cache"), "hit-store");
     assert_eq!(
         calls_since(&other, &before).await,
@@ -543,7 +529,7 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
     // A client revalidating its copy on a cold instance: HEAD and the record, no variant.
     let third = spawn_app(s3.store("").await, shipped_presets(), settings).await;
     let etag = cold.header("etag").to_owned();
-    let before = counts(&third).await;
+    let before = third.storage_counts().await;
     let revalidated = request(third.addr, "GET", path, &[("If-None-Match", &etag)]).await;
     assert_eq!(revalidated.status, 304);
     assert_eq!(

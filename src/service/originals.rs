@@ -50,7 +50,8 @@ pub struct Original {
 }
 
 impl Original {
-    fn new(record: Record) -> Self {
+    /// What `record` says of the original.
+    pub(crate) fn new(record: Record) -> Self {
         Self {
             hash: record.content_hash(),
             record: Arc::new(record),

@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::keys::ObjectKey;
 use crate::preset::Preset;
 use crate::service::manifest::{Manifest, formats};
+use crate::service::originals::Original;
 use crate::service::{ServiceError, Thumbnails, Tier};
 use crate::storage::Kind;
 
@@ -24,13 +27,30 @@ impl Thumbnails {
     ) -> Result<Manifest, ServiceError> {
         let key = self.original_key(key)?;
         let original = self.originals.resolve(&key).await?;
-        let mut manifest = self.manifest(&key, &original);
+        Ok(self
+            .pregenerate_original(&key, &original, None, presets)
+            .await)
+    }
+
+    /// [`Self::pregenerate`] for an original already resolved; with its `bytes` when the
+    /// caller holds them (an upload), so that they are not read back from the store.
+    pub(crate) async fn pregenerate_original(
+        &self,
+        key: &ObjectKey,
+        original: &Original,
+        bytes: Option<&Bytes>,
+        presets: &[&Preset],
+    ) -> Manifest {
+        let mut manifest = self.manifest(key, original);
         for preset in presets {
             let mut outcome = "existing".to_owned();
-            for format in formats(preset, &original) {
+            for format in formats(preset, original) {
                 // One at a time per original: the render pool bounds the CPU, and a queue of
                 // an upload's variants should not crowd out visitors' requests.
-                match self.ensure_variant(&key, &original, preset, format).await {
+                match self
+                    .ensure_variant(key, original, bytes, preset, format)
+                    .await
+                {
                     Ok(Tier::Store) => {}
                     Ok(_) => outcome = "rendered".into(),
                     Err(e) => {
@@ -43,7 +63,7 @@ impl Thumbnails {
                 info.pregenerated = Some(outcome);
             }
         }
-        Ok(manifest)
+        manifest
     }
 
     /// Pre-generates `presets` (none = all) for each of `keys`, a few keys at a time, and

@@ -10,6 +10,7 @@ use crate::keys::{ContentHash, ObjectKey};
 use crate::pipeline::{self, PipelineError};
 use crate::preset::Preset;
 use crate::service::manifest::Manifest;
+use crate::service::originals::Original;
 use crate::service::records::Record;
 use crate::service::render::Admitted;
 use crate::service::{ServiceError, Thumbnails};
@@ -55,16 +56,10 @@ impl Thumbnails {
             })
             .await??;
         let metadata = Record::metadata(&hash, &validated.probe, orientation, &blurhash);
-        let content_type = match validated.probe.format {
-            pipeline::SourceFormat::Jpeg => "image/jpeg",
-            pipeline::SourceFormat::Png => "image/png",
-            pipeline::SourceFormat::Webp => "image/webp",
-            pipeline::SourceFormat::Gif => "image/gif",
-            pipeline::SourceFormat::Tiff => "image/tiff",
-        };
+        let content_type = validated.probe.format.mime();
         let size = bytes.len() as u64;
         self.storage()
-            .put(&key, Kind::Original, bytes, content_type, &metadata)
+            .put(&key, Kind::Original, bytes.clone(), content_type, &metadata)
             .await?;
         // Indexed by key, so that a purge after an S3 removal event still finds its variants.
         let record = Record {
@@ -80,7 +75,12 @@ impl Thumbnails {
         self.originals.share(&record).await?;
         // What this instance knew of the previous version is void.
         self.originals.forget(&key).await;
-        self.pregenerate(key.as_str(), pregenerate).await
+        // The original was just validated and is in memory: pre-generation renders from
+        // these bytes instead of reading back what was just written.
+        let original = Original::new(record);
+        Ok(self
+            .pregenerate_original(&key, &original, Some(&bytes), pregenerate)
+            .await)
     }
 
     /// Deletes the original at `key`, its hash record and every variant of its content

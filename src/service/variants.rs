@@ -103,6 +103,8 @@ struct Job<'a> {
     key: &'a ObjectKey,
     variant_key: &'a ObjectKey,
     original: &'a Original,
+    /// The original's bytes, when the caller holds them (an upload): not read again.
+    bytes: Option<&'a bytes::Bytes>,
     preset: &'a Preset,
     format: OutputFormat,
 }
@@ -196,6 +198,7 @@ impl Thumbnails {
             key,
             variant_key: &variant_key,
             original: &original,
+            bytes: None,
             preset,
             format,
         };
@@ -237,6 +240,7 @@ impl Thumbnails {
         &self,
         key: &ObjectKey,
         original: &Original,
+        bytes: Option<&bytes::Bytes>,
         preset: &Preset,
         format: OutputFormat,
     ) -> Result<Tier, ServiceError> {
@@ -253,6 +257,7 @@ impl Thumbnails {
             key,
             variant_key: &variant_key,
             original,
+            bytes,
             preset,
             format,
         };
@@ -268,6 +273,7 @@ impl Thumbnails {
             key,
             variant_key,
             original,
+            bytes: held,
             preset,
             format,
         } = *job;
@@ -288,10 +294,13 @@ impl Thumbnails {
         };
         // Admitted before the original is read, so originals in memory are bounded too.
         let admitted = self.workers.admit(patience).await?;
-        let bytes = match self.originals.bytes(key, original).await? {
-            Ok(bytes) => bytes,
-            // Never store new pixels under the old content's key.
-            Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
+        let bytes = match held {
+            Some(bytes) => bytes.clone(),
+            None => match self.originals.bytes(key, original).await? {
+                Ok(bytes) => bytes,
+                // Never store new pixels under the old content's key.
+                Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
+            },
         };
         let preset_owned = preset.clone();
         let limits = self.settings.limits;

@@ -83,6 +83,21 @@ impl App {
         sum_metric(&text, name, labels)
     }
 
+    /// Storage calls made so far, by `"{op} {kind}"` (e.g. `"get original"`), zeros included.
+    pub async fn storage_counts(&self) -> BTreeMap<String, f64> {
+        let text = String::from_utf8(self.get("/metrics").await.body).unwrap();
+        let mut out = BTreeMap::new();
+        for op in ["head", "get", "put", "delete", "list", "check"] {
+            for kind in ["original", "variant", "record"] {
+                let labels = [format!("op=\"{op}\""), format!("kind=\"{kind}\"")];
+                let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+                let n = sum_metric(&text, "thumbkit_storage_requests_total", &labels);
+                out.insert(format!("{op} {kind}"), n);
+            }
+        }
+        out
+    }
+
     /// Storage calls made so far (all operations).
     pub async fn storage_calls(&self) -> f64 {
         self.metric("thumbkit_storage_requests_total", &[]).await
