@@ -9,6 +9,7 @@
 //! limits), [`inspect`] (what a file carries) and [`bench`] (the pipeline against libvips).
 
 pub mod bench;
+pub mod config;
 pub mod http;
 pub mod inspect;
 pub mod keys;
@@ -19,4 +20,6 @@ pub mod runtime;
 pub mod service;
 pub mod signing;
 pub mod sns;
+pub mod startup;
 pub mod storage;
+pub mod telemetry;

@@ -2,7 +2,7 @@
 //!
 //! Every failure ends with a one-line reason on stderr and a non-zero exit.
 
-mod args;
+mod error;
 mod render;
 mod serve;
 mod store;
@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 use thumbkit::bench;
+use thumbkit::config::{InputLimitArgs, LimitArgs, PresetArgs, ServeArgs, Span, StoreArgs};
 
-use args::{InputLimitArgs, LimitArgs, PresetArgs, StoreArgs, parse_duration};
-use serve::{ServeArgs, serve};
+pub(crate) use error::CliError;
+use serve::serve;
 use store::{pregen, purge};
 
 #[derive(Parser)]
@@ -86,8 +87,8 @@ pub(crate) enum Command {
         /// The path, percent-encoded as it will be requested.
         path: String,
         /// How long the URL stays valid, e.g. `15m`, `24h`.
-        #[arg(long, default_value = "15m", value_parser = parse_duration)]
-        ttl: std::time::Duration,
+        #[arg(long, default_value = "15m")]
+        ttl: Span,
         /// Signing keys (the first signs).
         #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
         signing_key: String,
@@ -126,11 +127,14 @@ pub(crate) enum Command {
     },
 }
 
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
-pub(crate) fn run(cli: Cli) -> Result<(), String> {
+pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Render {
             preset,
@@ -140,10 +144,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
             output,
             format,
         } => render::run(preset, presets, limits, input, output, format),
-        Command::Serve(args) => {
-            let (presets, limits) = (args.presets.load()?, args.limits.limits());
-            serve(*args, presets, limits)
-        }
+        Command::Serve(args) => serve(*args),
         Command::Pregen {
             store,
             preset_files,
@@ -171,14 +172,19 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
             signing_key,
         } => {
             if !path.starts_with("/t/") {
-                return Err(format!(
+                return Err(CliError::usage(format!(
                     "`{path}` is not a thumbnail path (/t/<preset>/<key>)"
-                ));
+                )));
             }
-            let signer = thumbkit::signing::Signer::parse(&signing_key)?;
+            let signer = thumbkit::signing::Signer::parse(&signing_key).map_err(|reason| {
+                thumbkit::config::ConfigError::Invalid {
+                    setting: "THUMBKIT_SIGNING_KEY",
+                    reason,
+                }
+            })?;
             println!(
                 "{}",
-                signer.sign(&path, thumbkit::signing::now() + ttl.as_secs())
+                signer.sign(&path, thumbkit::signing::now() + ttl.0.as_secs())
             );
             Ok(())
         }
@@ -192,7 +198,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
         Command::Inspect { file, limits } => {
             let bytes = read(&file)?;
             let report = thumbkit::inspect::check(&bytes, &limits.limits())
-                .map_err(|e| format!("{}: {e}", file.display()))?;
+                .map_err(|source| CliError::Input { path: file, source })?;
             println!("{report}");
             Ok(())
         }
@@ -200,7 +206,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
             args,
             presets,
             limits,
-        } => bench::run(&args, &presets.load()?, &limits.limits()),
+        } => bench::run(&args, &presets.load()?, &limits.limits()).map_err(CliError::Bench),
         Command::BenchWorker {
             presets,
             limits,
@@ -211,19 +217,22 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
             let (presets, limits) = (presets.load()?, limits.limits());
             let preset = presets
                 .get(&preset)
-                .ok_or_else(|| format!("no preset named `{preset}`"))?;
-            bench::worker(preset, &limits, &out_dir, &files)
+                .ok_or_else(|| CliError::usage(format!("no preset named `{preset}`")))?;
+            bench::worker(preset, &limits, &out_dir, &files).map_err(CliError::Bench)
         }
     }
 }
 
 /// Writes to a temporary file beside `path` and renames it, so no half-written file is left.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
+        .map_err(|source| {
             let _ = std::fs::remove_file(&tmp);
-            format!("{}: cannot write: {e}", path.display())
+            CliError::Write {
+                path: path.to_owned(),
+                source,
+            }
         })
 }

@@ -7,8 +7,9 @@ use std::time::Instant;
 use thumbkit::pipeline::{self, OutputFormat};
 use thumbkit::preset::FormatChoice;
 
-use super::args::{LimitArgs, PresetArgs};
-use super::{read, write_atomically};
+use thumbkit::config::{LimitArgs, PresetArgs};
+
+use super::{CliError, read, write_atomically};
 
 /// Renders `input` with the preset named `preset`.
 pub(crate) fn run(
@@ -18,21 +19,26 @@ pub(crate) fn run(
     input: PathBuf,
     output: Option<PathBuf>,
     format: Option<String>,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let (presets, limits) = (presets.load()?, limits.limits());
     let preset = presets.get(&preset).ok_or_else(|| {
         let names: Vec<&str> = presets.iter().map(|p| p.name.as_str()).collect();
-        format!("no preset named `{preset}` (have: {})", names.join(", "))
+        CliError::usage(format!(
+            "no preset named `{preset}` (have: {})",
+            names.join(", ")
+        ))
     })?;
     let bytes = read(&input)?;
     let started = Instant::now();
-    let source =
-        pipeline::probe(&bytes, &limits).map_err(|e| format!("{}: {e}", input.display()))?;
+    let unrenderable = |source| CliError::Input {
+        path: input.clone(),
+        source,
+    };
+    let source = pipeline::probe(&bytes, &limits).map_err(unrenderable)?;
     let flag = match &format {
-        Some(f) => Some(
-            OutputFormat::parse(f)
-                .ok_or_else(|| format!("unknown format `{f}` (use jpeg, png or webp)"))?,
-        ),
+        Some(f) => Some(OutputFormat::parse(f).ok_or_else(|| {
+            CliError::usage(format!("unknown format `{f}` (use jpeg, png or webp)"))
+        })?),
         None => None,
     };
     // The output's extension names a format too: never write one under another's name.
@@ -40,16 +46,18 @@ pub(crate) fn run(
         Some(ext) => {
             let ext = ext.to_string_lossy();
             Some(OutputFormat::parse(&ext).ok_or_else(|| {
-                format!("cannot write a `.{ext}` file: thumbkit writes .jpg, .png or .webp")
+                CliError::usage(format!(
+                    "cannot write a `.{ext}` file: thumbkit writes .jpg, .png or .webp"
+                ))
             })?)
         }
         None => None,
     };
     let requested = match (flag, named) {
         (Some(f), Some(n)) if f != n => {
-            return Err(format!(
+            return Err(CliError::usage(format!(
                 "-f {f} does not match the output's extension ({n})"
-            ));
+            )));
         }
         (f, n) => f.or(n),
     };
@@ -58,18 +66,17 @@ pub(crate) fn run(
         (choice, requested) => {
             let fixed = OutputFormat::resolve(choice, &source, false);
             if let Some(f) = requested.filter(|f| *f != fixed) {
-                return Err(format!(
+                return Err(CliError::usage(format!(
                     "preset `{}` makes {fixed}, not {f}; use a `.{}` output or a preset \
                      with format = \"auto\"",
                     preset.name.as_str(),
                     fixed.extension()
-                ));
+                )));
             }
             fixed
         }
     };
-    let rendered = pipeline::render(&bytes, preset, out_format, &limits)
-        .map_err(|e| format!("{}: {e}", input.display()))?;
+    let rendered = pipeline::render(&bytes, preset, out_format, &limits).map_err(unrenderable)?;
     let elapsed = started.elapsed();
     let output = output.unwrap_or_else(|| {
         let stem = input

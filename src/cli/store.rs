@@ -1,38 +1,36 @@
 //! `thumbkit pregen` and `thumbkit purge`: the service without HTTP, working on the store.
 
-use thumbkit::pipeline::Limits;
-use thumbkit::preset::Presets;
-
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use thumbkit::config::StoreArgs;
+use thumbkit::pipeline::Limits;
+use thumbkit::preset::Presets;
+use thumbkit::service::{Settings, Thumbnails};
 
-use super::args::StoreArgs;
+use super::CliError;
 
 /// A service without HTTP, for the commands that work on the store.
-pub(crate) fn offline_service(
+fn offline_service(
     store: &StoreArgs,
     presets: Presets,
     limits: Limits,
-) -> Result<
-    (
-        tokio::runtime::Runtime,
-        std::sync::Arc<thumbkit::service::Thumbnails>,
-    ),
-    String,
-> {
-    use thumbkit::service::{Settings, Thumbnails};
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
-    let opened = runtime.block_on(store.open())?;
+) -> Result<(tokio::runtime::Runtime, Arc<Thumbnails>), CliError> {
+    let config = store.config()?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let opened = runtime.block_on(thumbkit::startup::open_store(&config))?;
     let settings = Settings {
         limits,
-        storage_timeout: store.storage_timeout,
-        layout: store.layout()?,
+        storage_timeout: config.timeout,
+        layout: config.layout,
         ..Settings::default()
     };
-    let service = std::sync::Arc::new(Thumbnails::new(opened, presets, settings));
-    Ok((runtime, service))
+    Ok((
+        runtime,
+        Arc::new(Thumbnails::new(opened, presets, settings)),
+    ))
 }
 
 pub(crate) fn pregen(
@@ -42,8 +40,7 @@ pub(crate) fn pregen(
     concurrency: Option<usize>,
     loaded: Presets,
     limits: Limits,
-) -> Result<(), String> {
-    use std::sync::Arc;
+) -> Result<(), CliError> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use thumbkit::service::pregenerate::OnProgress;
     let (runtime, service) = offline_service(store, loaded, limits)?;
@@ -76,20 +73,22 @@ pub(crate) fn pregen(
         progress.finish();
         summary
     });
-    let summary = summary.map_err(|e| e.to_string())?;
+    let summary = summary?;
     for (what, reason) in &summary.failed {
         eprintln!("failed: {what}: {reason}");
     }
     println!("{summary}");
     if summary.interrupted {
-        Err("interrupted; run again to resume".into())
+        Err(CliError::Incomplete(
+            "interrupted; run again to resume".into(),
+        ))
     } else if summary.failed.is_empty() {
         Ok(())
     } else {
-        Err(format!(
+        Err(CliError::Incomplete(format!(
             "{} variants or originals failed",
             summary.failed.len()
-        ))
+        )))
     }
 }
 
@@ -98,7 +97,7 @@ pub(crate) fn purge(
     keys: Vec<String>,
     presets: Presets,
     limits: Limits,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let (runtime, service) = offline_service(store, presets, limits)?;
     let mut failed = 0;
     for key in &keys {
@@ -117,7 +116,10 @@ pub(crate) fn purge(
     }
     match failed {
         0 => Ok(()),
-        n => Err(format!("{n} of {} keys could not be purged", keys.len())),
+        n => Err(CliError::Incomplete(format!(
+            "{n} of {} keys could not be purged",
+            keys.len()
+        ))),
     }
 }
 

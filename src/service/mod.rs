@@ -72,6 +72,11 @@ pub struct Settings {
     pub upload_ttl: Duration,
 }
 
+impl Settings {
+    /// Renders allowed to wait per render worker, unless configured.
+    pub const QUEUE_PER_WORKER: usize = 4;
+}
+
 impl Default for Settings {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -79,7 +84,7 @@ impl Default for Settings {
             limits: Limits::default(),
             memory_cache_bytes: 256 << 20,
             render_workers: cores,
-            render_queue: cores * 4,
+            render_queue: cores * Self::QUEUE_PER_WORKER,
             render_timeout: Duration::from_secs(30),
             storage_timeout: Duration::from_secs(10),
             revalidate: Duration::from_secs(30),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use thumbkit::config::Config;
 use thumbkit::http::Options;
 use thumbkit::preset::Presets;
 use thumbkit::service::{Settings, Thumbnails};
@@ -50,23 +51,25 @@ pub async fn spawn_app(store: Arc<dyn Store>, presets: Presets, settings: Settin
     spawn_app_with(store, presets, settings, Options::default()).await
 }
 
-/// Starts thumbkit over `store` on port 0 with HTTP `options`.
+/// Starts thumbkit over `store` on port 0 with HTTP `options`, the way `thumbkit serve`
+/// does (`thumbkit::startup::App`).
 pub async fn spawn_app_with(
     store: Arc<dyn Store>,
     presets: Presets,
     settings: Settings,
     options: Options,
 ) -> App {
-    let service = Arc::new(Thumbnails::new(store, presets, settings));
-    let (addr, server) = thumbkit::http::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        service.clone(),
-        options,
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(server);
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        service: settings,
+        http: options,
+        ..Config::default()
+    };
+    let app = thumbkit::startup::App::build_with(config, store, presets, std::future::pending())
+        .await
+        .unwrap();
+    let (addr, service) = (app.addr(), app.service().clone());
+    tokio::spawn(app.run());
     App { addr, service }
 }
 

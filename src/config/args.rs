@@ -1,0 +1,121 @@
+//! The flag groups several commands share: where presets come from, what an input may cost,
+//! and where the store is. Each default is read from the type that uses it.
+
+use std::path::PathBuf;
+
+use crate::config::{ConfigError, Span, StoreConfig};
+use crate::keys::Layout;
+use crate::pipeline::Limits;
+use crate::preset::Presets;
+use crate::service::Settings;
+use crate::storage::{S3Options, StorageSpec};
+
+/// Where the presets come from (for the commands that use them).
+#[derive(clap::Args, Debug, Clone)]
+pub struct PresetArgs {
+    /// Preset files: a directory of *.toml files (or single files); repeat or separate with ','.
+    #[arg(
+        long,
+        env = "THUMBKIT_PRESETS",
+        default_value = "presets",
+        value_delimiter = ','
+    )]
+    pub preset_files: Vec<PathBuf>,
+}
+
+impl PresetArgs {
+    /// Loads and validates every preset.
+    pub fn load(&self) -> Result<Presets, ConfigError> {
+        Ok(Presets::load(&self.preset_files)?)
+    }
+}
+
+/// What an input may cost (for the commands that read images).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct InputLimitArgs {
+    /// Largest input accepted, in bytes.
+    #[arg(long, env = "THUMBKIT_MAX_INPUT_BYTES", default_value_t = Limits::default().max_input_bytes)]
+    pub max_input_bytes: usize,
+    /// Largest image accepted, in pixels (width x height from the header).
+    #[arg(long, env = "THUMBKIT_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
+    pub max_pixels: u64,
+}
+
+impl InputLimitArgs {
+    /// The limits, the output's left at their defaults.
+    pub fn limits(self) -> Limits {
+        Limits {
+            max_input_bytes: self.max_input_bytes,
+            max_pixels: self.max_pixels,
+            ..Limits::default()
+        }
+    }
+}
+
+/// What an input and an output may cost (for the commands that render).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct LimitArgs {
+    #[command(flatten)]
+    pub input: InputLimitArgs,
+    /// Largest output width or height.
+    #[arg(long, env = "THUMBKIT_MAX_OUTPUT_SIDE", default_value_t = Limits::default().max_output_side)]
+    pub max_output_side: u32,
+}
+
+impl LimitArgs {
+    /// The limits.
+    pub fn limits(self) -> Limits {
+        Limits {
+            max_output_side: self.max_output_side,
+            ..self.input.limits()
+        }
+    }
+}
+
+/// Where originals and variants live (shared by `serve`, `purge` and `pregen`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Where originals and variants live: `fs:PATH` (the embedded default) or
+    /// `s3://BUCKET[/PREFIX]` (credentials, region and endpoint from the standard AWS
+    /// configuration: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE,
+    /// AWS_ENDPOINT_URL, ...).
+    #[arg(long, env = "THUMBKIT_STORAGE", default_value = "fs:./data")]
+    pub storage: String,
+    /// S3 path-style URLs (endpoint/bucket/key): `auto` (on when AWS_ENDPOINT_URL or
+    /// --s3-endpoint is set, as MinIO and Garage need), `true` or `false`.
+    #[arg(long, env = "THUMBKIT_S3_PATH_STYLE", default_value = "auto", value_parser = ["auto", "true", "false"])]
+    pub s3_path_style: String,
+    /// S3 endpoint URL, overriding AWS_ENDPOINT_URL (e.g. http://127.0.0.1:3900).
+    #[arg(long, env = "THUMBKIT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Folder of the store that holds rendered variants and hash records.
+    #[arg(long, env = "THUMBKIT_VARIANTS_PREFIX", default_value_t = Settings::default().layout.prefix().to_owned())]
+    pub variants_prefix: String,
+    /// Longest a single storage call may take, e.g. `10s`.
+    #[arg(long, env = "THUMBKIT_STORAGE_TIMEOUT", default_value_t = Span(Settings::default().storage_timeout))]
+    pub storage_timeout: Span,
+}
+
+impl StoreArgs {
+    /// The store to open, checked: a valid location and variants folder.
+    pub fn config(&self) -> Result<StoreConfig, ConfigError> {
+        let layout = Layout::new(&self.variants_prefix).map_err(|e| ConfigError::Invalid {
+            setting: "THUMBKIT_VARIANTS_PREFIX",
+            reason: e.to_string(),
+        })?;
+        let spec = StorageSpec::parse(&self.storage).map_err(|reason| ConfigError::Invalid {
+            setting: "THUMBKIT_STORAGE",
+            reason,
+        })?;
+        Ok(StoreConfig {
+            spec,
+            s3: S3Options {
+                endpoint_url: self.s3_endpoint.clone(),
+                path_style: self.s3_path_style.parse().ok(),
+                ..S3Options::default()
+            },
+            layout,
+            timeout: self.storage_timeout.0,
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! Builds the running service from a [`Config`]: opens and checks the store, loads the
+//! presets, starts the service and binds the listener. `thumbkit serve` and the tests'
+//! `spawn_app` both start here, so the tests run what production runs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError, StoreConfig};
+use crate::preset::Presets;
+use crate::service::{ServiceError, Thumbnails};
+use crate::storage::{FsStore, S3Store, StorageSpec, Store, StoreError};
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("storage {store}: {source}")]
+    Store {
+        store: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("storage {store}: no answer within {after:?}")]
+    StoreTimeout {
+        store: String,
+        after: std::time::Duration,
+    },
+    #[error("THUMBKIT_PREGENERATE: {0}")]
+    Pregenerate(#[source] ServiceError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+type Server = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+
+/// thumbkit bound to its address, ready to [`run`](App::run).
+pub struct App {
+    addr: SocketAddr,
+    service: Arc<Thumbnails>,
+    server: Server,
+    /// How long pending variant writes get once the server has stopped.
+    drain_timeout: std::time::Duration,
+}
+
+/// Opens the store and checks that it is usable (the bucket exists, the credentials work),
+/// so that a bad configuration fails once, at start.
+pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StartupError> {
+    let store: Arc<dyn Store> = match &config.spec {
+        StorageSpec::Fs(root) => {
+            let store = FsStore::open(root)
+                .await
+                .map_err(|source| StartupError::Store {
+                    store: format!("fs:{}", root.display()),
+                    source,
+                })?;
+            Arc::new(store)
+        }
+        StorageSpec::S3(location) => {
+            Arc::new(S3Store::connect(location.clone(), config.s3.clone()).await)
+        }
+    };
+    match tokio::time::timeout(config.timeout, store.check()).await {
+        Ok(Ok(())) => Ok(store),
+        Ok(Err(source)) => Err(StartupError::Store {
+            store: store.describe(),
+            source,
+        }),
+        Err(_) => Err(StartupError::StoreTimeout {
+            store: store.describe(),
+            after: config.timeout,
+        }),
+    }
+}
+
+impl App {
+    /// Opens the store and loads the presets that `config` names, then [`Self::build_with`].
+    pub async fn build(
+        config: Config,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<App, StartupError> {
+        let presets = Presets::load(&config.preset_files).map_err(ConfigError::from)?;
+        let store = open_store(&config.store).await?;
+        Self::build_with(config, store, presets, shutdown).await
+    }
+
+    /// Starts the service over an opened `store` with loaded `presets` and binds
+    /// `config.listen` (port 0 picks a free port). The server stops accepting when
+    /// `shutdown` completes, then drains.
+    pub async fn build_with(
+        config: Config,
+        store: Arc<dyn Store>,
+        presets: Presets,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<App, StartupError> {
+        let pregenerate = config.service.pregenerate.clone();
+        let service = Arc::new(Thumbnails::new(store, presets, config.service));
+        service
+            .select_presets(&pregenerate)
+            .map_err(StartupError::Pregenerate)?;
+        let drain_timeout = config.http.connections.shutdown_timeout;
+        let (addr, server) =
+            crate::http::bind(config.listen, service.clone(), config.http, shutdown)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        Ok(App {
+            addr,
+            service,
+            server: Box::pin(server),
+            drain_timeout,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The service behind the routes.
+    pub fn service(&self) -> &Arc<Thumbnails> {
+        &self.service
+    }
+
+    /// Serves until the shutdown signal, lets in-flight requests finish, then waits (for at
+    /// most the shutdown timeout) for the variants still being written behind responses.
+    pub async fn run(self) -> Result<(), StartupError> {
+        tracing::info!(storage = %self.service.storage().describe(), presets = self.service.presets().len(), "serving on http://{}/t/<preset>/<key>", self.addr);
+        let served = self.server.await.map_err(StartupError::Server);
+        if tokio::time::timeout(self.drain_timeout, self.service.drain())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "gave up waiting for variant writes after {:?}",
+                self.drain_timeout
+            );
+        }
+        tracing::info!("stopped");
+        served
+    }
+}
