@@ -1,5 +1,5 @@
-//! What one request may cost the server before a handler sees it: at most
-//! [`MAX_HEADERS`](crate::http::MAX_HEADERS) headers of [`MAX_HEADER_BYTES`](crate::http::MAX_HEADER_BYTES),
+//! What one request may cost the server before a handler sees it: at most [`MAX_HEADERS`]
+//! headers of [`MAX_HEADER_BYTES`],
 //! and a body that arrives whole within the body timeout (a client sending a byte a second
 //! is cut off, not waited for).
 
@@ -15,7 +15,13 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
-use crate::http::{MAX_HEADER_BYTES, MAX_HEADERS, problem_response};
+use crate::http::problem::problem_response;
+
+/// Headers a request may carry (more get 431 problem+json).
+pub const MAX_HEADERS: usize = 100;
+
+/// Bytes of headers a request may carry (names and values).
+pub const MAX_HEADER_BYTES: usize = 16 << 10;
 
 /// A request body that did not arrive within the body timeout.
 #[derive(Debug, thiserror::Error)]

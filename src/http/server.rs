@@ -348,7 +348,7 @@ async fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         // Above axum's checks, which answer with problem+json up to their own limits.
-        .max_headers(crate::http::MAX_HEADERS * 4);
+        .max_headers(crate::http::deadline::MAX_HEADERS * 4);
     let mut conn = Box::pin(builder.serve_connection(io, service));
     let tick = (limits.idle_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(5));
     let mut idle_check = tokio::time::interval(tick);

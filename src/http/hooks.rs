@@ -1,0 +1,112 @@
+//! `POST /v1/hooks/s3`: S3 event notifications, straight from a tool that posts them or
+//! through SNS (the way AWS delivers them over HTTP), whose messages must verify before
+//! anything is done. A created original gets its variants pre-generated, a removed one its
+//! variants purged.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use crate::http::problem::problem_response;
+use crate::service::Thumbnails;
+use crate::service::events::S3Event;
+use crate::sns::{self, Sns, SnsError, SnsOptions};
+
+/// Records one `POST /v1/hooks/s3` may carry: S3 sends one per event, so more is not S3.
+const MAX_EVENTS: usize = 100;
+
+/// The hook's route (behind the token), trusting SNS messages as `sns` says.
+pub fn routes(sns: &SnsOptions) -> Router<Arc<Thumbnails>> {
+    let sns = Arc::new(Sns::new(sns.clone()));
+    Router::new().route("/v1/hooks/s3", post(s3_hook).layer(axum::Extension(sns)))
+}
+
+/// S3 event notifications: straight from a tool that posts them, or through SNS (the way
+/// AWS delivers them over HTTP), whose messages must verify before anything is done.
+async fn s3_hook(
+    State(service): State<Arc<Thumbnails>>,
+    axum::Extension(sns): axum::Extension<Arc<Sns>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            let detail = format!("not an S3 event notification or SNS message: {e}");
+            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &detail);
+        }
+    };
+    let Some(message) = sns::Message::from_value(&value) else {
+        return s3_events(&service, &value).await;
+    };
+    let sns_problem = |e: SnsError| {
+        let status = match e {
+            SnsError::Malformed(_) => StatusCode::BAD_REQUEST,
+            SnsError::Refused(_) => StatusCode::FORBIDDEN,
+            SnsError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+        };
+        tracing::warn!(error = %e, "SNS message not acted on");
+        problem_response(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+            &e.to_string(),
+        )
+    };
+    let message = match message {
+        Ok(m) => m,
+        Err(e) => return sns_problem(e),
+    };
+    if let Err(e) = sns.verify(&message).await {
+        return sns_problem(e);
+    }
+    match message.kind.as_str() {
+        "SubscriptionConfirmation" => match sns.confirm(&message).await {
+            Ok(()) => {
+                tracing::info!(topic = %message.topic_arn, "confirmed the SNS subscription");
+                Json(serde_json::json!({ "confirmed": message.topic_arn })).into_response()
+            }
+            Err(e) => sns_problem(e),
+        },
+        "UnsubscribeConfirmation" => {
+            tracing::info!(topic = %message.topic_arn, "SNS unsubscribed this endpoint");
+            Json(serde_json::json!({ "unsubscribed": message.topic_arn })).into_response()
+        }
+        _ => match serde_json::from_str::<serde_json::Value>(&message.message) {
+            Ok(inner) => s3_events(&service, &inner).await,
+            Err(e) => {
+                let detail = format!("the SNS Message is not an S3 event notification: {e}");
+                problem_response(StatusCode::BAD_REQUEST, "Bad Request", &detail)
+            }
+        },
+    }
+}
+
+/// Acts on the records of an S3 event notification; acknowledges S3's `s3:TestEvent`, sent
+/// when notifications are configured.
+async fn s3_events(service: &Thumbnails, value: &serde_json::Value) -> Response {
+    if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
+        tracing::info!(bucket = ?value.get("Bucket"), "S3 test event received");
+        return Json(serde_json::json!({ "results": [], "test_event": true })).into_response();
+    }
+    let events = match S3Event::from_value(value) {
+        Ok(events) => events,
+        Err(e) => {
+            return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());
+        }
+    };
+    if events.len() > MAX_EVENTS {
+        let detail = format!(
+            "{} records in one notification; at most {MAX_EVENTS} (S3 sends one per event)",
+            events.len()
+        );
+        return problem_response(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large", &detail);
+    }
+    let mut results = Vec::with_capacity(events.len());
+    for event in &events {
+        results.push(service.handle_event(event).await);
+    }
+    Json(serde_json::json!({ "results": results })).into_response()
+}

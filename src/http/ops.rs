@@ -1,0 +1,116 @@
+//! What operators and load balancers ask: `/healthz` (the process answers), `/readyz` (the
+//! store answers and presets are loaded), `/metrics` (OpenMetrics), `/v1/presets`, and the
+//! one log line and one count per request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::http::problem::problem_response;
+use crate::service::{ServiceError, Thumbnails};
+
+/// Health, readiness and metrics (no token: probes and scrapers do not carry one).
+pub fn routes() -> Router<Arc<Thumbnails>> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+/// `/v1/presets` (behind the token, with the rest of the API).
+pub fn api_routes() -> Router<Arc<Thumbnails>> {
+    Router::new().route("/v1/presets", get(presets))
+}
+
+/// The preset a thumbnail response was for, set by the handler for [`observe`] (only for
+/// presets that exist, so metric labels stay a closed set).
+#[derive(Debug, Clone)]
+pub struct PresetName(pub String);
+
+/// One log line and one count per request, with its preset, cache tier, status and duration.
+pub async fn observe(
+    State(service): State<Arc<Thumbnails>>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let cache = match response
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("hit-memory") => "hit-memory",
+        Some("hit-store") => "hit-store",
+        Some("miss") => "miss",
+        Some("hit-failure") => "hit-failure",
+        _ => "none",
+    };
+    let preset = response
+        .extensions()
+        .get::<PresetName>()
+        .map_or("", |p| p.0.as_str());
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if path.starts_with("/t/") {
+        service.counters().request(preset, status, cache);
+    }
+    tracing::info!(
+        target: "thumbkit::request",
+        %method,
+        path = %path,
+        status,
+        preset,
+        cache,
+        ms = format_args!("{ms:.1}"),
+    );
+    response
+}
+
+async fn metrics(State(service): State<Arc<Thumbnails>>) -> Response {
+    let text = service.metrics().await.encode();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn ready(State(service): State<Arc<Thumbnails>>) -> Response {
+    let reachable = service.storage().check().await.map_err(ServiceError::from);
+    match reachable {
+        Ok(_) if !service.presets().is_empty() => (StatusCode::OK, "ready\n").into_response(),
+        Ok(_) => problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready",
+            "no presets are loaded",
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn presets(State(service): State<Arc<Thumbnails>>) -> Response {
+    let list: Vec<_> = service
+        .presets()
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name.as_str(),
+                "fingerprint": p.fingerprint().to_string(),
+                "summary": p.summary(),
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}

@@ -1,0 +1,119 @@
+//! `/v1/originals/{key}` (upload, describe, delete) and `/v1/pregenerate` (a batch of keys):
+//! what a backend calls when it stores an image, needs its thumbnail URLs, or removes it.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::http::body::{read_limited, refuse_form_body, refuse_form_type};
+use crate::http::problem::problem_response;
+use crate::preset::Preset;
+use crate::service::{ServiceError, Thumbnails};
+
+/// Keys one `POST /v1/pregenerate` may name (more belong to `thumbkit pregen`).
+const MAX_BATCH: usize = 1000;
+
+/// The routes (behind the token).
+pub fn routes() -> Router<Arc<Thumbnails>> {
+    Router::new()
+        .route(
+            "/v1/originals/{*key}",
+            get(describe).put(upload).delete(delete),
+        )
+        .route("/v1/pregenerate", post(pregenerate))
+}
+
+/// `?pregenerate=`: `all` or preset names separated by `,`.
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    pregenerate: Option<String>,
+}
+
+impl UploadQuery {
+    fn preset_names(&self) -> Vec<String> {
+        self.pregenerate
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The presets named (checked before any body is read); an unknown name is a bad
+    /// request here, not a missing resource.
+    pub fn presets<'a>(&self, service: &'a Thumbnails) -> Result<Vec<&'a Preset>, ServiceError> {
+        service
+            .select_presets(&self.preset_names())
+            .map_err(|e| ServiceError::BadUpload(e.to_string()))
+    }
+}
+
+async fn upload(
+    State(service): State<Arc<Thumbnails>>,
+    Path(key): Path<String>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServiceError> {
+    let presets = query.presets(&service)?;
+    refuse_form_type(&headers)?;
+    // A place among the admitted jobs before the body is in memory: uploads count in the
+    // same memory bound as renders.
+    let admitted = service.admit_upload().await?;
+    let bytes = read_limited(&headers, body, service.settings().limits.max_input_bytes).await?;
+    refuse_form_body(&bytes)?;
+    let manifest = service.upload(&key, bytes, &presets, admitted).await?;
+    Ok((StatusCode::CREATED, Json(manifest)).into_response())
+}
+
+async fn describe(
+    State(service): State<Arc<Thumbnails>>,
+    Path(key): Path<String>,
+) -> Result<Response, ServiceError> {
+    Ok(Json(service.describe(&key).await?).into_response())
+}
+
+async fn delete(
+    State(service): State<Arc<Thumbnails>>,
+    Path(key): Path<String>,
+) -> Result<Response, ServiceError> {
+    Ok(Json(service.delete_original(&key).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct PregenerateBody {
+    keys: Vec<String>,
+    /// Preset names; none or absent = all.
+    #[serde(default)]
+    presets: Vec<String>,
+}
+
+async fn pregenerate(State(service): State<Arc<Thumbnails>>, body: axum::body::Bytes) -> Response {
+    let bad = |detail: String| problem_response(StatusCode::BAD_REQUEST, "Bad Request", &detail);
+    let body: PregenerateBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return bad(format!(
+                "the body must be {{\"keys\": [...], \"presets\": [...]}}: {e}"
+            ));
+        }
+    };
+    if body.keys.len() > MAX_BATCH {
+        return bad(format!(
+            "{} keys in one request; at most {MAX_BATCH} (use `thumbkit pregen` for a bucket)",
+            body.keys.len()
+        ));
+    }
+    match service.pregenerate_many(body.keys, &body.presets).await {
+        Ok(results) => Json(serde_json::json!({ "results": results })).into_response(),
+        Err(e) => bad(e.to_string()),
+    }
+}
