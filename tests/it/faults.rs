@@ -2,13 +2,10 @@
 //! what memory holds keeps being served (stale-if-error, bounded and counted); while it is
 //! slow, no request outlives its deadline.
 
-mod common;
-mod support;
-
 use std::time::{Duration, Instant};
 
-use common::*;
-use support::*;
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use thumbkit::service::Settings;
 use thumbkit::storage::{S3Location, S3Options, S3Store};
 

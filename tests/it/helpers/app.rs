@@ -24,7 +24,10 @@ pub const BUCKET: &str = "photos";
 
 /// A fresh, empty temporary directory for one test.
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("thumbkit-{tag}-{}", std::process::id()));
+    // Unique per call: every test shares this process (and so its id).
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("thumbkit-{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -1,15 +1,12 @@
 //! The HTTP service on the embedded default (fs) store, through a real socket on 127.0.0.1.
 
-mod common;
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use bytes::Bytes;
-use common::*;
-use support::*;
 use thumbkit::keys::{ContentHash, ObjectKey, VariantKey};
 use thumbkit::pipeline::OutputFormat;
 use thumbkit::service::Settings;

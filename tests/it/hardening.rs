@@ -2,14 +2,11 @@
 //! problem+json, keys answer alike on the fs store and on S3, slow clients are cut off, an
 //! empty secret refuses to start, and a half-sent request cannot hold up shutdown.
 
-mod common;
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
-use support::*;
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use thumbkit::http::Options;
 use thumbkit::http::server::ConnectionLimits;
 use thumbkit::service::Settings;

@@ -4,19 +4,16 @@
 //! AWS's documentation and are signed by OpenSSL with a certificate served from a stand-in
 //! for SNS on 127.0.0.1 (configured as `THUMBKIT_SNS_ORIGIN`, as for an emulator).
 
-mod common;
-mod support;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use axum::extract::RawQuery;
 use axum::routing::get;
 use base64::Engine as _;
-use common::*;
-use support::*;
 use thumbkit::http::Options;
 use thumbkit::service::Settings;
 use thumbkit::sns::SnsOptions;

@@ -1,8 +1,6 @@
 //! Preset files: every error names the file, the field and the reason; the shipped presets
 //! are what the README says.
 
-mod common;
-
 use std::path::Path;
 
 use thumbkit::preset::{Fit, FormatChoice, Preset, PresetError, Presets};
@@ -128,9 +126,9 @@ fn cover_presets_fill_their_box_even_from_a_small_original_and_inside_ones_do_no
     let square = encode(80, 80);
     let wide = encode(100, 50);
     let size = |bytes: &[u8], preset: &str| {
-        let out = common::render(
+        let out = crate::helpers::fixtures::render(
             bytes,
-            &common::shipped(preset),
+            &crate::helpers::fixtures::shipped(preset),
             thumbkit::pipeline::OutputFormat::Png,
         );
         (out.width, out.height)
@@ -141,11 +139,15 @@ fn cover_presets_fill_their_box_even_from_a_small_original_and_inside_ones_do_no
     assert_eq!(size(&square, "thumb"), (80, 80));
     assert_eq!(size(&square, "medium"), (80, 80));
     // Explicit `upscale = false` keeps a cover preset at the source's resolution.
-    let strict = common::preset(
+    let strict = crate::helpers::fixtures::preset(
         "strict",
         "width = 128\nheight = 128\nfit = \"cover\"\nupscale = false",
     );
-    let out = common::render(&square, &strict, thumbkit::pipeline::OutputFormat::Png);
+    let out =
+        crate::helpers::fixtures::render(&square, &strict, thumbkit::pipeline::OutputFormat::Png);
     assert_eq!((out.width, out.height), (80, 80));
-    assert!(common::shipped("avatar").upscale && !common::shipped("thumb").upscale);
+    assert!(
+        crate::helpers::fixtures::shipped("avatar").upscale
+            && !crate::helpers::fixtures::shipped("thumb").upscale
+    );
 }

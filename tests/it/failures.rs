@@ -3,13 +3,10 @@
 //! original again; the refusal is 422 with a short `Cache-Control`, and a replaced original
 //! renders at once.
 
-mod common;
-mod support;
-
 use std::time::Duration;
 
-use common::*;
-use support::*;
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use thumbkit::service::Settings;
 
 const ORIGINAL_GETS: [&str; 2] = ["op=\"get\"", "kind=\"original\""];

@@ -3,15 +3,12 @@
 //! stored object's metadata matches its bytes, every variant sits under the hash of the
 //! image it shows, every key serves its own picture, and no temporary file is left.
 
-mod common;
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
-use support::*;
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use thumbkit::keys::ObjectKey;
 use thumbkit::storage::{FsStore, Store};
 

@@ -2,14 +2,11 @@
 //! (`/proc/{pid}/status`): a burst of cold 12 MP renders stays under the stated bound, and a
 //! PNG whose ICC profile inflates to 100 MB costs no more than an ordinary small PNG.
 
-mod common;
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
-use common::*;
-use support::*;
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use thumbkit::pipeline::png::chunk;
 
 const MIB: u64 = 1 << 20;

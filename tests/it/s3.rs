@@ -3,16 +3,13 @@
 //! edited presets, single-flight, prefix confinement, storage failures, and `thumbkit serve`
 //! configured with the standard `AWS_*` variables.
 
-mod common;
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
-use support::*;
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use thumbkit::keys::{ContentHash, VariantKey};
 use thumbkit::pipeline::OutputFormat;
 use thumbkit::preset::Presets;

@@ -1,29 +1,8 @@
 //! The `thumbkit` binary as a user runs it: render, presets, inspect, and bad input ending
 //! in one line on stderr with a non-zero exit, with memory staying small.
 
-mod common;
-
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-use common::*;
-
-fn thumbkit() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_thumbkit"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("thumbkit-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::helpers::fixtures::*;
+use crate::helpers::process::*;
 
 #[test]
 fn render_a_gps_photo_with_thumb() {
@@ -178,95 +157,6 @@ fn inspect_reports_metadata() {
     );
 }
 
-/// Runs the binary and returns its output and peak RSS in bytes (from the kernel).
-fn run_measured(args: &[&str]) -> (Output, u64) {
-    let child = thumbkit()
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    // Read the pipes first (the outputs are small), then reap with wait4 for the rusage.
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    use std::io::Read;
-    let mut child = child;
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is valid; `pid` is our unreaped child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; the pointers are to live locals.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid);
-    let exit =
-        <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
-    (
-        Output {
-            status: exit,
-            stdout,
-            stderr,
-        },
-        usage.ru_maxrss as u64 * 1024,
-    )
-}
-
-#[test]
-fn bad_files_get_one_line_and_a_failing_exit_with_little_memory() {
-    let dir = temp_dir("bad");
-    for (name, expected) in [
-        ("truncated.jpg", "truncated"),
-        ("empty.jpg", "empty"),
-        ("exif-samples-README.jpg", "text, not an image"),
-        ("bomb-60000x60000.png", "60000x60000"),
-        ("giant-image.jpg", "20000x14000"),
-        ("IMG_5195.HEIC", "HEIF/HEIC"),
-    ] {
-        let input = format!("fixtures/{name}");
-        let out = dir.join("out.jpg");
-        let (o, rss) = run_measured(&[
-            "render",
-            "--preset",
-            "thumb",
-            &input,
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        let err = stderr(&o);
-        assert!(!o.status.success(), "{name} must fail");
-        assert_eq!(
-            o.status.code(),
-            Some(1),
-            "{name}: an error exit, not a crash"
-        );
-        assert_eq!(
-            err.trim_end().lines().count(),
-            1,
-            "{name}: one line, got:\n{err}"
-        );
-        assert!(
-            err.contains(expected),
-            "{name}: `{err}` should mention `{expected}`"
-        );
-        assert!(!err.contains("panicked"), "{name}: {err}");
-        assert!(!out.exists(), "{name}: nothing written");
-        // The bombs are refused from the header: nowhere near their 450 MB-3.6 GB of pixels.
-        assert!(rss < 64 << 20, "{name}: peak RSS {} MiB", rss >> 20);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
 #[test]
 fn unknown_preset_and_missing_file_are_one_line_errors() {
     for args in [
@@ -309,7 +199,11 @@ fn purge_deletes_an_original_and_what_was_derived_from_it() {
     let dir = std::env::temp_dir().join(format!("thumbkit-cli-purge-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("a")).unwrap();
-    std::fs::write(dir.join("a/p.jpg"), common::fixture("DSCN0010.jpg")).unwrap();
+    std::fs::write(
+        dir.join("a/p.jpg"),
+        crate::helpers::fixtures::fixture("DSCN0010.jpg"),
+    )
+    .unwrap();
     let storage = format!("fs:{}", dir.display());
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"))
@@ -341,18 +235,26 @@ fn pregen_renders_every_missing_variant_once_and_a_second_run_renders_nothing() 
     let dir = std::env::temp_dir().join(format!("thumbkit-cli-pregen-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("albums/x")).unwrap();
-    std::fs::write(dir.join("albums/one.jpg"), common::fixture("DSCN0010.jpg")).unwrap();
+    std::fs::write(
+        dir.join("albums/one.jpg"),
+        crate::helpers::fixtures::fixture("DSCN0010.jpg"),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("albums/x/two.jpg"),
-        common::fixture("IMG_9424.JPG"),
+        crate::helpers::fixtures::fixture("IMG_9424.JPG"),
     )
     .unwrap();
     std::fs::write(
         dir.join("albums/x/bad.jpg"),
-        common::fixture("truncated.jpg"),
+        crate::helpers::fixtures::fixture("truncated.jpg"),
     )
     .unwrap();
-    std::fs::write(dir.join("elsewhere.jpg"), common::fixture("DSCN0010.jpg")).unwrap();
+    std::fs::write(
+        dir.join("elsewhere.jpg"),
+        crate::helpers::fixtures::fixture("DSCN0010.jpg"),
+    )
+    .unwrap();
     let storage = format!("fs:{}", dir.display());
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"))

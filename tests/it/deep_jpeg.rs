@@ -2,9 +2,7 @@
 //! `testimages/monkey12.jpg`), written here by libjpeg-turbo's own 12-bit encoder from a
 //! camera photo: they render like the 8-bit photo instead of being called corrupt.
 
-mod common;
-
-use common::*;
+use crate::helpers::fixtures::*;
 use thumbkit::pipeline::OutputFormat;
 use turbojpeg::raw;
 

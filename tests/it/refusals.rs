@@ -2,14 +2,11 @@
 //! reading its body (no token, a bad key, a `Content-Length` over the limit), and a client
 //! that is still sending must still read that answer, not a reset connection.
 
-mod common;
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
-use support::*;
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use thumbkit::http::Options;
 use thumbkit::pipeline::Limits;
 use thumbkit::service::Settings;

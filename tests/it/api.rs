@@ -1,13 +1,10 @@
 //! The upload-hook API (`/v1/originals`) over a real S3 server, through real sockets:
 //! validated uploads and their manifests, pre-generation, hostile uploads, tokens, deletes.
 
-mod common;
-mod support;
-
 use std::time::Duration;
 
-use common::*;
-use support::*;
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
 use thumbkit::http::Options;
 use thumbkit::pipeline::Limits;
 use thumbkit::service::Settings;

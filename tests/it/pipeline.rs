@@ -1,9 +1,7 @@
 //! The render pipeline on the real fixtures: sizes for every fit, orientation, no metadata,
 //! GPS gone, colour against libvips, and every bad file refused with the right error.
 
-mod common;
-
-use common::*;
+use crate::helpers::fixtures::*;
 use thumbkit::inspect;
 use thumbkit::pipeline::{self, Limits, OutputFormat, PipelineError};
 

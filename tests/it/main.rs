@@ -1,0 +1,19 @@
+//! thumbkit's integration tests, one binary so that the helpers and the dependencies link
+//! once: each module is one area, as a user meets it (`cargo test --test it s3::` runs one).
+
+mod helpers;
+
+mod api;
+mod cli;
+mod crash;
+mod deep_jpeg;
+mod failures;
+mod faults;
+mod hardening;
+mod memory;
+mod pipeline;
+mod presets;
+mod refusals;
+mod s3;
+mod service;
+mod sns;
