@@ -3,18 +3,20 @@
 //! Every failure ends with a one-line reason on stderr and a non-zero exit.
 
 mod error;
+mod files;
 mod render;
 mod serve;
 mod store;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 use thumbkit::bench;
 use thumbkit::config::{InputLimitArgs, LimitArgs, PresetArgs, ServeArgs, Span, StoreArgs};
 
-pub(crate) use error::CliError;
+use error::CliError;
+use files::read;
 use serve::serve;
 use store::{pregen, purge};
 
@@ -127,13 +129,6 @@ pub(crate) enum Command {
     },
 }
 
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|source| CliError::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Render {
@@ -221,18 +216,4 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             bench::worker(preset, &limits, &out_dir, &files).map_err(CliError::Bench)
         }
     }
-}
-
-/// Writes to a temporary file beside `path` and renames it, so no half-written file is left.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|source| {
-            let _ = std::fs::remove_file(&tmp);
-            CliError::Write {
-                path: path.to_owned(),
-                source,
-            }
-        })
 }

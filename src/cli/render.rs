@@ -9,7 +9,8 @@ use thumbkit::preset::FormatChoice;
 
 use thumbkit::config::{LimitArgs, PresetArgs};
 
-use super::{CliError, read, write_atomically};
+use super::error::CliError;
+use super::files::{read, write_atomically};
 
 /// Renders `input` with the preset named `preset`.
 pub(crate) fn run(

@@ -4,7 +4,7 @@
 use thumbkit::config::ServeArgs;
 use thumbkit::startup::App;
 
-use super::CliError;
+use super::error::CliError;
 
 /// Runs the service until it is told to stop.
 pub(crate) fn serve(args: ServeArgs) -> Result<(), CliError> {

@@ -10,7 +10,7 @@ use thumbkit::pipeline::Limits;
 use thumbkit::preset::Presets;
 use thumbkit::service::{Settings, Thumbnails};
 
-use super::CliError;
+use super::error::CliError;
 
 /// A service without HTTP, for the commands that work on the store.
 fn offline_service(

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-use crate::config::{ConfigError, Span, StoreConfig};
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::units::Span;
 use crate::keys::Layout;
 use crate::pipeline::Limits;
 use crate::preset::Presets;
@@ -117,5 +120,29 @@ impl StoreArgs {
             layout,
             timeout: self.storage_timeout.0,
         })
+    }
+}
+
+/// Where the store is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub spec: StorageSpec,
+    /// Endpoint and path style for S3 (credentials and region from the AWS chain).
+    pub s3: S3Options,
+    /// Where thumbkit keeps what it derives.
+    pub layout: Layout,
+    /// Longest a single storage call may take.
+    pub timeout: Duration,
+}
+
+impl Default for StoreConfig {
+    /// The embedded default: a local directory, `./data`.
+    fn default() -> Self {
+        Self {
+            spec: StorageSpec::Fs(PathBuf::from("./data")),
+            s3: S3Options::default(),
+            layout: Settings::default().layout,
+            timeout: Settings::default().storage_timeout,
+        }
     }
 }

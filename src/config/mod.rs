@@ -4,61 +4,23 @@
 //! flags show it from there, so no default is written twice.
 
 mod args;
+mod error;
 mod units;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use tracing_subscriber::filter::LevelFilter;
 
-pub use args::{InputLimitArgs, LimitArgs, PresetArgs, StoreArgs};
+pub use args::{InputLimitArgs, LimitArgs, PresetArgs, StoreArgs, StoreConfig};
+pub use error::ConfigError;
 pub use units::{Size, Span};
 
 use crate::http::Options;
 use crate::http::server::{ConnectionLimits, default_max_connections};
-use crate::keys::Layout;
-use crate::preset::PresetError;
 use crate::service::Settings;
 use crate::signing::Signer;
 use crate::sns::SnsOptions;
-use crate::storage::{S3Options, StorageSpec};
-
-/// Why the configuration cannot be run.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{setting}: {reason}")]
-    Invalid {
-        setting: &'static str,
-        reason: String,
-    },
-    #[error("{0} is set but empty: give it a value, or unset it")]
-    EmptySecret(&'static str),
-    #[error(
-        "THUMBKIT_SIGNING_KEY needs THUMBKIT_API_TOKEN as well: without a token anyone could \
-         read signed URLs from /v1/originals"
-    )]
-    SigningWithoutToken,
-    #[error(
-        "refusing to accept unauthenticated uploads and deletes on {0}: set THUMBKIT_API_TOKEN \
-         (or THUMBKIT_ALLOW_UNAUTHENTICATED_WRITES=true behind a trusted proxy)"
-    )]
-    Unauthenticated(SocketAddr),
-    #[error("{0}")]
-    Presets(#[from] PresetError),
-}
-
-/// Where the store is and how to reach it.
-#[derive(Debug, Clone)]
-pub struct StoreConfig {
-    pub spec: StorageSpec,
-    /// Endpoint and path style for S3 (credentials and region from the AWS chain).
-    pub s3: S3Options,
-    /// Where thumbkit keeps what it derives.
-    pub layout: Layout,
-    /// Longest a single storage call may take.
-    pub timeout: Duration,
-}
 
 /// Everything `thumbkit serve` runs with.
 #[derive(Debug, Clone)]
@@ -75,18 +37,6 @@ pub struct Config {
 /// Where `thumbkit serve` listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
-
-impl Default for StoreConfig {
-    /// The embedded default: a local directory, `./data`.
-    fn default() -> Self {
-        Self {
-            spec: StorageSpec::Fs(PathBuf::from("./data")),
-            s3: S3Options::default(),
-            layout: Settings::default().layout,
-            timeout: Settings::default().storage_timeout,
-        }
-    }
-}
 
 impl Default for Config {
     /// What `thumbkit serve` runs with no flags and no environment.

@@ -5,7 +5,8 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
 use crate::service::manifest::Manifest;
-use crate::service::{ServiceError, Thumbnails};
+use crate::service::Thumbnails;
+use crate::service::error::ServiceError;
 use crate::storage::Kind;
 
 impl Thumbnails {

@@ -12,7 +12,8 @@ use crate::pipeline::{self, OutputFormat};
 use crate::preset::{FormatChoice, Preset};
 use crate::service::originals::Original;
 use crate::service::render::Patience;
-use crate::service::{ServiceError, Thumbnails};
+use crate::service::Thumbnails;
+use crate::service::error::ServiceError;
 use crate::signing::now;
 use crate::storage::Kind;
 

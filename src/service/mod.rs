@@ -28,18 +28,26 @@ use std::time::Duration;
 use moka::future::Cache;
 use tokio_util::task::TaskTracker;
 
-use crate::keys::{Layout, ObjectKey};
+use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
-use crate::pipeline::Limits;
+use crate::pipeline::{Limits, OutputFormat};
 use crate::preset::{Preset, Presets};
 use crate::signing::Signer;
 use crate::storage::{Storage, Store};
 
 pub use error::ServiceError;
-pub use variants::{Request, Served, Tier, Variant};
 
 use originals::Originals;
 use render::{Admitted, Patience, Workers};
+
+/// A variant's bytes and what they are.
+#[derive(Debug)]
+pub struct Variant {
+    /// Shared, so a response clones a reference, not the image.
+    pub bytes: bytes::Bytes,
+    pub format: OutputFormat,
+    pub hash: ContentHash,
+}
 
 /// How the service runs.
 #[derive(Debug, Clone)]

@@ -23,7 +23,7 @@ use moka::future::Cache;
 use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Limits, PipelineError};
-use crate::service::ServiceError;
+use crate::service::error::ServiceError;
 use crate::service::records::{Failure, Record, UNREADABLE};
 use crate::service::render::{Patience, Workers};
 use crate::storage::{Kind, Storage, StoreError};

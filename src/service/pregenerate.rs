@@ -14,7 +14,9 @@ use crate::keys::ObjectKey;
 use crate::preset::Preset;
 use crate::service::manifest::{Manifest, formats};
 use crate::service::originals::Original;
-use crate::service::{ServiceError, Thumbnails, Tier};
+use crate::service::Thumbnails;
+use crate::service::error::ServiceError;
+use crate::service::variants::Tier;
 use crate::storage::Kind;
 
 impl Thumbnails {

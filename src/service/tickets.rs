@@ -18,7 +18,8 @@ use crate::pipeline::SourceFormat;
 use crate::preset::Preset;
 use crate::service::manifest::Manifest;
 use crate::service::render::Patience;
-use crate::service::{ServiceError, Thumbnails};
+use crate::service::Thumbnails;
+use crate::service::error::ServiceError;
 use crate::signing::now;
 use crate::storage::Kind;
 

@@ -13,7 +13,8 @@ use crate::service::manifest::Manifest;
 use crate::service::originals::Original;
 use crate::service::records::Record;
 use crate::service::render::Admitted;
-use crate::service::{ServiceError, Thumbnails};
+use crate::service::Thumbnails;
+use crate::service::error::ServiceError;
 use crate::storage::Kind;
 
 /// What a delete removed.

@@ -18,7 +18,8 @@ use crate::preset::{FormatChoice, Preset};
 use crate::service::originals::Original;
 use crate::service::records::HASH_METADATA;
 use crate::service::render::Patience;
-use crate::service::{ServiceError, Thumbnails};
+use crate::service::{Thumbnails, Variant};
+use crate::service::error::ServiceError;
 use crate::storage::Kind;
 
 /// Where a response came from, for `X-Cache`.
@@ -38,15 +39,6 @@ impl Tier {
             Tier::Miss => "miss",
         }
     }
-}
-
-/// A variant's bytes and what they are.
-#[derive(Debug)]
-pub struct Variant {
-    /// Shared, so a response clones a reference, not the image.
-    pub bytes: bytes::Bytes,
-    pub format: OutputFormat,
-    pub hash: ContentHash,
 }
 
 /// What the service answers for a thumbnail request.
