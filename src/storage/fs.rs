@@ -17,7 +17,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{Object, ObjectInfo, Store, StoreError};
+use super::store::{Object, ObjectInfo, Store, StoreError};
 use crate::keys::ObjectKey;
 
 /// Folder inside the fs root that holds each object's metadata (as `{key}.json`). Keys may

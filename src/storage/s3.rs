@@ -16,7 +16,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
-use super::{Object, ObjectInfo, Store, StoreError};
+use super::store::{Object, ObjectInfo, Store, StoreError};
 use crate::keys::ObjectKey;
 
 /// Region used when neither the options nor the environment name one (S3-compatible
