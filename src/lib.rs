@@ -6,12 +6,11 @@
 //! variants (a local directory or S3) under the names [`keys`] gives them, and [`pipeline`]
 //! turns an original's bytes into a variant of a [`preset`]. Beside them: [`metrics`],
 //! [`signing`] (signed URLs), [`sns`] (verifying SNS messages), [`runtime`] (allocator and
-//! limits), [`inspect`] (what a file carries) and [`bench`] (the pipeline against libvips).
+//! limits), [`pipeline::inspect`] (what a file carries) and [`bench`] (the pipeline against libvips).
 
 pub mod bench;
 pub mod config;
 pub mod http;
-pub mod inspect;
 pub mod keys;
 pub mod metrics;
 pub mod pipeline;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::pipeline::PIPELINE_VERSION;
+use crate::pipeline::version::PIPELINE_VERSION;
 
 /// The largest width or height a preset may ask for.
 pub const MAX_PRESET_SIDE: u32 = 10_000;

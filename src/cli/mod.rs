@@ -192,7 +192,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Inspect { file, limits } => {
             let bytes = read(&file)?;
-            let report = thumbkit::inspect::check(&bytes, &limits.limits())
+            let report = thumbkit::pipeline::check(&bytes, &limits.limits())
                 .map_err(|source| CliError::Input { path: file, source })?;
             println!("{report}");
             Ok(())

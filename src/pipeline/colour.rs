@@ -10,7 +10,7 @@ use moxcms::{
     ColorProfile, DataColorSpace, Layout, RenderingIntent, Transform8BitExecutor, TransformOptions,
 };
 
-use super::PipelineError;
+use super::error::PipelineError;
 
 /// The press profile for CMYK JPEGs that carry none (see `icc/README.md`).
 const DEFAULT_CMYK_PROFILE: &[u8] = include_bytes!("../../icc/FOGRA39L-coated.icc");
@@ -228,7 +228,7 @@ pub fn can_defer(decoded: &Decoded, icc: Option<&[u8]>) -> bool {
 
 /// Converts 8-bit RGB(A) pixels from `icc` to sRGB in place; an unusable profile leaves
 /// them as they are (treated as sRGB), as in [`to_srgb`].
-pub fn convert_pixels(px: &mut super::Pixels, icc: &[u8]) {
+pub fn convert_pixels(px: &mut super::resize::Pixels, icc: &[u8]) {
     let layout = if px.alpha { Layout::Rgba } else { Layout::Rgb };
     if let Some(out) = run(transform(icc, layout, layout), &px.data, px.data.len()) {
         px.data = out;

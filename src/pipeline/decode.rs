@@ -10,7 +10,10 @@ use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, RgbImage};
 
 use super::colour::Decoded;
-use super::{Limits, PipelineError, SourceFormat, jpeg, sniff};
+use super::error::PipelineError;
+use super::formats::SourceFormat;
+use super::limits::Limits;
+use super::{jpeg, sniff};
 
 /// Decoded pixels with what is needed to make them upright sRGB.
 pub struct Source {

@@ -4,8 +4,9 @@
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 
+use super::error::PipelineError;
+use super::formats::OutputFormat;
 use super::resize::Pixels;
-use super::{OutputFormat, PipelineError};
 
 /// Encodes upright sRGB pixels. JPEG has no alpha: the caller flattens first.
 pub fn encode(px: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>, PipelineError> {

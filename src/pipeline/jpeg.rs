@@ -10,7 +10,7 @@ use std::ffi::CStr;
 
 use turbojpeg::raw;
 
-use super::PipelineError;
+use super::error::PipelineError;
 
 /// The colour model a JPEG stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

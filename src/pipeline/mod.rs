@@ -9,20 +9,25 @@
 pub mod colour;
 pub mod decode;
 pub mod encode;
+pub mod error;
+pub mod formats;
 pub mod geometry;
+pub mod inspect;
 pub mod jpeg;
+pub mod limits;
 pub mod png;
 pub mod resize;
 pub mod sniff;
+pub mod version;
 
-use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::preset::{FormatChoice, Preset};
+use crate::preset::Preset;
+pub use error::PipelineError;
+pub use formats::{OutputFormat, Probe, SourceFormat};
+pub use limits::Limits;
 pub use resize::Pixels;
-
-/// Bumped whenever a change to the pipeline changes its output; part of every fingerprint.
-pub const PIPELINE_VERSION: u32 = 1;
+pub use version::PIPELINE_VERSION;
 
 /// After shrink-on-load, the decoded image must still be at least this many times larger
 /// than the resize target on both axes, so the final Lanczos step has real detail to work
@@ -32,220 +37,6 @@ pub const PIPELINE_VERSION: u32 = 1;
 /// 2.4 dB. The README has the table; `shrink_on_load_costs_at_most_half_a_db` guards it.
 pub const SHRINK_MARGIN: f64 = 1.5;
 
-/// Formats thumbkit reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceFormat {
-    Jpeg,
-    Png,
-    Webp,
-    Gif,
-    Tiff,
-}
-
-impl fmt::Display for SourceFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SourceFormat::Jpeg => "jpeg",
-            SourceFormat::Png => "png",
-            SourceFormat::Webp => "webp",
-            SourceFormat::Gif => "gif",
-            SourceFormat::Tiff => "tiff",
-        })
-    }
-}
-
-impl SourceFormat {
-    /// Every format thumbkit reads.
-    pub const ALL: [SourceFormat; 5] = [
-        SourceFormat::Jpeg,
-        SourceFormat::Png,
-        SourceFormat::Webp,
-        SourceFormat::Gif,
-        SourceFormat::Tiff,
-    ];
-
-    /// The MIME type.
-    pub fn mime(self) -> &'static str {
-        match self {
-            SourceFormat::Jpeg => "image/jpeg",
-            SourceFormat::Png => "image/png",
-            SourceFormat::Webp => "image/webp",
-            SourceFormat::Gif => "image/gif",
-            SourceFormat::Tiff => "image/tiff",
-        }
-    }
-
-    /// The format a `Content-Type` names (parameters and case ignored; `image/jpg` and
-    /// `image/pjpeg`, which browsers and cameras send, are JPEG).
-    pub fn from_mime(content_type: &str) -> Option<Self> {
-        let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
-        match essence.as_str() {
-            "image/jpg" | "image/pjpeg" => Some(SourceFormat::Jpeg),
-            e => Self::ALL.into_iter().find(|f| f.mime() == e),
-        }
-    }
-}
-
-/// Formats thumbkit writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    Jpeg,
-    Png,
-    Webp,
-}
-
-impl OutputFormat {
-    /// The MIME type, for `Content-Type`.
-    pub fn mime(self) -> &'static str {
-        match self {
-            OutputFormat::Jpeg => "image/jpeg",
-            OutputFormat::Png => "image/png",
-            OutputFormat::Webp => "image/webp",
-        }
-    }
-
-    /// The file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            OutputFormat::Jpeg => "jpg",
-            OutputFormat::Png => "png",
-            OutputFormat::Webp => "webp",
-        }
-    }
-
-    /// Parses `jpeg`/`jpg`, `png` or `webp` (as in a file extension).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "jpeg" | "jpg" => Some(OutputFormat::Jpeg),
-            "png" => Some(OutputFormat::Png),
-            "webp" => Some(OutputFormat::Webp),
-            _ => None,
-        }
-    }
-
-    /// The concrete format for a preset's choice. `auto` picks WebP when the client accepts
-    /// it, else PNG when the source has an alpha channel and JPEG when it has none; `source`
-    /// keeps the original's format when it can be written, else PNG.
-    pub fn resolve(choice: FormatChoice, source: &Probe, accepts_webp: bool) -> Self {
-        match choice {
-            FormatChoice::Jpeg => OutputFormat::Jpeg,
-            FormatChoice::Png => OutputFormat::Png,
-            FormatChoice::Webp => OutputFormat::Webp,
-            FormatChoice::Auto if accepts_webp => OutputFormat::Webp,
-            FormatChoice::Auto if source.alpha => OutputFormat::Png,
-            FormatChoice::Auto => OutputFormat::Jpeg,
-            FormatChoice::Source => match source.format {
-                SourceFormat::Jpeg => OutputFormat::Jpeg,
-                SourceFormat::Webp => OutputFormat::Webp,
-                _ => OutputFormat::Png,
-            },
-        }
-    }
-}
-
-impl fmt::Display for OutputFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OutputFormat::Jpeg => "jpeg",
-            OutputFormat::Png => "png",
-            OutputFormat::Webp => "webp",
-        })
-    }
-}
-
-/// What the pipeline refuses to take on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest input in bytes.
-    pub max_input_bytes: usize,
-    /// Largest decoded image in pixels (width x height as the header declares it).
-    pub max_pixels: u64,
-    /// Largest output width or height.
-    pub max_output_side: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_input_bytes: 50 << 20,
-            max_pixels: 50_000_000,
-            max_output_side: 10_000,
-        }
-    }
-}
-
-/// Why an input could not be rendered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
-pub enum PipelineError {
-    #[error("the input is empty (0 bytes)")]
-    Empty,
-    #[error("unsupported format: {0}")]
-    UnsupportedFormat(String),
-    #[error("the image data is truncated (the file ends before the image does)")]
-    Truncated,
-    #[error("the image is corrupt: {0}")]
-    Corrupt(String),
-    #[error("the input is {bytes} bytes, over the limit of {limit} bytes")]
-    InputTooLarge { bytes: usize, limit: usize },
-    #[error(
-        "the image is {width}x{height} ({} megapixels), over the limit of {} megapixels",
-        mp(*width as u64 * *height as u64),
-        mp(*limit)
-    )]
-    TooManyPixels { width: u32, height: u32, limit: u64 },
-    #[error("the output would be {width}x{height}, over the limit of {limit} pixels per side")]
-    OutputTooLarge { width: u32, height: u32, limit: u32 },
-    #[error("cannot encode the thumbnail: {0}")]
-    Encode(String),
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-fn mp(pixels: u64) -> String {
-    format!("{:.1}", pixels as f64 / 1e6)
-}
-
-impl PipelineError {
-    /// The error comes from the input's bytes (as this pipeline version reads them under
-    /// these limits), not from the preset, the machine or chance: trying again gives it again.
-    pub fn is_property_of_input(&self) -> bool {
-        matches!(
-            self,
-            PipelineError::Empty
-                | PipelineError::UnsupportedFormat(_)
-                | PipelineError::Truncated
-                | PipelineError::Corrupt(_)
-                | PipelineError::TooManyPixels { .. }
-        )
-    }
-
-    /// Maps an `image` crate error to what it means for the user.
-    pub fn from_image(e: image::ImageError) -> Self {
-        use image::ImageError as E;
-        match e {
-            E::Limits(l) => PipelineError::Corrupt(format!("decoder limit reached: {l}")),
-            E::Unsupported(u) => PipelineError::UnsupportedFormat(u.to_string()),
-            E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                PipelineError::Truncated
-            }
-            other => {
-                let msg = other.to_string();
-                let lower = msg.to_ascii_lowercase();
-                if lower.contains("eof")
-                    || lower.contains("end of file")
-                    || lower.contains("unexpected end")
-                {
-                    PipelineError::Truncated
-                } else {
-                    PipelineError::Corrupt(msg)
-                }
-            }
-        }
-    }
-}
-
 /// A rendered thumbnail.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -253,18 +44,6 @@ pub struct Rendered {
     pub width: u32,
     pub height: u32,
     pub format: OutputFormat,
-}
-
-/// What the header of an input says, read without decoding any pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Probe {
-    pub format: SourceFormat,
-    /// Width as stored (before EXIF orientation).
-    pub width: u32,
-    /// Height as stored (before EXIF orientation).
-    pub height: u32,
-    /// The image has an alpha channel (it may still be fully opaque).
-    pub alpha: bool,
 }
 
 /// Checks the input's size and header against the limits and returns what the header says,
@@ -290,7 +69,18 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, PipelineError> {
         width,
         height,
         alpha,
+        // Read from the container's segments, not a decode.
+        orientation: inspect::inspect(input).map_or(1, |r| r.orientation),
     })
+}
+
+/// Inspects a file and says whether the pipeline would render it under `limits`: the check
+/// uploads make (the header against the limits, a decode to the last block), so a
+/// truncated or corrupt file says so.
+pub fn check(data: &[u8], limits: &Limits) -> Result<inspect::Report, PipelineError> {
+    let mut report = inspect::inspect(data)?;
+    report.renders = Some(validate(data, limits).map(|_| ()));
+    Ok(report)
 }
 
 /// What a full validation of an original learnt.

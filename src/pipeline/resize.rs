@@ -6,7 +6,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::PipelineError;
+use super::error::PipelineError;
 use super::geometry::Plan;
 use crate::preset::Colour;
 

@@ -5,7 +5,9 @@ use std::io::Cursor;
 
 use image::{ImageDecoder, ImageFormat, ImageReader};
 
-use super::{PipelineError, SourceFormat, jpeg};
+use super::error::PipelineError;
+use super::formats::SourceFormat;
+use super::jpeg;
 
 /// Identifies the format from the first bytes.
 pub fn sniff(data: &[u8]) -> Result<SourceFormat, PipelineError> {

@@ -4,9 +4,9 @@
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
-use crate::service::manifest::Manifest;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
+use crate::service::manifest::Manifest;
 use crate::storage::Kind;
 
 impl Thumbnails {

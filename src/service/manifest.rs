@@ -10,10 +10,10 @@ use serde::Serialize;
 use crate::keys::{ContentHash, ObjectKey};
 use crate::pipeline::{self, OutputFormat};
 use crate::preset::{FormatChoice, Preset};
-use crate::service::originals::Original;
-use crate::service::render::Patience;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
+use crate::service::originals::Original;
+use crate::service::render::Patience;
 use crate::signing::now;
 use crate::storage::Kind;
 

@@ -279,13 +279,15 @@ impl Originals {
         }
         let record_key = self.layout.record(key, &info.etag);
         if let Some(object) = self.storage.get(&record_key, Kind::Record).await?
-            && let Ok(record) = serde_json::from_slice::<Record>(&object.bytes)
+            && let Ok(mut record) = serde_json::from_slice::<Record>(&object.bytes)
             && record.key == key.as_str()
             && record.etag == info.etag
             && ContentHash::parse(&record.hash).is_ok()
             // A failure of an older pipeline (or under other limits) is tried again.
             && record.failure.as_ref().is_none_or(|f| f.holds(&self.limits))
         {
+            // Records written before the probe carried the orientation kept it beside it.
+            record.probe.orientation = record.orientation;
             return Ok(self.remember(id, record).await);
         }
         self.learn(key).await
@@ -307,11 +309,7 @@ impl Originals {
         let (hash, facts) = self
             .workers
             .run(admitted, move || {
-                let facts = pipeline::probe(&bytes, &limits).map(|probe| {
-                    // The orientation comes from walking the container's segments, not a decode.
-                    let orientation = crate::inspect::inspect(&bytes).map_or(1, |r| r.orientation);
-                    (probe, orientation)
-                });
+                let facts = pipeline::probe(&bytes, &limits).map(|p| (p, p.orientation));
                 (ContentHash::of(&bytes), facts)
             })
             .await?;

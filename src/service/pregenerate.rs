@@ -12,10 +12,10 @@ use tokio::task::JoinSet;
 
 use crate::keys::ObjectKey;
 use crate::preset::Preset;
-use crate::service::manifest::{Manifest, formats};
-use crate::service::originals::Original;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
+use crate::service::manifest::{Manifest, formats};
+use crate::service::originals::Original;
 use crate::service::variants::Tier;
 use crate::storage::Kind;
 

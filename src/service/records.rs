@@ -45,6 +45,7 @@ pub(crate) const UNREADABLE: Probe = Probe {
     width: 0,
     height: 0,
     alpha: false,
+    orientation: 1,
 };
 
 /// The facts of one version of an original. Also the shared record's JSON.
@@ -77,12 +78,14 @@ impl Record {
     /// The record from an object's metadata, when thumbkit wrote it there.
     pub(crate) fn from_metadata(key: &ObjectKey, info: &ObjectInfo) -> Option<Self> {
         let hash = ContentHash::parse(info.metadata.get(HASH_METADATA)?).ok()?;
-        let probe = serde_json::from_str(info.metadata.get(PROBE_METADATA)?).ok()?;
+        let mut probe: Probe = serde_json::from_str(info.metadata.get(PROBE_METADATA)?).ok()?;
+        // Written on its own before the probe carried it; the two agree from here on.
         let orientation = info
             .metadata
             .get(ORIENTATION_METADATA)
             .and_then(|o| o.parse().ok())
-            .unwrap_or(1);
+            .unwrap_or(probe.orientation);
+        probe.orientation = orientation;
         Some(Self {
             key: key.to_string(),
             etag: info.etag.clone(),

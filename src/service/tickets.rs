@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::keys::ObjectKey;
 use crate::pipeline::SourceFormat;
 use crate::preset::Preset;
-use crate::service::manifest::Manifest;
-use crate::service::render::Patience;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
+use crate::service::manifest::Manifest;
+use crate::service::render::Patience;
 use crate::signing::now;
 use crate::storage::Kind;
 

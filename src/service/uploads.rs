@@ -9,12 +9,12 @@ use serde::Serialize;
 use crate::keys::{ContentHash, ObjectKey};
 use crate::pipeline::{self, PipelineError};
 use crate::preset::Preset;
+use crate::service::Thumbnails;
+use crate::service::error::ServiceError;
 use crate::service::manifest::Manifest;
 use crate::service::originals::Original;
 use crate::service::records::Record;
 use crate::service::render::Admitted;
-use crate::service::Thumbnails;
-use crate::service::error::ServiceError;
 use crate::storage::Kind;
 
 /// What a delete removed.
@@ -42,20 +42,15 @@ impl Thumbnails {
         let key = self.original_key(key)?;
         let limits = self.settings.limits;
         let checked = bytes.clone();
-        let (validated, hash, orientation, blurhash) = self
+        let (validated, hash, blurhash) = self
             .workers
             .run(admitted, move || {
                 let validated = pipeline::validate(&checked, &limits)?;
-                let orientation = crate::inspect::inspect(&checked).map_or(1, |r| r.orientation);
                 let blurhash = pipeline::placeholder(&checked, &limits)?;
-                Ok::<_, PipelineError>((
-                    validated,
-                    ContentHash::of(&checked),
-                    orientation,
-                    blurhash,
-                ))
+                Ok::<_, PipelineError>((validated, ContentHash::of(&checked), blurhash))
             })
             .await??;
+        let orientation = validated.probe.orientation;
         let metadata = Record::metadata(&hash, &validated.probe, orientation, &blurhash);
         let content_type = validated.probe.format.mime();
         let size = bytes.len() as u64;

@@ -15,11 +15,11 @@ use std::time::Instant;
 use crate::keys::{ContentHash, ObjectKey};
 use crate::pipeline::{self, OutputFormat};
 use crate::preset::{FormatChoice, Preset};
+use crate::service::error::ServiceError;
 use crate::service::originals::Original;
 use crate::service::records::HASH_METADATA;
 use crate::service::render::Patience;
 use crate::service::{Thumbnails, Variant};
-use crate::service::error::ServiceError;
 use crate::storage::Kind;
 
 /// Where a response came from, for `X-Cache`.

@@ -27,7 +27,6 @@ pub use fs::FsStore;
 pub use s3::{S3Location, S3Options, S3Store};
 pub use store::{Object, ObjectInfo, Store, StoreError};
 
-
 /// `THUMBKIT_STORAGE`: which store and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageSpec {

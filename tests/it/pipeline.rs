@@ -2,7 +2,7 @@
 //! GPS gone, colour against libvips, and every bad file refused with the right error.
 
 use crate::helpers::fixtures::*;
-use thumbkit::inspect;
+use thumbkit::pipeline::inspect;
 use thumbkit::pipeline::{self, Limits, OutputFormat, PipelineError};
 
 const PHOTO_6MP: &str = "2569067123_aca715a2ee_o.jpg"; // 2725x2225

@@ -7,7 +7,9 @@
 
 use std::fmt;
 
-use crate::pipeline::{Limits, PipelineError, SourceFormat, decode, jpeg, sniff};
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::formats::SourceFormat;
+use crate::pipeline::{decode, jpeg, png, sniff};
 
 /// Frames counted at most (a count beyond is reported as "at least").
 const MAX_FRAMES: u32 = 100_000;
@@ -118,15 +120,6 @@ impl Report {
     }
 }
 
-/// Inspects a file and says whether the pipeline would render it under `limits`: the check
-/// uploads make (the header against the limits, a decode to the last block), so a
-/// truncated or corrupt file says so.
-pub fn check(data: &[u8], limits: &Limits) -> Result<Report, PipelineError> {
-    let mut report = inspect(data)?;
-    report.renders = Some(crate::pipeline::validate(data, limits).map(|_| ()));
-    Ok(report)
-}
-
 /// Frames in an animated GIF or WebP (1 otherwise), counted without decoding any pixels.
 fn frames(data: &[u8], format: SourceFormat) -> u32 {
     match format {
@@ -168,7 +161,7 @@ pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
             use image::ImageDecoder;
             // Without the PNG's metadata chunks, which its decoder would inflate.
             let cleaned = match format {
-                SourceFormat::Png => crate::pipeline::png::for_decoder(data).1,
+                SourceFormat::Png => png::for_decoder(data).1,
                 _ => None,
             };
             let mut reader = image::ImageReader::with_format(
@@ -230,11 +223,11 @@ pub fn metadata_of(
             m.comment = j.comment;
         }
         SourceFormat::Png => {
-            for chunk in crate::pipeline::png::chunks(data) {
+            for chunk in png::chunks(data) {
                 let (kind, body) = (chunk.kind, chunk.body);
                 match kind {
                     b"eXIf" => exif = Some(body.to_vec()),
-                    b"iCCP" => icc = crate::pipeline::png::iccp_profile(body),
+                    b"iCCP" => icc = png::iccp_profile(body),
                     b"iTXt" if body.starts_with(b"XML:com.adobe.xmp\0") => m.xmp = true,
                     b"tEXt" | b"zTXt" | b"iTXt" => {
                         let key = body.split(|b| *b == 0).next().unwrap_or_default();
@@ -263,7 +256,7 @@ pub fn metadata_of(
             use image::ImageDecoder;
             // Without the PNG's metadata chunks, which its decoder would inflate.
             let cleaned = match format {
-                SourceFormat::Png => crate::pipeline::png::for_decoder(data).1,
+                SourceFormat::Png => png::for_decoder(data).1,
                 _ => None,
             };
             let mut reader = image::ImageReader::with_format(

@@ -1,0 +1,6 @@
+//! The pipeline's version: part of every preset's fingerprint, so a change to what the
+//! pipeline makes re-renders every variant. Alone in its file so that presets can name it
+//! without depending on the pipeline.
+
+/// Bumped whenever a change to the pipeline changes its output; part of every fingerprint.
+pub const PIPELINE_VERSION: u32 = 1;
