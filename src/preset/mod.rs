@@ -1,0 +1,118 @@
+//! Named presets: what each variant is (size, fit, gravity, format, quality).
+//!
+//! Clients only ever name a preset; [`parse`] is the single place where a preset file
+//! becomes a validated [`Preset`], and where its [`Fingerprint`] (the part of a variant's
+//! cache key that changes whenever the preset's output would) is computed. [`terms`] holds
+//! the words a preset is written in, [`error`] why one is refused.
+
+pub mod error;
+pub mod parse;
+pub mod terms;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use error::PresetError;
+pub use terms::{Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, fit_name};
+
+/// The largest width or height a preset may ask for.
+pub const MAX_PRESET_SIDE: u32 = 10_000;
+
+/// A validated preset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    pub name: PresetName,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub fit: Fit,
+    pub gravity: Gravity,
+    pub format: FormatChoice,
+    pub quality: u8,
+    pub background: Colour,
+    pub upscale: bool,
+    fingerprint: Fingerprint,
+}
+
+/// Every loaded preset, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Presets {
+    by_name: BTreeMap<PresetName, Preset>,
+}
+
+impl Presets {
+    /// Loads every `*.toml` file of each directory (or a single file) in `paths`.
+    /// Any invalid file, or one name defined twice, fails the whole load.
+    pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Self, PresetError> {
+        let mut by_name: BTreeMap<PresetName, Preset> = BTreeMap::new();
+        let mut origin: BTreeMap<PresetName, PathBuf> = BTreeMap::new();
+        for root in paths {
+            let root = root.as_ref();
+            let files = preset_files(root)?;
+            if files.is_empty() {
+                return Err(PresetError::Empty {
+                    path: root.to_owned(),
+                });
+            }
+            for file in files {
+                let preset = Preset::load(&file)?;
+                if let Some(first) = origin.get(&preset.name) {
+                    return Err(PresetError::Duplicate {
+                        path: file,
+                        name: preset.name.to_string(),
+                        first: first.clone(),
+                    });
+                }
+                origin.insert(preset.name.clone(), file);
+                by_name.insert(preset.name.clone(), preset);
+            }
+        }
+        Ok(Self { by_name })
+    }
+
+    /// The preset with this name, if any.
+    pub fn get(&self, name: &str) -> Option<&Preset> {
+        PresetName::parse(name)
+            .ok()
+            .and_then(|n| self.by_name.get(&n))
+    }
+
+    /// All presets in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &Preset> {
+        self.by_name.values()
+    }
+
+    /// How many presets there are.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// True when no preset is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// The `.toml` files of a directory in name order, or the path itself when it is a file.
+fn preset_files(root: &Path) -> Result<Vec<PathBuf>, PresetError> {
+    let io = |source| PresetError::Io {
+        path: root.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(root).map_err(io)?;
+    if meta.is_file() {
+        return Ok(vec![root.to_owned()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let is_toml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        if is_toml && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}

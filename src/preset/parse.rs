@@ -1,0 +1,225 @@
+//! A preset file becomes a validated [`Preset`] here, and only here, with the fingerprint
+//! of everything that determines its output.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::pipeline::version::PIPELINE_VERSION;
+use crate::preset::error::PresetError;
+use crate::preset::terms::{Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, fit_name};
+use crate::preset::{MAX_PRESET_SIDE, Preset};
+
+/// The file as written; every field optional so that validation can name what is wrong.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetFile {
+    width: Option<i64>,
+    height: Option<i64>,
+    fit: Option<Fit>,
+    gravity: Option<Gravity>,
+    format: Option<FormatChoice>,
+    quality: Option<i64>,
+    background: Option<String>,
+    upscale: Option<bool>,
+}
+
+impl Preset {
+    /// Parses and validates one preset from its TOML text; `path` is only used in errors.
+    pub fn parse(name: &str, toml_text: &str, path: &Path) -> Result<Self, PresetError> {
+        let name = PresetName::parse(name).map_err(|reason| PresetError::Name {
+            path: path.to_owned(),
+            reason,
+        })?;
+        let file: PresetFile = toml::from_str(toml_text).map_err(|e| PresetError::Syntax {
+            path: path.to_owned(),
+            reason: e.to_string().trim().replace('\n', " "),
+        })?;
+        let field = |field: &'static str, reason: String| PresetError::Field {
+            path: path.to_owned(),
+            field,
+            reason,
+        };
+        let side = |name: &'static str, v: Option<i64>| -> Result<Option<u32>, PresetError> {
+            match v {
+                None => Ok(None),
+                Some(v) if (1..=i64::from(MAX_PRESET_SIDE)).contains(&v) => Ok(Some(v as u32)),
+                Some(v) => Err(field(
+                    name,
+                    format!("must be between 1 and {MAX_PRESET_SIDE} pixels (got {v})"),
+                )),
+            }
+        };
+        let width = side("width", file.width)?;
+        let height = side("height", file.height)?;
+        if width.is_none() && height.is_none() {
+            return Err(field(
+                "width",
+                "a preset needs a width, a height, or both".into(),
+            ));
+        }
+        let fit = file.fit.unwrap_or(Fit::Inside);
+        if matches!(fit, Fit::Cover | Fit::Contain | Fit::Fill)
+            && (width.is_none() || height.is_none())
+        {
+            return Err(field(
+                if width.is_none() { "width" } else { "height" },
+                format!("fit = \"{}\" needs both width and height", fit_name(fit)),
+            ));
+        }
+        if file.gravity.is_some() && fit != Fit::Cover {
+            return Err(field(
+                "gravity",
+                format!(
+                    "only applies to fit = \"cover\" (this preset has fit = \"{}\")",
+                    fit_name(fit)
+                ),
+            ));
+        }
+        let quality = match file.quality {
+            None => 80,
+            Some(q) if (1..=100).contains(&q) => q as u8,
+            Some(q) => {
+                return Err(field(
+                    "quality",
+                    format!("must be between 1 and 100 (got {q})"),
+                ));
+            }
+        };
+        let background = match file.background.as_deref() {
+            None => Colour::WHITE,
+            Some(s) => Colour::parse(s).map_err(|reason| field("background", reason))?,
+        };
+        let mut preset = Preset {
+            name,
+            width,
+            height,
+            fit,
+            gravity: file.gravity.unwrap_or(Gravity::Centre),
+            format: file.format.unwrap_or(FormatChoice::Auto),
+            quality,
+            background,
+            // `cover` and `fill` promise the box (a layout slot, a social card of a required
+            // size); `inside` and `contain` promise at most the box, so never enlarge unasked.
+            upscale: file
+                .upscale
+                .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
+            fingerprint: Fingerprint(String::new()),
+        };
+        preset.fingerprint = preset.compute_fingerprint();
+        Ok(preset)
+    }
+
+    /// Reads and validates one preset file; its name is the file stem.
+    pub fn load(path: &Path) -> Result<Self, PresetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| PresetError::Name {
+                path: path.to_owned(),
+                reason: "the file name is not valid UTF-8".into(),
+            })?;
+        Self::parse(stem, &text, path)
+    }
+
+    /// The fingerprint: changes exactly when the output would.
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
+    /// The canonical definition hashed into the fingerprint. Fields that cannot change the
+    /// output for this preset (gravity outside `cover`) are left out.
+    fn canonical(&self) -> String {
+        let side = |v: Option<u32>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let gravity = if self.fit == Fit::Cover {
+            format!("{:?}", self.gravity).to_lowercase()
+        } else {
+            "-".into()
+        };
+        format!(
+            "pipeline={PIPELINE_VERSION};w={};h={};fit={};gravity={gravity};format={:?};q={};bg={};upscale={}",
+            side(self.width),
+            side(self.height),
+            fit_name(self.fit),
+            self.format,
+            self.quality,
+            self.background,
+            self.upscale
+        )
+    }
+
+    fn compute_fingerprint(&self) -> Fingerprint {
+        let hash = blake3::hash(self.canonical().as_bytes());
+        Fingerprint(hash.to_hex()[..12].to_owned())
+    }
+
+    /// One line saying what the preset does, e.g. `inside 320x320, jpeg q80`.
+    pub fn summary(&self) -> String {
+        let side = |v: Option<u32>| v.map_or_else(|| "auto".to_owned(), |v| v.to_string());
+        let mut s = format!(
+            "{} {}x{}",
+            fit_name(self.fit),
+            side(self.width),
+            side(self.height)
+        );
+        if self.fit == Fit::Cover && self.gravity != Gravity::Centre {
+            s.push_str(&format!(" ({:?})", self.gravity).to_lowercase());
+        }
+        s.push_str(&format!(", {:?} q{}", self.format, self.quality).to_lowercase());
+        if self.upscale {
+            s.push_str(", upscale");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Preset, PresetError> {
+        Preset::parse("p", text, Path::new("presets/p.toml"))
+    }
+
+    #[test]
+    fn fingerprint_ignores_formatting_and_key_order() {
+        let a = parse("width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80").unwrap();
+        let b = parse("# comment\nquality=80\n\nformat='jpeg'\nheight = 320\nwidth=320\n").unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        // Writing a default explicitly does not change what the preset produces.
+        let c = parse("width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"inside\"\nupscale = false").unwrap();
+        assert_eq!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn fingerprint_changes_with_every_output_field() {
+        let base = "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"";
+        let fp = parse(base).unwrap().fingerprint().clone();
+        for changed in [
+            "width = 321\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"",
+            "width = 320\nheight = 300\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"",
+            "width = 320\nheight = 320\nformat = \"png\"\nquality = 80\nfit = \"cover\"",
+            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 81\nfit = \"cover\"",
+            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"fill\"",
+            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\ngravity = \"north\"",
+            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nbackground = \"#000\"",
+            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nupscale = false",
+        ] {
+            assert_ne!(&fp, parse(changed).unwrap().fingerprint(), "{changed}");
+        }
+    }
+
+    #[test]
+    fn colours() {
+        assert_eq!(Colour::parse("#fff").unwrap(), Colour::WHITE);
+        assert_eq!(Colour::parse("#102030").unwrap(), Colour([16, 32, 48, 255]));
+        assert_eq!(Colour::parse("#10203000").unwrap(), Colour([16, 32, 48, 0]));
+        assert!(Colour::parse("red").is_err());
+        assert!(Colour::parse("#12345").is_err());
+        assert!(Colour::parse("#ggg").is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! The words a preset is written in: its name, fit, gravity, format and background colour,
+//! each parsed from the file and printed back the same way, and the [`Fingerprint`].
+
+use std::fmt;
+
+use serde::Deserialize;
+
+/// A preset's name: the file stem, `[a-z0-9_-]{1,64}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PresetName(String);
+
+impl PresetName {
+    /// Validates a preset name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() || s.len() > 64 {
+            return Err(format!("preset name `{s}` must be 1 to 64 characters long"));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
+        {
+            return Err(format!(
+                "preset name `{s}` has the character {c:?}; only a-z, 0-9, `_` and `-` are allowed"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PresetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// How the image is fitted into the preset's box (sharp's meanings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Fill the box, cropping what overflows (by gravity).
+    Cover,
+    /// Fit inside the box and pad the rest with the background colour.
+    Contain,
+    /// Fit inside the box; the output is at most the box, never padded.
+    Inside,
+    /// Stretch to exactly the box, ignoring the aspect ratio.
+    Fill,
+}
+
+/// Which part of the image `cover` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gravity {
+    #[serde(alias = "center")]
+    Centre,
+    North,
+    Northeast,
+    East,
+    Southeast,
+    South,
+    Southwest,
+    West,
+    Northwest,
+}
+
+impl Gravity {
+    /// Horizontal and vertical anchor, each 0.0 (left/top), 0.5 or 1.0 (right/bottom).
+    pub fn anchor(self) -> (f64, f64) {
+        match self {
+            Gravity::Centre => (0.5, 0.5),
+            Gravity::North => (0.5, 0.0),
+            Gravity::Northeast => (1.0, 0.0),
+            Gravity::East => (1.0, 0.5),
+            Gravity::Southeast => (1.0, 1.0),
+            Gravity::South => (0.5, 1.0),
+            Gravity::Southwest => (0.0, 1.0),
+            Gravity::West => (0.0, 0.5),
+            Gravity::Northwest => (0.0, 0.0),
+        }
+    }
+}
+
+/// The output format a preset asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatChoice {
+    Jpeg,
+    Png,
+    Webp,
+    /// Chosen per request (WebP when the client accepts it, else JPEG, or PNG for alpha).
+    Auto,
+    /// The original's format when it can be encoded (JPEG, PNG, WebP), else PNG.
+    Source,
+}
+
+/// An 8-bit RGBA colour, written `#rgb`, `#rrggbb` or `#rrggbbaa`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Colour(pub [u8; 4]);
+
+impl Colour {
+    /// White, the default background.
+    pub const WHITE: Colour = Colour([255, 255, 255, 255]);
+
+    /// Parses `#rgb`, `#rrggbb` or `#rrggbbaa`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let hex = s
+            .strip_prefix('#')
+            .ok_or_else(|| format!("`{s}` is not a colour; write it as #rrggbb or #rrggbbaa"))?;
+        let digits: Vec<u8> = hex
+            .chars()
+            .map(|c| c.to_digit(16).map(|d| d as u8))
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("`{s}` has a character that is not a hex digit"))?;
+        let pair = |i: usize| digits[i] * 16 + digits[i + 1];
+        match digits.len() {
+            3 => Ok(Colour([
+                digits[0] * 17,
+                digits[1] * 17,
+                digits[2] * 17,
+                255,
+            ])),
+            6 => Ok(Colour([pair(0), pair(2), pair(4), 255])),
+            8 => Ok(Colour([pair(0), pair(2), pair(4), pair(6)])),
+            _ => Err(format!(
+                "`{s}` is not a colour; write it as #rgb, #rrggbb or #rrggbbaa"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Colour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [r, g, b, a] = self.0;
+        write!(f, "#{r:02x}{g:02x}{b:02x}{a:02x}")
+    }
+}
+
+/// A short hash of everything that determines a preset's output, plus the pipeline version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub(super) String);
+
+impl Fingerprint {
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The name a fit is written with in preset files.
+pub fn fit_name(fit: Fit) -> &'static str {
+    match fit {
+        Fit::Cover => "cover",
+        Fit::Contain => "contain",
+        Fit::Inside => "inside",
+        Fit::Fill => "fill",
+    }
+}
