@@ -17,3 +17,4 @@ mod refusals;
 mod s3;
 mod service;
 mod sns;
+mod storage;
