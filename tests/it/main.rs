@@ -10,6 +10,7 @@ mod deep_jpeg;
 mod failures;
 mod faults;
 mod hardening;
+mod layout;
 mod memory;
 mod pipeline;
 mod presets;

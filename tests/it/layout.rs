@@ -1,0 +1,260 @@
+//! The shape of `src/`, as the README's "Where things are" promises it: every file opens
+//! with a `//!` line, none is much over 400 lines, no module imports one that imports it back,
+//! and the README names what is in the tree.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// "About 400 lines": a little over is a judgement call, far over is a file doing two things.
+const MAX_LINES: usize = 430;
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// A file's module path: `src/service/mod.rs` is `service`, `src/lib.rs` the root.
+fn module_of(path: &Path) -> Vec<String> {
+    let rel = path.strip_prefix(src()).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The code of a file without its unit tests and comments.
+fn code_of(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = match text.find("#[cfg(test)]\nmod tests") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    text.lines()
+        .map(|l| l.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The paths written after `head::` in `code`, as segments; a braced list gives one path
+/// per item (`crate::a::{b, c::d}` gives `[a, b]` and `[a, c, d]`).
+fn paths_after(code: &str, head: &str) -> Vec<Vec<String>> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    let needle = format!("{head}::");
+    let mut from = 0;
+    while let Some(i) = code[from..].find(&needle) {
+        let start = from + i;
+        from = start + needle.len();
+        if code[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| ident(c) || c == ':')
+        {
+            continue;
+        }
+        let rest = &code[from..];
+        let end = rest
+            .find(|c: char| !(ident(c) || c == ':'))
+            .unwrap_or(rest.len());
+        let base: Vec<String> = rest[..end]
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        match rest[end..].strip_prefix('{') {
+            Some(list) => {
+                let list = &list[..list.find('}').unwrap_or(list.len())];
+                for item in list.split(',') {
+                    let item = item.trim();
+                    let item = &item[..item
+                        .find(|c: char| !(ident(c) || c == ':'))
+                        .unwrap_or(item.len())];
+                    let mut path = base.clone();
+                    path.extend(
+                        item.split("::")
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned),
+                    );
+                    out.push(path);
+                }
+            }
+            None => out.push(base),
+        }
+    }
+    out
+}
+
+/// Every module's imports of other modules (by `crate::`, `super::`, `thumbkit::`, or a
+/// folder's `mod.rs` naming its own submodules).
+fn imports() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let modules: BTreeMap<Vec<String>, PathBuf> =
+        files.iter().map(|p| (module_of(p), p.clone())).collect();
+    let resolve = |parts: Vec<String>| -> Option<Vec<String>> {
+        (1..=parts.len())
+            .rev()
+            .map(|n| parts[..n].to_vec())
+            .find(|m| modules.contains_key(m))
+    };
+    let mut edges = BTreeMap::new();
+    for (module, path) in &modules {
+        let code = code_of(path);
+        let binary = module.first().is_some_and(|m| m == "cli");
+        let mut targets = BTreeSet::new();
+        let mut add = |base: Vec<String>, rest: &[String]| {
+            let mut parts = base;
+            let mut rest = rest;
+            while rest.first().is_some_and(|s| s == "super") {
+                parts.pop();
+                rest = &rest[1..];
+            }
+            parts.extend(rest.iter().cloned());
+            if let Some(t) = resolve(parts)
+                && &t != module
+                && !t.is_empty()
+            {
+                targets.insert(t);
+            }
+        };
+        for rest in paths_after(&code, "crate") {
+            // In the binary, `crate::` is the binary (cli); in the library, the library.
+            add(if binary { vec!["cli".into()] } else { vec![] }, &rest);
+        }
+        for rest in paths_after(&code, "thumbkit") {
+            add(vec![], &rest);
+        }
+        for rest in paths_after(&code, "super") {
+            add(module[..module.len().saturating_sub(1)].to_vec(), &rest);
+        }
+        let is_folder = path
+            .file_name()
+            .is_some_and(|n| n == "mod.rs" || n == "lib.rs" || n == "main.rs");
+        if is_folder {
+            let declared: Vec<&str> = code
+                .lines()
+                .filter_map(|l| {
+                    let l = l
+                        .trim()
+                        .trim_start_matches("pub(crate) ")
+                        .trim_start_matches("pub ");
+                    l.strip_prefix("mod ")?.strip_suffix(';')
+                })
+                .collect();
+            let body: String = code
+                .lines()
+                .filter(|l| !l.trim().trim_start_matches("pub ").starts_with("mod "))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for child in declared {
+                if !paths_after(&body, child).is_empty() {
+                    add(module.clone(), &[child.to_owned()]);
+                }
+            }
+        }
+        edges.insert(module.clone(), targets);
+    }
+    edges
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it_back() {
+    let edges = imports();
+    let name = |m: &Vec<String>| {
+        if m.is_empty() {
+            "crate".into()
+        } else {
+            m.join("::")
+        }
+    };
+    // A module is in a circle when it can reach itself.
+    let mut circles = Vec::new();
+    for start in edges.keys() {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&Vec<String>> = edges[start].iter().collect();
+        while let Some(m) = todo.pop() {
+            if m == start {
+                circles.push(name(start));
+                break;
+            }
+            if seen.insert(m.clone()) {
+                todo.extend(edges.get(m).into_iter().flatten());
+            }
+        }
+    }
+    assert!(edges.len() > 50, "the walk found {} modules", edges.len());
+    assert!(
+        circles.is_empty(),
+        "modules in an import circle: {circles:?}"
+    );
+}
+
+#[test]
+fn every_source_file_says_why_it_exists_and_is_short() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("//!"), "{}: no //! line", path.display());
+        let lines = text.lines().count();
+        assert!(lines <= MAX_LINES, "{}: {lines} lines", path.display());
+    }
+}
+
+#[test]
+fn the_readme_names_what_is_in_the_tree() {
+    let readme = std::fs::read_to_string(src().join("../README.md")).unwrap();
+    let start = readme.find("## Where things are").expect("the section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let named: BTreeSet<&str> = section.split('`').skip(1).step_by(2).collect();
+    let root = src().join("..");
+    for path in named
+        .iter()
+        .filter(|n| n.starts_with("src/") || n.starts_with("tests/"))
+    {
+        assert!(
+            root.join(path).exists(),
+            "the README names `{path}`, which is not there"
+        );
+    }
+    // Every entry at the top of src/ is named, and every file of the folders it lists in full.
+    for entry in std::fs::read_dir(src()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let written = [format!("src/{name}"), format!("src/{name}/")];
+        assert!(
+            written.iter().any(|w| named.contains(w.as_str())),
+            "the README does not name src/{name}"
+        );
+    }
+    for folder in ["cli", "config", "http", "service", "storage"] {
+        for entry in std::fs::read_dir(src().join(folder)).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name == "mod.rs" || name.ends_with("_tests.rs") {
+                continue;
+            }
+            let written = [name.clone(), format!("{name}/")];
+            assert!(
+                written.iter().any(|w| named.contains(w.as_str())),
+                "the README's Where things are does not name src/{folder}/{name}"
+            );
+        }
+    }
+}
