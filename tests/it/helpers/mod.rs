@@ -6,3 +6,5 @@
 pub mod app;
 pub mod fixtures;
 pub mod process;
+pub mod s3;
+pub mod servers;

@@ -1,0 +1,125 @@
+//! A real S3 server in process (s3s + s3s-fs with SigV4 auth on, port 0), with an SDK
+//! client to look at the bucket as any other tool would.
+
+#![allow(dead_code)]
+
+use super::app::*;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use std::path::PathBuf;
+use std::sync::Arc;
+use thumbkit::storage::{S3Location, S3Options, S3Store, Store};
+
+/// A real S3 server (s3s-fs) on 127.0.0.1, with SigV4 auth on and one bucket, [`BUCKET`].
+#[derive(Clone)]
+pub struct S3Server {
+    pub endpoint: String,
+    pub root: PathBuf,
+    /// An SDK client for the test's own puts and checks.
+    pub client: aws_sdk_s3::Client,
+}
+
+impl S3Server {
+    /// Starts a server over a fresh directory and creates [`BUCKET`].
+    pub async fn start(tag: &str) -> Self {
+        let root = temp_dir(&format!("s3-{tag}"));
+        let fs = s3s_fs::FileSystem::new(&root).unwrap();
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let builder = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    );
+                    let _ = builder
+                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        let endpoint = format!("http://{addr}");
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+            .force_path_style(true)
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(config);
+        client.create_bucket().bucket(BUCKET).send().await.unwrap();
+        Self {
+            endpoint,
+            root,
+            client,
+        }
+    }
+
+    /// thumbkit's options for this server.
+    pub fn options(&self) -> S3Options {
+        S3Options {
+            endpoint_url: Some(self.endpoint.clone()),
+            path_style: Some(true),
+            region: Some("us-east-1".into()),
+            credentials: Some((ACCESS_KEY.into(), SECRET_KEY.into())),
+        }
+    }
+
+    /// A thumbkit store over `s3://photos/{prefix}`.
+    pub async fn store(&self, prefix: &str) -> Arc<dyn Store> {
+        let location = S3Location::parse(&format!("{BUCKET}/{prefix}")).unwrap();
+        Arc::new(S3Store::connect(location, self.options()).await)
+    }
+
+    /// Puts an object with the SDK, as any uploader would (no thumbkit metadata).
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) {
+        self.client
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// An object's bytes and content type, or `None`.
+    pub async fn get(&self, key: &str) -> Option<(Vec<u8>, String)> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        let content_type = out.content_type().unwrap_or_default().to_owned();
+        let bytes = out.body.collect().await.ok()?.into_bytes().to_vec();
+        Some((bytes, content_type))
+    }
+
+    /// Every key in the bucket under `prefix`.
+    pub async fn keys(&self, prefix: &str) -> Vec<String> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        let mut keys: Vec<String> = out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
+    }
+}

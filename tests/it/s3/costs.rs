@@ -1,0 +1,104 @@
+//! The storage cost per request, measured from the metrics: the figures the README quotes.
+
+use super::*;
+
+/// Storage calls by `op kind` since `before` (from `/metrics`), sorted.
+async fn calls_since(app: &App, before: &std::collections::BTreeMap<String, f64>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (call, now) in app.storage_counts().await {
+        let was = before.get(&call).copied().unwrap_or(0.0);
+        out.extend(std::iter::repeat_n(call, (now - was) as usize));
+    }
+    out.sort();
+    out
+}
+
+fn sorted<const N: usize>(calls: [&str; N]) -> Vec<String> {
+    let mut out: Vec<String> = calls.iter().map(|c| (*c).to_owned()).collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storage_cost_per_request_is_what_the_readme_says() {
+    let s3 = S3Server::start("costs").await;
+    s3.put("p/cat.jpg", fixture("DSCN0010.jpg")).await;
+    let settings = Settings {
+        revalidate: Duration::from_millis(300),
+        ..Settings::default()
+    };
+    let app = spawn_app(s3.store("").await, shipped_presets(), settings.clone()).await;
+    let path = "/t/thumb/p/cat.jpg";
+
+    let before = app.storage_counts().await;
+    let cold = app.get(path).await;
+    assert_eq!(cold.header("x-cache"), "miss");
+    app.service.drain().await;
+    let cold_calls = calls_since(&app, &before).await;
+    // The record is written twice: under the key and ETag, and in the per-key index.
+    assert_eq!(
+        cold_calls,
+        sorted([
+            "head original",
+            "get record",
+            "get original",
+            "put record",
+            "put record",
+            "get variant",
+            "put variant",
+        ]),
+        "cold miss"
+    );
+
+    let before = app.storage_counts().await;
+    assert_eq!(app.get(path).await.header("x-cache"), "hit-memory");
+    assert!(calls_since(&app, &before).await.is_empty(), "memory hit");
+
+    // After THUMBKIT_REVALIDATE, a memory hit first checks the original with one HEAD.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let before = app.storage_counts().await;
+    assert_eq!(app.get(path).await.header("x-cache"), "hit-memory");
+    assert_eq!(
+        calls_since(&app, &before).await,
+        ["head original"],
+        "revalidation"
+    );
+
+    // A second instance: HEAD, the shared record, the stored variant.
+    let other = spawn_app(s3.store("").await, shipped_presets(), settings.clone()).await;
+    let before = other.storage_counts().await;
+    assert_eq!(other.get(path).await.header("x-cache"), "hit-store");
+    assert_eq!(
+        calls_since(&other, &before).await,
+        sorted(["head original", "get record", "get variant"]),
+        "second instance"
+    );
+
+    // A client revalidating its copy on a cold instance: HEAD and the record, no variant.
+    let third = spawn_app(s3.store("").await, shipped_presets(), settings).await;
+    let etag = cold.header("etag").to_owned();
+    let before = third.storage_counts().await;
+    let revalidated = request(third.addr, "GET", path, &[("If-None-Match", &etag)]).await;
+    assert_eq!(revalidated.status, 304);
+    assert_eq!(
+        calls_since(&third, &before).await,
+        sorted(["head original", "get record"]),
+        "304"
+    );
+
+    // The README states these figures; they cannot drift from what is measured here.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for claim in [
+        "A cold miss costs 7 storage calls (HEAD original, GET record, GET original, PUT record \
+         twice: under its ETag and in the per-key index, GET variant, PUT variant)",
+        "a second instance's first request 3 (HEAD, GET record, GET variant)",
+        "a memory hit 0, and 1 (HEAD) once `THUMBKIT_REVALIDATE` has passed",
+        "a 304 on a cold instance 2 (HEAD, GET record)",
+    ] {
+        assert!(readme.contains(claim), "README must say: {claim}");
+    }
+}
