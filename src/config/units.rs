@@ -6,6 +6,17 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// `s` trimmed, its leading number and the unit after it; `what` says what was expected.
+fn number_and_unit<'a>(s: &'a str, what: &str) -> Result<(&'a str, u64, &'a str), String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not {what}"))?;
+    Ok((s, n, unit))
+}
+
 /// A duration written `500ms`, `30s`, `5m`, `24h`, `7d` or as a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
@@ -14,12 +25,7 @@ impl FromStr for Span {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (digits, unit) = s.split_at(split);
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration like 30s"))?;
+        let (s, n, unit) = number_and_unit(s, "a duration like 30s")?;
         let seconds = |factor: u64| {
             n.checked_mul(factor)
                 .map(|s| Span(Duration::from_secs(s)))
@@ -70,12 +76,7 @@ impl FromStr for Size {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (digits, unit) = s.split_at(split);
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("`{s}` is not a size like 256MiB"))?;
+        let (s, n, unit) = number_and_unit(s, "a size like 256MiB")?;
         let factor = match unit.trim() {
             "" => 1,
             "KB" | "kB" => 1_000,
