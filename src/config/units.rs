@@ -11,9 +11,7 @@ fn number_and_unit<'a>(s: &'a str, what: &str) -> Result<(&'a str, u64, &'a str)
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
-    let n = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not {what}"))?;
+    let n = digits.parse().map_err(|_| format!("`{s}` is not {what}"))?;
     Ok((s, n, unit))
 }
 
