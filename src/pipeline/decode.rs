@@ -12,6 +12,7 @@ use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, RgbImage};
 use super::colour::Decoded;
 use super::error::PipelineError;
 use super::formats::SourceFormat;
+use super::jpeg::Scans;
 use super::limits::Limits;
 use super::{jpeg, sniff};
 
@@ -59,9 +60,10 @@ pub fn decode(
     full: (u32, u32),
     limits: &Limits,
     shrink: &dyn Fn(u32, u32) -> u32,
+    scans: Scans,
 ) -> Result<Source, PipelineError> {
     if format == SourceFormat::Jpeg {
-        return decode_jpeg(data, limits, shrink);
+        return decode_jpeg(data, limits, shrink, scans);
     }
     // A PNG's profile is inflated here with a bound, and the decoder gets a copy without
     // metadata chunks, so none of them is inflated past the bound.
@@ -110,6 +112,7 @@ fn decode_jpeg(
     data: &[u8],
     limits: &Limits,
     shrink: &dyn Fn(u32, u32) -> u32,
+    scans: Scans,
 ) -> Result<Source, PipelineError> {
     let header = jpeg::header(data)?;
     let markers = jpeg::markers(data);
@@ -123,7 +126,7 @@ fn decode_jpeg(
         (header.width, header.height)
     };
     let denominator = shrink(uw, uh);
-    let px = jpeg::decode_scaled(data, &header, denominator, limits.max_pixels)?;
+    let px = jpeg::decode_scaled(data, &header, denominator, limits.max_pixels, scans)?;
     let size_error = || PipelineError::Internal("decoded JPEG has an unexpected size".into());
     let decoded = match px.channels {
         1 => Decoded::Image(DynamicImage::ImageLuma8(

@@ -11,6 +11,7 @@ use std::ffi::CStr;
 use turbojpeg::raw;
 
 use super::error::PipelineError;
+use super::progressive;
 
 /// The colour model a JPEG stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +126,15 @@ fn photoshop_has_iptc(body: &[u8]) -> bool {
     false
 }
 
+/// Which scans of a progressive JPEG a decode reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scans {
+    /// Every scan: validation, which must find corrupt data wherever it is.
+    All,
+    /// Only those the output needs (at 1/8 scale, the DC scans): renders.
+    Needed,
+}
+
 /// An owned TurboJPEG decompressor instance.
 struct Handle(raw::tjhandle);
 
@@ -220,7 +230,29 @@ pub struct JpegPixels {
 /// Gray stays gray and CMYK/YCCK stays CMYK (the colour step converts them with their
 /// profile); everything else comes out RGB. Truncated or corrupt data is an error, not grey
 /// rows, even where libjpeg only warns.
+///
+/// With [`Scans::Needed`] at 1/8 scale, a progressive JPEG is decoded from its DC scans only
+/// ([`progressive::dc_only`]): the same pixels for a fraction of the entropy decoding. Should
+/// that stream fail for any reason, the file is decoded as it is.
 pub fn decode_scaled(
+    data: &[u8],
+    header: &JpegHeader,
+    denominator: u32,
+    max_pixels: u64,
+    scans: Scans,
+) -> Result<JpegPixels, PipelineError> {
+    if scans == Scans::Needed
+        && denominator == 8
+        && !header.lossless
+        && let Some(dc) = progressive::dc_only(data)
+        && let Ok(pixels) = decode_stream(&dc, header, denominator, max_pixels)
+    {
+        return Ok(pixels);
+    }
+    decode_stream(data, header, denominator, max_pixels)
+}
+
+fn decode_stream(
     data: &[u8],
     header: &JpegHeader,
     denominator: u32,

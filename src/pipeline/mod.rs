@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod jpeg;
 pub mod limits;
 pub mod png;
+pub mod progressive;
 pub mod resize;
 pub mod sniff;
 pub mod version;
@@ -98,7 +99,14 @@ pub fn validate(input: &[u8], limits: &Limits) -> Result<Validated, PipelineErro
     catch_unwind(AssertUnwindSafe(|| {
         let probe = probe(input, limits)?;
         let full = (probe.width, probe.height);
-        let source = decode::decode(input, probe.format, full, limits, &|_, _| 8)?;
+        let source = decode::decode(
+            input,
+            probe.format,
+            full,
+            limits,
+            &|_, _| 8,
+            jpeg::Scans::All,
+        )?;
         let upright = if decode::swaps_axes(source.orientation) {
             (full.1, full.0)
         } else {
@@ -179,7 +187,14 @@ fn decode_probed(
         None => 1,
     };
     let full = (probed.width, probed.height);
-    let source = decode::decode(input, probed.format, full, limits, &shrink)?;
+    let source = decode::decode(
+        input,
+        probed.format,
+        full,
+        limits,
+        &shrink,
+        jpeg::Scans::Needed,
+    )?;
     let upright = if decode::swaps_axes(source.orientation) {
         (source.full.1, source.full.0)
     } else {
