@@ -325,6 +325,21 @@ mod tests {
         }
     }
 
+    /// A progressive file from a camera's own software, not made by libjpeg-turbo.
+    #[test]
+    fn a_real_progressive_file_gives_the_same_pixels() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let file = std::fs::read(path.join("32-lens_data.jpeg")).unwrap();
+        let header = jpeg::header(&file).unwrap();
+        let Some(dc) = dc_only(&file) else {
+            panic!("32-lens_data.jpeg is progressive with AC scans");
+        };
+        assert!(dc.len() < file.len());
+        let whole = jpeg::decode_scaled(&file, &header, 8, u64::MAX, Scans::All).unwrap();
+        let fast = jpeg::decode_scaled(&file, &header, 8, u64::MAX, Scans::Needed).unwrap();
+        assert!(fast.data == whole.data, "pixels differ");
+    }
+
     #[test]
     fn other_files_are_left_alone() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
