@@ -295,6 +295,28 @@ impl Reference {
         resize::resize(&self.full, &plan, 1.0).map_err(|e| e.to_string())
     }
 
+    /// What `preset` looks like rendered from full resolution with Lanczos3 (cropped and
+    /// padded as the preset says, alpha flattened onto its background), as RGB.
+    pub fn planned(&self, preset: &Preset) -> Result<Pixels, String> {
+        let plan = geometry::plan(self.upright.0, self.upright.1, preset);
+        let resized = resize::resize(&self.full, &plan, 1.0).map_err(|e| e.to_string())?;
+        Ok(resize::pad(resized, &plan, preset.background).flatten(preset.background))
+    }
+
+    /// PSNR (dB, RGB) of a JPEG rendering of `preset` against [`Self::planned`].
+    pub fn psnr_of_preset(&self, preset: &Preset, jpeg: &[u8]) -> Result<f64, String> {
+        let img =
+            turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
+        let reference = self.planned(preset)?;
+        if (reference.width as usize, reference.height as usize) != (img.width, img.height) {
+            return Err(format!(
+                "{}x{} rendered, {}x{} planned",
+                img.width, img.height, reference.width, reference.height
+            ));
+        }
+        Ok(psnr(&reference.data, &img.pixels))
+    }
+
     /// PSNR (dB, RGB) of a JPEG thumbnail against the reference at the thumbnail's size.
     pub fn psnr_of_jpeg(&self, jpeg: &[u8]) -> Result<f64, String> {
         let img =

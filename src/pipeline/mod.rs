@@ -7,6 +7,7 @@
 //! ICC conversion is per pixel, so it runs on the resized pixels (10-20x fewer of them).
 
 pub mod colour;
+pub mod batch;
 pub mod decode;
 pub mod encode;
 pub mod error;
@@ -170,29 +171,34 @@ pub fn decode_upright(
     defer_colour: bool,
 ) -> Result<Upright, PipelineError> {
     let probed = probe(input, limits)?;
-    decode_probed(input, probed, preset, limits, margin, defer_colour)
+    decode_probed(input, probed, limits, &denominator_for(preset, margin), defer_colour)
 }
 
-/// [`decode_upright`] for an input already [`probe`]d.
-fn decode_probed(
-    input: &[u8],
-    probed: Probe,
-    preset: &Preset,
-    limits: &Limits,
-    margin: Option<f64>,
-    defer_colour: bool,
-) -> Result<Upright, PipelineError> {
-    let shrink = |w: u32, h: u32| match margin {
+/// The shrink-on-load denominator `preset` allows with `margin` (`None`: full resolution),
+/// as a function of the upright full-resolution size.
+fn denominator_for(preset: &Preset, margin: Option<f64>) -> impl Fn(u32, u32) -> u32 + '_ {
+    move |w: u32, h: u32| match margin {
         Some(m) => shrink_on_load_denominator(geometry::plan(w, h, preset).shrink(), m),
         None => 1,
-    };
+    }
+}
+
+/// [`decode_upright`] for an input already [`probe`]d, at the denominator `shrink` answers
+/// for the upright full-resolution size.
+pub(crate) fn decode_probed(
+    input: &[u8],
+    probed: Probe,
+    limits: &Limits,
+    shrink: &dyn Fn(u32, u32) -> u32,
+    defer_colour: bool,
+) -> Result<Upright, PipelineError> {
     let full = (probed.width, probed.height);
     let source = decode::decode(
         input,
         probed.format,
         full,
         limits,
-        &shrink,
+        shrink,
         jpeg::Scans::Needed,
     )?;
     let upright = if decode::swaps_axes(source.orientation) {
@@ -251,7 +257,7 @@ pub fn render_with_margin(
 }
 
 /// Errors when an output of `canvas` would exceed the per-side limit.
-fn check_output(canvas: (u32, u32), limits: &Limits) -> Result<(), PipelineError> {
+pub(crate) fn check_output(canvas: (u32, u32), limits: &Limits) -> Result<(), PipelineError> {
     let (width, height) = canvas;
     if width > limits.max_output_side || height > limits.max_output_side {
         return Err(PipelineError::OutputTooLarge {
@@ -279,7 +285,8 @@ fn render_inner(
     {
         return Err(too_large);
     }
-    let upright = decode_probed(input, probed, preset, limits, Some(margin), true)?;
+    let shrink = denominator_for(preset, Some(margin));
+    let upright = decode_probed(input, probed, limits, &shrink, true)?;
     let plan = geometry::plan(upright.full.0, upright.full.1, preset);
     check_output(plan.canvas, limits)?;
     let mut resized = resize::resize(&upright.pixels, &plan, upright.scale)?;

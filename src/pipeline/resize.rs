@@ -11,6 +11,7 @@ use super::geometry::Plan;
 use crate::preset::Colour;
 
 /// Upright 8-bit sRGB pixels, RGB or RGBA.
+#[derive(Clone)]
 pub struct Pixels {
     pub width: u32,
     pub height: u32,

@@ -5,6 +5,7 @@ use crate::helpers::fixtures::*;
 use thumbkit::pipeline::inspect;
 use thumbkit::pipeline::{self, Limits, OutputFormat, PipelineError};
 
+mod batch;
 mod colour;
 mod privacy;
 mod refusals;

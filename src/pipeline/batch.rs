@@ -1,0 +1,162 @@
+//! Every variant of an original from one decode: what an upload's pre-generation runs.
+//!
+//! Rendering each preset alone decodes the photo once per preset (the largest at full
+//! scale). Here it is decoded once, at the scale the largest preset needs, made upright
+//! and sRGB once, and each preset is resized from the smallest result already made that is
+//! still [`CASCADE_MARGIN`] times larger than it (a whole-image `large` feeds `medium`, which
+//! feeds `small`...), so most resizes read a fraction of the photo's pixels. Encoding is
+//! left to the caller ([`Composed::encode`]), so formats can be encoded in parallel.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::error::PipelineError;
+use super::formats::OutputFormat;
+use super::geometry::{self, Plan};
+use super::resize::{self, Pixels};
+use super::{Limits, Rendered, check_output, colour, encode, probe, shrink_on_load_denominator};
+use crate::preset::{Colour, Preset};
+
+/// A preset is resized from an earlier, smaller result only when that result still has this
+/// many times the preset's pixels per axis; otherwise from the decoded image. Lanczos from
+/// a Lanczos result at this margin stays within 0.2 dB of rendering the preset alone
+/// (`one_decode_stays_within_a_fifth_of_a_db` measures it on camera photos).
+pub const CASCADE_MARGIN: f64 = 3.0;
+
+/// One preset's pixels, composed (resized, cropped, padded, sRGB) and ready to encode.
+pub struct Composed {
+    pixels: Pixels,
+    background: Colour,
+    quality: u8,
+}
+
+impl Composed {
+    /// The output's width and height.
+    pub fn size(&self) -> (u32, u32) {
+        (self.pixels.width, self.pixels.height)
+    }
+
+    /// Encodes as `format`, flattening alpha as a render does (always for JPEG, and for any
+    /// format when every pixel is opaque).
+    pub fn encode(&self, format: OutputFormat) -> Result<Rendered, PipelineError> {
+        catch_unwind(AssertUnwindSafe(|| {
+            let flat;
+            let px = if self.pixels.alpha
+                && (format == OutputFormat::Jpeg || self.pixels.is_opaque())
+            {
+                flat = self.pixels.clone().flatten(self.background);
+                &flat
+            } else {
+                &self.pixels
+            };
+            Ok(Rendered {
+                bytes: encode::encode(px, format, self.quality)?,
+                width: px.width,
+                height: px.height,
+                format,
+            })
+        }))
+        .unwrap_or_else(|_| Err(PipelineError::Internal("an encoder panicked".into())))
+    }
+}
+
+/// Decodes `input` once and composes every one of `presets` from it, in the given order.
+/// The outer error is the original's (it cannot be decoded); an inner one is a preset's
+/// own (its output would exceed the limits).
+pub fn compose_all(
+    input: &[u8],
+    presets: &[&Preset],
+    limits: &Limits,
+) -> Result<Vec<Result<Composed, PipelineError>>, PipelineError> {
+    catch_unwind(AssertUnwindSafe(|| compose_inner(input, presets, limits))).unwrap_or_else(
+        |_| {
+            Err(PipelineError::Internal(
+                "a decoder failed on this input".into(),
+            ))
+        },
+    )
+}
+
+/// A whole-image resize kept as a source for smaller presets.
+struct Intermediate {
+    pixels: Pixels,
+    /// Its pixels per full-resolution pixel.
+    scale: f64,
+}
+
+fn compose_inner(
+    input: &[u8],
+    presets: &[&Preset],
+    limits: &Limits,
+) -> Result<Vec<Result<Composed, PipelineError>>, PipelineError> {
+    let probed = probe(input, limits)?;
+    // The decode serves every preset: the smallest denominator any of them allows.
+    let shrink = |w: u32, h: u32| {
+        presets
+            .iter()
+            .map(|p| {
+                shrink_on_load_denominator(geometry::plan(w, h, p).shrink(), super::SHRINK_MARGIN)
+            })
+            .min()
+            .unwrap_or(1)
+    };
+    let upright = super::decode_probed(input, probed, limits, &shrink, true)?;
+    let full = upright.full;
+    let plans: Vec<Plan> = presets
+        .iter()
+        .map(|p| geometry::plan(full.0, full.1, p))
+        .collect();
+    // Largest first, so that each result can feed the smaller ones after it.
+    let mut order: Vec<usize> = (0..presets.len()).collect();
+    order.sort_by_key(|&i| {
+        let (w, h) = plans[i].resized;
+        std::cmp::Reverse(u64::from(w) * u64::from(h))
+    });
+    let mut kept: Vec<Intermediate> = Vec::new();
+    let mut out: Vec<Option<Result<Composed, PipelineError>>> =
+        (0..presets.len()).map(|_| None).collect();
+    for i in order {
+        let (preset, plan) = (presets[i], &plans[i]);
+        if let Err(e) = check_output(plan.canvas, limits) {
+            out[i] = Some(Err(e));
+            continue;
+        }
+        let shrink = plan.shrink();
+        let shrink = shrink.0.min(shrink.1);
+        // The smallest kept result with the margin, else the decoded image.
+        let source = kept
+            .iter()
+            .filter(|k| shrink * k.scale >= CASCADE_MARGIN)
+            .min_by_key(|k| k.pixels.width)
+            .map_or((&upright.pixels, upright.scale), |k| (&k.pixels, k.scale));
+        let mut resized = resize::resize(source.0, plan, source.1)?;
+        if covers_whole(plan, full) {
+            kept.push(Intermediate {
+                pixels: resized.clone(),
+                scale: f64::from(resized.width) / f64::from(full.0),
+            });
+        }
+        if let Some(icc) = &upright.deferred_icc {
+            colour::convert_pixels(&mut resized, icc);
+        }
+        out[i] = Some(Ok(Composed {
+            pixels: resize::pad(resized, plan, preset.background),
+            background: preset.background,
+            quality: preset.quality,
+        }));
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(PipelineError::Internal("preset not composed".into()))))
+        .collect())
+}
+
+/// Whether `plan` resizes the whole image (no `cover` crop), so its result can stand in
+/// for the image at a smaller scale.
+fn covers_whole(plan: &Plan, full: (u32, u32)) -> bool {
+    let s = &plan.source;
+    s.left == 0.0
+        && s.top == 0.0
+        && s.width == f64::from(full.0)
+        && s.height == f64::from(full.1)
+        && plan.resized.0 < full.0
+}
