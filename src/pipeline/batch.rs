@@ -40,14 +40,13 @@ impl Composed {
     pub fn encode(&self, format: OutputFormat) -> Result<Rendered, PipelineError> {
         catch_unwind(AssertUnwindSafe(|| {
             let flat;
-            let px = if self.pixels.alpha
-                && (format == OutputFormat::Jpeg || self.pixels.is_opaque())
-            {
-                flat = self.pixels.clone().flatten(self.background);
-                &flat
-            } else {
-                &self.pixels
-            };
+            let px =
+                if self.pixels.alpha && (format == OutputFormat::Jpeg || self.pixels.is_opaque()) {
+                    flat = self.pixels.clone().flatten(self.background);
+                    &flat
+                } else {
+                    &self.pixels
+                };
             Ok(Rendered {
                 bytes: encode::encode(px, format, self.quality)?,
                 width: px.width,
@@ -67,13 +66,11 @@ pub fn compose_all(
     presets: &[&Preset],
     limits: &Limits,
 ) -> Result<Vec<Result<Composed, PipelineError>>, PipelineError> {
-    catch_unwind(AssertUnwindSafe(|| compose_inner(input, presets, limits))).unwrap_or_else(
-        |_| {
-            Err(PipelineError::Internal(
-                "a decoder failed on this input".into(),
-            ))
-        },
-    )
+    catch_unwind(AssertUnwindSafe(|| compose_inner(input, presets, limits))).unwrap_or_else(|_| {
+        Err(PipelineError::Internal(
+            "a decoder failed on this input".into(),
+        ))
+    })
 }
 
 /// A whole-image resize kept as a source for smaller presets.

@@ -6,8 +6,8 @@
 //! pad/flatten -> encode (no metadata). One exception to the order: an 8-bit RGB image's
 //! ICC conversion is per pixel, so it runs on the resized pixels (10-20x fewer of them).
 
-pub mod colour;
 pub mod batch;
+pub mod colour;
 pub mod decode;
 pub mod encode;
 pub mod error;
@@ -171,7 +171,13 @@ pub fn decode_upright(
     defer_colour: bool,
 ) -> Result<Upright, PipelineError> {
     let probed = probe(input, limits)?;
-    decode_probed(input, probed, limits, &denominator_for(preset, margin), defer_colour)
+    decode_probed(
+        input,
+        probed,
+        limits,
+        &denominator_for(preset, margin),
+        defer_colour,
+    )
 }
 
 /// The shrink-on-load denominator `preset` allows with `margin` (`None`: full resolution),

@@ -10,14 +10,31 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::keys::ObjectKey;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+
+use crate::keys::{ContentHash, ObjectKey};
+use crate::pipeline::batch::{self, Composed};
+use crate::pipeline::{OutputFormat, PipelineError};
 use crate::preset::Preset;
-use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
 use crate::service::manifest::{Manifest, formats};
 use crate::service::originals::Original;
-use crate::service::variants::Tier;
+use crate::service::records::HASH_METADATA;
+use crate::service::render::Patience;
+use crate::service::{Thumbnails, Variant};
 use crate::storage::Kind;
+
+/// A variant that is not stored yet: which preset, which format, and its key.
+struct Missing {
+    preset: usize,
+    format: OutputFormat,
+    key: ObjectKey,
+}
+
+/// One preset composed, with its share of the decode's time; or why not.
+type Composition = Result<(Arc<Composed>, Duration), ServiceError>;
 
 impl Thumbnails {
     /// Renders and stores `presets`' variants of `key` that are not stored yet (in every
@@ -36,6 +53,10 @@ impl Thumbnails {
 
     /// [`Self::pregenerate`] for an original already resolved; with its `bytes` when the
     /// caller holds them (an upload), so that they are not read back from the store.
+    ///
+    /// The missing variants are made from one decode ([`pipeline::batch`]): one job on a
+    /// render worker decodes and resizes every preset, then each format is encoded as its own
+    /// job, so the workers encode in parallel, and each is stored before this returns.
     pub(crate) async fn pregenerate_original(
         &self,
         key: &ObjectKey,
@@ -44,28 +65,171 @@ impl Thumbnails {
         presets: &[&Preset],
     ) -> Manifest {
         let mut manifest = self.manifest(key, original);
-        for preset in presets {
-            let mut outcome = "existing".to_owned();
+        let mut outcomes: Vec<String> = vec!["existing".to_owned(); presets.len()];
+        let mut missing = Vec::new();
+        for (i, preset) in presets.iter().enumerate() {
             for format in formats(preset, original) {
-                // One at a time per original: the render pool bounds the CPU, and a queue of
-                // an upload's variants should not crowd out visitors' requests.
-                match self
-                    .ensure_variant(key, original, bytes, preset, format)
-                    .await
-                {
-                    Ok(Tier::Store) => {}
-                    Ok(_) => outcome = "rendered".into(),
+                let variant_key = self.settings.layout.variant(&original.hash, preset, format);
+                match self.storage.head(&variant_key, Kind::Variant).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => missing.push(Missing {
+                        preset: i,
+                        format,
+                        key: variant_key,
+                    }),
                     Err(e) => {
-                        outcome = format!("failed: {e}");
+                        outcomes[i] = format!("failed: {}", ServiceError::from(e));
+                        missing.retain(|m| m.preset != i);
                         break;
                     }
                 }
             }
+        }
+        if !missing.is_empty() {
+            self.render_missing(key, original, bytes, presets, &missing, &mut outcomes)
+                .await;
+        }
+        for (preset, outcome) in presets.iter().zip(outcomes) {
             if let Some(info) = manifest.variants.get_mut(preset.name.as_str()) {
                 info.pregenerated = Some(outcome);
             }
         }
         manifest
+    }
+
+    /// Renders and stores `missing` from one decode, writing each preset's outcome.
+    async fn render_missing(
+        &self,
+        key: &ObjectKey,
+        original: &Original,
+        held: Option<&Bytes>,
+        presets: &[&Preset],
+        missing: &[Missing],
+        outcomes: &mut [String],
+    ) {
+        let composed = match self.compose(key, original, held, presets, missing).await {
+            Ok(composed) => composed,
+            Err(e) => {
+                for m in missing {
+                    outcomes[m.preset] = format!("failed: {e}");
+                }
+                return;
+            }
+        };
+        let encodes = missing.iter().map(|m| {
+            let composed = composed[m.preset].clone();
+            async move {
+                let composed = composed?;
+                let name = presets[m.preset].name.as_str();
+                self.encode_and_store(m, composed, &original.hash, name)
+                    .await
+            }
+        });
+        let results = join_all(encodes).await;
+        for (m, result) in missing.iter().zip(results) {
+            match result {
+                Ok(()) if !outcomes[m.preset].starts_with("failed") => {
+                    outcomes[m.preset] = "rendered".into();
+                }
+                Ok(()) => {}
+                Err(e) => outcomes[m.preset] = format!("failed: {e}"),
+            }
+        }
+    }
+
+    /// Decodes the original once and composes every preset `missing` names, on a worker.
+    /// Indexed like `presets` (a preset nothing is missing for is `None`).
+    async fn compose(
+        &self,
+        key: &ObjectKey,
+        original: &Original,
+        held: Option<&Bytes>,
+        presets: &[&Preset],
+        missing: &[Missing],
+    ) -> Result<Vec<Composition>, ServiceError> {
+        let wanted: Vec<usize> = (0..presets.len())
+            .filter(|i| missing.iter().any(|m| m.preset == *i))
+            .collect();
+        let chosen: Vec<Preset> = wanted.iter().map(|&i| presets[i].clone()).collect();
+        let admitted = self.workers.admit(Patience::Wait).await?;
+        let bytes = match held {
+            Some(bytes) => bytes.clone(),
+            None => match self.originals.bytes(key, original).await? {
+                Ok(bytes) => bytes,
+                Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
+            },
+        };
+        let (limits, expected) = (self.settings.limits, original.hash.clone());
+        let job = self.workers.run(admitted, move || {
+            // As for a request: filed under the hash of the bytes it was rendered from.
+            if ContentHash::of(&bytes) != expected {
+                return None;
+            }
+            let refs: Vec<&Preset> = chosen.iter().collect();
+            let started = Instant::now();
+            let out = batch::compose_all(&bytes, &refs, &limits);
+            Some((out, started.elapsed()))
+        });
+        let Some((composed, took)) = job.await? else {
+            self.originals.distrust(key, original).await;
+            return Err(ServiceError::Changed(key.to_string()));
+        };
+        let composed = match composed {
+            Ok(composed) => composed,
+            Err(e) => {
+                self.originals.failed(original, &e).await;
+                return Err(e.into());
+            }
+        };
+        // The decode's time is shared among the presets it served.
+        let share = took / u32::try_from(wanted.len().max(1)).unwrap_or(u32::MAX);
+        let unwanted = || Err(PipelineError::Internal("not composed".into()).into());
+        let mut out: Vec<Composition> = (0..presets.len()).map(|_| unwanted()).collect();
+        for (i, one) in wanted.into_iter().zip(composed) {
+            out[i] = one
+                .map(|c| (Arc::new(c), share))
+                .map_err(ServiceError::from);
+        }
+        Ok(out)
+    }
+
+    /// Encodes one format of a composed preset on a worker, stores it (before returning, as
+    /// pre-generation promises) and keeps it in memory.
+    async fn encode_and_store(
+        &self,
+        missing: &Missing,
+        (composed, share): (Arc<Composed>, Duration),
+        hash: &ContentHash,
+        preset: &str,
+    ) -> Result<(), ServiceError> {
+        let format = missing.format;
+        let admitted = self.workers.admit(Patience::Wait).await?;
+        let job = self.workers.run(admitted, move || {
+            let started = Instant::now();
+            composed.encode(format).map(|r| (r, started.elapsed()))
+        });
+        let (rendered, took) = job.await??;
+        self.metrics.render(preset, (share + took).as_secs_f64());
+        let bytes = Bytes::from(rendered.bytes);
+        let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
+        self.storage
+            .put(
+                &missing.key,
+                Kind::Variant,
+                bytes.clone(),
+                format.mime(),
+                &metadata,
+            )
+            .await?;
+        let variant = Variant {
+            bytes,
+            format,
+            hash: hash.clone(),
+        };
+        self.memory
+            .insert(missing.key.as_str().to_owned(), Arc::new(variant))
+            .await;
+        Ok(())
     }
 
     /// Pre-generates `presets` (none = all) for each of `keys`, a few keys at a time, and

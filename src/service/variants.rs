@@ -95,19 +95,8 @@ struct Job<'a> {
     key: &'a ObjectKey,
     variant_key: &'a ObjectKey,
     original: &'a Original,
-    /// The original's bytes, when the caller holds them (an upload): not read again.
-    bytes: Option<&'a bytes::Bytes>,
     preset: &'a Preset,
     format: OutputFormat,
-}
-
-/// When a rendered variant is written to the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Write {
-    /// After the response (requests).
-    Behind,
-    /// Before returning (uploads and pre-generation, which promise the variant is stored).
-    Now,
 }
 
 impl Thumbnails {
@@ -190,11 +179,10 @@ impl Thumbnails {
             key,
             variant_key: &variant_key,
             original: &original,
-            bytes: None,
             preset,
             format,
         };
-        let (variant, tier) = self.cached_or_rendered(job, Write::Behind).await?;
+        let (variant, tier) = self.cached_or_rendered(job).await?;
         Ok(served(Some(variant), Some(tier)))
     }
 
@@ -202,16 +190,12 @@ impl Thumbnails {
     /// missing variant however many ask at once (the others wait for it and are answered
     /// from memory). Says where it came from: [`Tier::Memory`] when another caller fetched
     /// or rendered it.
-    async fn cached_or_rendered(
-        &self,
-        job: Job<'_>,
-        write: Write,
-    ) -> Result<(Arc<Variant>, Tier), ServiceError> {
+    async fn cached_or_rendered(&self, job: Job<'_>) -> Result<(Arc<Variant>, Tier), ServiceError> {
         let tier = AtomicU8::new(0);
         let variant = self
             .memory
             .try_get_with(job.variant_key.as_str().to_owned(), async {
-                let (v, t) = self.fetch_or_render(&job, write).await?;
+                let (v, t) = self.fetch_or_render(&job).await?;
                 tier.store(t as u8 + 1, Ordering::Relaxed);
                 Ok::<_, ServiceError>(Arc::new(v))
             })
@@ -225,47 +209,11 @@ impl Thumbnails {
         Ok((variant, tier))
     }
 
-    /// Makes sure the variant is in the store (rendering it if it is not), for uploads and
-    /// pre-generation: unlike a request, this waits for the write. Returns where it was
-    /// ([`Tier::Memory`]: rendered by a concurrent request, whose write may still be in flight).
-    pub(crate) async fn ensure_variant(
-        &self,
-        key: &ObjectKey,
-        original: &Original,
-        bytes: Option<&bytes::Bytes>,
-        preset: &Preset,
-        format: OutputFormat,
-    ) -> Result<Tier, ServiceError> {
-        let variant_key = self.settings.layout.variant(&original.hash, preset, format);
-        if self
-            .storage
-            .head(&variant_key, Kind::Variant)
-            .await?
-            .is_some()
-        {
-            return Ok(Tier::Store);
-        }
-        let job = Job {
-            key,
-            variant_key: &variant_key,
-            original,
-            bytes,
-            preset,
-            format,
-        };
-        Ok(self.cached_or_rendered(job, Write::Now).await?.1)
-    }
-
-    async fn fetch_or_render(
-        &self,
-        job: &Job<'_>,
-        write: Write,
-    ) -> Result<(Variant, Tier), ServiceError> {
+    async fn fetch_or_render(&self, job: &Job<'_>) -> Result<(Variant, Tier), ServiceError> {
         let Job {
             key,
             variant_key,
             original,
-            bytes: held,
             preset,
             format,
         } = *job;
@@ -278,21 +226,12 @@ impl Thumbnails {
             };
             return Ok((variant, Tier::Store));
         }
-        let patience = match write {
-            // A visitor is refused at once when the queue is full...
-            Write::Behind => Patience::Refuse,
-            // ...while uploads and pre-generation wait their turn rather than fail.
-            Write::Now => Patience::Wait,
-        };
-        // Admitted before the original is read, so originals in memory are bounded too.
-        let admitted = self.workers.admit(patience).await?;
-        let bytes = match held {
-            Some(bytes) => bytes.clone(),
-            None => match self.originals.bytes(key, original).await? {
-                Ok(bytes) => bytes,
-                // Never store new pixels under the old content's key.
-                Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
-            },
+        // A visitor is refused at once when the queue is full.
+        let admitted = self.workers.admit(Patience::Refuse).await?;
+        let bytes = match self.originals.bytes(key, original).await? {
+            Ok(bytes) => bytes,
+            // Never store new pixels under the old content's key.
+            Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
         };
         let preset_owned = preset.clone();
         let limits = self.settings.limits;
@@ -322,22 +261,7 @@ impl Thumbnails {
         self.metrics
             .render(preset.name.as_str(), took.as_secs_f64());
         let bytes = bytes::Bytes::from(rendered.bytes);
-        match write {
-            Write::Behind => self.write_behind(stored_key, bytes.clone(), format, &original.hash),
-            Write::Now => {
-                let metadata =
-                    BTreeMap::from([(HASH_METADATA.to_owned(), original.hash.to_string())]);
-                self.storage
-                    .put(
-                        &stored_key,
-                        Kind::Variant,
-                        bytes.clone(),
-                        format.mime(),
-                        &metadata,
-                    )
-                    .await?;
-            }
-        }
+        self.write_behind(stored_key, bytes.clone(), format, &original.hash);
         Ok((
             Variant {
                 bytes,

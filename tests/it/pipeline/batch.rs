@@ -39,7 +39,10 @@ fn one_decode_stays_within_a_fifth_of_a_db() {
             );
             let b = reference.psnr_of_preset(preset, &batched.bytes).expect("b");
             let a = reference.psnr_of_preset(preset, &alone.bytes).expect("a");
-            eprintln!("{photo} {}: one decode {b:.2} dB, alone {a:.2} dB", preset.name);
+            eprintln!(
+                "{photo} {}: one decode {b:.2} dB, alone {a:.2} dB",
+                preset.name
+            );
             assert!(
                 b >= a - 0.2,
                 "{photo} {}: {b:.2} dB from one decode, {a:.2} dB alone",

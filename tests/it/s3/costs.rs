@@ -102,3 +102,53 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
         assert!(readme.contains(claim), "README must say: {claim}");
     }
 }
+
+/// Pre-generating every shipped preset of a stored original reads it once and decodes it
+/// once: one GET of the original, one HEAD and one PUT per variant, and each stored variant
+/// has the size of its own render.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pregenerating_every_preset_reads_the_original_once() {
+    let s3 = S3Server::start("pregen-costs").await;
+    let photo = fixture("IMG_9424.JPG");
+    s3.put("p/photo.jpg", photo.clone()).await;
+    let app = spawn_app(s3.store("").await, shipped_presets(), Settings::default()).await;
+    let all = app.service.select_presets(&["all".into()]).expect("all");
+    let before = app.storage_counts().await;
+    let manifest = app
+        .service
+        .pregenerate("p/photo.jpg", &all)
+        .await
+        .expect("pregenerates");
+    let calls = calls_since(&app, &before).await;
+    let count = |call: &str| calls.iter().filter(|c| *c == call).count();
+    // avatar, large, medium, small: JPEG and WebP; og and thumb: JPEG.
+    assert_eq!(count("get original"), 1, "{calls:?}");
+    assert_eq!(count("head variant"), 10, "{calls:?}");
+    assert_eq!(count("put variant"), 10, "{calls:?}");
+    let stored: Vec<String> = s3
+        .keys("")
+        .await
+        .into_iter()
+        .filter(|k| is_variant(k))
+        .collect();
+    assert_eq!(stored.len(), 10, "{stored:?}");
+    for preset in &all {
+        let info = &manifest.variants[preset.name.as_str()];
+        assert_eq!(info.pregenerated.as_deref(), Some("rendered"));
+        let alone = render(&photo, preset, OutputFormat::Jpeg);
+        let key = stored
+            .iter()
+            .find(|k| k.contains(&format!("/{}.", preset.name)) && k.ends_with(".jpg"))
+            .unwrap_or_else(|| panic!("{}: no JPEG in {stored:?}", preset.name));
+        let (bytes, _) = s3.get(key).await.expect("stored");
+        assert_eq!(
+            decode_rgb(&bytes).dimensions(),
+            (alone.width, alone.height),
+            "{key}"
+        );
+        assert_no_metadata(&bytes, key);
+    }
+    // Every variant is in memory too: a request right after is a memory hit.
+    let hit = app.get("/t/large/p/photo.jpg").await;
+    assert_eq!(hit.header("x-cache"), "hit-memory");
+}
