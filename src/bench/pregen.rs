@@ -1,0 +1,89 @@
+//! `thumbkit bench --pregen`: every shipped preset's variants of a photo from one decode
+//! (what an upload with `?pregenerate=all` runs), against one `large` JPEG render and
+//! against rendering each variant alone (what pre-generation did before).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::quality::median;
+use crate::pipeline::{self, Limits, OutputFormat, Probe, batch};
+use crate::preset::{FormatChoice, Preset, Presets};
+
+/// The formats an upload pre-generates for `preset`: both candidates of `auto`.
+fn formats(preset: &Preset, probe: &Probe) -> Vec<OutputFormat> {
+    match preset.format {
+        FormatChoice::Auto => {
+            let mut both = vec![
+                OutputFormat::resolve(preset.format, probe, false),
+                OutputFormat::resolve(preset.format, probe, true),
+            ];
+            both.dedup();
+            both
+        }
+        _ => vec![OutputFormat::resolve(preset.format, probe, false)],
+    }
+}
+
+/// Prints, per photo, the medians of `rounds` runs on one thread: one `large` JPEG render,
+/// every variant alone, every variant from one decode, and the ratios.
+pub fn run(
+    images: &[PathBuf],
+    rounds: usize,
+    presets: &Presets,
+    limits: &Limits,
+) -> Result<(), String> {
+    let large = presets.get("large").ok_or("no preset named `large`")?;
+    let all: Vec<&Preset> = presets.iter().collect();
+    println!(
+        "every preset ({} presets), one thread, {rounds} rounds, medians",
+        all.len()
+    );
+    println!(
+        "{:<30} {:>9} {:>12} {:>14} {:>9} {:>10} {:>9}",
+        "image", "variants", "large ms", "each alone ms", "one ms", "÷ large", "speed-up"
+    );
+    for image in images {
+        let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
+        let probe = pipeline::probe(&bytes, limits).map_err(|e| e.to_string())?;
+        let wanted: Vec<(usize, OutputFormat)> = all
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| formats(p, &probe).into_iter().map(move |f| (i, f)))
+            .collect();
+        let (mut one_large, mut alone, mut batched) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds.max(1) {
+            let t = Instant::now();
+            pipeline::render(&bytes, large, OutputFormat::Jpeg, limits)
+                .map_err(|e| e.to_string())?;
+            one_large.push(ms(t));
+            let t = Instant::now();
+            for &(i, f) in &wanted {
+                pipeline::render(&bytes, all[i], f, limits).map_err(|e| e.to_string())?;
+            }
+            alone.push(ms(t));
+            let t = Instant::now();
+            let composed = batch::compose_all(&bytes, &all, limits).map_err(|e| e.to_string())?;
+            for &(i, f) in &wanted {
+                let c = composed[i].as_ref().map_err(|e| e.to_string())?;
+                c.encode(f).map_err(|e| e.to_string())?;
+            }
+            batched.push(ms(t));
+        }
+        let (l, a, b) = (median(&one_large), median(&alone), median(&batched));
+        let name = image
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("image");
+        println!(
+            "{name:<30} {:>9} {l:>12.1} {a:>14.1} {b:>9.1} {:>9.2}x {:>8.2}x",
+            wanted.len(),
+            b / l,
+            a / b
+        );
+    }
+    Ok(())
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
