@@ -39,8 +39,16 @@ pub fn run(
         all.len()
     );
     println!(
-        "{:<30} {:>9} {:>12} {:>14} {:>9} {:>10} {:>9}",
-        "image", "variants", "large ms", "each alone ms", "one ms", "÷ large", "speed-up"
+        "{:<30} {:>9} {:>9} {:>14} {:>8} {:>11} {:>8} {:>9} {:>9}",
+        "image",
+        "variants",
+        "large ms",
+        "each alone ms",
+        "one ms",
+        "(decode+",
+        "webp)",
+        "÷ large",
+        "speed-up"
     );
     for image in images {
         let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
@@ -51,6 +59,7 @@ pub fn run(
             .flat_map(|(i, p)| formats(p, &probe).into_iter().map(move |f| (i, f)))
             .collect();
         let (mut one_large, mut alone, mut batched) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut composing, mut webps) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(1) {
             let t = Instant::now();
             pipeline::render(&bytes, large, OutputFormat::Jpeg, limits)
@@ -63,11 +72,18 @@ pub fn run(
             alone.push(ms(t));
             let t = Instant::now();
             let composed = batch::compose_all(&bytes, &all, limits).map_err(|e| e.to_string())?;
+            composing.push(ms(t));
+            let mut webp = 0.0;
             for &(i, f) in &wanted {
                 let c = composed[i].as_ref().map_err(|e| e.to_string())?;
+                let e = Instant::now();
                 c.encode(f).map_err(|e| e.to_string())?;
+                if f == OutputFormat::Webp {
+                    webp += ms(e);
+                }
             }
             batched.push(ms(t));
+            webps.push(webp);
         }
         let (l, a, b) = (median(&one_large), median(&alone), median(&batched));
         let name = image
@@ -75,8 +91,10 @@ pub fn run(
             .and_then(|n| n.to_str())
             .unwrap_or("image");
         println!(
-            "{name:<30} {:>9} {l:>12.1} {a:>14.1} {b:>9.1} {:>9.2}x {:>8.2}x",
+            "{name:<30} {:>9} {l:>9.1} {a:>14.1} {b:>8.1} {:>11.1} {:>8.1} {:>8.2}x {:>8.2}x",
             wanted.len(),
+            median(&composing),
+            median(&webps),
             b / l,
             a / b
         );

@@ -147,8 +147,10 @@ pub fn margins(
     Ok(())
 }
 
-/// Prints `<file> <width>x<height> <PSNR>` for each JPEG output of `preset` made from
-/// `original` (by any tool), against the reference.
+/// Prints `<file> <width>x<height> <PSNR>` for each output of `preset` made from
+/// `original` by any tool, against the reference. Outputs are decoded colour-managed (a
+/// tool that keeps the source's profile, as thumbor does, is scored on what a browser
+/// shows), oriented, at full size.
 pub fn print_psnr(
     original: &Path,
     outputs: &[PathBuf],
@@ -158,12 +160,15 @@ pub fn print_psnr(
     let bytes = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
     let reference = reference(&bytes, preset, limits)?;
     for out in outputs {
-        let jpeg = std::fs::read(out).map_err(|e| format!("{}: {e}", out.display()))?;
-        let img = pipeline::jpeg::header(&jpeg).map_err(|e| format!("{}: {e}", out.display()))?;
-        let db = reference
-            .psnr_of_jpeg(&jpeg)
-            .map_err(|e| format!("{}: {e}", out.display()))?;
-        println!("{} {}x{} {db:.2}", out.display(), img.width, img.height);
+        let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", out.display());
+        let data = std::fs::read(out).map_err(|e| failed(&e))?;
+        let shown = pipeline::decode_upright(&data, preset, limits, None, false)
+            .map_err(|e| failed(&e))?
+            .pixels
+            .flatten(preset.background);
+        let at = reference.at(shown.width, shown.height)?;
+        let db = psnr(&at.data, &shown.data);
+        println!("{} {}x{} {db:.2}", out.display(), shown.width, shown.height);
     }
     Ok(())
 }

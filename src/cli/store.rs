@@ -42,7 +42,7 @@ pub(crate) fn pregen(
     limits: Limits,
 ) -> Result<(), CliError> {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use thumbkit::service::pregenerate::OnProgress;
+    use thumbkit::service::backfill::OnProgress;
     let (runtime, service) = offline_service(store, loaded, limits)?;
     let concurrency = concurrency.unwrap_or(service.settings().render_workers);
     let stop = Arc::new(AtomicBool::new(false));
@@ -61,7 +61,7 @@ pub(crate) fn pregen(
         let progress = Arc::new(Progress::default());
         let shown = progress.clone();
         let on_progress: OnProgress = Arc::new(move |done, total| shown.update(done, total));
-        let summary = thumbkit::service::pregenerate::backfill(
+        let summary = thumbkit::service::backfill::backfill(
             service,
             prefix,
             presets,

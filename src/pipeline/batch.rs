@@ -66,7 +66,28 @@ pub fn compose_all(
     presets: &[&Preset],
     limits: &Limits,
 ) -> Result<Vec<Result<Composed, PipelineError>>, PipelineError> {
-    catch_unwind(AssertUnwindSafe(|| compose_inner(input, presets, limits))).unwrap_or_else(|_| {
+    let mut out: Vec<Option<Result<Composed, PipelineError>>> =
+        (0..presets.len()).map(|_| None).collect();
+    compose_each(input, presets, limits, &mut |i, one| out[i] = Some(one))?;
+    Ok(out
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(PipelineError::Internal("preset not composed".into()))))
+        .collect())
+}
+
+/// [`compose_all`], handing each preset (by its index in `presets`) to `each` as soon as it
+/// is composed, largest first: a caller can start encoding the first while the rest are
+/// still being resized.
+pub fn compose_each(
+    input: &[u8],
+    presets: &[&Preset],
+    limits: &Limits,
+    each: &mut dyn FnMut(usize, Result<Composed, PipelineError>),
+) -> Result<(), PipelineError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        compose_inner(input, presets, limits, each)
+    }))
+    .unwrap_or_else(|_| {
         Err(PipelineError::Internal(
             "a decoder failed on this input".into(),
         ))
@@ -84,7 +105,8 @@ fn compose_inner(
     input: &[u8],
     presets: &[&Preset],
     limits: &Limits,
-) -> Result<Vec<Result<Composed, PipelineError>>, PipelineError> {
+    each: &mut dyn FnMut(usize, Result<Composed, PipelineError>),
+) -> Result<(), PipelineError> {
     let probed = probe(input, limits)?;
     // The decode serves every preset: the smallest denominator any of them allows.
     let shrink = |w: u32, h: u32| {
@@ -109,12 +131,10 @@ fn compose_inner(
         std::cmp::Reverse(u64::from(w) * u64::from(h))
     });
     let mut kept: Vec<Intermediate> = Vec::new();
-    let mut out: Vec<Option<Result<Composed, PipelineError>>> =
-        (0..presets.len()).map(|_| None).collect();
     for i in order {
         let (preset, plan) = (presets[i], &plans[i]);
         if let Err(e) = check_output(plan.canvas, limits) {
-            out[i] = Some(Err(e));
+            each(i, Err(e));
             continue;
         }
         let shrink = plan.shrink();
@@ -135,16 +155,16 @@ fn compose_inner(
         if let Some(icc) = &upright.deferred_icc {
             colour::convert_pixels(&mut resized, icc);
         }
-        out[i] = Some(Ok(Composed {
-            pixels: resize::pad(resized, plan, preset.background),
-            background: preset.background,
-            quality: preset.quality,
-        }));
+        each(
+            i,
+            Ok(Composed {
+                pixels: resize::pad(resized, plan, preset.background),
+                background: preset.background,
+                quality: preset.quality,
+            }),
+        );
     }
-    Ok(out
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| Err(PipelineError::Internal("preset not composed".into()))))
-        .collect())
+    Ok(())
 }
 
 /// Whether `plan` resizes the whole image (no `cover` crop), so its result can stand in

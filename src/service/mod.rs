@@ -7,10 +7,12 @@
 //! - [`render`]: the fixed render threads and their admission bound;
 //! - [`manifest`]: every preset's URL and size for an original;
 //! - [`uploads`] and [`tickets`]: originals arriving, directly or from a browser;
-//! - [`pregenerate`]: variants rendered before the first visitor (uploads, batches, backfill);
+//! - [`pregenerate`]: variants made before anyone asks, all of an original from one decode;
+//! - [`backfill`]: a whole bucket pre-generated (`thumbkit pregen`);
 //! - [`events`]: S3 event notifications;
 //! - [`error`]: why any of it failed.
 
+pub mod backfill;
 pub mod error;
 pub mod events;
 pub mod manifest;

@@ -1,9 +1,8 @@
 //! Variants rendered before the first visitor asks: after an upload, for a batch of keys
-//! (`POST /v1/pregenerate`), and for a whole bucket ([`backfill`], `thumbkit pregen`).
+//! (`POST /v1/pregenerate`), and for each original of a backfill ([`super::backfill`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -12,7 +11,9 @@ use tokio::task::JoinSet;
 
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::mpsc;
 
 use crate::keys::{ContentHash, ObjectKey};
 use crate::pipeline::batch::{self, Composed};
@@ -33,8 +34,9 @@ struct Missing {
     key: ObjectKey,
 }
 
-/// One preset composed, with its share of the decode's time; or why not.
-type Composition = Result<(Arc<Composed>, Duration), ServiceError>;
+/// One preset composed (by its index among the presets asked for), or why not, with the
+/// time composing it took.
+type Composition = (usize, Result<Composed, PipelineError>, Duration);
 
 impl Thumbnails {
     /// Renders and stores `presets`' variants of `key` that are not stored yet (in every
@@ -97,7 +99,9 @@ impl Thumbnails {
         manifest
     }
 
-    /// Renders and stores `missing` from one decode, writing each preset's outcome.
+    /// Renders and stores `missing` from one decode, writing each preset's outcome. Each
+    /// preset's formats are encoded as soon as it is composed, while the decode's worker goes
+    /// on with the smaller presets.
     async fn render_missing(
         &self,
         key: &ObjectKey,
@@ -107,38 +111,61 @@ impl Thumbnails {
         missing: &[Missing],
         outcomes: &mut [String],
     ) {
-        let composed = match self.compose(key, original, held, presets, missing).await {
-            Ok(composed) => composed,
-            Err(e) => {
-                for m in missing {
-                    outcomes[m.preset] = format!("failed: {e}");
+        let (tx, mut rx) = mpsc::unbounded_channel::<Composition>();
+        let composing = self.compose(key, original, held, presets, missing, tx);
+        let encoding = async {
+            let mut pending = FuturesUnordered::new();
+            let mut results: Vec<(usize, Result<(), ServiceError>)> = Vec::new();
+            loop {
+                tokio::select! {
+                    next = rx.recv() => {
+                        let Some((i, one, took)) = next else { break };
+                        let of_preset = missing.iter().enumerate().filter(|(_, m)| m.preset == i);
+                        match one {
+                            Ok(composed) => {
+                                let composed = Arc::new(composed);
+                                for (j, m) in of_preset {
+                                    let (composed, name) = (composed.clone(), presets[i].name.as_str());
+                                    pending.push(async move {
+                                        let stored = self.encode_and_store(m, composed, took, &original.hash, name);
+                                        (j, stored.await)
+                                    });
+                                }
+                            }
+                            Err(e) => results.extend(of_preset.map(|(j, _)| (j, Err(e.clone().into())))),
+                        }
+                    }
+                    Some(done) = pending.next(), if !pending.is_empty() => results.push(done),
                 }
-                return;
             }
+            while let Some(done) = pending.next().await {
+                results.push(done);
+            }
+            results
         };
-        let encodes = missing.iter().map(|m| {
-            let composed = composed[m.preset].clone();
-            async move {
-                let composed = composed?;
-                let name = presets[m.preset].name.as_str();
-                self.encode_and_store(m, composed, &original.hash, name)
-                    .await
-            }
-        });
-        let results = join_all(encodes).await;
-        for (m, result) in missing.iter().zip(results) {
+        let (composed, results) = tokio::join!(composing, encoding);
+        for (j, result) in results {
+            let preset = missing[j].preset;
             match result {
-                Ok(()) if !outcomes[m.preset].starts_with("failed") => {
-                    outcomes[m.preset] = "rendered".into();
+                Ok(()) if !outcomes[preset].starts_with("failed") => {
+                    outcomes[preset] = "rendered".into();
                 }
                 Ok(()) => {}
-                Err(e) => outcomes[m.preset] = format!("failed: {e}"),
+                Err(e) => outcomes[preset] = format!("failed: {e}"),
+            }
+        }
+        if let Err(e) = composed {
+            for m in missing {
+                if outcomes[m.preset] != "rendered" {
+                    outcomes[m.preset] = format!("failed: {e}");
+                }
             }
         }
     }
 
-    /// Decodes the original once and composes every preset `missing` names, on a worker.
-    /// Indexed like `presets` (a preset nothing is missing for is `None`).
+    /// Decodes the original once and composes every preset `missing` names, on a worker,
+    /// sending each (by its index in `presets`) to `tx` as soon as it is composed, with the
+    /// time it took (the decode counts towards the first).
     async fn compose(
         &self,
         key: &ObjectKey,
@@ -146,7 +173,8 @@ impl Thumbnails {
         held: Option<&Bytes>,
         presets: &[&Preset],
         missing: &[Missing],
-    ) -> Result<Vec<Composition>, ServiceError> {
+        tx: mpsc::UnboundedSender<Composition>,
+    ) -> Result<(), ServiceError> {
         let wanted: Vec<usize> = (0..presets.len())
             .filter(|i| missing.iter().any(|m| m.preset == *i))
             .collect();
@@ -166,31 +194,29 @@ impl Thumbnails {
                 return None;
             }
             let refs: Vec<&Preset> = chosen.iter().collect();
-            let started = Instant::now();
-            let out = batch::compose_all(&bytes, &refs, &limits);
-            Some((out, started.elapsed()))
+            let mut since = Instant::now();
+            Some(batch::compose_each(
+                &bytes,
+                &refs,
+                &limits,
+                &mut |i, one| {
+                    // The receiver is gone only if the caller was dropped: nothing to tell.
+                    let _ = tx.send((wanted[i], one, since.elapsed()));
+                    since = Instant::now();
+                },
+            ))
         });
-        let Some((composed, took)) = job.await? else {
-            self.originals.distrust(key, original).await;
-            return Err(ServiceError::Changed(key.to_string()));
-        };
-        let composed = match composed {
-            Ok(composed) => composed,
-            Err(e) => {
-                self.originals.failed(original, &e).await;
-                return Err(e.into());
+        match job.await? {
+            None => {
+                self.originals.distrust(key, original).await;
+                Err(ServiceError::Changed(key.to_string()))
             }
-        };
-        // The decode's time is shared among the presets it served.
-        let share = took / u32::try_from(wanted.len().max(1)).unwrap_or(u32::MAX);
-        let unwanted = || Err(PipelineError::Internal("not composed".into()).into());
-        let mut out: Vec<Composition> = (0..presets.len()).map(|_| unwanted()).collect();
-        for (i, one) in wanted.into_iter().zip(composed) {
-            out[i] = one
-                .map(|c| (Arc::new(c), share))
-                .map_err(ServiceError::from);
+            Some(Err(e)) => {
+                self.originals.failed(original, &e).await;
+                Err(e.into())
+            }
+            Some(Ok(())) => Ok(()),
         }
-        Ok(out)
     }
 
     /// Encodes one format of a composed preset on a worker, stores it (before returning, as
@@ -198,7 +224,8 @@ impl Thumbnails {
     async fn encode_and_store(
         &self,
         missing: &Missing,
-        (composed, share): (Arc<Composed>, Duration),
+        composed: Arc<Composed>,
+        share: Duration,
         hash: &ContentHash,
         preset: &str,
     ) -> Result<(), ServiceError> {
@@ -289,114 +316,4 @@ impl KeyOutcome {
             },
         }
     }
-}
-
-/// What a backfill did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub originals: usize,
-    pub rendered: usize,
-    pub skipped: usize,
-    /// Key (and preset) → reason.
-    pub failed: BTreeMap<String, String>,
-    /// Stopped early (Ctrl-C); running again resumes.
-    pub interrupted: bool,
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} originals: {} variants rendered, {} already stored, {} failed{}",
-            self.originals,
-            self.rendered,
-            self.skipped,
-            self.failed.len(),
-            if self.interrupted {
-                " (interrupted: run again to resume)"
-            } else {
-                ""
-            }
-        )
-    }
-}
-
-/// Called with (originals done, originals in all): once with 0 before the first, then after
-/// each.
-pub type OnProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
-
-/// Renders `presets`' missing variants of every original under `prefix`, `concurrency`
-/// originals at a time, until done or `stop` is set. Variants already stored are skipped
-/// with one HEAD each, and originals with a shared record are not even read, so an
-/// interrupted run resumes by running it again and a second run renders nothing.
-pub async fn backfill(
-    service: Arc<Thumbnails>,
-    prefix: &str,
-    presets: &[String],
-    concurrency: usize,
-    stop: Arc<AtomicBool>,
-    progress: OnProgress,
-) -> Result<Summary, ServiceError> {
-    service.select_presets(presets)?;
-    let layout = service.settings.layout.clone();
-    let mut keys: Vec<_> = service
-        .storage()
-        .list(prefix, Kind::Original)
-        .await?
-        .into_iter()
-        .filter(|k| !layout.owns(k))
-        .collect();
-    keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    let total = keys.len();
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    progress(0, total);
-    let limit = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut jobs = JoinSet::new();
-    for key in keys {
-        let permit = limit.clone().acquire_owned().await;
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let (service, presets) = (service.clone(), presets.to_vec());
-        let (progress, done) = (progress.clone(), done.clone());
-        jobs.spawn(async move {
-            let _permit = permit;
-            let result = match service.select_presets(&presets) {
-                Ok(selected) => service.pregenerate(key.as_str(), &selected).await,
-                Err(e) => Err(e),
-            };
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            (key.to_string(), result)
-        });
-    }
-    let mut summary = Summary {
-        interrupted: stop.load(Ordering::Relaxed),
-        ..Summary::default()
-    };
-    while let Some(joined) = jobs.join_next().await {
-        let Ok((key, result)) = joined else {
-            continue;
-        };
-        summary.originals += 1;
-        match result {
-            Ok(manifest) => {
-                for (preset, variant) in manifest.variants {
-                    match variant.pregenerated.as_deref() {
-                        Some("rendered") => summary.rendered += 1,
-                        Some("existing") => summary.skipped += 1,
-                        Some(reason) => {
-                            let reason = reason.strip_prefix("failed: ").unwrap_or(reason);
-                            let what = format!("{key} ({preset})");
-                            summary.failed.insert(what, reason.into());
-                        }
-                        None => {}
-                    }
-                }
-            }
-            Err(e) => {
-                summary.failed.insert(key, e.to_string());
-            }
-        }
-    }
-    Ok(summary)
 }
