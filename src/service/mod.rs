@@ -194,7 +194,7 @@ impl Thumbnails {
         self.metrics.set_gauges(
             self.memory.weighted_size(),
             self.memory.entry_count(),
-            self.writes.len(),
+            self.writes.len() + self.originals.pending_writes(),
         );
         &self.metrics
     }
@@ -241,6 +241,7 @@ impl Thumbnails {
 
     /// Waits until every write behind a response has finished (for shutdown and tests).
     pub async fn drain(&self) {
+        self.originals.drain().await;
         self.writes.close();
         self.writes.wait().await;
         self.writes.reopen();

@@ -13,18 +13,19 @@
 //! Only when all three miss is the original read and hashed; its bytes are then kept for a
 //! moment so the render that follows does not read it again.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use moka::future::Cache;
+use tokio_util::task::TaskTracker;
 
 use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Limits, PipelineError};
 use crate::service::error::ServiceError;
-use crate::service::records::{Failure, Record, UNREADABLE};
+use crate::service::records::{self, Failure, Record, UNREADABLE};
+pub use crate::service::records::{Original, Replaced};
 use crate::service::render::{Patience, Workers};
 use crate::storage::{Kind, Storage, StoreError};
 
@@ -41,27 +42,6 @@ const STALE_PROBE_WAIT: Duration = Duration::from_millis(500);
 /// Bytes of originals kept for the render that follows (more are read again): part of the
 /// memory bound, so small.
 const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
-
-/// What is known of an original at one ETag.
-#[derive(Debug, Clone)]
-pub struct Original {
-    pub record: Arc<Record>,
-    pub hash: ContentHash,
-}
-
-impl Original {
-    /// What `record` says of the original.
-    pub(crate) fn new(record: Record) -> Self {
-        Self {
-            hash: record.content_hash(),
-            record: Arc::new(record),
-        }
-    }
-}
-
-/// The original's bytes changed between learning its hash and reading it for a render.
-#[derive(Debug)]
-pub struct Replaced;
 
 /// Resolves originals to their facts; see the module doc for the order.
 pub struct Originals {
@@ -84,6 +64,8 @@ pub struct Originals {
     /// from the bytes instead.
     untrusted: Cache<(ObjectKey, String), ()>,
     workers: Arc<Workers>,
+    /// Records being written behind requests ([`Self::share_behind`]).
+    writes: TaskTracker,
 }
 
 impl Originals {
@@ -104,6 +86,7 @@ impl Originals {
                 .time_to_live(stale_if_error.max(Duration::from_millis(1)))
                 .build(),
             workers,
+            writes: TaskTracker::new(),
             untrusted: Cache::builder().max_capacity(10_000).build(),
             storage,
             limits,
@@ -339,7 +322,7 @@ impl Originals {
             blurhash: None,
             failure,
         };
-        self.share(&record).await?;
+        self.share_behind(&record).await?;
         let id = (key.clone(), etag);
         if let Some(failure) = &record.failure {
             // Found out now: the next request is answered from what was remembered.
@@ -355,39 +338,53 @@ impl Originals {
     /// shared record) and under its key alone (the index that lets a purge find the variants
     /// of an original that is already gone). Failures are logged: records only save work.
     pub async fn share(&self, record: &Record) -> Result<(), ServiceError> {
-        let key = ObjectKey::parse(&record.key)?;
-        let json: Bytes = match serde_json::to_vec(record) {
-            Ok(json) => json.into(),
-            Err(e) => {
-                tracing::warn!(key = %key, error = %e, "cannot encode a record");
-                return Ok(());
-            }
-        };
-        let mut targets = vec![self.layout.index(&key)];
-        if !record.etag.is_empty() {
-            targets.push(self.layout.record(&key, &record.etag));
+        if let Some(puts) = self.prepare_share(record).await? {
+            puts.await;
         }
+        Ok(())
+    }
+
+    /// [`Self::share`] with the writes behind the caller: a request that first sees an
+    /// original renders without waiting for its record, which only saves other instances
+    /// work. [`Self::drain`] waits for them.
+    pub async fn share_behind(&self, record: &Record) -> Result<(), ServiceError> {
+        if let Some(puts) = self.prepare_share(record).await? {
+            self.writes.spawn(puts);
+        }
+        Ok(())
+    }
+
+    /// Records written behind requests that are still in flight.
+    pub fn pending_writes(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Waits until every record written behind a request has been written.
+    pub async fn drain(&self) {
+        self.writes.close();
+        self.writes.wait().await;
+        self.writes.reopen();
+    }
+
+    /// Updates this instance's own view with `record` and returns the writes that share it.
+    async fn prepare_share(
+        &self,
+        record: &Record,
+    ) -> Result<Option<impl Future<Output = ()> + Send + 'static>, ServiceError> {
+        let key = ObjectKey::parse(&record.key)?;
         if !record.etag.is_empty() {
             // This instance's own view gets the new facts too (e.g. a computed BlurHash).
             let id = (key.clone(), record.etag.clone());
             self.known.insert(id, Original::new(record.clone())).await;
             self.fresh.invalidate(&key).await;
         }
-        let no_metadata = BTreeMap::new();
-        for target in targets {
-            let put = self.storage.put(
-                &target,
-                Kind::Record,
-                json.clone(),
-                "application/json",
-                &no_metadata,
-            );
-            if let Err(e) = put.await {
-                self.metrics.store_write_failed();
-                tracing::warn!(key = %key, error = %e, "cannot write the original's record");
-            }
-        }
-        Ok(())
+        Ok(records::writes(
+            record,
+            key,
+            &self.layout,
+            &self.storage,
+            &self.metrics,
+        ))
     }
 
     /// The last record shared for `key`, whatever its version (for purges).

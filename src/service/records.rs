@@ -3,12 +3,16 @@
 //! that every instance reads before downloading the original.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{ContentHash, ObjectKey};
+use crate::keys::{ContentHash, Layout, ObjectKey};
+use crate::metrics::Metrics;
 use crate::pipeline::{self, Limits, PipelineError, Probe};
-use crate::storage::ObjectInfo;
+use crate::storage::{Kind, ObjectInfo, Storage};
 
 /// Object metadata key under which thumbkit records an original's content hash.
 pub const HASH_METADATA: &str = "thumbkit-blake3";
@@ -130,4 +134,66 @@ impl Record {
     pub fn content_hash(&self) -> ContentHash {
         ContentHash::parse(&self.hash).unwrap_or_else(|_| ContentHash::of(self.hash.as_bytes()))
     }
+}
+
+/// What is known of an original at one ETag.
+#[derive(Debug, Clone)]
+pub struct Original {
+    pub record: Arc<Record>,
+    pub hash: ContentHash,
+}
+
+impl Original {
+    /// What `record` says of the original.
+    pub(crate) fn new(record: Record) -> Self {
+        Self {
+            hash: record.content_hash(),
+            record: Arc::new(record),
+        }
+    }
+}
+
+/// The original's bytes changed between learning its hash and reading it for a render.
+#[derive(Debug)]
+pub struct Replaced;
+
+/// The writes that share `record` (of the original at `key`) with other instances: under the
+/// original's key and ETag (the shared record) and under its key alone (the index that lets
+/// a purge find the variants of an original that is already gone). Failures are logged and
+/// counted: records only save work.
+pub fn writes(
+    record: &Record,
+    key: ObjectKey,
+    layout: &Layout,
+    storage: &Storage,
+    metrics: &Arc<Metrics>,
+) -> Option<impl Future<Output = ()> + Send + 'static> {
+    let json: Bytes = match serde_json::to_vec(record) {
+        Ok(json) => json.into(),
+        Err(e) => {
+            tracing::warn!(key = %key, error = %e, "cannot encode a record");
+            return None;
+        }
+    };
+    let mut targets = vec![layout.index(&key)];
+    if !record.etag.is_empty() {
+        targets.push(layout.record(&key, &record.etag));
+    }
+    let (storage, metrics) = (storage.clone(), metrics.clone());
+    Some(async move {
+        let no_metadata = BTreeMap::new();
+        for target in targets {
+            let put = storage.put(
+                &target,
+                Kind::Record,
+                json.clone(),
+                "application/json",
+                &no_metadata,
+            );
+            if let Err(e) = put.await {
+                metrics.store_write_failed();
+                tracing::warn!(key = %key, error = %e, "cannot write the original's record");
+            }
+        }
+    })
 }
