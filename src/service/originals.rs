@@ -59,7 +59,7 @@ pub struct Originals {
     /// (key, ETag) → facts: true forever, so only bounded by count.
     known: Cache<(ObjectKey, String), Original>,
     /// (key, ETag) → bytes read to learn the hash, for the render that follows.
-    downloaded: Cache<(ObjectKey, String), Bytes>,
+    downloaded: Cache<(ObjectKey, String), (Bytes, ContentHash)>,
     /// (key, ETag) whose metadata or record named a hash that its bytes do not have: learnt
     /// from the bytes instead.
     untrusted: Cache<(ObjectKey, String), ()>,
@@ -99,7 +99,7 @@ impl Originals {
             known: Cache::builder().max_capacity(100_000).build(),
             downloaded: Cache::builder()
                 .max_capacity(DOWNLOAD_KEEP_BYTES)
-                .weigher(|_, b: &Bytes| u32::try_from(b.len()).unwrap_or(u32::MAX))
+                .weigher(|_, b: &(Bytes, ContentHash)| u32::try_from(b.0.len()).unwrap_or(u32::MAX))
                 .time_to_live(DOWNLOAD_KEEP)
                 .build(),
         }
@@ -221,9 +221,22 @@ impl Originals {
         key: &ObjectKey,
         original: &Original,
     ) -> Result<Result<Bytes, Replaced>, ServiceError> {
+        Ok(self
+            .bytes_hashed(key, original)
+            .await?
+            .map(|(bytes, _)| bytes))
+    }
+
+    /// [`Self::bytes`], saying whether they were just hashed to `original`'s hash (those
+    /// read to learn it): the render need not hash them again.
+    pub async fn bytes_hashed(
+        &self,
+        key: &ObjectKey,
+        original: &Original,
+    ) -> Result<Result<(Bytes, bool), Replaced>, ServiceError> {
         let id = (key.clone(), original.record.etag.clone());
-        if let Some(bytes) = self.downloaded.remove(&id).await {
-            return Ok(Ok(bytes));
+        if let Some((bytes, hash)) = self.downloaded.remove(&id).await {
+            return Ok(Ok((bytes, hash == original.hash)));
         }
         let object = self
             .storage
@@ -234,7 +247,7 @@ impl Originals {
             self.forget(key).await;
             return Ok(Err(Replaced));
         }
-        Ok(Ok(object.bytes))
+        Ok(Ok((object.bytes, false)))
     }
 
     async fn lookup(&self, key: &ObjectKey) -> Result<Original, ServiceError> {
@@ -330,7 +343,8 @@ impl Originals {
             self.remember(id, record).await;
             return Err(error.into());
         }
-        self.downloaded.insert(id.clone(), object.bytes).await;
+        let hashed = (object.bytes, hash);
+        self.downloaded.insert(id.clone(), hashed).await;
         Ok(self.remember(id, record).await)
     }
 
