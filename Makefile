@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Each installs what it needs.
-.PHONY: deps run render test bench
+.PHONY: deps run render test bench bench-http
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := cmake nasm libvips-tools openssl
@@ -36,3 +36,8 @@ test: deps
 bench: deps
 	cargo build --release
 	./target/release/thumbkit bench
+
+# thumbkit over HTTP against nginx (cache hits), thumbor and vipsthumbnail (cold renders), and
+# uploads with pre-generation; installs nginx, wrk and thumbor (in a virtualenv) if missing.
+bench-http: deps
+	benches/http/run
