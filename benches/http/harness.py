@@ -11,7 +11,8 @@ thumbor, and builds thumbkit in release). Parts:
    cores), against thumbkit's pipeline called directly (`thumbkit bench-worker`, the
    service's overhead) and against vipsthumbnail; PSNR of every output against a
    full-resolution Lanczos3 reference (`thumbkit bench --psnr-of`);
-3. renders from S3: not run yet (see the README);
+3. with --s3, renders from S3: the same photos in a single-node Garage bucket, with the
+   storage calls per thumbnail read from /metrics;
 4. uploads with `?pregenerate=all`: time per upload against one cold `large` render of the
    same photo over HTTP, and variants rendered per CPU second.
 
@@ -429,7 +430,7 @@ def part2(tk, th, pics, args, report):
         cells = [f"{psnr[(name, t)][1]:.2f}" for t in ("thumbkit", "thumbor", "pipeline", "vipsthumbnail")]
         report.append(f"| {name} | {psnr[(name, 'thumbkit')][0]} | " + " | ".join(cells) + " |")
     report.append("")
-    return peaks["thumbkit"]
+    return peaks["thumbkit"], tk_rate
 
 
 def thumbor_version():
@@ -437,7 +438,93 @@ def thumbor_version():
     return subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.split()[1]
 
 
+# --- part 3: renders from S3 (Garage) -------------------------------------------------------
+
+
+def storage_calls(port):
+    """thumbkit's storage calls so far by `op kind`, from /metrics."""
+    _, _, text = get(port, "/metrics")
+    out = {}
+    for line in text.decode().splitlines():
+        m = re.match(r'thumbkit_storage_requests_total\{(.*)\} ([\d.e+]+)$', line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+            key = f"{labels.get('op')} {labels.get('kind')}"
+            out[key] = out.get(key, 0) + float(m.group(2))
+    return out
+
+
+def garage():
+    """A single-node Garage (scripts/garage-dev.sh) and the environment that reaches it."""
+    env = {**os.environ, "GARAGE_DIR": str(WORK / "garage")}
+    out = subprocess.run([str(ROOT / "scripts" / "garage-dev.sh")], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    found = {}
+    for line in out.splitlines():
+        for pair in line.removeprefix("export ").split():
+            k, _, v = pair.partition("=")
+            found[k] = v
+    return found
+
+
+def part3(pics, fs_rate, args, report):
+    env = garage()
+    port = free_port()
+    s3 = Server("thumbkit-s3", [str(TK), "serve", "--listen", f"127.0.0.1:{port}", "--storage",
+                                "s3://photos/bench", "--preset-files", str(ROOT / "presets"),
+                                "--log", "warn", "--api-token", TOKEN], port, env=env, ready="/healthz")
+    try:
+        rates, cpus, per_image = [], [], {}
+        for r in range(args.rounds):
+            names = []
+            for name, data in pics:
+                key = f"s3/r{r}-{time.time():.0f}-{name}"
+                status, _, reply = get(port, f"/v1/originals/{key}", "PUT", fresh(data, f"s3 {r} {time.time()}"),
+                                       {"Authorization": f"Bearer {TOKEN}", "Content-Type": "image/jpeg"})
+                if status not in (200, 201):
+                    raise SystemExit(f"S3 upload {name}: {status} {reply[:300]!r}")
+                names.append(key)
+            get(port, "/healthz")
+            before_calls, before_cpu = storage_calls(port), s3.cpu()
+            secs, _ = fetch_all(port, [f"/t/thumb/{k}" for k in names])
+            # The variants' PUTs happen behind the responses: let them land before counting.
+            time.sleep(1.0)
+            after = storage_calls(port)
+            cpus.append((s3.cpu() - before_cpu) * 1000 / len(names))
+            rates.append(len(names) / secs)
+            for k, v in after.items():
+                d = v - before_calls.get(k, 0)
+                if d:
+                    per_image.setdefault(k, []).append(d / len(names))
+        peak = s3.peak
+    finally:
+        s3.stop()
+        subprocess.run([str(ROOT / "scripts" / "garage-dev.sh"), "stop"],
+                       env={**os.environ, "GARAGE_DIR": str(WORK / "garage")})
+    rate = median(rates)
+    calls = ", ".join(f"{k} {median(v):.1f}" for k, v in sorted(per_image.items()))
+    report.append("### 3. Renders from S3 (single-node Garage 2.5 on loopback)")
+    report.append("")
+    report.append(f"The same photos uploaded through `PUT /v1/originals` (no pre-generation), then each "
+                  f"requested once as `thumb` at concurrency {CORES}, {args.rounds} rounds, medians.")
+    report.append("")
+    report.append("| store | images/s | vs fs store | CPU ms/image | peak RSS MiB | storage calls per thumbnail |")
+    report.append("|---|---|---|---|---|---|")
+    report.append(f"| Garage | {rate:.1f} | {rate / fs_rate:.2f}× | {median(cpus):.0f} | {peak / 2**20:.0f} | {calls} |")
+    report.append("")
+
+
 # --- part 4: uploads with pre-generation ----------------------------------------------------
+
+
+def renders(port):
+    """thumbkit's variants rendered so far, from /metrics."""
+    _, _, text = get(port, "/metrics")
+    total = 0.0
+    for line in text.decode().splitlines():
+        if line.startswith("thumbkit_renders_total"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def part4(tk, pics, args, report):
@@ -448,7 +535,7 @@ def part4(tk, pics, args, report):
     for r in range(args.rounds):
         for name, data in pics:
             body = fresh(data, f"upload {r} {time.time()}")
-            before = tk.cpu()
+            before, rendered_before = tk.cpu(), renders(tk.port)
             t = time.perf_counter()
             status, _, reply = get(tk.port, f"/v1/originals/up/r{r}-{name}?pregenerate=all", "PUT", body,
                                    {"Authorization": f"Bearer {TOKEN}", "Content-Type": "image/jpeg"})
@@ -456,7 +543,7 @@ def part4(tk, pics, args, report):
             cpu = tk.cpu() - before
             if status not in (200, 201):
                 raise SystemExit(f"upload {name}: {status} {reply[:300]!r}")
-            rendered = reply.count(b'"rendered"')
+            rendered = int(renders(tk.port) - rendered_before)
             variants_total += rendered
             upload.append(took)
             cpu_per_variant.append((rendered, cpu))
@@ -482,8 +569,9 @@ def part4(tk, pics, args, report):
     u, l = median(upload) * 1000, median(large) * 1000
     report.append(f"| **all** | **{u:.0f}** | **{l:.0f}** | **{u / l:.2f}×** |")
     report.append("")
-    report.append(f"Variants per upload: {variants_total // max(1, len(upload))}; "
-                  f"{renders_per_cpu:.1f} variants per CPU second.")
+    report.append(f"Variants rendered per upload: {variants_total / max(1, len(upload)):.0f}; "
+                  f"{renders_per_cpu:.1f} variants per CPU second (the upload's validation, "
+                  f"BlurHash and hashing included).")
     report.append("")
 
 
@@ -493,7 +581,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
     ap.add_argument("--connections", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--parts", type=int, nargs="+", default=[1, 2, 4], help="which parts to run")
+    ap.add_argument("--parts", type=int, nargs="+", default=[1, 2, 4], help="which of parts 1, 2, 4 to run")
+    ap.add_argument("--s3", action="store_true", help="also part 3: renders from S3 on Garage")
     ap.add_argument("--out", default=str(ROOT / "target" / "bench-http"))
     args = ap.parse_args()
     WORK = Path(args.out)
@@ -510,11 +599,14 @@ def main():
     report = []
     try:
         ng_peak = part1(tk, args, report) if 1 in args.parts else 0
-        tk_cold_peak = part2(tk, th, pics, args, report) if 2 in args.parts else 0
-        report.append("### 3. Renders from S3 (Garage)")
-        report.append("")
-        report.append("Not run by this harness yet.")
-        report.append("")
+        tk_cold_peak, fs_rate = part2(tk, th, pics, args, report) if 2 in args.parts else (0, float("nan"))
+        if args.s3:
+            part3(pics, fs_rate, args, report)
+        else:
+            report.append("### 3. Renders from S3 (Garage)")
+            report.append("")
+            report.append("Not run: pass `--s3` (installs Garage 2.5.0 with cargo once, ~17 min).")
+            report.append("")
         if 4 in args.parts:
             part4(tk, pics, args, report)
         budget = memory_cache + CORES * (32 << 20) + (64 << 20)
