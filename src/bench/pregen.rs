@@ -6,23 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::quality::median;
-use crate::pipeline::{self, Limits, OutputFormat, Probe, batch};
-use crate::preset::{FormatChoice, Preset, Presets};
-
-/// The formats an upload pre-generates for `preset`: both candidates of `auto`.
-fn formats(preset: &Preset, probe: &Probe) -> Vec<OutputFormat> {
-    match preset.format {
-        FormatChoice::Auto => {
-            let mut both = vec![
-                OutputFormat::resolve(preset.format, probe, false),
-                OutputFormat::resolve(preset.format, probe, true),
-            ];
-            both.dedup();
-            both
-        }
-        _ => vec![OutputFormat::resolve(preset.format, probe, false)],
-    }
-}
+use crate::pipeline::{self, Limits, OutputFormat, batch};
+use crate::preset::{Preset, Presets};
 
 /// Prints, per photo, the medians of `rounds` runs on one thread: one `large` JPEG render,
 /// every variant alone, every variant from one decode, and the ratios.
@@ -56,7 +41,11 @@ pub fn run(
         let wanted: Vec<(usize, OutputFormat)> = all
             .iter()
             .enumerate()
-            .flat_map(|(i, p)| formats(p, &probe).into_iter().map(move |f| (i, f)))
+            .flat_map(|(i, p)| {
+                OutputFormat::candidates(p.format, &probe)
+                    .into_iter()
+                    .map(move |f| (i, f))
+            })
             .collect();
         let (mut one_large, mut alone, mut batched) = (Vec::new(), Vec::new(), Vec::new());
         let (mut composing, mut webps) = (Vec::new(), Vec::new());

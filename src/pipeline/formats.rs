@@ -97,6 +97,17 @@ impl OutputFormat {
         }
     }
 
+    /// Every format `choice` may be served as for `source` (with and without WebP in the
+    /// client's `Accept`): what pre-generation renders.
+    pub fn candidates(choice: FormatChoice, source: &Probe) -> Vec<Self> {
+        let mut out = vec![Self::resolve(choice, source, false)];
+        let webp = Self::resolve(choice, source, true);
+        if !out.contains(&webp) {
+            out.push(webp);
+        }
+        out
+    }
+
     /// The concrete format for a preset's choice. `auto` picks WebP when the client accepts
     /// it, else PNG when the source has an alpha channel and JPEG when it has none; `source`
     /// keeps the original's format when it can be written, else PNG.

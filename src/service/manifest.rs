@@ -69,13 +69,7 @@ pub struct VariantInfo {
 
 /// The formats a preset's variant of this original can be served in.
 pub(crate) fn formats(preset: &Preset, original: &Original) -> Vec<OutputFormat> {
-    let probe = &original.record.probe;
-    let mut out = vec![OutputFormat::resolve(preset.format, probe, false)];
-    let webp = OutputFormat::resolve(preset.format, probe, true);
-    if !out.contains(&webp) {
-        out.push(webp);
-    }
-    out
+    OutputFormat::candidates(preset.format, &original.record.probe)
 }
 
 impl Thumbnails {
