@@ -147,7 +147,7 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
                                         .arg(format!(
                                             "{}/tn_%s.jpg[Q={},optimize_coding,strip]",
                                             vips_out.display(),
-                                            preset.quality
+                                            preset.quality.jpeg
                                         ));
                                     c
                                 }
@@ -287,7 +287,7 @@ pub fn worker(
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let source =
             pipeline::probe(&bytes, limits).map_err(|e| format!("{}: {e}", file.display()))?;
-        let format = OutputFormat::resolve(preset.format, &source, false);
+        let format = OutputFormat::resolve(preset.format, &source, None);
         let out = pipeline::render(&bytes, preset, format, limits)
             .map_err(|e| format!("{}: {e}", file.display()))?;
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");

@@ -42,7 +42,7 @@ pub fn run(
             .iter()
             .enumerate()
             .flat_map(|(i, p)| {
-                OutputFormat::candidates(p.format, &probe)
+                OutputFormat::candidates(p.format, &probe, &[OutputFormat::Webp])
                     .into_iter()
                     .map(move |f| (i, f))
             })

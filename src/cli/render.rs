@@ -65,7 +65,7 @@ pub(crate) fn run(
     let out_format = match (preset.format, requested) {
         (FormatChoice::Auto | FormatChoice::Source, Some(f)) => f,
         (choice, requested) => {
-            let fixed = OutputFormat::resolve(choice, &source, false);
+            let fixed = OutputFormat::resolve(choice, &source, None);
             if let Some(f) = requested.filter(|f| *f != fixed) {
                 return Err(CliError::usage(format!(
                     "preset `{}` makes {fixed}, not {f}; use a `.{}` output or a preset \

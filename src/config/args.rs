@@ -42,6 +42,10 @@ pub struct InputLimitArgs {
     /// Largest image accepted, in pixels (width x height from the header).
     #[arg(long, env = "THUMBKIT_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
     pub max_pixels: u64,
+    /// Largest animation a preset with `animation = "keep"` keeps whole, in frames x pixels
+    /// per frame (from the header); a larger one is refused (422).
+    #[arg(long, env = "THUMBKIT_MAX_ANIMATION_PIXELS", default_value_t = Limits::default().max_animation_pixels)]
+    pub max_animation_pixels: u64,
 }
 
 impl InputLimitArgs {
@@ -50,6 +54,7 @@ impl InputLimitArgs {
         Limits {
             max_input_bytes: self.max_input_bytes,
             max_pixels: self.max_pixels,
+            max_animation_pixels: self.max_animation_pixels,
             ..Limits::default()
         }
     }
@@ -63,6 +68,10 @@ pub struct LimitArgs {
     /// Largest output width or height.
     #[arg(long, env = "THUMBKIT_MAX_OUTPUT_SIDE", default_value_t = Limits::default().max_output_side)]
     pub max_output_side: u32,
+    /// libaom's speed for AVIF outputs, 0 (slowest, smallest) to 9 (fastest).
+    #[arg(long, env = "THUMBKIT_AVIF_SPEED", default_value_t = Limits::default().avif_speed,
+          value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub avif_speed: u8,
 }
 
 impl LimitArgs {
@@ -70,6 +79,7 @@ impl LimitArgs {
     pub fn limits(self) -> Limits {
         Limits {
             max_output_side: self.max_output_side,
+            avif_speed: self.avif_speed,
             ..self.input.limits()
         }
     }

@@ -14,7 +14,7 @@ use tracing_subscriber::filter::LevelFilter;
 
 pub use args::{InputLimitArgs, LimitArgs, PresetArgs, StoreArgs, StoreConfig};
 pub use error::ConfigError;
-pub use units::{Size, Span};
+pub use units::{AutoFormats, Size, Span};
 
 use crate::http::Options;
 use crate::http::server::{ConnectionLimits, default_max_connections};
@@ -71,6 +71,14 @@ pub struct ServeArgs {
     /// How long an upload ticket's URL stays valid (at most 15m).
     #[arg(long, env = "THUMBKIT_UPLOAD_TTL", default_value_t = Span(Settings::default().upload_ttl))]
     pub upload_ttl: Span,
+    /// The formats an `auto` preset serves to clients whose `Accept` names them, in order of
+    /// preference (`avif,webp`, `webp`, or `none` for JPEG/PNG only).
+    #[arg(long, env = "THUMBKIT_AUTO_FORMATS", default_value_t = AutoFormats(Settings::default().auto_formats))]
+    pub auto_formats: AutoFormats,
+    /// Longest an AVIF render may take before that request gets WebP instead (the AVIF is
+    /// finished and stored behind it).
+    #[arg(long, env = "THUMBKIT_AVIF_BUDGET", default_value_t = Span(Settings::default().avif_budget))]
+    pub avif_budget: Span,
     /// How long the signed URLs in upload manifests stay valid, e.g. `24h`.
     #[arg(long, env = "THUMBKIT_SIGNED_URL_TTL", default_value_t = Span(Settings::default().signed_url_ttl))]
     pub signed_url_ttl: Span,
@@ -195,6 +203,8 @@ impl ServeArgs {
             signer,
             signed_url_ttl: self.signed_url_ttl.0,
             upload_ttl: self.upload_ttl.0,
+            auto_formats: self.auto_formats.0,
+            avif_budget: self.avif_budget.0,
         };
         let http = Options {
             api_token: self.api_token,

@@ -1,10 +1,12 @@
-//! Durations and sizes as people write them in flags and environment variables (`30s`,
-//! `5m`, `256MiB`), parsed and printed the same way so that `--help` shows each default
-//! from the value the code uses.
+//! Durations, sizes and format lists as people write them in flags and environment variables
+//! (`30s`, `5m`, `256MiB`, `avif,webp`), parsed and printed the same way so that `--help`
+//! shows each default from the value the code uses.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+use crate::pipeline::OutputFormat;
 
 /// `s` trimmed, its leading number and the unit after it; `what` says what was expected.
 fn number_and_unit<'a>(s: &'a str, what: &str) -> Result<(&'a str, u64, &'a str), String> {
@@ -123,5 +125,42 @@ mod tests {
         }
         assert_eq!("2MB".parse::<Size>().unwrap(), Size(2_000_000));
         assert!("12 furlongs".parse::<Size>().is_err());
+    }
+}
+
+/// The modern formats `auto` may choose, in order of preference: `avif,webp`, `webp`, or
+/// `none` (JPEG/PNG only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoFormats(pub Vec<OutputFormat>);
+
+impl FromStr for AutoFormats {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim().eq_ignore_ascii_case("none") {
+            return Ok(AutoFormats(Vec::new()));
+        }
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let format = OutputFormat::parse(part)
+                .filter(|f| OutputFormat::MODERN.contains(f))
+                .ok_or_else(|| {
+                    format!("`{part}` is not a format auto can choose (write avif, webp or none)")
+                })?;
+            if !out.contains(&format) {
+                out.push(format);
+            }
+        }
+        Ok(AutoFormats(out))
+    }
+}
+
+impl fmt::Display for AutoFormats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let names: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&names.join(","))
     }
 }

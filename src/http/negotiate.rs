@@ -1,15 +1,16 @@
-//! Content negotiation: whether a request's `Accept` header takes WebP, which decides the
-//! concrete format of an `auto` preset (and is why such responses carry `Vary: Accept`).
+//! Content negotiation: which modern formats (AVIF, WebP) a request's `Accept` header
+//! takes, which decides the concrete format of an `auto` preset (and is why such responses
+//! carry `Vary: Accept`).
 
-/// True when `accept` lists `image/webp` with a non-zero quality.
+/// True when `accept` lists `mime` (e.g. `image/avif`) with a non-zero quality.
 ///
-/// Wildcards (`*/*`, `image/*`) do not count: every browser that decodes WebP names it, and
-/// clients sending only a wildcard (curl, many bots) are safer with JPEG/PNG.
-pub fn accepts_webp(accept: &str) -> bool {
+/// Wildcards (`*/*`, `image/*`) do not count: every browser that decodes WebP or AVIF names
+/// it, and clients sending only a wildcard (curl, many bots) are safer with JPEG/PNG.
+pub fn accepts(accept: &str, mime: &str) -> bool {
     accept.split(',').any(|item| {
         let mut parts = item.split(';');
         let media = parts.next().unwrap_or_default().trim();
-        if !media.eq_ignore_ascii_case("image/webp") {
+        if !media.eq_ignore_ascii_case(mime) {
             return false;
         }
         // A missing or unparsable q counts as 1, as RFC 9110 reads it.
@@ -24,6 +25,11 @@ pub fn accepts_webp(accept: &str) -> bool {
             .unwrap_or(1.0);
         q > 0.0
     })
+}
+
+/// True when `accept` takes WebP.
+pub fn accepts_webp(accept: &str) -> bool {
+    accepts(accept, "image/webp")
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::http::auth::require_signature;
-use crate::http::negotiate::accepts_webp;
+use crate::http::negotiate::accepts;
+use crate::pipeline::OutputFormat;
 use crate::http::ops::PresetName;
 use crate::http::problem::thumbnail_problem;
 use crate::service::Thumbnails;
@@ -78,7 +79,9 @@ async fn respond(
     let request = Request {
         preset,
         key,
-        accepts_webp: accepts_webp(accept),
+        negotiated: OutputFormat::negotiate(&service.settings().auto_formats, |mime| {
+            accepts(accept, mime)
+        }),
         pinned: query.v.as_deref(),
         if_none_match: headers
             .get(header::IF_NONE_MATCH)

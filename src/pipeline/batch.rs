@@ -26,7 +26,7 @@ pub const CASCADE_MARGIN: f64 = 3.0;
 pub struct Composed {
     pixels: Pixels,
     background: Colour,
-    quality: u8,
+    how: encode::Encoding,
 }
 
 impl Composed {
@@ -48,7 +48,7 @@ impl Composed {
                     &self.pixels
                 };
             Ok(Rendered {
-                bytes: encode::encode(px, format, self.quality)?,
+                bytes: encode::encode(px, format, self.how)?,
                 width: px.width,
                 height: px.height,
                 format,
@@ -160,7 +160,7 @@ fn compose_inner(
             Ok(Composed {
                 pixels: resize::pad(resized, plan, preset.background),
                 background: preset.background,
-                quality: preset.quality,
+                how: encode::Encoding::of(preset, limits),
             }),
         );
     }

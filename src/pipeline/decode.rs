@@ -65,6 +65,20 @@ pub fn decode(
     if format == SourceFormat::Jpeg {
         return decode_jpeg(data, limits, shrink, scans);
     }
+    if format.is_heif() {
+        // libheif applies the container's transforms: the result is upright already.
+        let heif = super::heif::decode(data, limits)?;
+        let Decoded::Image(img) = &heif.decoded else {
+            return Err(PipelineError::Internal("libheif gave CMYK".into()));
+        };
+        return Ok(Source {
+            full: (img.width(), img.height()),
+            decoded: heif.decoded,
+            icc: heif.icc,
+            orientation: Orientation::NoTransforms,
+            scale: 1.0,
+        });
+    }
     // A PNG's profile is inflated here with a bound, and the decoder gets a copy without
     // metadata chunks, so none of them is inflated past the bound.
     let (png_icc, cleaned) = if format == SourceFormat::Png {

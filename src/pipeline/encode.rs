@@ -6,11 +6,39 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 
 use super::error::PipelineError;
 use super::formats::OutputFormat;
+use super::limits::Limits;
 use super::resize::Pixels;
+use crate::preset::{Preset, Quality};
+
+/// How a preset's pixels are encoded: its qualities, lossless WebP, the AVIF effort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoding {
+    pub quality: Quality,
+    pub lossless: bool,
+    /// libaom's speed, 0-9: higher is faster, and larger at the same quality.
+    pub avif_speed: u8,
+}
+
+impl Encoding {
+    /// What `preset` asks for, with the service's AVIF speed.
+    pub fn of(preset: &Preset, limits: &Limits) -> Self {
+        Self {
+            quality: preset.quality,
+            lossless: preset.lossless,
+            avif_speed: limits.avif_speed,
+        }
+    }
+}
 
 /// Encodes upright sRGB pixels. JPEG has no alpha: the caller flattens first.
-pub fn encode(px: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>, PipelineError> {
+pub fn encode(px: &Pixels, format: OutputFormat, how: Encoding) -> Result<Vec<u8>, PipelineError> {
     let failed = |e: &dyn std::fmt::Display| PipelineError::Encode(format!("{format}: {e}"));
+    let quality = match format {
+        OutputFormat::Jpeg => how.quality.jpeg,
+        OutputFormat::Webp => how.quality.webp,
+        OutputFormat::Avif => how.quality.avif,
+        OutputFormat::Png => 100,
+    };
     match format {
         OutputFormat::Jpeg => {
             if px.alpha {
@@ -61,9 +89,17 @@ pub fn encode(px: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>,
                 webp::Encoder::from_rgb(&px.data, px.width, px.height)
             };
             let memory = encoder
-                .encode_simple(false, f32::from(quality))
+                .encode_simple(how.lossless, f32::from(quality))
                 .map_err(|e| failed(&format!("{e:?}")))?;
             Ok(memory.to_vec())
         }
+        OutputFormat::Avif => super::heif::encode_avif(
+            &px.data,
+            px.width,
+            px.height,
+            px.alpha,
+            quality,
+            how.avif_speed,
+        ),
     }
 }

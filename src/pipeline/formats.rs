@@ -14,6 +14,10 @@ pub enum SourceFormat {
     Webp,
     Gif,
     Tiff,
+    /// HEIF/HEIC (HEVC in an ISO media file), as iPhones write.
+    Heif,
+    /// AVIF (AV1 in an ISO media file).
+    Avif,
 }
 
 impl fmt::Display for SourceFormat {
@@ -24,19 +28,28 @@ impl fmt::Display for SourceFormat {
             SourceFormat::Webp => "webp",
             SourceFormat::Gif => "gif",
             SourceFormat::Tiff => "tiff",
+            SourceFormat::Heif => "heif",
+            SourceFormat::Avif => "avif",
         })
     }
 }
 
 impl SourceFormat {
     /// Every format thumbkit reads.
-    pub const ALL: [SourceFormat; 5] = [
+    pub const ALL: [SourceFormat; 7] = [
         SourceFormat::Jpeg,
         SourceFormat::Png,
         SourceFormat::Webp,
         SourceFormat::Gif,
         SourceFormat::Tiff,
+        SourceFormat::Heif,
+        SourceFormat::Avif,
     ];
+
+    /// True for the ISO media formats decoded through libheif.
+    pub fn is_heif(self) -> bool {
+        matches!(self, SourceFormat::Heif | SourceFormat::Avif)
+    }
 
     /// The MIME type.
     pub fn mime(self) -> &'static str {
@@ -46,6 +59,8 @@ impl SourceFormat {
             SourceFormat::Webp => "image/webp",
             SourceFormat::Gif => "image/gif",
             SourceFormat::Tiff => "image/tiff",
+            SourceFormat::Heif => "image/heif",
+            SourceFormat::Avif => "image/avif",
         }
     }
 
@@ -55,6 +70,9 @@ impl SourceFormat {
         let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
         match essence.as_str() {
             "image/jpg" | "image/pjpeg" => Some(SourceFormat::Jpeg),
+            "image/heic" | "image/heic-sequence" | "image/heif-sequence" => {
+                Some(SourceFormat::Heif)
+            }
             e => Self::ALL.into_iter().find(|f| f.mime() == e),
         }
     }
@@ -66,15 +84,20 @@ pub enum OutputFormat {
     Jpeg,
     Png,
     Webp,
+    Avif,
 }
 
 impl OutputFormat {
+    /// The formats `auto` may pick beyond JPEG/PNG, in the default order of preference.
+    pub const MODERN: [OutputFormat; 2] = [OutputFormat::Avif, OutputFormat::Webp];
+
     /// The MIME type, for `Content-Type`.
     pub fn mime(self) -> &'static str {
         match self {
             OutputFormat::Jpeg => "image/jpeg",
             OutputFormat::Png => "image/png",
             OutputFormat::Webp => "image/webp",
+            OutputFormat::Avif => "image/avif",
         }
     }
 
@@ -84,47 +107,61 @@ impl OutputFormat {
             OutputFormat::Jpeg => "jpg",
             OutputFormat::Png => "png",
             OutputFormat::Webp => "webp",
+            OutputFormat::Avif => "avif",
         }
     }
 
-    /// Parses `jpeg`/`jpg`, `png` or `webp` (as in a file extension).
+    /// Parses `jpeg`/`jpg`, `png`, `webp` or `avif` (as in a file extension).
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "jpeg" | "jpg" => Some(OutputFormat::Jpeg),
             "png" => Some(OutputFormat::Png),
             "webp" => Some(OutputFormat::Webp),
+            "avif" => Some(OutputFormat::Avif),
             _ => None,
         }
     }
 
-    /// Every format `choice` may be served as for `source` (with and without WebP in the
-    /// client's `Accept`): what pre-generation renders.
-    pub fn candidates(choice: FormatChoice, source: &Probe) -> Vec<Self> {
-        let mut out = vec![Self::resolve(choice, source, false)];
-        let webp = Self::resolve(choice, source, true);
-        if !out.contains(&webp) {
-            out.push(webp);
+    /// Every format `choice` may be served as for `source`, whatever the client accepts,
+    /// with `auto` choosing among `modern` (in order): what pre-generation renders.
+    pub fn candidates(choice: FormatChoice, source: &Probe, modern: &[OutputFormat]) -> Vec<Self> {
+        let mut out = vec![Self::resolve(choice, source, None)];
+        for m in modern {
+            let f = Self::resolve(choice, source, Some(*m));
+            if !out.contains(&f) {
+                out.push(f);
+            }
         }
         out
     }
 
-    /// The concrete format for a preset's choice. `auto` picks WebP when the client accepts
-    /// it, else PNG when the source has an alpha channel and JPEG when it has none; `source`
-    /// keeps the original's format when it can be written, else PNG.
-    pub fn resolve(choice: FormatChoice, source: &Probe, accepts_webp: bool) -> Self {
+    /// The concrete format for a preset's choice. `auto` takes `negotiated` (the first
+    /// modern format the client accepts, see [`Self::negotiate`]) when there is one, else
+    /// PNG when the source has an alpha channel and JPEG when it has none; `source` keeps
+    /// the original's format when it can be written, else PNG.
+    pub fn resolve(choice: FormatChoice, source: &Probe, negotiated: Option<Self>) -> Self {
         match choice {
             FormatChoice::Jpeg => OutputFormat::Jpeg,
             FormatChoice::Png => OutputFormat::Png,
             FormatChoice::Webp => OutputFormat::Webp,
-            FormatChoice::Auto if accepts_webp => OutputFormat::Webp,
-            FormatChoice::Auto if source.alpha => OutputFormat::Png,
-            FormatChoice::Auto => OutputFormat::Jpeg,
+            FormatChoice::Avif => OutputFormat::Avif,
+            FormatChoice::Auto => match negotiated {
+                Some(f) => f,
+                None if source.alpha => OutputFormat::Png,
+                None => OutputFormat::Jpeg,
+            },
             FormatChoice::Source => match source.format {
                 SourceFormat::Jpeg => OutputFormat::Jpeg,
                 SourceFormat::Webp => OutputFormat::Webp,
+                SourceFormat::Avif => OutputFormat::Avif,
                 _ => OutputFormat::Png,
             },
         }
+    }
+
+    /// The first of `order` that `accepts` says the client takes.
+    pub fn negotiate(order: &[OutputFormat], accepts: impl Fn(&str) -> bool) -> Option<Self> {
+        order.iter().copied().find(|f| accepts(f.mime()))
     }
 }
 
@@ -134,6 +171,7 @@ impl fmt::Display for OutputFormat {
             OutputFormat::Jpeg => "jpeg",
             OutputFormat::Png => "png",
             OutputFormat::Webp => "webp",
+            OutputFormat::Avif => "avif",
         })
     }
 }

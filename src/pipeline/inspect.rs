@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::formats::SourceFormat;
-use crate::pipeline::{decode, jpeg, png, sniff};
+use crate::pipeline::{decode, isobmff, jpeg, png, sniff};
 
 /// Frames counted at most (a count beyond is reported as "at least").
 const MAX_FRAMES: u32 = 100_000;
@@ -155,8 +155,27 @@ pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
     let orientation = exif
         .as_deref()
         .map_or(1, |e| decode::exif_orientation(e).to_exif());
+    // HEIF says its own transforms, not EXIF, orient the image (and they are applied as it
+    // decodes): the stored size is already upright.
+    let orientation = if format.is_heif() { 1 } else { orientation };
     let colour = match format {
         SourceFormat::Jpeg => format!("{:?}", jpeg::header(data)?.colour).to_lowercase(),
+        SourceFormat::Heif | SourceFormat::Avif => {
+            let c = isobmff::carried(data);
+            let mut coded: Vec<(String, usize)> = Vec::new();
+            for t in c.item_types.iter().filter(|t| matches!(*t, b"av01" | b"hvc1" | b"grid")) {
+                let name = String::from_utf8_lossy(t).into_owned();
+                match coded.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, count)) => *count += 1,
+                    None => coded.push((name, 1)),
+                }
+            }
+            let coded: Vec<String> = coded
+                .into_iter()
+                .map(|(n, count)| if count > 1 { format!("{count} {n}") } else { n })
+                .collect();
+            format!("coded as {}", coded.join(", "))
+        }
         _ => {
             use image::ImageDecoder;
             // Without the PNG's metadata chunks, which its decoder would inflate.
@@ -251,6 +270,16 @@ pub fn metadata_of(
                     _ => {}
                 }
             }
+        }
+        SourceFormat::Heif | SourceFormat::Avif => {
+            let c = isobmff::carried(data);
+            m.xmp = c.xmp();
+            m.iptc = c.iptc();
+            // The EXIF block and the profile are read through libheif (an item's bytes
+            // may be spread over extents), their presence from the boxes above.
+            let (e, profile) = super::heif::metadata(data);
+            exif = e.or_else(|| c.exif().then(Vec::new));
+            icc = profile.or_else(|| c.icc().then(Vec::new));
         }
         SourceFormat::Gif | SourceFormat::Tiff => {
             use image::ImageDecoder;

@@ -1,4 +1,4 @@
-//! What one input may cost: bytes, pixels and the size of the output.
+//! What one input may cost: bytes, pixels, the size of the output, the AVIF encoder's effort.
 
 /// What the pipeline refuses to take on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,7 +9,14 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest output width or height.
     pub max_output_side: u32,
+    /// Largest animation kept whole, in frames x pixels per frame (from the header).
+    pub max_animation_pixels: u64,
+    /// libaom's speed for AVIF outputs, 0-9 (what an AVIF encode may cost in time).
+    pub avif_speed: u8,
 }
+
+/// The AVIF speed by default, measured with `thumbkit bench --formats` (README).
+pub const AVIF_SPEED: u8 = 8;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -17,6 +24,8 @@ impl Default for Limits {
             max_input_bytes: 50 << 20,
             max_pixels: 50_000_000,
             max_output_side: 10_000,
+            max_animation_pixels: 100_000_000,
+            avif_speed: AVIF_SPEED,
         }
     }
 }

@@ -13,7 +13,9 @@ pub mod encode;
 pub mod error;
 pub mod formats;
 pub mod geometry;
+pub mod heif;
 pub mod inspect;
+pub mod isobmff;
 pub mod jpeg;
 pub mod limits;
 pub mod png;
@@ -304,7 +306,7 @@ fn render_inner(
     if format == OutputFormat::Jpeg || out.is_opaque() {
         out = out.flatten(preset.background);
     }
-    let bytes = encode::encode(&out, format, preset.quality)?;
+    let bytes = encode::encode(&out, format, encode::Encoding::of(preset, limits))?;
     Ok(Rendered {
         bytes,
         width: out.width,

@@ -25,8 +25,33 @@ pub fn sniff(data: &[u8]) -> Result<SourceFormat, PipelineError> {
         Ok(SourceFormat::Webp)
     } else if starts(b"II*\0") || starts(b"MM\0*") {
         Ok(SourceFormat::Tiff)
+    } else if let Some(format) = iso_media(data) {
+        Ok(format)
     } else {
         Err(PipelineError::UnsupportedFormat(describe_unknown(data)))
+    }
+}
+
+/// HEIF or AVIF, from the `ftyp` box's brands (AVIF when any brand says so).
+fn iso_media(data: &[u8]) -> Option<SourceFormat> {
+    if data.len() < 12 || &data[4..8] != b"ftyp" {
+        return None;
+    }
+    let size = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+    let ftyp = data.get(8..size.clamp(12, data.len()))?;
+    let brands: Vec<&[u8]> = ftyp
+        .chunks_exact(4)
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, b)| b)
+        .collect();
+    let has = |names: &[&[u8; 4]]| brands.iter().any(|b| names.iter().any(|n| *b == &n[..]));
+    if has(&[b"avif", b"avis"]) {
+        Some(SourceFormat::Avif)
+    } else if has(&[b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"]) {
+        Some(SourceFormat::Heif)
+    } else {
+        None
     }
 }
 
@@ -34,15 +59,7 @@ pub fn sniff(data: &[u8]) -> Result<SourceFormat, PipelineError> {
 fn describe_unknown(data: &[u8]) -> String {
     if data.len() >= 12 && &data[4..8] == b"ftyp" {
         let brand = String::from_utf8_lossy(&data[8..12]).into_owned();
-        return match brand.as_str() {
-            "heic" | "heix" | "hevc" | "heim" | "heis" | "mif1" | "msf1" => {
-                format!("HEIF/HEIC (brand `{brand}`) is not supported; convert it to JPEG first")
-            }
-            "avif" | "avis" => "AVIF is not supported".into(),
-            _ => {
-                format!("an ISO media file (brand `{brand}`) is not an image format thumbkit reads")
-            }
-        };
+        return format!("an ISO media file (brand `{brand}`) is not an image format thumbkit reads");
     }
     if data.starts_with(b"BM") {
         return "BMP is not supported".into();
@@ -54,7 +71,7 @@ fn describe_unknown(data: &[u8]) -> String {
     if std::str::from_utf8(head).is_ok_and(|s| !s.contains('\0')) {
         return "the data is text, not an image".into();
     }
-    "not a recognised image format (expected JPEG, PNG, WebP, GIF or TIFF)".into()
+    "not a recognised image format (expected JPEG, PNG, WebP, GIF, TIFF, HEIC or AVIF)".into()
 }
 
 /// Reads the width, height and whether there is an alpha channel from the header,
@@ -63,6 +80,9 @@ pub fn header(data: &[u8], format: SourceFormat) -> Result<(u32, u32, bool), Pip
     if format == SourceFormat::Jpeg {
         let header = jpeg::header(data)?;
         return Ok((header.width, header.height, false));
+    }
+    if format.is_heif() {
+        return super::heif::header(data);
     }
     // A PNG decoder inflates the metadata chunks before the header is done: it gets a copy
     // without them (see `png`).
@@ -88,5 +108,7 @@ pub fn image_format(format: SourceFormat) -> ImageFormat {
         SourceFormat::Webp => ImageFormat::WebP,
         SourceFormat::Gif => ImageFormat::Gif,
         SourceFormat::Tiff => ImageFormat::Tiff,
+        // Decoded through libheif (see `heif`), never by the `image` crate.
+        SourceFormat::Heif | SourceFormat::Avif => ImageFormat::Avif,
     }
 }

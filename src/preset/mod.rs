@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::PresetError;
-pub use terms::{Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, fit_name};
+pub use terms::{
+    Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
+};
 
 /// The largest width or height a preset may ask for.
 pub const MAX_PRESET_SIDE: u32 = 10_000;
@@ -27,7 +29,10 @@ pub struct Preset {
     pub fit: Fit,
     pub gravity: Gravity,
     pub format: FormatChoice,
-    pub quality: u8,
+    pub quality: Quality,
+    /// WebP outputs are lossless.
+    pub lossless: bool,
+    pub animation: Animation,
     pub background: Colour,
     pub upscale: bool,
     fingerprint: Fingerprint,

@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use crate::pipeline::version::PIPELINE_VERSION;
 use crate::preset::error::PresetError;
-use crate::preset::terms::{Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, fit_name};
+use crate::preset::terms::{
+    Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
+};
 use crate::preset::{MAX_PRESET_SIDE, Preset};
 
 /// The file as written; every field optional so that validation can name what is wrong.
@@ -19,9 +21,28 @@ struct PresetFile {
     fit: Option<Fit>,
     gravity: Option<Gravity>,
     format: Option<FormatChoice>,
-    quality: Option<i64>,
+    quality: Option<QualityFile>,
+    lossless: Option<bool>,
+    animation: Option<Animation>,
     background: Option<String>,
     upscale: Option<bool>,
+}
+
+/// `quality = 80` (JPEG's quality, the others at the same perceived quality), or one per
+/// format: `quality = { jpeg = 80, webp = 78, avif = 55 }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum QualityFile {
+    One(i64),
+    Each(EachQuality),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EachQuality {
+    jpeg: Option<i64>,
+    webp: Option<i64>,
+    avif: Option<i64>,
 }
 
 impl Preset {
@@ -76,16 +97,33 @@ impl Preset {
                 ),
             ));
         }
+        let one = |q: i64| -> Result<u8, PresetError> {
+            u8::try_from(q)
+                .ok()
+                .filter(|q| (1..=100).contains(q))
+                .ok_or_else(|| field("quality", format!("must be between 1 and 100 (got {q})")))
+        };
         let quality = match file.quality {
-            None => 80,
-            Some(q) if (1..=100).contains(&q) => q as u8,
-            Some(q) => {
-                return Err(field(
-                    "quality",
-                    format!("must be between 1 and 100 (got {q})"),
-                ));
+            None => Quality::like_jpeg(80),
+            Some(QualityFile::One(q)) => Quality::like_jpeg(one(q)?),
+            Some(QualityFile::Each(each)) => {
+                // Unnamed formats follow JPEG's (as written, or the default 80).
+                let base = Quality::like_jpeg(each.jpeg.map(one).transpose()?.unwrap_or(80));
+                Quality {
+                    jpeg: base.jpeg,
+                    webp: each.webp.map(one).transpose()?.unwrap_or(base.webp),
+                    avif: each.avif.map(one).transpose()?.unwrap_or(base.avif),
+                }
             }
         };
+        let format = file.format.unwrap_or(FormatChoice::Auto);
+        let lossless = file.lossless.unwrap_or(false);
+        if lossless && matches!(format, FormatChoice::Jpeg | FormatChoice::Avif | FormatChoice::Png) {
+            return Err(field(
+                "lossless",
+                "applies to WebP outputs (format = \"webp\", \"auto\" or \"source\")".into(),
+            ));
+        }
         let background = match file.background.as_deref() {
             None => Colour::WHITE,
             Some(s) => Colour::parse(s).map_err(|reason| field("background", reason))?,
@@ -96,8 +134,10 @@ impl Preset {
             height,
             fit,
             gravity: file.gravity.unwrap_or(Gravity::Centre),
-            format: file.format.unwrap_or(FormatChoice::Auto),
+            format,
             quality,
+            lossless,
+            animation: file.animation.unwrap_or(Animation::FirstFrame),
             background,
             // `cover` and `fill` promise the box (a layout slot, a social card of a required
             // size); `inside` and `contain` promise at most the box, so never enlarge unasked.
@@ -140,13 +180,18 @@ impl Preset {
         } else {
             "-".into()
         };
+        let q = self.quality;
         format!(
-            "pipeline={PIPELINE_VERSION};w={};h={};fit={};gravity={gravity};format={:?};q={};bg={};upscale={}",
+            "pipeline={PIPELINE_VERSION};w={};h={};fit={};gravity={gravity};format={:?};q={}/{}/{};lossless={};animation={:?};bg={};upscale={}",
             side(self.width),
             side(self.height),
             fit_name(self.fit),
             self.format,
-            self.quality,
+            q.jpeg,
+            q.webp,
+            q.avif,
+            self.lossless,
+            self.animation,
             self.background,
             self.upscale
         )
@@ -169,7 +214,19 @@ impl Preset {
         if self.fit == Fit::Cover && self.gravity != Gravity::Centre {
             s.push_str(&format!(" ({:?})", self.gravity).to_lowercase());
         }
-        s.push_str(&format!(", {:?} q{}", self.format, self.quality).to_lowercase());
+        let q = self.quality;
+        let quality = match self.format {
+            FormatChoice::Jpeg => format!("q{}", q.jpeg),
+            FormatChoice::Webp if self.lossless => "lossless".into(),
+            FormatChoice::Webp => format!("q{}", q.webp),
+            FormatChoice::Avif => format!("q{}", q.avif),
+            FormatChoice::Png => "lossless".into(),
+            _ => format!("q{}/{}/{}", q.jpeg, q.webp, q.avif),
+        };
+        s.push_str(&format!(", {:?} {quality}", self.format).to_lowercase());
+        if self.animation == Animation::Keep {
+            s.push_str(", animated");
+        }
         if self.upscale {
             s.push_str(", upscale");
         }
@@ -208,9 +265,31 @@ mod tests {
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\ngravity = \"north\"",
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nbackground = \"#000\"",
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nupscale = false",
+            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = { jpeg = 80, avif = 40 }\nfit = \"cover\"",
+            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nanimation = \"keep\"",
         ] {
             assert_ne!(&fp, parse(changed).unwrap().fingerprint(), "{changed}");
         }
+    }
+
+    #[test]
+    fn quality_per_format() {
+        let one = parse("width = 100\nquality = 80").unwrap().quality;
+        assert_eq!(one, Quality::like_jpeg(80));
+        let each = parse("width = 100\nquality = { jpeg = 70, avif = 50 }").unwrap().quality;
+        assert_eq!((each.jpeg, each.webp, each.avif), (70, Quality::like_jpeg(70).webp, 50));
+        for bad in ["quality = 0", "quality = { webp = 101 }", "quality = { gif = 5 }", "quality = \"high\""] {
+            assert!(parse(&format!("width = 100\n{bad}")).is_err(), "{bad}");
+        }
+        // The mapping is monotonic and stays in range.
+        let mut last = Quality::like_jpeg(1);
+        for q in 1..=100 {
+            let now = Quality::like_jpeg(q);
+            assert!(now.webp >= last.webp && now.avif >= last.avif && now.avif >= 1, "{q}");
+            last = now;
+        }
+        assert_eq!((last.webp, last.avif), (100, 100));
+        assert!(parse("width = 100\nformat = \"jpeg\"\nlossless = true").is_err());
     }
 
     #[test]

@@ -92,10 +92,64 @@ pub enum FormatChoice {
     Jpeg,
     Png,
     Webp,
-    /// Chosen per request (WebP when the client accepts it, else JPEG, or PNG for alpha).
+    Avif,
+    /// Chosen per request: the first of the service's modern formats (AVIF, WebP) the
+    /// client's `Accept` names, else JPEG, or PNG for a source with alpha.
     Auto,
-    /// The original's format when it can be encoded (JPEG, PNG, WebP), else PNG.
+    /// The original's format when it can be encoded (JPEG, PNG, WebP, AVIF), else PNG.
     Source,
+}
+
+/// Encoder quality (1-100) for each lossy output format; PNG and lossless WebP ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quality {
+    pub jpeg: u8,
+    pub webp: u8,
+    pub avif: u8,
+}
+
+impl Quality {
+    /// The per-format qualities that look like JPEG quality `q`: WebP and AVIF at the
+    /// settings whose SSIMULACRA2 score matched JPEG's on the README photos
+    /// (`thumbkit bench --formats`; the table is in the README).
+    pub fn like_jpeg(q: u8) -> Self {
+        Self {
+            jpeg: q,
+            webp: interpolate(q, &WEBP_LIKE_JPEG),
+            avif: interpolate(q, &AVIF_LIKE_JPEG),
+        }
+    }
+}
+
+/// (JPEG quality, WebP quality of equal SSIMULACRA2), measured.
+const WEBP_LIKE_JPEG: [(u8, u8); 4] = [(50, 50), (70, 70), (80, 80), (90, 90)];
+/// (JPEG quality, AVIF quality of equal SSIMULACRA2), measured.
+const AVIF_LIKE_JPEG: [(u8, u8); 4] = [(50, 40), (70, 55), (80, 62), (90, 75)];
+
+/// Piecewise-linear through `points` (sorted by x), clamped to 1-100 outside them.
+fn interpolate(q: u8, points: &[(u8, u8)]) -> u8 {
+    let (first, last) = (points[0], points[points.len() - 1]);
+    if q <= first.0 {
+        return (f64::from(q) * f64::from(first.1) / f64::from(first.0)).round().max(1.0) as u8;
+    }
+    if q >= last.0 {
+        let t = f64::from(q - last.0) / f64::from(100 - last.0);
+        return (f64::from(last.1) + t * f64::from(100 - last.1)).round() as u8;
+    }
+    let i = points.iter().position(|p| p.0 >= q).unwrap_or(points.len() - 1);
+    let (a, b) = (points[i - 1], points[i]);
+    let t = f64::from(q - a.0) / f64::from(b.0 - a.0);
+    (f64::from(a.1) + t * (f64::from(b.1) - f64::from(a.1))).round() as u8
+}
+
+/// What a preset does with an animated GIF or WebP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Animation {
+    /// A still of the first frame (the default).
+    FirstFrame,
+    /// Every frame, resized, with its timing (animated WebP, or GIF when the output is GIF).
+    Keep,
 }
 
 /// An 8-bit RGBA colour, written `#rgb`, `#rrggbb` or `#rrggbbaa`.

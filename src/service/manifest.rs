@@ -67,9 +67,14 @@ pub struct VariantInfo {
     pub pregenerated: Option<String>,
 }
 
-/// The formats a preset's variant of this original can be served in.
-pub(crate) fn formats(preset: &Preset, original: &Original) -> Vec<OutputFormat> {
-    OutputFormat::candidates(preset.format, &original.record.probe)
+/// The formats a preset's variant of this original can be served in, `auto` choosing
+/// among `modern`.
+pub(crate) fn formats(
+    preset: &Preset,
+    original: &Original,
+    modern: &[OutputFormat],
+) -> Vec<OutputFormat> {
+    OutputFormat::candidates(preset.format, &original.record.probe, modern)
 }
 
 impl Thumbnails {
@@ -90,7 +95,7 @@ impl Thumbnails {
                     url,
                     width,
                     height,
-                    format: OutputFormat::resolve(preset.format, &record.probe, false).to_string(),
+                    format: OutputFormat::resolve(preset.format, &record.probe, None).to_string(),
                     negotiated: preset.format == FormatChoice::Auto,
                     stored: None,
                     pregenerated: None,
@@ -120,7 +125,7 @@ impl Thumbnails {
         }
         for preset in self.presets().iter() {
             let mut stored = false;
-            for format in formats(preset, &original) {
+            for format in formats(preset, &original, &self.settings.auto_formats) {
                 let variant = self.settings.layout.variant(&original.hash, preset, format);
                 stored |= self
                     .storage()

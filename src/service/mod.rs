@@ -80,6 +80,12 @@ pub struct Settings {
     pub signed_url_ttl: Duration,
     /// How long an upload ticket's URL stays valid (at most 15 minutes).
     pub upload_ttl: Duration,
+    /// The formats an `auto` preset may choose beyond JPEG/PNG, in order of preference: the
+    /// first one the client's `Accept` names wins.
+    pub auto_formats: Vec<OutputFormat>,
+    /// Longest an AVIF render may take before the request is answered with WebP instead
+    /// (the AVIF is still finished and stored for the next request).
+    pub avif_budget: Duration,
 }
 
 impl Settings {
@@ -105,6 +111,8 @@ impl Default for Settings {
             signer: None,
             signed_url_ttl: Duration::from_secs(24 * 3600),
             upload_ttl: Duration::from_secs(15 * 60),
+            auto_formats: OutputFormat::MODERN.to_vec(),
+            avif_budget: Duration::from_secs(2),
         }
     }
 }

@@ -70,7 +70,7 @@ impl Thumbnails {
         let mut outcomes: Vec<String> = vec!["existing".to_owned(); presets.len()];
         let mut missing = Vec::new();
         for (i, preset) in presets.iter().enumerate() {
-            for format in formats(preset, original) {
+            for format in formats(preset, original, &self.settings.auto_formats) {
                 let variant_key = self.settings.layout.variant(&original.hash, preset, format);
                 match self.storage.head(&variant_key, Kind::Variant).await {
                     Ok(Some(_)) => {}

@@ -65,7 +65,8 @@ pub struct Served {
 pub struct Request<'a> {
     pub preset: &'a str,
     pub key: &'a str,
-    pub accepts_webp: bool,
+    /// The first of the service's `auto` formats the client accepts (`None`: JPEG/PNG).
+    pub negotiated: Option<OutputFormat>,
     /// `?v=`: the content hash the client expects.
     pub pinned: Option<&'a str>,
     /// The `If-None-Match` header.
@@ -142,7 +143,7 @@ impl Thumbnails {
             });
         }
         let format =
-            OutputFormat::resolve(preset.format, &original.record.probe, request.accepts_webp);
+            OutputFormat::resolve(preset.format, &original.record.probe, request.negotiated);
         let variant_key = self.settings.layout.variant(&original.hash, preset, format);
         let etag = format!(
             "\"{}-{}-{}\"",
