@@ -4,6 +4,13 @@
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := cmake nasm libvips-tools openssl
 
+# libheif 1.19 reads HEIC/AVIF and writes AVIF, with one plugin per codec (libde265 for HEVC,
+# dav1d and aomenc for AV1; never the GPL x265 one); libheif-examples gives the tests
+# heif-convert and heif-enc. Debian 12 ships 1.15, which cannot open many iOS 18 photos, so
+# on bookworm they come from bookworm-backports.
+HEIF_PACKAGES := libheif-dev libheif-plugin-libde265 libheif-plugin-dav1d libheif-plugin-aomenc libheif-examples
+BACKPORTS := /etc/apt/sources.list.d/thumbkit-bookworm-backports.list
+
 # Debian packages: cmake + nasm build libjpeg-turbo; libvips-tools is the comparison peer;
 # openssl signs the SNS messages the tests send (an implementation independent of ours).
 # Idempotent: installs only what is missing.
@@ -12,6 +19,18 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@missing=$$(for p in $(HEIF_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ] || ! pkg-config --atleast-version=1.19 libheif; then \
+	  target=""; \
+	  if grep -q '^VERSION_CODENAME=bookworm' /etc/os-release; then \
+	    target="-t bookworm-backports"; \
+	    grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ || \
+	      echo 'deb http://deb.debian.org/debian bookworm-backports main' | $(SUDO) tee $(BACKPORTS) >/dev/null; \
+	  fi; \
+	  echo "installing libheif 1.19: $(HEIF_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $$target $(HEIF_PACKAGES); \
 	fi
 
 # Serves thumbnails on the embedded default store (./data), with a real GPS-tagged photo in place.
