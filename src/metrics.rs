@@ -37,6 +37,7 @@ pub struct Metrics {
     render_seconds: Histogram,
     storage_requests: Family<StorageLabels, Counter>,
     store_write_failures: Counter,
+    avif_fallbacks: Counter,
     stale_served: Counter,
     memory_cache_bytes: Gauge,
     memory_cache_entries: Gauge,
@@ -59,6 +60,7 @@ impl Metrics {
         let render_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let storage_requests = Family::<StorageLabels, Counter>::default();
         let store_write_failures = Counter::default();
+        let avif_fallbacks = Counter::default();
         let stale_served = Counter::default();
         let memory_cache_bytes = Gauge::default();
         let memory_cache_entries = Gauge::default();
@@ -89,6 +91,11 @@ impl Metrics {
             store_write_failures.clone(),
         );
         registry.register(
+            "thumbkit_avif_fallbacks",
+            "Requests answered in the next format because an AVIF render outlasted its budget",
+            avif_fallbacks.clone(),
+        );
+        registry.register(
             "thumbkit_stale_served",
             "Memory hits served while the store could not confirm the original (stale-if-error)",
             stale_served.clone(),
@@ -115,6 +122,7 @@ impl Metrics {
             render_seconds,
             storage_requests,
             store_write_failures,
+            avif_fallbacks,
             stale_served,
             memory_cache_bytes,
             memory_cache_entries,
@@ -158,6 +166,11 @@ impl Metrics {
     /// Counts a variant or record that could not be written.
     pub fn store_write_failed(&self) {
         self.store_write_failures.inc();
+    }
+
+    /// Counts a request answered in the next format because its AVIF was over budget.
+    pub fn avif_fallback(&self) {
+        self.avif_fallbacks.inc();
     }
 
     /// Sets the gauges that are read rather than counted.

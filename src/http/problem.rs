@@ -48,6 +48,7 @@ fn status_of(e: &ServiceError) -> StatusCode {
         | ServiceError::Changed(_)
         | ServiceError::Busy
         | ServiceError::RenderTimeout(_)
+        | ServiceError::OverBudget(_)
         | ServiceError::Deadline(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

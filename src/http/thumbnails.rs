@@ -76,12 +76,17 @@ async fn respond(
     accept: &str,
 ) -> Response {
     let signed_until = query.exp.as_deref().and_then(|e| e.parse::<u64>().ok());
+    let accepted: Vec<OutputFormat> = service
+        .settings()
+        .auto_formats
+        .iter()
+        .copied()
+        .filter(|f| accepts(accept, f.mime()))
+        .collect();
     let request = Request {
         preset,
         key,
-        negotiated: OutputFormat::negotiate(&service.settings().auto_formats, |mime| {
-            accepts(accept, mime)
-        }),
+        accepted: &accepted,
         pinned: query.v.as_deref(),
         if_none_match: headers
             .get(header::IF_NONE_MATCH)

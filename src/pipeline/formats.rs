@@ -136,7 +136,7 @@ impl OutputFormat {
     }
 
     /// The concrete format for a preset's choice. `auto` takes `negotiated` (the first
-    /// modern format the client accepts, see [`Self::negotiate`]) when there is one, else
+    /// modern format the client accepts) when there is one, else
     /// PNG when the source has an alpha channel and JPEG when it has none; `source` keeps
     /// the original's format when it can be written, else PNG.
     pub fn resolve(choice: FormatChoice, source: &Probe, negotiated: Option<Self>) -> Self {
@@ -157,11 +157,6 @@ impl OutputFormat {
                 _ => OutputFormat::Png,
             },
         }
-    }
-
-    /// The first of `order` that `accepts` says the client takes.
-    pub fn negotiate(order: &[OutputFormat], accepts: impl Fn(&str) -> bool) -> Option<Self> {
-        order.iter().copied().find(|f| accepts(f.mime()))
     }
 }
 

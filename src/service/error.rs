@@ -47,6 +47,10 @@ pub enum ServiceError {
     Busy,
     #[error("rendering took longer than {0:?}")]
     RenderTimeout(Duration),
+    /// An AVIF render outlasted its budget: the request is answered with WebP while the AVIF
+    /// is finished behind it.
+    #[error("the AVIF render took longer than its budget of {0:?}")]
+    OverBudget(Duration),
     #[error("the request body did not arrive within {0:?}; nothing was stored")]
     BodyTimeout(Duration),
     #[error(

@@ -103,6 +103,16 @@ impl Workers {
         admitted: Admitted,
         f: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, WorkError> {
+        self.submit(admitted, f).await?.wait().await
+    }
+
+    /// Hands `f` to a worker thread once one is free and returns at once: the job runs
+    /// whether or not anyone waits for it ([`Pending`]).
+    pub async fn submit<R: Send + 'static>(
+        &self,
+        admitted: Admitted,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<Pending<R>, WorkError> {
         let thread = self
             .threads
             .clone()
@@ -120,19 +130,57 @@ impl Workers {
         self.jobs
             .send(job)
             .map_err(|_| WorkError::Crashed("the worker threads are gone".into()))?;
-        match tokio::time::timeout(self.timeout, rx).await {
+        Ok(Pending {
+            rx,
+            timeout: self.timeout,
+            deadline: tokio::time::Instant::now() + self.timeout,
+        })
+    }
+}
+
+type Outcome<R> = Result<std::thread::Result<R>, oneshot::error::RecvError>;
+
+/// A job on its thread: its result, when it comes within the render timeout.
+#[derive(Debug)]
+pub struct Pending<R> {
+    rx: oneshot::Receiver<std::thread::Result<R>>,
+    timeout: Duration,
+    deadline: tokio::time::Instant,
+}
+
+impl<R> Pending<R> {
+    /// The job's result, waiting at most until the render timeout.
+    pub async fn wait(mut self) -> Result<R, WorkError> {
+        match tokio::time::timeout_at(self.deadline, &mut self.rx).await {
             Err(_) => Err(WorkError::Timeout(self.timeout)),
-            Ok(Err(_)) => Err(WorkError::Crashed("the job was dropped".into())),
-            Ok(Ok(Err(panic))) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "panic".into());
-                Err(WorkError::Crashed(what))
-            }
-            Ok(Ok(Ok(out))) => Ok(out),
+            Ok(out) => outcome(out),
         }
+    }
+
+    /// The job's result if it comes within `budget` (and the render timeout), else the job
+    /// back, still running.
+    pub async fn within(mut self, budget: Duration) -> Result<Result<R, WorkError>, Self> {
+        let by = self.deadline.min(tokio::time::Instant::now() + budget);
+        match tokio::time::timeout_at(by, &mut self.rx).await {
+            Err(_) if by < self.deadline => Err(self),
+            Err(_) => Ok(Err(WorkError::Timeout(self.timeout))),
+            Ok(out) => Ok(outcome(out)),
+        }
+    }
+}
+
+fn outcome<R>(out: Outcome<R>) -> Result<R, WorkError> {
+    match out {
+        Err(_) => Err(WorkError::Crashed("the job was dropped".into())),
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            Err(WorkError::Crashed(what))
+        }
+        Ok(Ok(out)) => Ok(out),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::preset::{FormatChoice, Preset};
 use crate::service::error::ServiceError;
 use crate::service::originals::Original;
 use crate::service::records::HASH_METADATA;
-use crate::service::render::Patience;
+use crate::service::render::{Patience, Pending};
 use crate::service::{Thumbnails, Variant};
 use crate::storage::Kind;
 
@@ -65,8 +65,9 @@ pub struct Served {
 pub struct Request<'a> {
     pub preset: &'a str,
     pub key: &'a str,
-    /// The first of the service's `auto` formats the client accepts (`None`: JPEG/PNG).
-    pub negotiated: Option<OutputFormat>,
+    /// The service's `auto` formats that the client accepts, in the service's order (empty:
+    /// JPEG/PNG only).
+    pub accepted: &'a [OutputFormat],
     /// `?v=`: the content hash the client expects.
     pub pinned: Option<&'a str>,
     /// The `If-None-Match` header.
@@ -89,6 +90,10 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
         .map(str::trim)
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
+
+/// What a render job answers: `None` when the bytes are not the content they were said to
+/// be, else the render and how long it took.
+type RenderJob = Option<(Result<pipeline::Rendered, pipeline::PipelineError>, std::time::Duration)>;
 
 /// One variant to find or render: the original it comes from and what to make of it.
 #[derive(Clone, Copy)]
@@ -142,8 +147,34 @@ impl Thumbnails {
                 pinned: v.chars().take(80).collect(),
             });
         }
-        let format =
-            OutputFormat::resolve(preset.format, &original.record.probe, request.negotiated);
+        let probe = &original.record.probe;
+        let format = OutputFormat::resolve(preset.format, probe, request.accepted.first().copied());
+        let tried = self
+            .serve_as(preset, key, request, &original, unconfirmed, format)
+            .await;
+        match tried {
+            // An `auto` preset's AVIF that outlasts its budget: this request gets the next
+            // format the client takes (WebP, else JPEG/PNG); the AVIF is stored behind it.
+            Err(ServiceError::OverBudget(_)) if preset.format == FormatChoice::Auto => {
+                self.metrics.avif_fallback();
+                let next = OutputFormat::resolve(preset.format, probe, request.accepted.get(1).copied());
+                self.serve_as(preset, key, request, &original, None, next)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// [`Self::serve`] in one format.
+    async fn serve_as(
+        &self,
+        preset: &Preset,
+        key: &ObjectKey,
+        request: &Request<'_>,
+        original: &Original,
+        unconfirmed: Option<ServiceError>,
+        format: OutputFormat,
+    ) -> Result<Served, ServiceError> {
         let variant_key = self.settings.layout.variant(&original.hash, preset, format);
         let etag = format!(
             "\"{}-{}-{}\"",
@@ -179,7 +210,7 @@ impl Thumbnails {
         let job = Job {
             key,
             variant_key: &variant_key,
-            original: &original,
+            original,
             preset,
             format,
         };
@@ -237,7 +268,7 @@ impl Thumbnails {
         let preset_owned = preset.clone();
         let limits = self.settings.limits;
         let expected = original.hash.clone();
-        let job = self.workers.run(admitted, move || {
+        let job = self.workers.submit(admitted, move || {
             // A variant is filed under the hash of the bytes it was rendered from, whatever
             // metadata or records claimed (unless these bytes were just hashed to learn it).
             if !hashed && ContentHash::of(&bytes) != expected {
@@ -247,7 +278,19 @@ impl Thumbnails {
             let out = pipeline::render(&bytes, &preset_owned, format, &limits);
             Some((out, started.elapsed()))
         });
-        let Some((rendered, took)) = job.await? else {
+        let pending = job.await?;
+        let finished = if format == OutputFormat::Avif {
+            match pending.within(self.settings.avif_budget).await {
+                Ok(finished) => finished,
+                Err(still_running) => {
+                    self.finish_behind(still_running, stored_key, original.hash.clone());
+                    return Err(ServiceError::OverBudget(self.settings.avif_budget));
+                }
+            }
+        } else {
+            pending.wait().await
+        };
+        let Some((rendered, took)) = finished? else {
             tracing::warn!(key = %key, claimed = %original.hash, "an original's recorded hash does not match its bytes; hashing it again");
             self.originals.distrust(key, original).await;
             return Err(ServiceError::Changed(key.to_string()));
@@ -271,6 +314,34 @@ impl Thumbnails {
             },
             Tier::Miss,
         ))
+    }
+
+    /// Finishes a render no request waits for any more, and keeps it like any other (in
+    /// memory, then in the store).
+    fn finish_behind(&self, pending: Pending<RenderJob>, key: ObjectKey, hash: ContentHash) {
+        let (memory, storage, metrics) = (
+            self.memory.clone(),
+            self.storage.clone(),
+            self.metrics.clone(),
+        );
+        self.writes.spawn(async move {
+            let Ok(Some((Ok(rendered), _))) = pending.wait().await else {
+                return;
+            };
+            let bytes = bytes::Bytes::from(rendered.bytes);
+            let variant = Variant {
+                bytes: bytes.clone(),
+                format: rendered.format,
+                hash: hash.clone(),
+            };
+            memory.insert(key.as_str().to_owned(), Arc::new(variant)).await;
+            let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
+            let put = storage.put(&key, Kind::Variant, bytes, rendered.format.mime(), &metadata);
+            if let Err(e) = put.await {
+                metrics.store_write_failed();
+                tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");
+            }
+        });
     }
 
     /// Stores a rendered variant after the response: the client does not wait for S3, and
