@@ -38,6 +38,7 @@ fn status_of(e: &ServiceError) -> StatusCode {
             | PipelineError::Corrupt(_)
             | PipelineError::InputTooLarge { .. }
             | PipelineError::TooManyPixels { .. }
+            | PipelineError::AnimationTooLarge { .. }
             | PipelineError::OutputTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             PipelineError::Encode(_) | PipelineError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -125,6 +125,12 @@ async fn respond(
     if served.varies {
         set(header::VARY, "Accept");
     }
+    if served.flattened {
+        set(
+            header::HeaderName::from_static("x-thumbkit-animation"),
+            "flattened",
+        );
+    }
     if served.stale {
         set(
             header::HeaderName::from_static("x-thumbkit-stale"),

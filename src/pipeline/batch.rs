@@ -13,7 +13,9 @@ use super::error::PipelineError;
 use super::formats::OutputFormat;
 use super::geometry::{self, Plan};
 use super::resize::{self, Pixels};
-use super::{Limits, Rendered, check_output, colour, encode, probe, shrink_on_load_denominator};
+use super::{
+    Limits, Rendered, animation, check_output, colour, encode, probe, shrink_on_load_denominator,
+};
 use crate::preset::{Colour, Preset};
 
 /// A preset is resized from an earlier, smaller result only when that result still has this
@@ -27,6 +29,8 @@ pub struct Composed {
     pixels: Pixels,
     background: Colour,
     how: encode::Encoding,
+    /// The whole animation as WebP, for a preset that keeps an animated source's frames.
+    animated: Option<Result<Rendered, PipelineError>>,
 }
 
 impl Composed {
@@ -38,6 +42,9 @@ impl Composed {
     /// Encodes as `format`, flattening alpha as a render does (always for JPEG, and for any
     /// format when every pixel is opaque).
     pub fn encode(&self, format: OutputFormat) -> Result<Rendered, PipelineError> {
+        if let (Some(animated), true) = (&self.animated, format == OutputFormat::Webp) {
+            return animated.clone();
+        }
         catch_unwind(AssertUnwindSafe(|| {
             let flat;
             let px =
@@ -161,6 +168,8 @@ fn compose_inner(
                 pixels: resize::pad(resized, plan, preset.background),
                 background: preset.background,
                 how: encode::Encoding::of(preset, limits),
+                animated: animation::keeps(preset, &probed, OutputFormat::Webp)
+                    .then(|| animation::render(input, &probed, preset, limits)),
             }),
         );
     }

@@ -20,6 +20,13 @@ pub enum PipelineError {
         mp(*limit)
     )]
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error(
+        "the animation is {frames} frames of {width}x{height} ({} megapixels in all), over the \
+         limit of {} megapixels for animations kept whole",
+        mp((*width as u64 * *height as u64).saturating_mul(*frames as u64)),
+        mp(*limit)
+    )]
+    AnimationTooLarge { frames: u32, width: u32, height: u32, limit: u64 },
     #[error("the output would be {width}x{height}, over the limit of {limit} pixels per side")]
     OutputTooLarge { width: u32, height: u32, limit: u32 },
     #[error("cannot encode the thumbnail: {0}")]
@@ -35,6 +42,7 @@ fn mp(pixels: u64) -> String {
 impl PipelineError {
     /// The error comes from the input's bytes (as this pipeline version reads them under
     /// these limits), not from the preset, the machine or chance: trying again gives it again.
+    /// (An animation too large to keep is the preset's: its other presets render.)
     pub fn is_property_of_input(&self) -> bool {
         matches!(
             self,

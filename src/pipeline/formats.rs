@@ -184,6 +184,13 @@ pub struct Probe {
     /// EXIF orientation, 1-8 (1 when the file has none).
     #[serde(default = "upright")]
     pub orientation: u8,
+    /// Frames of an animated GIF or WebP (1 for a still), counted from the header.
+    #[serde(default = "one_frame")]
+    pub frames: u32,
+}
+
+fn one_frame() -> u32 {
+    1
 }
 
 fn upright() -> u8 {

@@ -6,6 +6,7 @@
 //! pad/flatten -> encode (no metadata). One exception to the order: an 8-bit RGB image's
 //! ICC conversion is per pixel, so it runs on the resized pixels (10-20x fewer of them).
 
+pub mod animation;
 pub mod batch;
 pub mod colour;
 pub mod decode;
@@ -68,13 +69,15 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, PipelineError> {
             limit: limits.max_pixels,
         });
     }
+    let report = inspect::inspect(input).ok();
     Ok(Probe {
         format,
         width,
         height,
         alpha,
         // Read from the container's segments, not a decode.
-        orientation: inspect::inspect(input).map_or(1, |r| r.orientation),
+        orientation: report.as_ref().map_or(1, |r| r.orientation),
+        frames: report.map_or(1, |r| r.frames),
     })
 }
 
@@ -292,6 +295,9 @@ fn render_inner(
         && check_output(geometry::plan(h, w, preset).canvas, limits).is_err()
     {
         return Err(too_large);
+    }
+    if animation::keeps(preset, &probed, format) {
+        return animation::render(input, &probed, preset, limits);
     }
     let shrink = denominator_for(preset, Some(margin));
     let upright = decode_probed(input, probed, limits, &shrink, true)?;

@@ -50,6 +50,7 @@ pub(crate) const UNREADABLE: Probe = Probe {
     height: 0,
     alpha: false,
     orientation: 1,
+    frames: 1,
 };
 
 /// The facts of one version of an original. Also the shared record's JSON.

@@ -55,6 +55,8 @@ pub struct Served {
     pub pinned: bool,
     /// The preset's format depends on `Accept` (responses need `Vary: Accept`).
     pub varies: bool,
+    /// The source is animated and this output is a still of its first frame.
+    pub flattened: bool,
     /// Served from memory on what the store last confirmed, because it cannot be reached
     /// now (stale-if-error).
     pub stale: bool,
@@ -188,6 +190,8 @@ impl Thumbnails {
             etag: etag.clone(),
             pinned: request.pinned.is_some(),
             varies: preset.format == FormatChoice::Auto,
+            flattened: original.record.probe.frames > 1
+                && !pipeline::animation::keeps(preset, &original.record.probe, format),
             stale: unconfirmed.is_some(),
         };
         // The ETag is known before the variant is: a client revalidating its copy costs no
