@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+mod formats;
 mod pregen;
 mod quality;
 
@@ -47,6 +48,13 @@ pub struct Args {
     /// `--preset` against a full-resolution Lanczos3 reference made from the first image.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     psnr_of: Vec<PathBuf>,
+    /// Instead of the comparison, encode `--preset` as JPEG at each `--jpeg-quality` and find
+    /// the WebP and AVIF (per speed) of equal SSIMULACRA2, with bytes and encode time.
+    #[arg(long)]
+    formats: bool,
+    /// The JPEG qualities `--formats` matches.
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [80u8])]
+    jpeg_quality: Vec<u8>,
 }
 
 /// One tool's figures for one photo and worker count.
@@ -68,6 +76,9 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
     if !args.psnr_of.is_empty() {
         let original = args.images.first().ok_or("no --images given")?;
         return quality::print_psnr(original, &args.psnr_of, preset, limits);
+    }
+    if args.formats {
+        return formats::run(&args.images, args.rounds, preset, limits, &args.jpeg_quality);
     }
     if args.pregen {
         return pregen::run(&args.images, args.rounds, presets, limits);

@@ -42,6 +42,15 @@ impl Composed {
     /// Encodes as `format`, flattening alpha as a render does (always for JPEG, and for any
     /// format when every pixel is opaque).
     pub fn encode(&self, format: OutputFormat) -> Result<Rendered, PipelineError> {
+        self.encode_with(format, self.how)
+    }
+
+    /// [`Self::encode`] with other encoder settings (for measuring them).
+    pub fn encode_with(
+        &self,
+        format: OutputFormat,
+        how: encode::Encoding,
+    ) -> Result<Rendered, PipelineError> {
         if let (Some(animated), true) = (&self.animated, format == OutputFormat::Webp) {
             return animated.clone();
         }
@@ -55,7 +64,7 @@ impl Composed {
                     &self.pixels
                 };
             Ok(Rendered {
-                bytes: encode::encode(px, format, self.how)?,
+                bytes: encode::encode(px, format, how)?,
                 width: px.width,
                 height: px.height,
                 format,
