@@ -119,9 +119,14 @@ pub fn run(
     );
     println!(
         "| photo | JPEG q | score | JPEG bytes / ms | WebP q | WebP bytes / ms | {} |",
-        SPEEDS.map(|s| format!("AVIF s{s} q | bytes / ms")).join(" | ")
+        SPEEDS
+            .map(|s| format!("AVIF s{s} q | bytes / ms"))
+            .join(" | ")
     );
-    println!("|---|---|---|---|---|---|{}", "---|".repeat(SPEEDS.len() * 2));
+    println!(
+        "|---|---|---|---|---|---|{}",
+        "---|".repeat(SPEEDS.len() * 2)
+    );
     for image in images {
         let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
         let reference = quality::reference(&bytes, preset, limits)?.planned(preset)?;

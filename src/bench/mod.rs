@@ -78,7 +78,13 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
         return quality::print_psnr(original, &args.psnr_of, preset, limits);
     }
     if args.formats {
-        return formats::run(&args.images, args.rounds, preset, limits, &args.jpeg_quality);
+        return formats::run(
+            &args.images,
+            args.rounds,
+            preset,
+            limits,
+            &args.jpeg_quality,
+        );
     }
     if args.pregen {
         return pregen::run(&args.images, args.rounds, presets, limits);

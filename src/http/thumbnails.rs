@@ -15,9 +15,9 @@ use serde::Deserialize;
 
 use crate::http::auth::require_signature;
 use crate::http::negotiate::accepts;
-use crate::pipeline::OutputFormat;
 use crate::http::ops::PresetName;
 use crate::http::problem::thumbnail_problem;
+use crate::pipeline::OutputFormat;
 use crate::service::Thumbnails;
 use crate::service::variants::Request;
 

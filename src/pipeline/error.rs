@@ -26,7 +26,12 @@ pub enum PipelineError {
         mp((*width as u64 * *height as u64).saturating_mul(*frames as u64)),
         mp(*limit)
     )]
-    AnimationTooLarge { frames: u32, width: u32, height: u32, limit: u64 },
+    AnimationTooLarge {
+        frames: u32,
+        width: u32,
+        height: u32,
+        limit: u64,
+    },
     #[error("the output would be {width}x{height}, over the limit of {limit} pixels per side")]
     OutputTooLarge { width: u32, height: u32, limit: u32 },
     #[error("cannot encode the thumbnail: {0}")]

@@ -9,8 +9,9 @@ use std::sync::LazyLock;
 
 use image::{DynamicImage, ImageBuffer, RgbImage, RgbaImage};
 use libheif_rs::{
-    Channel, ColorProfileNCLX, ColorSpace, CompressionFormat, EncoderParameterValue, EncoderQuality,
-    EncodingOptions, HeifContext, HeifErrorCode, Image, ImageHandle, LibHeif, RgbChroma,
+    Channel, ColorProfileNCLX, ColorSpace, CompressionFormat, EncoderParameterValue,
+    EncoderQuality, EncodingOptions, HeifContext, HeifErrorCode, Image, ImageHandle, LibHeif,
+    RgbChroma,
 };
 
 use super::colour::Decoded;
@@ -173,15 +174,16 @@ pub fn encode_avif(
     speed: u8,
 ) -> Result<Vec<u8>, PipelineError> {
     let fail = |what: &'static str| {
-        move |e: libheif_rs::HeifError| PipelineError::Encode(format!("avif: {what}: {}", e.message))
+        move |e: libheif_rs::HeifError| {
+            PipelineError::Encode(format!("avif: {what}: {}", e.message))
+        }
     };
     let chroma = if alpha {
         RgbChroma::Rgba
     } else {
         RgbChroma::Rgb
     };
-    let mut image =
-        Image::new(width, height, ColorSpace::Rgb(chroma)).map_err(fail("image"))?;
+    let mut image = Image::new(width, height, ColorSpace::Rgb(chroma)).map_err(fail("image"))?;
     image
         .create_plane(Channel::Interleaved, width, height, 8)
         .map_err(fail("plane"))?;

@@ -163,7 +163,11 @@ pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
         SourceFormat::Heif | SourceFormat::Avif => {
             let c = isobmff::carried(data);
             let mut coded: Vec<(String, usize)> = Vec::new();
-            for t in c.item_types.iter().filter(|t| matches!(*t, b"av01" | b"hvc1" | b"grid")) {
+            for t in c
+                .item_types
+                .iter()
+                .filter(|t| matches!(*t, b"av01" | b"hvc1" | b"grid"))
+            {
                 let name = String::from_utf8_lossy(t).into_owned();
                 match coded.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, count)) => *count += 1,

@@ -25,11 +25,16 @@ pub fn boxes(data: &[u8]) -> Vec<Bmff<'_>> {
                 };
                 let mut b = [0u8; 8];
                 b.copy_from_slice(large);
-                (16, usize::try_from(u64::from_be_bytes(b)).unwrap_or(usize::MAX))
+                (
+                    16,
+                    usize::try_from(u64::from_be_bytes(b)).unwrap_or(usize::MAX),
+                )
             }
             n => (8, n as usize),
         };
-        let Some(end) = pos.checked_add(size).filter(|e| *e <= data.len() && size >= header)
+        let Some(end) = pos
+            .checked_add(size)
+            .filter(|e| *e <= data.len() && size >= header)
         else {
             break;
         };
@@ -127,14 +132,19 @@ pub fn carried(data: &[u8]) -> Carried {
                 let mut parts = rest.split(|c| *c == 0);
                 let _name = parts.next();
                 if let Some(ct) = parts.next() {
-                    out.mime_types.push(String::from_utf8_lossy(ct).into_owned());
+                    out.mime_types
+                        .push(String::from_utf8_lossy(ct).into_owned());
                 }
             }
         }
     }
     let ipco = children(&children(&meta, b"iprp", false), b"ipco", false);
     for property in ipco.iter().filter(|b| &b.kind == b"colr") {
-        if let Some(kind) = property.body.get(..4).and_then(|k| <[u8; 4]>::try_from(k).ok()) {
+        if let Some(kind) = property
+            .body
+            .get(..4)
+            .and_then(|k| <[u8; 4]>::try_from(k).ok())
+        {
             out.colours.push(kind);
         }
     }
@@ -161,7 +171,10 @@ mod tests {
         let mut iinf = vec![0, 0, 0, 0, 0, 2];
         iinf.extend(bx(b"infe", &infe_exif));
         iinf.extend(bx(b"infe", &infe_xmp));
-        let ipco = bx(b"ipco", &[bx(b"colr", b"prof...."), bx(b"colr", b"nclx....")].concat());
+        let ipco = bx(
+            b"ipco",
+            &[bx(b"colr", b"prof...."), bx(b"colr", b"nclx....")].concat(),
+        );
         let mut meta = vec![0, 0, 0, 0];
         meta.extend(bx(b"iinf", &iinf));
         meta.extend(bx(b"iprp", &ipco));

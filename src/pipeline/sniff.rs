@@ -48,7 +48,9 @@ fn iso_media(data: &[u8]) -> Option<SourceFormat> {
     let has = |names: &[&[u8; 4]]| brands.iter().any(|b| names.iter().any(|n| *b == &n[..]));
     if has(&[b"avif", b"avis"]) {
         Some(SourceFormat::Avif)
-    } else if has(&[b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"]) {
+    } else if has(&[
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1",
+    ]) {
         Some(SourceFormat::Heif)
     } else {
         None
@@ -59,7 +61,9 @@ fn iso_media(data: &[u8]) -> Option<SourceFormat> {
 fn describe_unknown(data: &[u8]) -> String {
     if data.len() >= 12 && &data[4..8] == b"ftyp" {
         let brand = String::from_utf8_lossy(&data[8..12]).into_owned();
-        return format!("an ISO media file (brand `{brand}`) is not an image format thumbkit reads");
+        return format!(
+            "an ISO media file (brand `{brand}`) is not an image format thumbkit reads"
+        );
     }
     if data.starts_with(b"BM") {
         return "BMP is not supported".into();

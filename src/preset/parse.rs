@@ -118,7 +118,12 @@ impl Preset {
         };
         let format = file.format.unwrap_or(FormatChoice::Auto);
         let lossless = file.lossless.unwrap_or(false);
-        if lossless && matches!(format, FormatChoice::Jpeg | FormatChoice::Avif | FormatChoice::Png) {
+        if lossless
+            && matches!(
+                format,
+                FormatChoice::Jpeg | FormatChoice::Avif | FormatChoice::Png
+            )
+        {
             return Err(field(
                 "lossless",
                 "applies to WebP outputs (format = \"webp\", \"auto\" or \"source\")".into(),
@@ -276,16 +281,29 @@ mod tests {
     fn quality_per_format() {
         let one = parse("width = 100\nquality = 80").unwrap().quality;
         assert_eq!(one, Quality::like_jpeg(80));
-        let each = parse("width = 100\nquality = { jpeg = 70, avif = 50 }").unwrap().quality;
-        assert_eq!((each.jpeg, each.webp, each.avif), (70, Quality::like_jpeg(70).webp, 50));
-        for bad in ["quality = 0", "quality = { webp = 101 }", "quality = { gif = 5 }", "quality = \"high\""] {
+        let each = parse("width = 100\nquality = { jpeg = 70, avif = 50 }")
+            .unwrap()
+            .quality;
+        assert_eq!(
+            (each.jpeg, each.webp, each.avif),
+            (70, Quality::like_jpeg(70).webp, 50)
+        );
+        for bad in [
+            "quality = 0",
+            "quality = { webp = 101 }",
+            "quality = { gif = 5 }",
+            "quality = \"high\"",
+        ] {
             assert!(parse(&format!("width = 100\n{bad}")).is_err(), "{bad}");
         }
         // The mapping is monotonic and stays in range.
         let mut last = Quality::like_jpeg(1);
         for q in 1..=100 {
             let now = Quality::like_jpeg(q);
-            assert!(now.webp >= last.webp && now.avif >= last.avif && now.avif >= 1, "{q}");
+            assert!(
+                now.webp >= last.webp && now.avif >= last.avif && now.avif >= 1,
+                "{q}"
+            );
             last = now;
         }
         assert_eq!((last.webp, last.avif), (100, 100));

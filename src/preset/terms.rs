@@ -130,13 +130,18 @@ const AVIF_LIKE_JPEG: [(u8, u8); 4] = [(50, 40), (70, 55), (80, 62), (90, 75)];
 fn interpolate(q: u8, points: &[(u8, u8)]) -> u8 {
     let (first, last) = (points[0], points[points.len() - 1]);
     if q <= first.0 {
-        return (f64::from(q) * f64::from(first.1) / f64::from(first.0)).round().max(1.0) as u8;
+        return (f64::from(q) * f64::from(first.1) / f64::from(first.0))
+            .round()
+            .max(1.0) as u8;
     }
     if q >= last.0 {
         let t = f64::from(q - last.0) / f64::from(100 - last.0);
         return (f64::from(last.1) + t * f64::from(100 - last.1)).round() as u8;
     }
-    let i = points.iter().position(|p| p.0 >= q).unwrap_or(points.len() - 1);
+    let i = points
+        .iter()
+        .position(|p| p.0 >= q)
+        .unwrap_or(points.len() - 1);
     let (a, b) = (points[i - 1], points[i]);
     let t = f64::from(q - a.0) / f64::from(b.0 - a.0);
     (f64::from(a.1) + t * (f64::from(b.1) - f64::from(a.1))).round() as u8

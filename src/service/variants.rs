@@ -95,7 +95,10 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
 
 /// What a render job answers: `None` when the bytes are not the content they were said to
 /// be, else the render and how long it took.
-type RenderJob = Option<(Result<pipeline::Rendered, pipeline::PipelineError>, std::time::Duration)>;
+type RenderJob = Option<(
+    Result<pipeline::Rendered, pipeline::PipelineError>,
+    std::time::Duration,
+)>;
 
 /// One variant to find or render: the original it comes from and what to make of it.
 #[derive(Clone, Copy)]
@@ -159,7 +162,8 @@ impl Thumbnails {
             // format the client takes (WebP, else JPEG/PNG); the AVIF is stored behind it.
             Err(ServiceError::OverBudget(_)) if preset.format == FormatChoice::Auto => {
                 self.metrics.avif_fallback();
-                let next = OutputFormat::resolve(preset.format, probe, request.accepted.get(1).copied());
+                let next =
+                    OutputFormat::resolve(preset.format, probe, request.accepted.get(1).copied());
                 self.serve_as(preset, key, request, &original, None, next)
                     .await
             }
@@ -338,9 +342,17 @@ impl Thumbnails {
                 format: rendered.format,
                 hash: hash.clone(),
             };
-            memory.insert(key.as_str().to_owned(), Arc::new(variant)).await;
+            memory
+                .insert(key.as_str().to_owned(), Arc::new(variant))
+                .await;
             let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
-            let put = storage.put(&key, Kind::Variant, bytes, rendered.format.mime(), &metadata);
+            let put = storage.put(
+                &key,
+                Kind::Variant,
+                bytes,
+                rendered.format.mime(),
+                &metadata,
+            );
             if let Err(e) = put.await {
                 metrics.store_write_failed();
                 tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");

@@ -80,7 +80,7 @@ fn shipped_presets_are_as_documented() {
         (thumb.width, thumb.height, thumb.fit),
         (Some(320), Some(320), Fit::Inside)
     );
-    assert_eq!((thumb.format, thumb.quality), (FormatChoice::Jpeg, 80));
+    assert_eq!((thumb.format, thumb.quality.jpeg), (FormatChoice::Jpeg, 80));
     for (name, side) in [("small", 640), ("medium", 1280), ("large", 2048)] {
         let p = presets.get(name).unwrap();
         assert_eq!(

@@ -271,12 +271,7 @@ async fn browser_uploads_go_straight_to_s3_and_are_validated_on_completion() {
             .await
         }
     };
-    for content_type in [
-        "application/pdf",
-        "image/heic",
-        "image/avif",
-        "image/svg+xml",
-    ] {
+    for content_type in ["application/pdf", "image/bmp", "image/jxl", "image/svg+xml"] {
         let r = ticket_for(content_type).await;
         assert_eq!(r.status, 400, "{content_type}");
         let detail = r.problem()["detail"]

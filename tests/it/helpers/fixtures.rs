@@ -73,9 +73,65 @@ pub fn containers(bytes: &[u8]) -> Vec<String> {
             pos += 8 + len + (len & 1);
         }
         out
+    } else if bytes.get(4..8) == Some(b"ftyp") {
+        iso_boxes(bytes)
     } else {
-        panic!("output is not JPEG, PNG or WebP")
+        panic!("output is not JPEG, PNG, WebP or AVIF")
     }
+}
+
+/// An ISO media file's boxes, flattened: the top level, `meta`'s children, each item's type
+/// (`item:av01`, `item:Exif`, `item:mime`) and each `colr` property's type (`colr:nclx`).
+fn iso_boxes(bytes: &[u8]) -> Vec<String> {
+    fn walk(data: &[u8]) -> Vec<(String, &[u8])> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos + 8 <= data.len() {
+            let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+            assert!(
+                size >= 8 && pos + size <= data.len(),
+                "a box overruns its parent"
+            );
+            let kind = String::from_utf8_lossy(&data[pos + 4..pos + 8]).into_owned();
+            out.push((kind, &data[pos + 8..pos + size]));
+            pos += size;
+        }
+        out
+    }
+    let mut out = Vec::new();
+    for (kind, body) in walk(bytes) {
+        out.push(kind.clone());
+        if kind != "meta" {
+            continue;
+        }
+        for (child, cbody) in walk(&body[4..]) {
+            out.push(format!("meta/{child}"));
+            match child.as_str() {
+                "iinf" => {
+                    let skip = if cbody[0] == 0 { 6 } else { 8 };
+                    for (_, infe) in walk(&cbody[skip..]) {
+                        let at = if infe[0] == 2 { 8 } else { 10 };
+                        out.push(format!(
+                            "item:{}",
+                            String::from_utf8_lossy(&infe[at..at + 4])
+                        ));
+                    }
+                }
+                "iprp" => {
+                    for (_, ipco) in walk(cbody).into_iter().filter(|(k, _)| k == "ipco") {
+                        for (prop, pbody) in walk(ipco) {
+                            out.push(format!("prop:{prop}"));
+                            if prop == "colr" {
+                                out.push(format!("colr:{}", String::from_utf8_lossy(&pbody[..4])));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 fn jpeg_segments(bytes: &[u8]) -> Vec<String> {
@@ -110,8 +166,31 @@ pub fn assert_no_metadata(bytes: &[u8], what: &str) {
         &["APP0", "DQT", "DHT", "SOF", "DRI", "SOS"]
     } else if bytes.starts_with(b"\x89PNG") {
         &["IHDR", "PLTE", "tRNS", "IDAT", "IEND"]
+    } else if bytes.get(4..8) == Some(b"ftyp") {
+        // The image item (and its alpha plane), how it is laid out and coded, and the nclx
+        // colour description: no Exif or mime (XMP) item, no ICC (`colr:prof`/`rICC`).
+        &[
+            "ftyp",
+            "meta",
+            "mdat",
+            "meta/hdlr",
+            "meta/pinf",
+            "meta/pitm",
+            "meta/iloc",
+            "meta/iinf",
+            "meta/iprp",
+            "meta/iref",
+            "item:av01",
+            "prop:ispe",
+            "prop:pixi",
+            "prop:av1C",
+            "prop:colr",
+            "colr:nclx",
+            "prop:auxC",
+        ]
     } else {
-        &["VP8X", "VP8 ", "VP8L", "ALPH"]
+        // An animation's header and frames (each frame holds only VP8/VP8L/ALPH data).
+        &["VP8X", "VP8 ", "VP8L", "ALPH", "ANIM", "ANMF"]
     };
     let found = containers(bytes);
     assert!(!found.is_empty(), "{what}: no structure found");

@@ -7,6 +7,7 @@ use thumbkit::pipeline::{self, Limits, OutputFormat, PipelineError};
 
 mod batch;
 mod colour;
+mod modern;
 mod privacy;
 mod refusals;
 
@@ -138,19 +139,22 @@ fn auto_resolves_by_alpha_and_acceptance() {
     let opaque_png = probe(&fixture("Flag_of_the_Netherlands-16bit.png"), &limits).unwrap();
     assert!(with_alpha.alpha && !photo.alpha && !opaque_png.alpha);
     assert_eq!(
-        OutputFormat::resolve(auto, &photo, false),
+        OutputFormat::resolve(auto, &photo, None),
         OutputFormat::Jpeg
     );
     assert_eq!(
-        OutputFormat::resolve(auto, &with_alpha, false),
+        OutputFormat::resolve(auto, &with_alpha, None),
         OutputFormat::Png
     );
     assert_eq!(
-        OutputFormat::resolve(auto, &opaque_png, false),
+        OutputFormat::resolve(auto, &opaque_png, None),
         OutputFormat::Jpeg
     );
-    assert_eq!(
-        OutputFormat::resolve(auto, &photo, true),
-        OutputFormat::Webp
-    );
+    for modern in [OutputFormat::Webp, OutputFormat::Avif] {
+        assert_eq!(OutputFormat::resolve(auto, &photo, Some(modern)), modern);
+        assert_eq!(
+            OutputFormat::resolve(auto, &with_alpha, Some(modern)),
+            modern
+        );
+    }
 }
