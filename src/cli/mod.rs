@@ -47,7 +47,7 @@ pub(crate) enum Command {
         /// Where to write the thumbnail (default: `<input stem>.<preset>.<ext>` beside it).
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Output format for `auto`/`source` presets: jpeg, png or webp
+        /// Output format for `auto`/`source` presets: jpeg, png, webp or avif
         /// (default: from the output's extension, else as the service would without WebP).
         #[arg(short, long)]
         format: Option<String>,

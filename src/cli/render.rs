@@ -38,7 +38,9 @@ pub(crate) fn run(
     let source = pipeline::probe(&bytes, &limits).map_err(unrenderable)?;
     let flag = match &format {
         Some(f) => Some(OutputFormat::parse(f).ok_or_else(|| {
-            CliError::usage(format!("unknown format `{f}` (use jpeg, png or webp)"))
+            CliError::usage(format!(
+                "unknown format `{f}` (use jpeg, png, webp or avif)"
+            ))
         })?),
         None => None,
     };

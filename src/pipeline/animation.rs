@@ -9,10 +9,12 @@ use image::codecs::gif::GifDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::{AnimationDecoder, DynamicImage, Frames};
 
+use super::encode::Rendered;
 use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe, SourceFormat};
+use super::geometry;
+use super::limits::{Limits, check_output};
 use super::resize::{self, Pixels};
-use super::{Limits, Rendered, check_output, geometry};
 use crate::preset::{Animation, Preset};
 
 /// Whether `preset` keeps this source's frames when writing `format`.

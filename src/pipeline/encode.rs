@@ -10,6 +10,15 @@ use super::limits::Limits;
 use super::resize::Pixels;
 use crate::preset::{Preset, Quality};
 
+/// A rendered thumbnail.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub format: OutputFormat,
+}
+
 /// How a preset's pixels are encoded: its qualities, lossless WebP, the AVIF effort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Encoding {

@@ -29,3 +29,19 @@ impl Default for Limits {
         }
     }
 }
+
+/// Errors when an output of `canvas` would exceed the per-side limit.
+pub(crate) fn check_output(
+    canvas: (u32, u32),
+    limits: &Limits,
+) -> Result<(), super::error::PipelineError> {
+    let (width, height) = canvas;
+    if width > limits.max_output_side || height > limits.max_output_side {
+        return Err(super::error::PipelineError::OutputTooLarge {
+            width,
+            height,
+            limit: limits.max_output_side,
+        });
+    }
+    Ok(())
+}

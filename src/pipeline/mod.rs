@@ -28,9 +28,11 @@ pub mod version;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::preset::Preset;
+pub use encode::Rendered;
 pub use error::PipelineError;
 pub use formats::{OutputFormat, Probe, SourceFormat};
 pub use limits::Limits;
+pub(crate) use limits::check_output;
 pub use resize::Pixels;
 pub use version::PIPELINE_VERSION;
 
@@ -41,15 +43,6 @@ pub use version::PIPELINE_VERSION;
 /// against a full-resolution decode for a 20-25% faster render; a margin of 1.06 cost
 /// 2.4 dB. The README has the table; `shrink_on_load_costs_at_most_half_a_db` guards it.
 pub const SHRINK_MARGIN: f64 = 1.5;
-
-/// A rendered thumbnail.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    pub bytes: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
-    pub format: OutputFormat,
-}
 
 /// Checks the input's size and header against the limits and returns what the header says,
 /// without decoding any pixels.
@@ -265,19 +258,6 @@ pub fn render_with_margin(
             "a decoder failed on this input".into(),
         ))
     })
-}
-
-/// Errors when an output of `canvas` would exceed the per-side limit.
-pub(crate) fn check_output(canvas: (u32, u32), limits: &Limits) -> Result<(), PipelineError> {
-    let (width, height) = canvas;
-    if width > limits.max_output_side || height > limits.max_output_side {
-        return Err(PipelineError::OutputTooLarge {
-            width,
-            height,
-            limit: limits.max_output_side,
-        });
-    }
-    Ok(())
 }
 
 fn render_inner(

@@ -61,7 +61,7 @@ fn an_output_name_never_holds_another_format() {
     let dir = temp_dir("mismatch");
     for (preset, name, words) in [
         ("thumb", "x.webp", "preset `thumb` makes jpeg, not webp"),
-        ("small", "x.avif", "cannot write a `.avif` file"),
+        ("small", "x.bmp", "cannot write a `.bmp` file"),
         ("thumb", "x.out", "cannot write a `.out` file"),
     ] {
         let out = dir.join(name);
@@ -303,13 +303,13 @@ fn pregen_renders_every_missing_variant_once_and_a_second_run_renders_nothing() 
         stderr.contains("failed: albums/x/bad.jpg: the image data is truncated"),
         "{stderr}"
     );
-    // Only originals under the prefix were rendered: thumb (JPEG) + small (JPEG and WebP).
+    // Only originals under the prefix were rendered: thumb (JPEG) + small (JPEG, WebP, AVIF).
     let variants: Vec<_> = walk(&dir.join("_variants"))
         .into_iter()
         .map(|p| p.display().to_string())
         .filter(|p| !p.contains("/_records/") && !p.contains("/_keys/"))
         .collect();
-    assert_eq!(variants.len(), 6, "{variants:?}");
+    assert_eq!(variants.len(), 8, "{variants:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
