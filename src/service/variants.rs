@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
 use crate::keys::{ContentHash, ObjectKey};
+use crate::metrics::Metrics;
 use crate::pipeline::{self, OutputFormat};
 use crate::preset::{FormatChoice, Preset};
 use crate::service::error::ServiceError;
@@ -20,7 +21,7 @@ use crate::service::originals::Original;
 use crate::service::records::HASH_METADATA;
 use crate::service::render::{Patience, Pending};
 use crate::service::{Thumbnails, Variant};
-use crate::storage::Kind;
+use crate::storage::{Kind, Storage};
 
 /// Where a response came from, for `X-Cache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,18 +346,7 @@ impl Thumbnails {
             memory
                 .insert(key.as_str().to_owned(), Arc::new(variant))
                 .await;
-            let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
-            let put = storage.put(
-                &key,
-                Kind::Variant,
-                bytes,
-                rendered.format.mime(),
-                &metadata,
-            );
-            if let Err(e) = put.await {
-                metrics.store_write_failed();
-                tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");
-            }
+            store_behind(&storage, &metrics, &key, bytes, rendered.format, &hash).await;
         });
     }
 
@@ -370,15 +360,26 @@ impl Thumbnails {
         format: OutputFormat,
         hash: &ContentHash,
     ) {
-        let storage = self.storage.clone();
-        let metrics = self.metrics.clone();
-        let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
+        let (storage, metrics, hash) = (self.storage.clone(), self.metrics.clone(), hash.clone());
         self.writes.spawn(async move {
-            let put = storage.put(&key, Kind::Variant, bytes, format.mime(), &metadata);
-            if let Err(e) = put.await {
-                metrics.store_write_failed();
-                tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");
-            }
+            store_behind(&storage, &metrics, &key, bytes, format, &hash).await;
         });
+    }
+}
+
+/// Stores a variant no one waits for; a failure is logged and counted.
+async fn store_behind(
+    storage: &Storage,
+    metrics: &Metrics,
+    key: &ObjectKey,
+    bytes: bytes::Bytes,
+    format: OutputFormat,
+    hash: &ContentHash,
+) {
+    let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
+    let put = storage.put(key, Kind::Variant, bytes, format.mime(), &metadata);
+    if let Err(e) = put.await {
+        metrics.store_write_failed();
+        tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");
     }
 }
