@@ -304,7 +304,7 @@ pub fn worker(
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let source =
             pipeline::probe(&bytes, limits).map_err(|e| format!("{}: {e}", file.display()))?;
-        let format = OutputFormat::resolve(preset.format, &source, None);
+        let format = OutputFormat::resolve(preset.format, &source, &[]);
         let out = pipeline::render(&bytes, preset, format, limits)
             .map_err(|e| format!("{}: {e}", file.display()))?;
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");

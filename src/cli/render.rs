@@ -67,7 +67,7 @@ pub(crate) fn run(
     let out_format = match (preset.format, requested) {
         (FormatChoice::Auto | FormatChoice::Source, Some(f)) => f,
         (choice, requested) => {
-            let fixed = OutputFormat::resolve(choice, &source, None);
+            let fixed = OutputFormat::resolve(choice, &source, &[]);
             if let Some(f) = requested.filter(|f| *f != fixed) {
                 return Err(CliError::usage(format!(
                     "preset `{}` makes {fixed}, not {f}; use a `.{}` output or a preset \

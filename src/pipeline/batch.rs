@@ -10,13 +10,13 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::error::PipelineError;
-use super::formats::OutputFormat;
+use super::formats::{OutputFormat, Probe};
 use super::geometry::{self, Plan};
 use super::resize::{self, Pixels};
 use super::{
     Limits, Rendered, animation, check_output, colour, encode, probe, shrink_on_load_denominator,
 };
-use crate::preset::{Colour, Preset};
+use crate::preset::{Colour, FormatChoice, Preset};
 
 /// A preset is resized from an earlier, smaller result only when that result still has this
 /// many times the preset's pixels per axis; otherwise from the decoded image. Lanczos from
@@ -29,6 +29,9 @@ pub struct Composed {
     pixels: Pixels,
     background: Colour,
     how: encode::Encoding,
+    /// What `auto` knows of the source (an alpha source's WebP is lossless).
+    choice: FormatChoice,
+    source: Probe,
     /// The whole animation as WebP, for a preset that keeps an animated source's frames.
     animated: Option<Result<Rendered, PipelineError>>,
 }
@@ -42,7 +45,9 @@ impl Composed {
     /// Encodes as `format`, flattening alpha as a render does (always for JPEG, and for any
     /// format when every pixel is opaque).
     pub fn encode(&self, format: OutputFormat) -> Result<Rendered, PipelineError> {
-        self.encode_with(format, self.how)
+        let mut how = self.how;
+        how.lossless |= format.is_lossless_for(self.choice, &self.source);
+        self.encode_with(format, how)
     }
 
     /// [`Self::encode`] with other encoder settings (for measuring them).
@@ -177,6 +182,8 @@ fn compose_inner(
                 pixels: resize::pad(resized, plan, preset.background),
                 background: preset.background,
                 how: encode::Encoding::of(preset, limits),
+                choice: preset.format,
+                source: probed,
                 animated: animation::keeps(preset, &probed, OutputFormat::Webp)
                     .then(|| animation::render(input, &probed, preset, limits)),
             }),

@@ -5,7 +5,7 @@ use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 
 use super::error::PipelineError;
-use super::formats::OutputFormat;
+use super::formats::{OutputFormat, Probe};
 use super::limits::Limits;
 use super::resize::Pixels;
 use crate::preset::{Preset, Quality};
@@ -36,6 +36,19 @@ impl Encoding {
             lossless: preset.lossless,
             avif_speed: limits.avif_speed,
         }
+    }
+
+    /// [`Self::of`] for `format` from `source` (an `auto` WebP of a source with alpha is
+    /// lossless).
+    pub fn for_output(
+        preset: &Preset,
+        limits: &Limits,
+        format: OutputFormat,
+        source: &Probe,
+    ) -> Self {
+        let mut how = Self::of(preset, limits);
+        how.lossless |= format.is_lossless_for(preset.format, source);
+        how
     }
 }
 

@@ -292,7 +292,8 @@ fn render_inner(
     if format == OutputFormat::Jpeg || out.is_opaque() {
         out = out.flatten(preset.background);
     }
-    let bytes = encode::encode(&out, format, encode::Encoding::of(preset, limits))?;
+    let how = encode::Encoding::for_output(preset, limits, format, &probed);
+    let bytes = encode::encode(&out, format, how)?;
     Ok(Rendered {
         bytes,
         width: out.width,

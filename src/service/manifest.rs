@@ -95,7 +95,7 @@ impl Thumbnails {
                     url,
                     width,
                     height,
-                    format: OutputFormat::resolve(preset.format, &record.probe, None).to_string(),
+                    format: OutputFormat::resolve(preset.format, &record.probe, &[]).to_string(),
                     negotiated: preset.format == FormatChoice::Auto,
                     stored: None,
                     pregenerated: None,

@@ -154,7 +154,7 @@ impl Thumbnails {
             });
         }
         let probe = &original.record.probe;
-        let format = OutputFormat::resolve(preset.format, probe, request.accepted.first().copied());
+        let format = OutputFormat::resolve(preset.format, probe, request.accepted);
         let tried = self
             .serve_as(preset, key, request, &original, unconfirmed, format)
             .await;
@@ -163,8 +163,11 @@ impl Thumbnails {
             // format the client takes (WebP, else JPEG/PNG); the AVIF is stored behind it.
             Err(ServiceError::OverBudget(_)) if preset.format == FormatChoice::Auto => {
                 self.metrics.avif_fallback();
-                let next =
-                    OutputFormat::resolve(preset.format, probe, request.accepted.get(1).copied());
+                let next = OutputFormat::resolve(
+                    preset.format,
+                    probe,
+                    request.accepted.get(1..).unwrap_or_default(),
+                );
                 self.serve_as(preset, key, request, &original, None, next)
                     .await
             }

@@ -138,23 +138,36 @@ fn auto_resolves_by_alpha_and_acceptance() {
     let with_alpha = probe(&fixture("1_webp_ll.webp"), &limits).unwrap();
     let opaque_png = probe(&fixture("Flag_of_the_Netherlands-16bit.png"), &limits).unwrap();
     assert!(with_alpha.alpha && !photo.alpha && !opaque_png.alpha);
+    assert_eq!(OutputFormat::resolve(auto, &photo, &[]), OutputFormat::Jpeg);
     assert_eq!(
-        OutputFormat::resolve(auto, &photo, None),
-        OutputFormat::Jpeg
-    );
-    assert_eq!(
-        OutputFormat::resolve(auto, &with_alpha, None),
+        OutputFormat::resolve(auto, &with_alpha, &[]),
         OutputFormat::Png
     );
     assert_eq!(
-        OutputFormat::resolve(auto, &opaque_png, None),
+        OutputFormat::resolve(auto, &opaque_png, &[]),
         OutputFormat::Jpeg
     );
-    for modern in [OutputFormat::Webp, OutputFormat::Avif] {
-        assert_eq!(OutputFormat::resolve(auto, &photo, Some(modern)), modern);
-        assert_eq!(
-            OutputFormat::resolve(auto, &with_alpha, Some(modern)),
-            modern
-        );
-    }
+    use OutputFormat::{Avif, Png, Webp};
+    // An opaque photo gets the first modern format the client accepts.
+    assert_eq!(OutputFormat::resolve(auto, &photo, &[Avif, Webp]), Avif);
+    assert_eq!(OutputFormat::resolve(auto, &photo, &[Webp]), Webp);
+    // A source with alpha gets lossless WebP when accepted (never lossy AVIF), else PNG.
+    assert_eq!(
+        OutputFormat::resolve(auto, &with_alpha, &[Avif, Webp]),
+        Webp
+    );
+    assert_eq!(OutputFormat::resolve(auto, &with_alpha, &[Avif]), Png);
+    assert!(Webp.is_lossless_for(auto, &with_alpha) && !Webp.is_lossless_for(auto, &photo));
+    let out = render(&fixture("1_webp_ll.webp"), &shipped("small"), Webp);
+    assert!(
+        containers(&out.bytes).iter().any(|c| c == "VP8L"),
+        "lossless"
+    );
+    let png = render(&fixture("1_webp_ll.webp"), &shipped("small"), Png);
+    assert!(
+        out.bytes.len() < png.bytes.len(),
+        "{} >= {}",
+        out.bytes.len(),
+        png.bytes.len()
+    );
 }
