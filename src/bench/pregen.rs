@@ -24,14 +24,14 @@ pub fn run(
         all.len()
     );
     println!(
-        "{:<30} {:>9} {:>9} {:>14} {:>8} {:>11} {:>8} {:>9} {:>9}",
+        "{:<30} {:>9} {:>9} {:>14} {:>8} {:>11} {:>11} {:>9} {:>9}",
         "image",
         "variants",
         "large ms",
         "each alone ms",
         "one ms",
         "(decode+",
-        "webp)",
+        "webp+avif)",
         "÷ large",
         "speed-up"
     );
@@ -42,13 +42,13 @@ pub fn run(
             .iter()
             .enumerate()
             .flat_map(|(i, p)| {
-                OutputFormat::candidates(p.format, &probe, &[OutputFormat::Webp])
+                OutputFormat::candidates(p.format, &probe, &OutputFormat::MODERN)
                     .into_iter()
                     .map(move |f| (i, f))
             })
             .collect();
         let (mut one_large, mut alone, mut batched) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut composing, mut webps) = (Vec::new(), Vec::new());
+        let (mut composing, mut modern) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(1) {
             let t = Instant::now();
             pipeline::render(&bytes, large, OutputFormat::Jpeg, limits)
@@ -62,17 +62,17 @@ pub fn run(
             let t = Instant::now();
             let composed = batch::compose_all(&bytes, &all, limits).map_err(|e| e.to_string())?;
             composing.push(ms(t));
-            let mut webp = 0.0;
+            let mut modern_ms = 0.0;
             for &(i, f) in &wanted {
                 let c = composed[i].as_ref().map_err(|e| e.to_string())?;
                 let e = Instant::now();
                 c.encode(f).map_err(|e| e.to_string())?;
-                if f == OutputFormat::Webp {
-                    webp += ms(e);
+                if OutputFormat::MODERN.contains(&f) {
+                    modern_ms += ms(e);
                 }
             }
             batched.push(ms(t));
-            webps.push(webp);
+            modern.push(modern_ms);
         }
         let (l, a, b) = (median(&one_large), median(&alone), median(&batched));
         let name = image
@@ -80,10 +80,10 @@ pub fn run(
             .and_then(|n| n.to_str())
             .unwrap_or("image");
         println!(
-            "{name:<30} {:>9} {l:>9.1} {a:>14.1} {b:>8.1} {:>11.1} {:>8.1} {:>8.2}x {:>8.2}x",
+            "{name:<30} {:>9} {l:>9.1} {a:>14.1} {b:>8.1} {:>11.1} {:>11.1} {:>8.2}x {:>8.2}x",
             wanted.len(),
             median(&composing),
-            median(&webps),
+            median(&modern),
             b / l,
             a / b
         );
