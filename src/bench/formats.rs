@@ -13,9 +13,6 @@ use crate::pipeline::batch::{self, Composed};
 use crate::pipeline::{self, Limits, OutputFormat, Pixels};
 use crate::preset::{Preset, Quality};
 
-/// The AVIF speeds measured.
-const SPEEDS: [u8; 4] = [6, 7, 8, 9];
-
 fn to_rgb(px: &Pixels) -> Result<Rgb, String> {
     let flat = px.clone().flatten(crate::preset::Colour::WHITE);
     let data: Vec<[f32; 3]> = flat
@@ -111,6 +108,7 @@ pub fn run(
     preset: &Preset,
     limits: &Limits,
     jpeg_qualities: &[u8],
+    speeds: &[u8],
 ) -> Result<(), String> {
     println!(
         "Equal perceived quality (SSIMULACRA2 against a full-resolution Lanczos3 reference), \
@@ -119,13 +117,15 @@ pub fn run(
     );
     println!(
         "| photo | JPEG q | score | JPEG bytes / ms | WebP q | WebP bytes / ms | {} |",
-        SPEEDS
+        speeds
+            .iter()
             .map(|s| format!("AVIF s{s} q | bytes / ms"))
+            .collect::<Vec<_>>()
             .join(" | ")
     );
     println!(
         "|---|---|---|---|---|---|{}",
-        "---|".repeat(SPEEDS.len() * 2)
+        "---|".repeat(speeds.len() * 2)
     );
     for image in images {
         let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
@@ -152,7 +152,7 @@ pub fn run(
                 "| {name} | {q} | {:.1} | {} / {:.1} | {} | {} / {:.1} |",
                 jpeg.score, jpeg.bytes, jpeg.ms, webp.quality, webp.bytes, webp.ms
             );
-            for speed in SPEEDS {
+            for &speed in speeds {
                 let avif = scorer.matching(OutputFormat::Avif, jpeg.score, speed)?;
                 row.push_str(&format!(
                     " {} | {} / {:.1} |",

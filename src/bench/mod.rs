@@ -55,6 +55,9 @@ pub struct Args {
     /// The JPEG qualities `--formats` matches.
     #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [80u8])]
     jpeg_quality: Vec<u8>,
+    /// The libaom speeds `--formats` measures AVIF at.
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [6u8, 7, 8, 9])]
+    avif_speeds: Vec<u8>,
 }
 
 /// One tool's figures for one photo and worker count.
@@ -84,6 +87,7 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
             preset,
             limits,
             &args.jpeg_quality,
+            &args.avif_speeds,
         );
     }
     if args.pregen {
