@@ -59,7 +59,10 @@ impl Scorer<'_> {
             avif_speed: speed,
             ..self.limits
         };
-        let how = pipeline::encode::Encoding::of(&preset, &limits);
+        let how = pipeline::encode::Encoding {
+            exact_speed: true,
+            ..pipeline::encode::Encoding::of(&preset, &limits)
+        };
         let mut times = Vec::new();
         let mut out = Vec::new();
         for _ in 0..self.rounds.max(1) {

@@ -26,6 +26,8 @@ pub struct Encoding {
     pub lossless: bool,
     /// libaom's speed, 0-9: higher is faster, and larger at the same quality.
     pub avif_speed: u8,
+    /// Use `avif_speed` as it is, not one step faster for large outputs (for measuring).
+    pub exact_speed: bool,
 }
 
 impl Encoding {
@@ -35,6 +37,7 @@ impl Encoding {
             quality: preset.quality,
             lossless: preset.lossless,
             avif_speed: limits.avif_speed,
+            exact_speed: false,
         }
     }
 
@@ -121,7 +124,11 @@ pub fn encode(px: &Pixels, format: OutputFormat, how: Encoding) -> Result<Vec<u8
             px.height,
             px.alpha,
             quality,
-            how.avif_speed,
+            if how.exact_speed {
+                how.avif_speed
+            } else {
+                super::heif::speed_for(px.width, px.height, how.avif_speed)
+            },
         ),
     }
 }
