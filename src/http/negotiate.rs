@@ -27,14 +27,13 @@ pub fn accepts(accept: &str, mime: &str) -> bool {
     })
 }
 
-/// True when `accept` takes WebP.
-pub fn accepts_webp(accept: &str) -> bool {
-    accepts(accept, "image/webp")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn accepts_webp(accept: &str) -> bool {
+        accepts(accept, "image/webp")
+    }
 
     #[test]
     fn browsers_and_others() {
