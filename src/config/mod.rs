@@ -17,6 +17,7 @@ pub use error::ConfigError;
 pub use units::{AutoFormats, Size, Span};
 
 use crate::http::Options;
+use crate::http::cors::CorsOrigins;
 use crate::http::server::{ConnectionLimits, default_max_connections};
 use crate::service::Settings;
 use crate::signing::Signer;
@@ -143,6 +144,17 @@ pub struct ServeArgs {
     /// emulator (e.g. `http://localhost:4566`); AWS's SNS hosts are always trusted.
     #[arg(long, env = "THUMBKIT_SNS_ORIGIN")]
     pub sns_origin: Option<String>,
+    /// Origins whose pages may read responses (`https://app.example,...`, or `*` for any,
+    /// without credentials); none by default.
+    #[arg(long, env = "THUMBKIT_CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+    /// Image served, rendered to the preset, for a missing or broken original (presets may
+    /// set their own with `fallback = "..."`).
+    #[arg(long, env = "THUMBKIT_FALLBACK")]
+    pub fallback: Option<PathBuf>,
+    /// Serve the demo page at `/` (default: on for a local directory, off for S3).
+    #[arg(long, env = "THUMBKIT_DEMO")]
+    pub demo: Option<bool>,
 }
 
 impl ServeArgs {
@@ -181,13 +193,29 @@ impl ServeArgs {
                 setting: "THUMBKIT_SIGNING_KEY",
                 reason,
             })?;
+        let cors = CorsOrigins::parse(&self.cors_origins).map_err(|reason| ConfigError::Invalid {
+            setting: "THUMBKIT_CORS_ORIGINS",
+            reason,
+        })?;
+        let limits = self.limits.limits();
+        if let Some(path) = &self.fallback {
+            crate::service::fallback::check(path, &limits).map_err(|reason| {
+                ConfigError::Invalid {
+                    setting: "THUMBKIT_FALLBACK",
+                    reason,
+                }
+            })?;
+        }
+        let demo = self
+            .demo
+            .unwrap_or(matches!(store.spec, crate::storage::StorageSpec::Fs(_)));
         let defaults = Settings::default();
         let workers = self
             .render_workers
             .unwrap_or(defaults.render_workers)
             .max(1);
         let service = Settings {
-            limits: self.limits.limits(),
+            limits,
             memory_cache_bytes: self.memory_cache.0,
             render_workers: workers,
             render_queue: self
@@ -205,6 +233,7 @@ impl ServeArgs {
             upload_ttl: self.upload_ttl.0,
             auto_formats: self.auto_formats.0,
             avif_budget: self.avif_budget.0,
+            fallback: self.fallback,
         };
         let http = Options {
             api_token: self.api_token,
@@ -222,6 +251,8 @@ impl ServeArgs {
                 topics: self.sns_topics,
                 extra_origin: self.sns_origin,
             },
+            cors,
+            demo,
         };
         Ok(Config {
             listen: self.listen,

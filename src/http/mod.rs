@@ -7,7 +7,9 @@
 
 pub mod auth;
 pub mod body;
+pub mod cors;
 pub mod deadline;
+pub mod demo;
 pub mod hooks;
 pub mod negotiate;
 pub mod ops;
@@ -40,6 +42,10 @@ pub struct Options {
     pub connections: ConnectionLimits,
     /// Who may send SNS messages to the S3 hook.
     pub sns: crate::sns::SnsOptions,
+    /// Which other origins may read responses (`THUMBKIT_CORS_ORIGINS`).
+    pub cors: cors::CorsOrigins,
+    /// Whether `/` serves the demo page (`THUMBKIT_DEMO`).
+    pub demo: bool,
 }
 
 impl Default for Options {
@@ -49,6 +55,8 @@ impl Default for Options {
             body_timeout: Duration::from_secs(60),
             connections: ConnectionLimits::default(),
             sns: crate::sns::SnsOptions::default(),
+            cors: cors::CorsOrigins::None,
+            demo: false,
         }
     }
 }
@@ -66,7 +74,11 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
             auth::digest(options.api_token.as_deref()),
             auth::require_token,
         ));
-    Router::new()
+    let mut router = Router::new();
+    if options.demo {
+        router = router.merge(demo::routes());
+    }
+    let router = router
         .merge(thumbnails::routes(service.clone()))
         .merge(uploads::browser_routes())
         .merge(api)
@@ -87,7 +99,12 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
             service.clone(),
             ops::observe,
         ))
-        .with_state(service)
+        .with_state(service);
+    // Outermost: a preflight is answered before any authentication.
+    match options.cors.layer() {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// Binds `addr` (port 0 picks a free port) and returns the bound address and the server,

@@ -54,6 +54,18 @@ fn status_of(e: &ServiceError) -> StatusCode {
     }
 }
 
+/// Whether a thumbnail error is one a fallback image answers, with its status and the
+/// `X-Thumbkit-Fallback` value: a missing original (404) or one that cannot be rendered (422).
+pub(crate) fn fallback_status(e: &ServiceError) -> Option<(StatusCode, &'static str)> {
+    match (e, status_of(e)) {
+        (ServiceError::NotFound(_), _) => Some((StatusCode::NOT_FOUND, "not-found")),
+        (_, StatusCode::UNPROCESSABLE_ENTITY) => {
+            Some((StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"))
+        }
+        _ => None,
+    }
+}
+
 /// How long a client or CDN may keep the refusal of an original that cannot be rendered
 /// (short: the original may be replaced under the same URL).
 const FAILURE_MAX_AGE: u32 = 60;
@@ -125,7 +137,9 @@ pub(crate) async fn problems_only(request: axum::extract::Request, next: Next) -
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // A fallback image is an error answered on purpose with an image.
+    let is_fallback = response.headers().contains_key("x-thumbkit-fallback");
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_fallback {
         return response;
     }
     let (parts, body) = response.into_parts();

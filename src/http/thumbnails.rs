@@ -16,14 +16,23 @@ use serde::Deserialize;
 use crate::http::auth::require_signature;
 use crate::http::negotiate::accepts;
 use crate::http::ops::PresetName;
-use crate::http::problem::thumbnail_problem;
+use crate::http::problem::{fallback_status, thumbnail_problem};
 use crate::pipeline::OutputFormat;
 use crate::service::Thumbnails;
+use crate::service::fallback::Fallback;
 use crate::service::variants::Request;
 
 /// `max-age` of responses whose content is not pinned with `?v=`: short, because the
 /// original behind the key may be replaced.
 const UNPINNED_MAX_AGE: u64 = 60;
+
+/// `max-age` of a fallback image: short, so that no cache keeps it once the original is
+/// there (or fixed).
+const FALLBACK_MAX_AGE: u64 = 10;
+
+/// `stale-while-revalidate` of unpinned responses: a cache may serve its copy for this long
+/// while it revalidates in the background (the ETag makes that a cheap 304).
+const UNPINNED_STALE_WHILE_REVALIDATE: u64 = 86_400;
 
 /// `max-age` of memory hits served while the store cannot confirm the original.
 const STALE_MAX_AGE: u64 = 10;
@@ -44,6 +53,8 @@ struct ThumbQuery {
     v: Option<String>,
     /// A signed URL's expiry (Unix seconds), already verified by [`require_signature`].
     exp: Option<String>,
+    /// `?download=1`: `Content-Disposition: attachment` instead of `inline`.
+    download: Option<String>,
 }
 
 async fn thumbnail(
@@ -60,11 +71,54 @@ async fn thumbnail(
         .presets()
         .get(&preset)
         .map(|p| PresetName(p.name.as_str().to_owned()));
-    let mut response = respond(&service, &preset, &key, query, &headers, accept).await;
+    // A preset that opts in to client hints picks its step for the plain URL from them.
+    let hinted = service
+        .presets()
+        .get(&preset)
+        .filter(|p| p.client_hints)
+        .map(|p| (p.steps.by_width(), p.step_for_hints(dpr(&headers), width_hint(&headers))));
+    let chosen = match &hinted {
+        Some((_, Some(step))) => step.as_str(),
+        _ => preset.as_str(),
+    };
+    let mut response = respond(&service, chosen, &key, query, &headers, accept).await;
+    if let Some((by_width, _)) = hinted {
+        let (accept_ch, vary) = if by_width {
+            ("Sec-CH-Width, Sec-CH-DPR", "Sec-CH-Width, Sec-CH-DPR, Width, DPR")
+        } else {
+            ("Sec-CH-DPR", "Sec-CH-DPR, DPR")
+        };
+        let out = response.headers_mut();
+        out.insert("accept-ch", HeaderValue::from_static(accept_ch));
+        let joined = match out.get(header::VARY).and_then(|v| v.to_str().ok()) {
+            Some(v) => format!("{v}, {vary}"),
+            None => vary.to_owned(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&joined) {
+            out.insert(header::VARY, v);
+        }
+    }
     if let Some(name) = known {
         response.extensions_mut().insert(name);
     }
     response
+}
+
+/// The device pixel ratio a client hints at (`Sec-CH-DPR`, or the legacy `DPR`).
+fn dpr(headers: &HeaderMap) -> Option<f64> {
+    hint(headers, &["sec-ch-dpr", "dpr"]).and_then(|v| v.parse().ok())
+}
+
+/// The width in device pixels a client hints at (`Sec-CH-Width`, or the legacy `Width`).
+fn width_hint(headers: &HeaderMap) -> Option<u32> {
+    hint(headers, &["sec-ch-width", "width"]).and_then(|v| v.parse().ok())
+}
+
+fn hint<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
+        .map(str::trim)
 }
 
 async fn respond(
@@ -94,7 +148,14 @@ async fn respond(
     };
     let served = match service.thumbnail(request).await {
         Ok(s) => s,
-        Err(e) => return thumbnail_problem(&e),
+        Err(e) => {
+            if let Some((status, why)) = fallback_status(&e)
+                && let Some(fallback) = service.fallback(preset, &accepted).await
+            {
+                return fallback_response(status, why, &fallback, key);
+            }
+            return thumbnail_problem(&e);
+        }
     };
     let mut max_age = if served.pinned {
         PINNED_MAX_AGE
@@ -109,10 +170,14 @@ async fn respond(
     if let (Some(_), Some(exp)) = (&service.settings().signer, signed_until) {
         max_age = max_age.min(exp.saturating_sub(crate::signing::now()));
     }
+    let signed = service.settings().signer.is_some() && signed_until.is_some();
     let cache_control = if served.pinned {
         format!("public, max-age={max_age}, immutable")
-    } else {
+    } else if served.stale || signed {
+        // Neither a stale answer nor a signed URL's may outlive its max-age.
         format!("public, max-age={max_age}")
+    } else {
+        format!("public, max-age={max_age}, stale-while-revalidate={UNPINNED_STALE_WHILE_REVALIDATE}")
     };
     let mut out = HeaderMap::new();
     let mut set = |name: header::HeaderName, value: &str| {
@@ -121,6 +186,10 @@ async fn respond(
         }
     };
     set(header::ETAG, &served.etag);
+    if let Some(modified) = served.modified {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified);
+        set(header::LAST_MODIFIED, &httpdate::fmt_http_date(at));
+    }
     set(header::CACHE_CONTROL, &cache_control);
     if served.varies {
         set(header::VARY, "Accept");
@@ -142,5 +211,50 @@ async fn respond(
     };
     set(header::HeaderName::from_static("x-cache"), tier.as_str());
     set(header::CONTENT_TYPE, variant.format.mime());
+    let download = matches!(query.download.as_deref(), Some("1" | "true"));
+    set(
+        header::CONTENT_DISPOSITION,
+        &disposition(key, variant.format, download),
+    );
     (StatusCode::OK, out, variant.bytes.clone()).into_response()
+}
+
+/// `inline` (or `attachment`) with the key's file name, its extension the output's:
+/// `filename=` in ASCII for old clients, `filename*=` in UTF-8 (RFC 6266) for the rest.
+fn disposition(key: &str, format: OutputFormat, download: bool) -> String {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let stem = match name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => name,
+    };
+    let file = format!("{stem}.{}", format.extension());
+    let ascii: String = file
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' && c != '%' => c,
+            _ => '_',
+        })
+        .collect();
+    let kind = if download { "attachment" } else { "inline" };
+    let encoded = percent_encoding::utf8_percent_encode(&file, percent_encoding::NON_ALPHANUMERIC);
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// The fallback image with the error's status, marked so that no cache mistakes it for the
+/// thumbnail.
+fn fallback_response(status: StatusCode, why: &'static str, fallback: &Fallback, key: &str) -> Response {
+    let mut out = HeaderMap::new();
+    let variant = &fallback.variant;
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(variant.format.mime()));
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={FALLBACK_MAX_AGE}")) {
+        out.insert(header::CACHE_CONTROL, v);
+    }
+    out.insert("x-thumbkit-fallback", HeaderValue::from_static(why));
+    if fallback.varies {
+        out.insert(header::VARY, HeaderValue::from_static("Accept"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&disposition(key, variant.format, false)) {
+        out.insert(header::CONTENT_DISPOSITION, v);
+    }
+    (status, out, variant.bytes.clone()).into_response()
 }

@@ -79,7 +79,7 @@ impl SourceFormat {
 }
 
 /// Formats thumbkit writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputFormat {
     Jpeg,
     Png,

@@ -7,12 +7,14 @@
 
 pub mod error;
 pub mod parse;
+pub mod steps;
 pub mod terms;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::PresetError;
+pub use steps::Steps;
 pub use terms::{
     Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
 };
@@ -35,6 +37,16 @@ pub struct Preset {
     pub animation: Animation,
     pub background: Colour,
     pub upscale: bool,
+    /// Responsive steps, each a variant of its own (`{name}@2x`, `{name}@640w`).
+    pub steps: Steps,
+    /// The `sizes` attribute that goes with a width ladder's `srcset`.
+    pub sizes: Option<String>,
+    /// Whether client hints (`Sec-CH-DPR`, `Sec-CH-Width`) pick a step for the plain URL.
+    pub client_hints: bool,
+    /// An image served, rendered to this preset, when the original is missing or broken.
+    pub fallback: Option<PathBuf>,
+    /// For a step preset, the preset it is a step of.
+    pub step_of: Option<PresetName>,
     fingerprint: Fingerprint,
 }
 
@@ -42,6 +54,8 @@ pub struct Preset {
 #[derive(Debug, Clone, Default)]
 pub struct Presets {
     by_name: BTreeMap<PresetName, Preset>,
+    /// `{name}@{suffix}` for every step of every preset, the plain step included.
+    steps: BTreeMap<String, Preset>,
 }
 
 impl Presets {
@@ -71,19 +85,52 @@ impl Presets {
                 by_name.insert(preset.name.clone(), preset);
             }
         }
-        Ok(Self { by_name })
+        Ok(Self::of(by_name.into_values()))
     }
 
-    /// The preset with this name, if any.
+    /// These presets and their steps.
+    pub fn of(presets: impl IntoIterator<Item = Preset>) -> Self {
+        let mut by_name = BTreeMap::new();
+        let mut steps = BTreeMap::new();
+        for preset in presets {
+            let suffixes = preset.step_suffixes();
+            // The plain step is the preset itself: `card@1x` is the same variant as `card`.
+            if let Some(first) = suffixes.first() {
+                steps.insert(format!("{}@{first}", preset.name), preset.clone());
+            }
+            for step in preset.step_presets() {
+                steps.insert(step.name.to_string(), step);
+            }
+            by_name.insert(preset.name.clone(), preset);
+        }
+        Self { by_name, steps }
+    }
+
+    /// The preset (or step, `card@2x`) with this name, if any.
     pub fn get(&self, name: &str) -> Option<&Preset> {
+        if name.contains('@') {
+            return self.steps.get(name);
+        }
         PresetName::parse(name)
             .ok()
             .and_then(|n| self.by_name.get(&n))
     }
 
-    /// All presets in name order.
+    /// All presets in name order, without their steps.
     pub fn iter(&self) -> impl Iterator<Item = &Preset> {
         self.by_name.values()
+    }
+
+    /// Every variant a preset names: each preset followed by its further steps.
+    pub fn every(&self) -> impl Iterator<Item = &Preset> {
+        self.by_name.values().flat_map(|p| {
+            std::iter::once(p).chain(
+                p.step_suffixes()
+                    .into_iter()
+                    .skip(1)
+                    .filter_map(|s| self.steps.get(&format!("{}@{s}", p.name))),
+            )
+        })
     }
 
     /// How many presets there are.

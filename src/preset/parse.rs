@@ -10,6 +10,7 @@ use crate::preset::error::PresetError;
 use crate::preset::terms::{
     Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
 };
+use crate::preset::steps::Steps;
 use crate::preset::{MAX_PRESET_SIDE, Preset};
 
 /// The file as written; every field optional so that validation can name what is wrong.
@@ -26,6 +27,11 @@ struct PresetFile {
     animation: Option<Animation>,
     background: Option<String>,
     upscale: Option<bool>,
+    densities: Option<Vec<i64>>,
+    widths: Option<Vec<i64>>,
+    sizes: Option<String>,
+    client_hints: Option<bool>,
+    fallback: Option<String>,
 }
 
 /// `quality = 80` (JPEG's quality, the others at the same perceived quality), or one per
@@ -71,8 +77,32 @@ impl Preset {
                 )),
             }
         };
-        let width = side("width", file.width)?;
         let height = side("height", file.height)?;
+        let given_width = side("width", file.width)?;
+        let steps = Steps::parse(file.densities, file.widths, given_width, height)
+            .map_err(|(name, reason)| field(name, reason))?;
+        let width = given_width.or(steps.first_width());
+        if file.sizes.is_some() && !steps.by_width() {
+            return Err(field(
+                "sizes",
+                "goes with a width ladder (`widths = [...]`)".into(),
+            ));
+        }
+        if let Some(sizes) = &file.sizes
+            && (sizes.trim().is_empty() || sizes.chars().any(|c| c.is_control() || c == '"'))
+        {
+            return Err(field(
+                "sizes",
+                "must be a media-condition list such as \"(max-width: 600px) 100vw, 50vw\"".into(),
+            ));
+        }
+        let client_hints = file.client_hints.unwrap_or(false);
+        if client_hints && steps == Steps::One {
+            return Err(field(
+                "client_hints",
+                "needs steps to choose from (`densities` or `widths`)".into(),
+            ));
+        }
         if width.is_none() && height.is_none() {
             return Err(field(
                 "width",
@@ -149,10 +179,23 @@ impl Preset {
             upscale: file
                 .upscale
                 .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
+            steps,
+            sizes: file.sizes,
+            client_hints,
+            // Relative to the preset's own folder, so a preset and its image move together.
+            fallback: file
+                .fallback
+                .map(|f| path.parent().unwrap_or(Path::new(".")).join(f)),
+            step_of: None,
             fingerprint: Fingerprint(String::new()),
         };
-        preset.fingerprint = preset.compute_fingerprint();
+        preset.refingerprint();
         Ok(preset)
+    }
+
+    /// Recomputes the fingerprint after the box changed (a step of this preset).
+    pub(crate) fn refingerprint(&mut self) {
+        self.fingerprint = self.compute_fingerprint();
     }
 
     /// Reads and validates one preset file; its name is the file stem.
@@ -168,7 +211,17 @@ impl Preset {
                 path: path.to_owned(),
                 reason: "the file name is not valid UTF-8".into(),
             })?;
-        Self::parse(stem, &text, path)
+        let preset = Self::parse(stem, &text, path)?;
+        if let Some(fallback) = &preset.fallback
+            && !fallback.is_file()
+        {
+            return Err(PresetError::Field {
+                path: path.to_owned(),
+                field: "fallback",
+                reason: format!("{} is not a file", fallback.display()),
+            });
+        }
+        Ok(preset)
     }
 
     /// The fingerprint: changes exactly when the output would.

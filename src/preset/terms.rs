@@ -26,6 +26,11 @@ impl PresetName {
         Ok(Self(s.to_owned()))
     }
 
+    /// The name of `base`'s step `suffix` (`card@2x`), valid because both parts are.
+    pub(crate) fn step(base: &PresetName, suffix: &str) -> Self {
+        Self(format!("{}@{suffix}", base.0))
+    }
+
     /// The name as a string.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -59,12 +59,51 @@ pub struct VariantInfo {
     pub format: String,
     /// The format depends on the client's `Accept` (WebP when it is accepted).
     pub negotiated: bool,
+    /// For a preset with steps: every step's URL with its descriptor (`1x`, `640w`), ready
+    /// for `<img srcset>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srcset: Option<String>,
+    /// The preset's `sizes`, to go with a width ladder's `srcset`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sizes: Option<String>,
+    /// For a step (`card@2x`): the preset it is a step of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_of: Option<String>,
     /// Whether the variant is in the store now (asked for by `GET`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stored: Option<bool>,
     /// What pre-generation did: `rendered`, `existing`, or the error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pregenerated: Option<String>,
+}
+
+/// `preset`'s `srcset` from the variants of its steps: `url 1x, url 2x`, or
+/// `url 320w, url 640w` by the width each step really has for this original (a step the
+/// original is too small to fill repeats a width and is left out). `None` without steps.
+fn srcset(preset: &Preset, variants: &BTreeMap<String, VariantInfo>) -> Option<String> {
+    let suffixes = preset.step_suffixes();
+    if suffixes.is_empty() {
+        return None;
+    }
+    let mut entries: Vec<String> = Vec::new();
+    let mut last_width = 0;
+    for (i, suffix) in suffixes.iter().enumerate() {
+        let name = match i {
+            0 => preset.name.to_string(),
+            _ => format!("{}@{suffix}", preset.name),
+        };
+        let info = variants.get(&name)?;
+        if preset.steps.by_width() {
+            if info.width <= last_width {
+                continue;
+            }
+            last_width = info.width;
+            entries.push(format!("{} {}w", info.url, info.width));
+        } else {
+            entries.push(format!("{} {suffix}", info.url));
+        }
+    }
+    Some(entries.join(", "))
 }
 
 /// The formats a preset's variant of this original can be served in, `auto` choosing
@@ -81,14 +120,14 @@ impl Thumbnails {
     pub(crate) fn manifest(&self, key: &ObjectKey, original: &Original) -> Manifest {
         let record = &original.record;
         let upright = record.upright();
-        let variants = self
+        let expires = now() + self.settings.signed_url_ttl.as_secs();
+        let mut variants: BTreeMap<String, VariantInfo> = self
             .presets()
-            .iter()
+            .every()
             .map(|preset| {
                 let (width, height) = pipeline::output_size(upright, preset);
                 let mut url = variant_url(preset.name.as_str(), key, &original.hash);
                 if let Some(signer) = &self.settings.signer {
-                    let expires = now() + self.settings.signed_url_ttl.as_secs();
                     url = signer.sign(&url, expires);
                 }
                 let info = VariantInfo {
@@ -97,12 +136,22 @@ impl Thumbnails {
                     height,
                     format: OutputFormat::resolve(preset.format, &record.probe, &[]).to_string(),
                     negotiated: preset.format == FormatChoice::Auto,
+                    srcset: None,
+                    sizes: None,
+                    step_of: preset.step_of.as_ref().map(|p| p.to_string()),
                     stored: None,
                     pregenerated: None,
                 };
                 (preset.name.as_str().to_owned(), info)
             })
             .collect();
+        for preset in self.presets().iter() {
+            let srcset = srcset(preset, &variants);
+            if let Some(info) = variants.get_mut(preset.name.as_str()) {
+                info.srcset = srcset;
+                info.sizes = preset.sizes.clone();
+            }
+        }
         Manifest {
             key: key.to_string(),
             hash: original.hash.to_string(),
@@ -123,7 +172,7 @@ impl Thumbnails {
         if manifest.blurhash.is_none() {
             manifest.blurhash = self.compute_placeholder(&key, &original).await;
         }
-        for preset in self.presets().iter() {
+        for preset in self.presets().every() {
             let mut stored = false;
             for format in formats(preset, &original, &self.settings.auto_formats) {
                 let variant = self.settings.layout.variant(&original.hash, preset, format);

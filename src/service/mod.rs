@@ -15,6 +15,7 @@
 pub mod backfill;
 pub mod error;
 pub mod events;
+pub mod fallback;
 pub mod manifest;
 pub mod originals;
 pub mod pregenerate;
@@ -86,6 +87,9 @@ pub struct Settings {
     /// Longest an AVIF render may take before the request is answered with WebP instead
     /// (the AVIF is still finished and stored for the next request).
     pub avif_budget: Duration,
+    /// The image served in place of a missing or broken original for presets without a
+    /// fallback of their own (`THUMBKIT_FALLBACK`).
+    pub fallback: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -113,6 +117,7 @@ impl Default for Settings {
             upload_ttl: Duration::from_secs(15 * 60),
             auto_formats: OutputFormat::MODERN.to_vec(),
             avif_budget: Duration::from_secs(2),
+            fallback: None,
         }
     }
 }
@@ -128,6 +133,9 @@ pub struct Thumbnails {
     /// Every decode-like step runs here, within the admission bound.
     workers: Arc<Workers>,
     writes: TaskTracker,
+    /// Fallback images as read, by path, and as rendered per preset and format.
+    fallback_files: Cache<std::path::PathBuf, (bytes::Bytes, crate::pipeline::Probe)>,
+    fallback_renders: Cache<(String, String, std::path::PathBuf, OutputFormat), Arc<Variant>>,
     /// Signs the fs store's upload URLs: the configured signing key, else a key of this
     /// process's own (fs stores serve one instance).
     upload_signer: Signer,
@@ -172,6 +180,8 @@ impl Thumbnails {
             originals,
             memory,
             writes: TaskTracker::new(),
+            fallback_files: Cache::builder().max_capacity(64).build(),
+            fallback_renders: Cache::builder().max_capacity(1024).build(),
             upload_signer: settings_signer,
         }
     }
@@ -232,10 +242,10 @@ impl Thumbnails {
         Ok(key)
     }
 
-    /// The presets named in `names` (`all` = every preset).
+    /// The presets named in `names` (`all` = every preset and each of its steps).
     pub fn select_presets(&self, names: &[String]) -> Result<Vec<&Preset>, ServiceError> {
         if names.iter().any(|n| n == "all") {
-            return Ok(self.presets().iter().collect());
+            return Ok(self.presets().every().collect());
         }
         names
             .iter()

@@ -333,6 +333,7 @@ impl Originals {
             probe,
             orientation,
             blurhash: None,
+            modified: object.info.modified,
             failure,
         };
         self.share_behind(&record).await?;

@@ -70,6 +70,9 @@ pub struct Record {
     /// BlurHash placeholder, once computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blurhash: Option<String>,
+    /// When this version of the original was written (Unix seconds), if the store said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<u64>,
     /// Why these bytes cannot be rendered, once a render or probe found out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
@@ -99,6 +102,7 @@ impl Record {
             probe,
             orientation,
             blurhash: info.metadata.get(BLURHASH_METADATA).cloned(),
+            modified: info.modified,
             failure: None,
         })
     }

@@ -66,6 +66,7 @@ impl Thumbnails {
             probe: validated.probe,
             orientation,
             blurhash: Some(blurhash),
+            modified: Some(crate::signing::now()),
             failure: None,
         };
         self.originals.share(&record).await?;
@@ -110,6 +111,9 @@ impl Thumbnails {
                 .map(|r| (r.content_hash(), None)),
             Err(e) => return Err(e),
         };
+        // Resolving may have written the record and index behind this call: let them land
+        // first, or they would reappear after the deletes below.
+        self.originals.drain().await;
         if let Some((hash, etag)) = &original {
             let prefix = self.settings.layout.variants_of(hash);
             for variant in self.storage().list(&prefix, Kind::Variant).await? {

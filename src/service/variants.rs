@@ -56,6 +56,8 @@ pub struct Served {
     pub pinned: bool,
     /// The preset's format depends on `Accept` (responses need `Vary: Accept`).
     pub varies: bool,
+    /// When the original was last written (Unix seconds), for `Last-Modified`.
+    pub modified: Option<u64>,
     /// The source is animated and this output is a still of its first frame.
     pub flattened: bool,
     /// Served from memory on what the store last confirmed, because it cannot be reached
@@ -198,6 +200,7 @@ impl Thumbnails {
             etag: etag.clone(),
             pinned: request.pinned.is_some(),
             varies: preset.format == FormatChoice::Auto,
+            modified: original.record.modified,
             flattened: original.record.probe.frames > 1
                 && !pipeline::animation::keeps(preset, &original.record.probe, format),
             stale: unconfirmed.is_some(),

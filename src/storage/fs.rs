@@ -185,6 +185,7 @@ impl Store for FsStore {
             size: meta.len(),
             etag,
             metadata,
+            modified: unix_seconds(&meta),
         }))
     }
 
@@ -210,6 +211,7 @@ impl Store for FsStore {
                 size: bytes.len() as u64,
                 etag,
                 metadata,
+                modified: unix_seconds(&meta),
             },
             bytes: bytes.into(),
         }))
@@ -404,3 +406,9 @@ fn remove_leftovers(root: &Path) -> usize {
 #[cfg(test)]
 #[path = "fs_tests.rs"]
 mod tests;
+
+/// A file's modification time in Unix seconds.
+fn unix_seconds(meta: &std::fs::Metadata) -> Option<u64> {
+    let modified = meta.modified().ok()?;
+    Some(modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs())
+}

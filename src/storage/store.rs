@@ -99,6 +99,8 @@ pub struct ObjectInfo {
     pub etag: String,
     /// User metadata written with the object (e.g. its content hash).
     pub metadata: BTreeMap<String, String>,
+    /// When the object was last written, in Unix seconds, if the store says.
+    pub modified: Option<u64>,
 }
 
 /// An object's bytes and facts.

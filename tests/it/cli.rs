@@ -222,7 +222,20 @@ fn purge_deletes_an_original_and_what_was_derived_from_it() {
     assert!(stdout.contains("a/p.jpg: deleted the original"), "{stdout}");
     assert!(!dir.join("a/p.jpg").exists());
     let again = run(&["purge", "--storage", &storage, "a/p.jpg"]);
-    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to delete"));
+    let again = String::from_utf8_lossy(&again.stdout);
+    assert!(again.contains("nothing to delete"), "{again}");
+    fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .flat_map(|e| match e.path() {
+                p if p.is_dir() => files(&p),
+                p => vec![p],
+            })
+            .collect()
+    }
+    assert_eq!(files(&dir), Vec::<std::path::PathBuf>::new(), "the store is empty");
     let bad = run(&["purge", "--storage", "gs://x", "a/p.jpg"]);
     assert_eq!(bad.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&bad.stderr);

@@ -148,8 +148,10 @@ fn info(
     size: Option<i64>,
     etag: Option<&str>,
     metadata: Option<&HashMap<String, String>>,
+    modified: Option<&aws_sdk_s3::primitives::DateTime>,
 ) -> ObjectInfo {
     ObjectInfo {
+        modified: modified.and_then(|d| u64::try_from(d.secs()).ok()),
         size: size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
         etag: etag.unwrap_or_default().trim_matches('"').to_owned(),
         metadata: metadata
@@ -178,7 +180,12 @@ impl Store for S3Store {
             Err(e) if Self::not_found(&e) => return Ok(None),
             Err(e) => return Err(self.error("get", &full, e)),
         };
-        let info = info(out.content_length(), out.e_tag(), out.metadata());
+        let info = info(
+            out.content_length(),
+            out.e_tag(),
+            out.metadata(),
+            out.last_modified(),
+        );
         let bytes = out
             .body
             .collect()
@@ -202,6 +209,7 @@ impl Store for S3Store {
                 out.content_length(),
                 out.e_tag(),
                 out.metadata(),
+                out.last_modified(),
             ))),
             Err(e) if Self::not_found(&e) => Ok(None),
             Err(e) => Err(self.error("head", &full, e)),
