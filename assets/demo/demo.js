@@ -93,9 +93,10 @@ async function load({ img, facts }, info) {
 function snippets(manifest) {
   for (const [name, info] of Object.entries(manifest.variants)) {
     if (info.step_of) continue;
-    const attrs = [`src="${info.url}"`];
-    if (info.srcset) attrs.push(`srcset="${info.srcset}"`);
-    if (info.sizes) attrs.push(`sizes="${info.sizes}"`);
+    const attr = (v) => String(v).replaceAll("&", "&amp;").replaceAll('"', "&quot;");
+    const attrs = [`src="${attr(info.url)}"`];
+    if (info.srcset) attrs.push(`srcset="${attr(info.srcset)}"`);
+    if (info.sizes) attrs.push(`sizes="${attr(info.sizes)}"`);
     attrs.push(`width="${info.width}"`, `height="${info.height}"`, `alt=""`);
     const block = document.createElement("div");
     const label = document.createElement("h3");
@@ -112,6 +113,7 @@ function snippets(manifest) {
 }
 
 async function show(manifest) {
+  window.thumbkitManifest = manifest;
   const entries = Object.entries(manifest.variants);
   const cards = entries.map(([name, info]) => [card(name, info, manifest.blurhash), info]);
   $("grid").replaceChildren(...cards.map(([c]) => c.figure));

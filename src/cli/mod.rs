@@ -7,6 +7,7 @@ mod files;
 mod render;
 mod serve;
 mod store;
+mod url;
 
 use std::path::PathBuf;
 
@@ -95,6 +96,8 @@ pub(crate) enum Command {
         #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
         signing_key: String,
     },
+    /// Print a variant's URL, or a preset's `srcset`, pinned and signed on request.
+    Url(Box<url::UrlArgs>),
     /// List the presets with their fingerprints.
     Presets(PresetArgs),
     /// Show a file's format, upright size, orientation, frames, colour space and metadata,
@@ -183,9 +186,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Url(args) => url::run(*args),
         Command::Presets(presets) => {
             let presets = presets.load()?;
-            for p in presets.iter() {
+            for p in presets.every() {
                 println!("{:<12} {}  {}", p.name, p.fingerprint(), p.summary());
             }
             Ok(())

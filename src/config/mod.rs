@@ -193,10 +193,11 @@ impl ServeArgs {
                 setting: "THUMBKIT_SIGNING_KEY",
                 reason,
             })?;
-        let cors = CorsOrigins::parse(&self.cors_origins).map_err(|reason| ConfigError::Invalid {
-            setting: "THUMBKIT_CORS_ORIGINS",
-            reason,
-        })?;
+        let cors =
+            CorsOrigins::parse(&self.cors_origins).map_err(|reason| ConfigError::Invalid {
+                setting: "THUMBKIT_CORS_ORIGINS",
+                reason,
+            })?;
         let limits = self.limits.limits();
         if let Some(path) = &self.fallback {
             crate::service::fallback::check(path, &limits).map_err(|reason| {

@@ -2,6 +2,7 @@
 //! the upload API answered before authentication, and never `*` together with credentials.
 
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// How long a browser may cache a preflight's answer, in seconds.
@@ -40,7 +41,9 @@ impl CorsOrigins {
             let rest = origin
                 .strip_prefix("https://")
                 .or_else(|| origin.strip_prefix("http://"))
-                .ok_or_else(|| format!("`{origin}` is not an origin: it starts with https:// or http://"))?;
+                .ok_or_else(|| {
+                    format!("`{origin}` is not an origin: it starts with https:// or http://")
+                })?;
             if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
                 return Err(format!(
                     "`{origin}` is not an origin: write scheme://host[:port], with no path or trailing /"
@@ -84,8 +87,28 @@ impl CorsOrigins {
                     .iter()
                     .filter_map(|o| HeaderValue::from_str(o).ok())
                     .collect();
-                Some(base.allow_origin(AllowOrigin::list(list)).allow_credentials(true))
+                Some(
+                    base.allow_origin(AllowOrigin::list(list))
+                        .allow_credentials(true),
+                )
             }
         }
     }
+}
+
+/// Removes every CORS header from a response to an origin that is not allowed: such a
+/// caller learns nothing about what would be allowed.
+pub async fn only_for_allowed(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let cors: Vec<HeaderName> = headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in cors {
+            headers.remove(name);
+        }
+    }
+    response
 }

@@ -21,7 +21,10 @@ const POLICY: &str = "default-src 'self'; img-src 'self' blob: data:; object-src
 /// The page and its two assets.
 pub fn routes() -> Router<Arc<Thumbnails>> {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
         .route(
             "/demo/demo.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),

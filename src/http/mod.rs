@@ -102,7 +102,9 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
         .with_state(service);
     // Outermost: a preflight is answered before any authentication.
     match options.cors.layer() {
-        Some(cors) => router.layer(cors),
+        Some(cors) => router
+            .layer(cors)
+            .layer(middleware::map_response(cors::only_for_allowed)),
         None => router,
     }
 }

@@ -76,7 +76,12 @@ async fn thumbnail(
         .presets()
         .get(&preset)
         .filter(|p| p.client_hints)
-        .map(|p| (p.steps.by_width(), p.step_for_hints(dpr(&headers), width_hint(&headers))));
+        .map(|p| {
+            (
+                p.steps.by_width(),
+                p.step_for_hints(dpr(&headers), width_hint(&headers)),
+            )
+        });
     let chosen = match &hinted {
         Some((_, Some(step))) => step.as_str(),
         _ => preset.as_str(),
@@ -84,7 +89,10 @@ async fn thumbnail(
     let mut response = respond(&service, chosen, &key, query, &headers, accept).await;
     if let Some((by_width, _)) = hinted {
         let (accept_ch, vary) = if by_width {
-            ("Sec-CH-Width, Sec-CH-DPR", "Sec-CH-Width, Sec-CH-DPR, Width, DPR")
+            (
+                "Sec-CH-Width, Sec-CH-DPR",
+                "Sec-CH-Width, Sec-CH-DPR, Width, DPR",
+            )
         } else {
             ("Sec-CH-DPR", "Sec-CH-DPR, DPR")
         };
@@ -177,7 +185,9 @@ async fn respond(
         // Neither a stale answer nor a signed URL's may outlive its max-age.
         format!("public, max-age={max_age}")
     } else {
-        format!("public, max-age={max_age}, stale-while-revalidate={UNPINNED_STALE_WHILE_REVALIDATE}")
+        format!(
+            "public, max-age={max_age}, stale-while-revalidate={UNPINNED_STALE_WHILE_REVALIDATE}"
+        )
     };
     let mut out = HeaderMap::new();
     let mut set = |name: header::HeaderName, value: &str| {
@@ -242,10 +252,18 @@ fn disposition(key: &str, format: OutputFormat, download: bool) -> String {
 
 /// The fallback image with the error's status, marked so that no cache mistakes it for the
 /// thumbnail.
-fn fallback_response(status: StatusCode, why: &'static str, fallback: &Fallback, key: &str) -> Response {
+fn fallback_response(
+    status: StatusCode,
+    why: &'static str,
+    fallback: &Fallback,
+    key: &str,
+) -> Response {
     let mut out = HeaderMap::new();
     let variant = &fallback.variant;
-    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(variant.format.mime()));
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(variant.format.mime()),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={FALLBACK_MAX_AGE}")) {
         out.insert(header::CACHE_CONTROL, v);
     }

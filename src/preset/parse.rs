@@ -7,10 +7,10 @@ use serde::Deserialize;
 
 use crate::pipeline::version::PIPELINE_VERSION;
 use crate::preset::error::PresetError;
+use crate::preset::steps::Steps;
 use crate::preset::terms::{
     Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
 };
-use crate::preset::steps::Steps;
 use crate::preset::{MAX_PRESET_SIDE, Preset};
 
 /// The file as written; every field optional so that validation can name what is wrong.

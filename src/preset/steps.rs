@@ -195,9 +195,7 @@ impl Preset {
                     dpr.filter(|v| v.is_finite() && *v > 0.0)
                         .map(|v| (f64::from(w[0]) * v).round() as u32)
                 })?;
-                w.iter()
-                    .position(|&s| s >= want)
-                    .unwrap_or(w.len() - 1)
+                w.iter().position(|&s| s >= want).unwrap_or(w.len() - 1)
             }
         };
         (pick > 0).then(|| format!("{}@{}", self.name, suffixes[pick]))
@@ -225,11 +223,23 @@ mod tests {
         assert_eq!(w.width, Some(400));
         let steps = w.step_presets();
         assert_eq!((steps[0].width, steps[0].height), (Some(800), Some(600)));
-        assert_eq!(w.step_for_hints(None, Some(500)).as_deref(), Some("card@800w"));
+        assert_eq!(
+            w.step_for_hints(None, Some(500)).as_deref(),
+            Some("card@800w")
+        );
         assert_eq!(w.step_for_hints(None, Some(300)), None);
-        assert_eq!(p.step_for_hints(Some(2.0), None).as_deref(), Some("card@2x"));
-        assert_eq!(p.step_for_hints(Some(1.5), None).as_deref(), Some("card@2x"));
-        assert_eq!(p.step_for_hints(Some(9.0), None).as_deref(), Some("card@3x"));
+        assert_eq!(
+            p.step_for_hints(Some(2.0), None).as_deref(),
+            Some("card@2x")
+        );
+        assert_eq!(
+            p.step_for_hints(Some(1.5), None).as_deref(),
+            Some("card@2x")
+        );
+        assert_eq!(
+            p.step_for_hints(Some(9.0), None).as_deref(),
+            Some("card@3x")
+        );
         assert_eq!(p.step_for_hints(None, None), None);
     }
 

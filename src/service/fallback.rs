@@ -23,9 +23,12 @@ pub struct Fallback {
 /// Checks that `path` is an image thumbkit can render, for configuration errors at start.
 pub fn check(path: &Path, limits: &Limits) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    pipeline::probe(&bytes, limits)
-        .map(|_| ())
-        .map_err(|e| format!("{} is not an image thumbkit can render: {e}", path.display()))
+    pipeline::probe(&bytes, limits).map(|_| ()).map_err(|e| {
+        format!(
+            "{} is not an image thumbkit can render: {e}",
+            path.display()
+        )
+    })
 }
 
 impl Thumbnails {
@@ -54,7 +57,12 @@ impl Thumbnails {
             }
         };
         let format = OutputFormat::resolve(preset.format, &probe, accepted);
-        let id = (preset.name.to_string(), preset.fingerprint().to_string(), path.clone(), format);
+        let id = (
+            preset.name.to_string(),
+            preset.fingerprint().to_string(),
+            path.clone(),
+            format,
+        );
         let varies = preset.format == crate::preset::FormatChoice::Auto;
         let preset = preset.clone();
         let rendered = self

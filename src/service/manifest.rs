@@ -28,8 +28,13 @@ const PATH: &AsciiSet = &NON_ALPHANUMERIC
 
 /// The URL path of `key`'s variant for `preset`, pinned to `hash`.
 pub fn variant_url(preset: &str, key: &ObjectKey, hash: &ContentHash) -> String {
+    format!("{}?v={hash}", variant_path(preset, key))
+}
+
+/// The URL path of `key`'s variant for `preset`, unpinned (whatever the key holds now).
+pub fn variant_path(preset: &str, key: &ObjectKey) -> String {
     let key = utf8_percent_encode(key.as_str(), PATH);
-    format!("/t/{preset}/{key}?v={hash}")
+    format!("/t/{preset}/{key}")
 }
 
 /// What thumbkit knows of an original, and of each preset's variant of it.
@@ -77,10 +82,11 @@ pub struct VariantInfo {
     pub pregenerated: Option<String>,
 }
 
-/// `preset`'s `srcset` from the variants of its steps: `url 1x, url 2x`, or
-/// `url 320w, url 640w` by the width each step really has for this original (a step the
-/// original is too small to fill repeats a width and is left out). `None` without steps.
-fn srcset(preset: &Preset, variants: &BTreeMap<String, VariantInfo>) -> Option<String> {
+/// `preset`'s `srcset` from the URL and width of each step's variant (`variant("card@2x")`):
+/// `url 1x, url 2x`, or `url 320w, url 640w` by the width each step really has for this
+/// original (a step the original is too small to fill repeats a width and is left out).
+/// `None` without steps.
+pub fn srcset(preset: &Preset, variant: impl Fn(&str) -> Option<(String, u32)>) -> Option<String> {
     let suffixes = preset.step_suffixes();
     if suffixes.is_empty() {
         return None;
@@ -92,15 +98,15 @@ fn srcset(preset: &Preset, variants: &BTreeMap<String, VariantInfo>) -> Option<S
             0 => preset.name.to_string(),
             _ => format!("{}@{suffix}", preset.name),
         };
-        let info = variants.get(&name)?;
+        let (url, width) = variant(&name)?;
         if preset.steps.by_width() {
-            if info.width <= last_width {
+            if width <= last_width {
                 continue;
             }
-            last_width = info.width;
-            entries.push(format!("{} {}w", info.url, info.width));
+            last_width = width;
+            entries.push(format!("{url} {width}w"));
         } else {
-            entries.push(format!("{} {suffix}", info.url));
+            entries.push(format!("{url} {suffix}"));
         }
     }
     Some(entries.join(", "))
@@ -146,7 +152,9 @@ impl Thumbnails {
             })
             .collect();
         for preset in self.presets().iter() {
-            let srcset = srcset(preset, &variants);
+            let srcset = srcset(preset, |name| {
+                variants.get(name).map(|v| (v.url.clone(), v.width))
+            });
             if let Some(info) = variants.get_mut(preset.name.as_str()) {
                 info.srcset = srcset;
                 info.sizes = preset.sizes.clone();

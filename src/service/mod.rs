@@ -242,19 +242,30 @@ impl Thumbnails {
         Ok(key)
     }
 
-    /// The presets named in `names` (`all` = every preset and each of its steps).
+    /// The presets named in `names` with their steps (`card` is `card` and `card@2x`; `all`
+    /// is every preset), each once.
     pub fn select_presets(&self, names: &[String]) -> Result<Vec<&Preset>, ServiceError> {
         if names.iter().any(|n| n == "all") {
             return Ok(self.presets().every().collect());
         }
-        names
-            .iter()
-            .map(|n| {
-                self.presets()
-                    .get(n)
-                    .ok_or_else(|| ServiceError::UnknownPreset(n.clone()))
-            })
-            .collect()
+        let mut chosen: Vec<&Preset> = Vec::new();
+        for name in names {
+            let preset = self
+                .presets()
+                .get(name)
+                .ok_or_else(|| ServiceError::UnknownPreset(name.clone()))?;
+            let steps = preset
+                .step_suffixes()
+                .into_iter()
+                .skip(1)
+                .filter_map(|s| self.presets().get(&format!("{}@{s}", preset.name)));
+            for p in std::iter::once(preset).chain(steps) {
+                if !chosen.iter().any(|c| c.name == p.name) {
+                    chosen.push(p);
+                }
+            }
+        }
+        Ok(chosen)
     }
 
     /// Waits until every write behind a response has finished (for shutdown and tests).

@@ -410,5 +410,10 @@ mod tests;
 /// A file's modification time in Unix seconds.
 fn unix_seconds(meta: &std::fs::Metadata) -> Option<u64> {
     let modified = meta.modified().ok()?;
-    Some(modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs())
+    Some(
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs(),
+    )
 }

@@ -235,7 +235,11 @@ fn purge_deletes_an_original_and_what_was_derived_from_it() {
             })
             .collect()
     }
-    assert_eq!(files(&dir), Vec::<std::path::PathBuf>::new(), "the store is empty");
+    assert_eq!(
+        files(&dir),
+        Vec::<std::path::PathBuf>::new(),
+        "the store is empty"
+    );
     let bad = run(&["purge", "--storage", "gs://x", "a/p.jpg"]);
     assert_eq!(bad.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&bad.stderr);

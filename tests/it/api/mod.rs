@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod events;
 mod formats;
+mod frontends;
 mod tickets;
 mod uploads;
 

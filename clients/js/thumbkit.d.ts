@@ -1,0 +1,21 @@
+/** Options for a variant URL. */
+export interface UrlOptions {
+  /** Put before the path, e.g. `https://img.example.com`. */
+  base?: string;
+  /** The original's blake3 content hash: pins the URL (`?v=`), so it can be cached forever. */
+  hash?: string;
+  /** A responsive step the preset declares: `2x` or `640w`. */
+  step?: string;
+}
+
+/** A preset's steps, as its file declares them. */
+export type Steps = { densities: number[] } | { widths: number[] };
+
+/** Percent-encodes an object key as thumbkit does. */
+export function encodeKey(key: string): string;
+/** The URL of `key`'s variant for `preset`. */
+export function thumbUrl(key: string, preset: string, options?: UrlOptions): string;
+/** A `srcset` string for a preset's steps (the first is the plain URL). */
+export function srcset(key: string, preset: string, steps: Steps, options?: Omit<UrlOptions, "step">): string;
+/** Signs a thumbnail path until `expires` (Unix seconds): server-side only. */
+export function sign(pathAndQuery: string, key: string, expires: number): Promise<string>;
