@@ -6,6 +6,7 @@ mod helpers;
 mod api;
 mod browser;
 mod cli;
+mod clients;
 mod crash;
 mod deep_jpeg;
 mod failures;

@@ -1,0 +1,56 @@
+"""The Python helper: URLs as thumbkit builds them, the shared signing vectors, and the
+Django template tags through Django's test client."""
+
+import html
+import json
+from pathlib import Path
+
+import pytest
+from django.test import Client, override_settings
+
+from thumbkit_client import encode_key, sign, srcset, thumb_url
+
+VECTORS = json.loads((Path(__file__).resolve().parents[2] / "signing-vectors.json").read_text())["vectors"]
+
+
+def test_keys_are_encoded_as_thumbkit_encodes_them():
+    assert encode_key("a b/é?#%.jpg") == "a%20b/%C3%A9%3F%23%25.jpg"
+    assert encode_key("x/(1)!*'.png") == "x/%281%29%21%2A%27.png"
+
+
+def test_urls_and_srcsets():
+    h = "ab" * 32
+    assert thumb_url("p/a.jpg", "card") == "/t/card/p/a.jpg"
+    assert thumb_url("p/a.jpg", "card", step="2x", hash=h) == f"/t/card@2x/p/a.jpg?v={h}"
+    assert srcset("a.jpg", "hero", widths=[320, 640]) == "/t/hero/a.jpg 320w, /t/hero@640w/a.jpg 640w"
+    with pytest.raises(ValueError):
+        thumb_url("/abs.jpg", "card")
+    with pytest.raises(ValueError):
+        srcset("a.jpg", "card")
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["description"] for v in VECTORS])
+def test_sign_agrees_with_the_shared_vectors(vector):
+    assert sign(vector["path"], vector["key"], vector["expires"]) == vector["signed"]
+
+
+def test_the_template_tags_render_through_a_real_request():
+    response = Client().get("/photo", {"key": "albums/été 1.jpg"})
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    base = "https://img.example.com"
+    assert f'src="{base}/t/card/albums/%C3%A9t%C3%A9%201.jpg"' in body
+    assert (
+        f'srcset="{base}/t/card/albums/%C3%A9t%C3%A9%201.jpg 1x, '
+        f'{base}/t/card@2x/albums/%C3%A9t%C3%A9%201.jpg 2x"'
+    ) in body
+
+
+def test_with_a_signing_key_every_url_is_signed():
+    config = {"SIGNING_KEY": "first-key-0123456789", "PRESETS": {"card": {"densities": [1, 2]}}}
+    with override_settings(THUMBKIT=config):
+        body = html.unescape(Client().get("/photo", {"key": "a.jpg"}).content.decode())
+    srcset_value = body.split('srcset="')[1].split('"')[0]
+    entries = [e.rsplit(" ", 1)[0] for e in srcset_value.split(", ")]
+    assert len(entries) == 2
+    assert all("&exp=" not in e.split("?")[0] and "exp=" in e and "&sig=" in e for e in entries)

@@ -1,0 +1,165 @@
+//! What a backend uses to hand out URLs: `thumbkit url` (a URL, a `srcset`, signed or not)
+//! and the signing vectors that the JS and Python helpers (`clients/`) are tested against too.
+
+use std::path::Path;
+
+use thumbkit::signing::Signer;
+
+use crate::helpers::process::{stderr, thumbkit};
+
+fn vectors() -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/signing-vectors.json");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    doc["vectors"].as_array().unwrap().clone()
+}
+
+#[test]
+fn the_rust_signer_agrees_with_the_shared_vectors_and_verifies_them() {
+    let vectors = vectors();
+    assert!(vectors.len() >= 5);
+    for v in vectors {
+        let signer = Signer::parse(v["key"].as_str().unwrap()).unwrap();
+        let expires = v["expires"].as_u64().unwrap();
+        let signed = signer.sign(v["path"].as_str().unwrap(), expires);
+        assert_eq!(
+            signed,
+            v["signed"].as_str().unwrap(),
+            "{}",
+            v["description"]
+        );
+        let (path, query) = signed.split_once('?').unwrap();
+        assert_eq!(
+            signer.verify(path, query, expires),
+            Ok(()),
+            "{}",
+            v["description"]
+        );
+    }
+}
+
+/// A presets folder with the shipped presets and a responsive one.
+fn presets_dir() -> std::path::PathBuf {
+    let dir = crate::helpers::process::temp_dir("url-presets");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.join("hero.toml"),
+        "widths = [320, 640, 1280]\nformat = \"jpeg\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("card.toml"),
+        "width = 200\nheight = 100\nfit = \"cover\"\ndensities = [1, 2]\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn thumbkit_url_prints_urls_and_srcsets_pinned_and_signed() {
+    let dir = presets_dir();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = thumbkit();
+        cmd.arg("url").args(args).arg("--preset-files").arg(&dir);
+        cmd.env_remove("THUMBKIT_SIGNING_KEY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let plain = run(&["a b/p.jpg", "--preset", "card"], &[]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert_eq!(stdout(&plain), "/t/card/a%20b/p.jpg");
+    let set = run(
+        &[
+            "p.jpg",
+            "--preset",
+            "card",
+            "--srcset",
+            "--base",
+            "https://img.example/",
+        ],
+        &[],
+    );
+    assert_eq!(
+        stdout(&set),
+        "https://img.example/t/card/p.jpg 1x, https://img.example/t/card@2x/p.jpg 2x"
+    );
+    // Pinned to a local copy: its content hash, and the widths this photo really gets.
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/DSCN0010.jpg");
+    let hash = blake3::hash(&std::fs::read(&photo).unwrap())
+        .to_hex()
+        .to_string();
+    let pinned = run(
+        &[
+            "p.jpg",
+            "--preset",
+            "hero",
+            "--srcset",
+            "--file",
+            photo.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let line = stdout(&pinned);
+    assert!(
+        line.starts_with(&format!("/t/hero/p.jpg?v={hash} 320w, ")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("/t/hero@640w/p.jpg?v={hash} 640w")),
+        "{line}"
+    );
+    // DSCN0010 is 640 wide and `inside` does not enlarge: the 1280 step repeats 640w.
+    assert_eq!(line.matches("w,").count() + 1, 2, "{line}");
+    // Signed: every URL verifies with the key.
+    let key = "first-key-0123456789";
+    let signed = run(
+        &[
+            "p.jpg", "--preset", "card", "--srcset", "--sign", "--ttl", "1h",
+        ],
+        &[("THUMBKIT_SIGNING_KEY", key)],
+    );
+    let signer = Signer::parse(key).unwrap();
+    let now = thumbkit::signing::now();
+    for entry in stdout(&signed).split(", ") {
+        let url = entry.rsplit_once(' ').unwrap().0;
+        let (path, query) = url.split_once('?').unwrap();
+        assert_eq!(signer.verify(path, query, now), Ok(()), "{url}");
+        assert_eq!(
+            signer.verify(path, query, now + 3700).is_err(),
+            true,
+            "expires after an hour"
+        );
+    }
+    // Mistakes are one line and exit 1.
+    for (args, env, why) in [
+        (vec!["p.jpg", "--preset", "nope"], vec![], "no preset named"),
+        (
+            vec!["p.jpg", "--preset", "thumb", "--srcset"],
+            vec![],
+            "no steps",
+        ),
+        (
+            vec!["p.jpg", "--preset", "card", "--sign"],
+            vec![],
+            "THUMBKIT_SIGNING_KEY",
+        ),
+        (
+            vec!["/abs.jpg", "--preset", "card"],
+            vec![],
+            "not a usable key",
+        ),
+    ] {
+        let out = run(&args, &env);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
