@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Each installs what it needs.
-.PHONY: deps run render test bench bench-http
+.PHONY: deps test-deps run render test bench bench-http
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := cmake nasm libvips-tools openssl
@@ -33,6 +33,19 @@ deps:
 	    --no-install-recommends $$target $(HEIF_PACKAGES); \
 	fi
 
+# What only the tests need: Debian's headless Chromium and its WebDriver (the demo page test),
+# Django and pytest for Debian's own python3 (the Python helper), Node.js if the machine has
+# none (the JS helper). Idempotent like `deps`.
+TEST_PACKAGES := chromium chromium-driver python3 python3-django python3-pytest
+test-deps: deps
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $$missing; \
+	fi
+
 # Serves thumbnails on the embedded default store (./data), with a real GPS-tagged photo in place.
 run: deps
 	cargo build --release
@@ -47,9 +60,11 @@ render: deps
 	./target/release/thumbkit render --preset thumb fixtures/IMG_9424.JPG -o thumb.jpg
 	./target/release/thumbkit inspect thumb.jpg
 
-test: deps
+test: test-deps
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cd clients/js && node --test test/
+	cd clients/python && /usr/bin/python3 -m pytest -q -p no:cacheprovider
 	cargo test
 
 bench: deps

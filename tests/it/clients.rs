@@ -130,9 +130,8 @@ fn thumbkit_url_prints_urls_and_srcsets_pinned_and_signed() {
         let url = entry.rsplit_once(' ').unwrap().0;
         let (path, query) = url.split_once('?').unwrap();
         assert_eq!(signer.verify(path, query, now), Ok(()), "{url}");
-        assert_eq!(
+        assert!(
             signer.verify(path, query, now + 3700).is_err(),
-            true,
             "expires after an hour"
         );
     }
