@@ -16,11 +16,9 @@ use std::path::{Path, PathBuf};
 pub use error::PresetError;
 pub use steps::Steps;
 pub use terms::{
-    Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
+    Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, MAX_PRESET_SIDE, PresetName,
+    Quality, fit_name,
 };
-
-/// The largest width or height a preset may ask for.
-pub const MAX_PRESET_SIDE: u32 = 10_000;
 
 /// A validated preset.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,4 +165,59 @@ fn preset_files(root: &Path) -> Result<Vec<PathBuf>, PresetError> {
     }
     files.sort();
     Ok(files)
+}
+
+impl Preset {
+    /// The presets of this preset's steps after the first (which is the preset itself):
+    /// each named `{name}@{suffix}`, with its own box and fingerprint and no steps.
+    pub fn step_presets(&self) -> Vec<Preset> {
+        self.steps
+            .of(self.width, self.height)
+            .into_iter()
+            .skip(1)
+            .map(|step| {
+                let mut p = self.clone();
+                p.name = PresetName::step(&self.name, &step.suffix);
+                p.width = step.width;
+                p.height = step.height;
+                p.steps = Steps::One;
+                p.step_of = Some(self.name.clone());
+                p.refingerprint();
+                p
+            })
+            .collect()
+    }
+
+    /// The suffixes of every step, the plain one first (empty without steps).
+    pub fn step_suffixes(&self) -> Vec<String> {
+        self.steps
+            .of(self.width, self.height)
+            .into_iter()
+            .map(|s| s.suffix)
+            .collect()
+    }
+
+    /// The step whose name a client hint picks: the smallest density at least `dpr`, or the
+    /// smallest width at least `width` pixels, else the largest; `None` for the plain one.
+    pub fn step_for_hints(&self, dpr: Option<f64>, width: Option<u32>) -> Option<String> {
+        let suffixes = self.step_suffixes();
+        let pick = match &self.steps {
+            Steps::One => return None,
+            Steps::Densities(d) => {
+                let dpr = dpr.filter(|v| v.is_finite() && *v > 0.0)?;
+                d.iter()
+                    .position(|&n| f64::from(n) >= dpr - 0.01)
+                    .unwrap_or(d.len() - 1)
+            }
+            Steps::Widths(w) => {
+                let want = width.or_else(|| {
+                    // Without a width hint, the plain step's width times the density.
+                    dpr.filter(|v| v.is_finite() && *v > 0.0)
+                        .map(|v| (f64::from(w[0]) * v).round() as u32)
+                })?;
+                w.iter().position(|&s| s >= want).unwrap_or(w.len() - 1)
+            }
+        };
+        (pick > 0).then(|| format!("{}@{}", self.name, suffixes[pick]))
+    }
 }

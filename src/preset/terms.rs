@@ -5,6 +5,9 @@ use std::fmt;
 
 use serde::Deserialize;
 
+/// The largest width or height a preset may ask for.
+pub const MAX_PRESET_SIDE: u32 = 10_000;
+
 /// A preset's name: the file stem, `[a-z0-9_-]{1,64}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PresetName(String);

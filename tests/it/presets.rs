@@ -151,3 +151,58 @@ fn cover_presets_fill_their_box_even_from_a_small_original_and_inside_ones_do_no
             && !crate::helpers::fixtures::shipped("thumb").upscale
     );
 }
+
+fn card(text: &str) -> Result<Preset, PresetError> {
+    Preset::parse("card", text, Path::new("presets/card.toml"))
+}
+
+#[test]
+fn densities_and_widths_make_named_steps_with_their_own_boxes() {
+    let p = card("width = 200\nheight = 100\nfit = \"cover\"\ndensities = [1, 2, 3]").unwrap();
+    let steps = p.step_presets();
+    let names: Vec<_> = steps.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, ["card@2x", "card@3x"]);
+    assert_eq!((steps[0].width, steps[0].height), (Some(400), Some(200)));
+    assert_ne!(steps[0].fingerprint(), p.fingerprint());
+    let w = card("height = 300\nwidths = [400, 800]").unwrap();
+    assert_eq!(w.width, Some(400));
+    let steps = w.step_presets();
+    assert_eq!((steps[0].width, steps[0].height), (Some(800), Some(600)));
+    assert_eq!(
+        w.step_for_hints(None, Some(500)).as_deref(),
+        Some("card@800w")
+    );
+    assert_eq!(w.step_for_hints(None, Some(300)), None);
+    assert_eq!(
+        p.step_for_hints(Some(2.0), None).as_deref(),
+        Some("card@2x")
+    );
+    assert_eq!(
+        p.step_for_hints(Some(1.5), None).as_deref(),
+        Some("card@2x")
+    );
+    assert_eq!(
+        p.step_for_hints(Some(9.0), None).as_deref(),
+        Some("card@3x")
+    );
+    assert_eq!(p.step_for_hints(None, None), None);
+}
+
+#[test]
+fn bad_steps_are_refused_naming_the_field() {
+    for (bad, field) in [
+        ("width = 100\ndensities = [2]", "densities"),
+        ("width = 100\ndensities = [1, 1]", "densities"),
+        ("width = 100\ndensities = [1, 9]", "densities"),
+        ("width = 4000\ndensities = [1, 3]", "densities"),
+        ("width = 100\nwidths = [200, 400]", "widths"),
+        ("widths = []", "widths"),
+        ("widths = [400, 300]", "widths"),
+        ("width = 100\ndensities = [1]\nwidths = [100]", "widths"),
+        ("width = 100\nsizes = \"50vw\"", "sizes"),
+        ("width = 100\nclient_hints = true", "client_hints"),
+    ] {
+        let err = card(bad).unwrap_err().to_string();
+        assert!(err.contains(field), "{bad}: {err}");
+    }
+}
