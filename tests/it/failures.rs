@@ -71,6 +71,8 @@ async fn an_unsupported_or_truncated_original_is_read_once_for_twenty_requests()
     assert_eq!(app.metric("thumbkit_renders_total", &[]).await, 0.0);
 
     // A second instance learns the failure from the shared record: no GET of the original.
+    // (The record is written behind the first answer: let it land.)
+    app.service.drain().await;
     let other = spawn_app(
         s3.store("site").await,
         shipped_presets(),

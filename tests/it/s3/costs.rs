@@ -121,17 +121,18 @@ async fn pregenerating_every_preset_reads_the_original_once() {
         .expect("pregenerates");
     let calls = calls_since(&app, &before).await;
     let count = |call: &str| calls.iter().filter(|c| *c == call).count();
-    // avatar, large, medium, small: JPEG, WebP and AVIF; og and thumb: JPEG.
+    // avatar (and its 2x and 3x), large, medium, small: JPEG, WebP and AVIF; og and thumb:
+    // JPEG.
     assert_eq!(count("get original"), 1, "{calls:?}");
-    assert_eq!(count("head variant"), 14, "{calls:?}");
-    assert_eq!(count("put variant"), 14, "{calls:?}");
+    assert_eq!(count("head variant"), 20, "{calls:?}");
+    assert_eq!(count("put variant"), 20, "{calls:?}");
     let stored: Vec<String> = s3
         .keys("")
         .await
         .into_iter()
         .filter(|k| is_variant(k))
         .collect();
-    assert_eq!(stored.len(), 14, "{stored:?}");
+    assert_eq!(stored.len(), 20, "{stored:?}");
     for preset in &all {
         let info = &manifest.variants[preset.name.as_str()];
         assert_eq!(info.pregenerated.as_deref(), Some("rendered"));
