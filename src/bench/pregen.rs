@@ -18,9 +18,9 @@ pub fn run(
     limits: &Limits,
 ) -> Result<(), String> {
     let large = presets.get("large").ok_or("no preset named `large`")?;
-    let all: Vec<&Preset> = presets.iter().collect();
+    let all: Vec<&Preset> = presets.every().collect();
     println!(
-        "every preset ({} presets), one thread, {rounds} rounds, medians",
+        "every preset and step ({} in all), one thread, {rounds} rounds, medians",
         all.len()
     );
     println!(

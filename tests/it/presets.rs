@@ -206,3 +206,29 @@ fn bad_steps_are_refused_naming_the_field() {
         assert!(err.contains(field), "{bad}: {err}");
     }
 }
+
+#[test]
+fn a_preset_fallback_is_found_beside_its_file_or_refused_at_load() {
+    let dir = std::env::temp_dir().join(format!("thumbkit-fallback-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("card.toml"),
+        "width = 100\nfallback = \"placeholder.png\"\n",
+    )
+    .unwrap();
+    let err = Presets::load(&[&dir]).unwrap_err().to_string();
+    assert!(
+        err.contains("fallback") && err.contains("placeholder.png"),
+        "{err}"
+    );
+    let swiss = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/swiss.png");
+    std::fs::copy(swiss, dir.join("placeholder.png")).unwrap();
+    let presets = Presets::load(&[&dir]).unwrap();
+    let card = presets.get("card").unwrap();
+    assert_eq!(
+        card.fallback.as_deref(),
+        Some(dir.join("placeholder.png").as_path())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

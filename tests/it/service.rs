@@ -98,7 +98,10 @@ async fn conditional_pinned_and_negotiated_responses() {
     let r = get(app.addr, "/t/thumb/a.jpg").await;
     let etag = r.header("etag").to_owned();
     assert!(etag.starts_with('"') && etag.len() > 20, "{etag}");
-    assert_eq!(r.header("cache-control"), "public, max-age=60, stale-while-revalidate=86400");
+    assert_eq!(
+        r.header("cache-control"),
+        "public, max-age=60, stale-while-revalidate=86400"
+    );
     assert_eq!(r.header("vary"), "", "a JPEG preset does not vary");
 
     let not_modified = request(

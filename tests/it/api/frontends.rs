@@ -323,6 +323,31 @@ async fn the_fallback_stands_in_for_missing_and_broken_originals_with_their_stat
     api.problem();
     let ok = app.get("/t/card/a/photo.jpg").await;
     assert_eq!((ok.status, ok.header("x-thumbkit-fallback")), (200, ""));
+    // A preset's own fallback wins over the global one.
+    let own = Presets::of([{
+        let mut p = preset(
+            "own",
+            "width = 64\nheight = 64\nfit = \"cover\"\nformat = \"png\"",
+        );
+        p.fallback = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bggn4a16.png"));
+        p
+    }]);
+    let other = spawn_app_with(
+        s3.store("").await,
+        own,
+        Settings::default(),
+        Options::default(),
+    )
+    .await;
+    let r = other.get("/t/own/a/missing.jpg").await;
+    assert_eq!(
+        (r.status, r.header("x-thumbkit-fallback")),
+        (404, "not-found")
+    );
+    assert_eq!(
+        (r.header("content-type"), size(&r.body)),
+        ("image/png", (64, 64))
+    );
     // An unknown preset has no box to render to: problem+json.
     assert_eq!(
         app.get("/t/nope/a/missing.jpg").await.problem()["status"],

@@ -76,7 +76,12 @@ async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits
     let variants = m["variants"].as_object().unwrap();
     // The six shipped presets, and avatar's 2x and 3x steps.
     assert_eq!(variants.len(), 8);
-    assert!(variants["avatar"]["srcset"].as_str().unwrap().ends_with(" 3x"));
+    assert!(
+        variants["avatar"]["srcset"]
+            .as_str()
+            .unwrap()
+            .ends_with(" 3x")
+    );
     let renders = app.metric("thumbkit_renders_total", &[]).await;
     for (name, v) in variants {
         assert_eq!(v["pregenerated"], "rendered", "{name}");
