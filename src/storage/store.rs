@@ -31,6 +31,14 @@ pub enum StoreError {
     },
     #[error("cannot reach the storage: {0}")]
     Unreachable(String),
+    /// The store kept answering that it is overloaded or failing (S3's `SlowDown`, 500,
+    /// 503), through every retry the SDK's standard retry mode makes.
+    #[error("the storage kept failing a {op} of `{key}`, retries included: {message}")]
+    Overloaded {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
     #[error(
         "access denied ({code}{}): check the credentials (AWS_ACCESS_KEY_ID and \
          AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and that they may read and write the bucket",
@@ -63,7 +71,10 @@ impl StoreError {
     /// What a client may be told: no endpoint, path or bucket name, which stay in the logs.
     pub fn public_message(&self) -> String {
         match self {
-            StoreError::Io { .. } | StoreError::Timeout { .. } | StoreError::Unreachable(_) => {
+            StoreError::Io { .. }
+            | StoreError::Timeout { .. }
+            | StoreError::Unreachable(_)
+            | StoreError::Overloaded { .. } => {
                 "the storage is unavailable or did not answer in time; try again shortly".into()
             }
             StoreError::Denied { code, .. } => {
@@ -86,7 +97,10 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Io { .. } | StoreError::Timeout { .. } | StoreError::Unreachable(_)
+            StoreError::Io { .. }
+                | StoreError::Timeout { .. }
+                | StoreError::Unreachable(_)
+                | StoreError::Overloaded { .. }
         )
     }
 }

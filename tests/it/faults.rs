@@ -135,3 +135,62 @@ async fn with_a_slow_store_no_request_outlives_its_deadline() {
     assert_eq!(app.get("/t/thumb/a.jpg").await.status, 200);
     assert!(started.elapsed() < Duration::from_millis(500));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_down_answers_are_retried_then_a_clear_503_and_the_store_recovers_without_a_restart() {
+    let s3 = S3Server::start("slowdown").await;
+    for key in ["a.jpg", "b.jpg", "c.jpg"] {
+        s3.put(key, fixture("DSCN0010.jpg")).await;
+    }
+    let proxy = Proxy::start(upstream(&s3)).await;
+    let app = app_behind(&s3, &proxy, Settings::default()).await;
+    // Two `503 SlowDown` answers: the SDK's standard retries (3 attempts, with backoff) get
+    // through, and the client never knows.
+    proxy.slow_down(2);
+    let r = app.get("/t/thumb/a.jpg").await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(decode_rgb(&r.body).dimensions(), (320, 240));
+    assert_eq!(proxy.answered.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // (The variant and records are written behind that answer: let them land first.)
+    app.service.drain().await;
+    // S3 keeps saying SlowDown: a bounded number of attempts, then 503 with Retry-After and
+    // a message that says only that storage is unavailable.
+    proxy.slow_down(usize::MAX);
+    // The SDK's pooled connections were cut by the switch: one request finds them dead, and
+    // the store is left alone for a moment after a failure (OUTAGE_RECHECK).
+    let _ = app.get("/t/small/a.jpg").await;
+    tokio::time::sleep(thumbkit::service::originals::OUTAGE_RECHECK + Duration::from_millis(200))
+        .await;
+    let before = proxy.answered.load(std::sync::atomic::Ordering::SeqCst);
+    let calls_before = app.storage_calls().await;
+    let asked = Instant::now();
+    let r = app.get("/t/thumb/b.jpg").await;
+    let took = asked.elapsed();
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("retry-after"), "1");
+    let detail = r.problem()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("storage is unavailable"), "{detail}");
+    assert!(
+        !detail.contains("127.0.0.1") && !detail.contains(BUCKET),
+        "{detail}"
+    );
+    let attempts = proxy.answered.load(std::sync::atomic::Ordering::SeqCst) - before;
+    let calls = (app.storage_calls().await - calls_before) as usize;
+    // Each storage call is tried at most three times (the SDK's standard mode), and retried.
+    assert!(
+        calls >= 1 && attempts > calls && attempts <= 3 * calls,
+        "bounded retries: {attempts} attempts for {calls} storage calls in {took:?}: {detail}"
+    );
+    assert!(took < Duration::from_secs(25), "answered in {took:?}");
+    // A memory hit does not need the store at all.
+    assert_eq!(app.get("/t/thumb/a.jpg").await.status, 200);
+    // S3 is fine again: the next request renders, with no restart.
+    proxy.slow_down(0);
+    let r = app.get("/t/thumb/c.jpg").await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(decode_rgb(&r.body).dimensions(), (320, 240));
+    println!("SlowDown: {attempts} attempts for {calls} storage calls, then 503 in {took:?}");
+}

@@ -41,8 +41,22 @@ impl S3Store {
                         expected: bucket_region.or_else(|| expected_region(&message)),
                     };
                 }
+                let described = format!(
+                    "{} {code} {message}",
+                    status.map_or("no status".into(), |s| format!("HTTP {s}"))
+                )
+                .trim()
+                .to_owned();
                 match (code.as_str(), status) {
                     ("NoSuchBucket", _) => StoreError::NoBucket(self.location.bucket.clone()),
+                    // Transient by S3's own account: the SDK has already retried them with
+                    // backoff, so what is left is an outage for this request (503, not 502).
+                    ("SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout", _)
+                    | (_, Some(500 | 502 | 503 | 504)) => StoreError::Overloaded {
+                        op,
+                        key: key.to_owned(),
+                        message: described,
+                    },
                     (
                         "AccessDenied"
                         | "InvalidAccessKeyId"
@@ -63,12 +77,7 @@ impl S3Store {
                     _ => StoreError::Backend {
                         op,
                         key: key.to_owned(),
-                        message: format!(
-                            "{} {code} {message}",
-                            status.map_or("no status".into(), |s| format!("HTTP {s}"))
-                        )
-                        .trim()
-                        .to_owned(),
+                        message: described,
                     },
                 }
             }

@@ -328,7 +328,9 @@ impl Store for S3Store {
                 let headless = self.error("check", &self.location.bucket, e);
                 if matches!(
                     headless,
-                    StoreError::Unreachable(_) | StoreError::WrongRegion { .. }
+                    StoreError::Unreachable(_)
+                        | StoreError::Overloaded { .. }
+                        | StoreError::WrongRegion { .. }
                 ) {
                     return Err(headless);
                 }

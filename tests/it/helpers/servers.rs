@@ -139,7 +139,15 @@ pub struct Proxy {
     fault: Arc<std::sync::Mutex<Fault>>,
     /// Bumped when going down, so open connections are cut too.
     epoch: Arc<std::sync::atomic::AtomicU64>,
+    /// Connections still to be answered with S3's `503 SlowDown` instead of passed on.
+    slow_downs: Arc<std::sync::atomic::AtomicUsize>,
+    /// `503 SlowDown` answers given so far.
+    pub answered: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// What S3 answers when it wants fewer requests.
+const SLOW_DOWN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+<Message>Please reduce your request rate.</Message><RequestId>proxy</RequestId></Error>";
 
 impl Proxy {
     /// Proxies to `upstream` (`host:port`).
@@ -150,6 +158,8 @@ impl Proxy {
             addr: listener.local_addr().unwrap(),
             fault: Arc::new(std::sync::Mutex::new(Fault::None)),
             epoch: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            slow_downs: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            answered: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         };
         let shared = proxy.clone();
         tokio::spawn(async move {
@@ -157,6 +167,34 @@ impl Proxy {
                 let fault = *shared.fault.lock().unwrap();
                 if fault == Fault::Down {
                     drop(client);
+                    continue;
+                }
+                let throttled = shared
+                    .slow_downs
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if throttled {
+                    let answered = shared.answered.clone();
+                    tokio::spawn(async move {
+                        // The request's head (the tests' requests here have no body), then
+                        // S3's answer, and the connection closed.
+                        let mut head = Vec::new();
+                        let mut buf = [0u8; 4096];
+                        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match client.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => head.extend_from_slice(&buf[..n]),
+                            }
+                        }
+                        let answer = format!(
+                            "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n\
+                             Content-Length: {}\r\nConnection: close\r\n\r\n{SLOW_DOWN}",
+                            SLOW_DOWN.len()
+                        );
+                        // Counted before it is sent, so a client that has read it sees the count.
+                        answered.fetch_add(1, Ordering::SeqCst);
+                        let _ = client.write_all(answer.as_bytes()).await;
+                    });
                     continue;
                 }
                 let epoch = shared.epoch.load(Ordering::SeqCst);
@@ -196,6 +234,14 @@ impl Proxy {
             }
         });
         proxy
+    }
+
+    /// Answers the next `n` connections with S3's `503 SlowDown` (`usize::MAX`: until told
+    /// otherwise), cutting the open ones so that the client has to connect again.
+    pub fn slow_down(&self, n: usize) {
+        self.slow_downs
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Changes how traffic is treated from now on.
