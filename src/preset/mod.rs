@@ -121,14 +121,18 @@ impl Presets {
 
     /// Every variant a preset names: each preset followed by its further steps.
     pub fn every(&self) -> impl Iterator<Item = &Preset> {
-        self.by_name.values().flat_map(|p| {
-            std::iter::once(p).chain(
-                p.step_suffixes()
-                    .into_iter()
-                    .skip(1)
-                    .filter_map(|s| self.steps.get(&format!("{}@{s}", p.name))),
-            )
-        })
+        self.by_name.values().flat_map(|p| self.with_steps(p))
+    }
+
+    /// `preset` followed by its further steps (`card`, `card@2x`).
+    pub fn with_steps<'a>(&'a self, preset: &'a Preset) -> impl Iterator<Item = &'a Preset> {
+        std::iter::once(preset).chain(
+            preset
+                .step_suffixes()
+                .into_iter()
+                .skip(1)
+                .filter_map(|s| self.steps.get(&format!("{}@{s}", preset.name))),
+        )
     }
 
     /// How many presets there are.

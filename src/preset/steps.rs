@@ -135,7 +135,7 @@ impl Steps {
         }
     }
 
-    /// The data a `srcset` descriptor needs: widths are in pixels, densities in `x`.
+    /// True for a width ladder (`640w` descriptors), false for densities (`2x`).
     pub fn by_width(&self) -> bool {
         matches!(self, Self::Widths(_))
     }

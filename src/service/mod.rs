@@ -254,12 +254,7 @@ impl Thumbnails {
                 .presets()
                 .get(name)
                 .ok_or_else(|| ServiceError::UnknownPreset(name.clone()))?;
-            let steps = preset
-                .step_suffixes()
-                .into_iter()
-                .skip(1)
-                .filter_map(|s| self.presets().get(&format!("{}@{s}", preset.name)));
-            for p in std::iter::once(preset).chain(steps) {
+            for p in self.presets().with_steps(preset) {
                 if !chosen.iter().any(|c| c.name == p.name) {
                     chosen.push(p);
                 }
