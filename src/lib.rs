@@ -13,6 +13,7 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod peers;
 pub mod pipeline;
 pub mod preset;
 pub mod runtime;

@@ -23,6 +23,11 @@ struct PresetLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StorageLabels {
     op: &'static str,
     kind: &'static str,
@@ -36,7 +41,9 @@ pub struct Metrics {
     renders: Family<PresetLabels, Counter>,
     render_seconds: Histogram,
     storage_requests: Family<StorageLabels, Counter>,
+    peer_requests: Family<OutcomeLabels, Counter>,
     store_write_failures: Counter,
+    store_write_retries: Counter,
     avif_fallbacks: Counter,
     stale_served: Counter,
     memory_cache_bytes: Gauge,
@@ -59,7 +66,9 @@ impl Metrics {
         // 1 ms .. 33 s: a thumbnail takes ~10-50 ms; a huge original seconds.
         let render_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let storage_requests = Family::<StorageLabels, Counter>::default();
+        let peer_requests = Family::<OutcomeLabels, Counter>::default();
         let store_write_failures = Counter::default();
+        let store_write_retries = Counter::default();
         let avif_fallbacks = Counter::default();
         let stale_served = Counter::default();
         let memory_cache_bytes = Gauge::default();
@@ -86,9 +95,20 @@ impl Metrics {
             storage_requests.clone(),
         );
         registry.register(
+            "thumbkit_peer_requests",
+            "Variants asked of their owning peer, by outcome (ok, unreachable, timeout, error, \
+             over_budget); every outcome but ok was answered by a render here",
+            peer_requests.clone(),
+        );
+        registry.register(
             "thumbkit_store_write_failures",
             "Rendered variants or records that could not be written to the store",
             store_write_failures.clone(),
+        );
+        registry.register(
+            "thumbkit_store_write_retries",
+            "Writes behind a response tried again because the store was unreachable or overloaded",
+            store_write_retries.clone(),
         );
         registry.register(
             "thumbkit_avif_fallbacks",
@@ -121,7 +141,9 @@ impl Metrics {
             renders,
             render_seconds,
             storage_requests,
+            peer_requests,
             store_write_failures,
+            store_write_retries,
             avif_fallbacks,
             stale_served,
             memory_cache_bytes,
@@ -158,14 +180,26 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one request to a peer, by how it ended.
+    pub fn peer_request(&self, outcome: &'static str) {
+        self.peer_requests
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
     /// Counts a memory hit served stale because the store could not be reached.
     pub fn stale_served(&self) {
         self.stale_served.inc();
     }
 
-    /// Counts a variant or record that could not be written.
+    /// Counts a variant or record that could not be written (after its retries).
     pub fn store_write_failed(&self) {
         self.store_write_failures.inc();
+    }
+
+    /// Counts a write behind a response tried again.
+    pub fn store_write_retried(&self) {
+        self.store_write_retries.inc();
     }
 
     /// Counts a request answered in the next format because its AVIF was over budget.

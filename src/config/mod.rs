@@ -5,6 +5,7 @@
 
 mod args;
 mod error;
+mod peers;
 mod units;
 
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use tracing_subscriber::filter::LevelFilter;
 
 pub use args::{InputLimitArgs, LimitArgs, PresetArgs, StoreArgs, StoreConfig};
 pub use error::ConfigError;
+pub use peers::PeerArgs;
 pub use units::{AutoFormats, Size, Span};
 
 use crate::http::Options;
@@ -65,6 +67,8 @@ pub struct ServeArgs {
     pub presets: PresetArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub peers: PeerArgs,
     /// Signing keys (`,`-separated; the first signs, any verifies): `/t/...` then requires
     /// `exp` and `sig`, and manifests hand out signed URLs.
     #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
@@ -210,6 +214,7 @@ impl ServeArgs {
         let demo = self
             .demo
             .unwrap_or(matches!(store.spec, crate::storage::StorageSpec::Fs(_)));
+        let peers = self.peers.config(self.listen)?;
         let defaults = Settings::default();
         let workers = self
             .render_workers
@@ -235,6 +240,7 @@ impl ServeArgs {
             auto_formats: self.auto_formats.0,
             avif_budget: self.avif_budget.0,
             fallback: self.fallback,
+            peers,
         };
         let http = Options {
             api_token: self.api_token,

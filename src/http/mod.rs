@@ -1,9 +1,9 @@
 //! The HTTP layer, one file per group of routes, in the order a request meets them:
 //! [`server`] holds the connections, [`deadline`] bounds headers and bodies, [`ops`] logs and
 //! counts each request, [`auth`] checks the token and URL signatures, then [`thumbnails`]
-//! (`/t/`), [`originals`], [`uploads`] and [`hooks`] (`/v1/`) answer, reading bodies through
-//! [`body`] and `Accept` through [`negotiate`]. Errors become problem+json in one place,
-//! [`problem`].
+//! (`/t/`), [`originals`], [`uploads`] and [`hooks`] (`/v1/`) answer, and [`peers`] answers
+//! other instances, reading bodies through [`body`] and `Accept` through [`negotiate`].
+//! Errors become problem+json in one place, [`problem`].
 
 pub mod auth;
 pub mod body;
@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod negotiate;
 pub mod ops;
 pub mod originals;
+pub mod peers;
 pub mod problem;
 pub mod server;
 pub mod thumbnails;
@@ -77,6 +78,10 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
     let mut router = Router::new();
     if options.demo {
         router = router.merge(demo::routes());
+    }
+    // Only with peers configured (and so with their secret): never reachable without it.
+    if service.peers().is_some() {
+        router = router.merge(peers::routes());
     }
     let router = router
         .merge(thumbnails::routes(service.clone()))

@@ -53,6 +53,7 @@ pub async fn observe(
         Some("hit-store") => "hit-store",
         Some("miss") => "miss",
         Some("hit-failure") => "hit-failure",
+        Some("hit-peer") => "hit-peer",
         _ => "none",
     };
     let preset = response

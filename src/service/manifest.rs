@@ -19,7 +19,7 @@ use crate::storage::Kind;
 
 /// Characters kept as they are in a URL path segment (RFC 3986 unreserved); `/` separates
 /// segments and is kept too. Everything else (spaces, `?`, `#`, `%`, non-ASCII) is encoded.
-const PATH: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

@@ -5,6 +5,7 @@
 //! - [`originals`]: what is known of an original (its content hash and header facts), with
 //!   the [`records`] shared between instances;
 //! - [`render`]: the fixed render threads and their admission bound;
+//! - [`peers`]: a miss asked of the instance that owns the variant, or answered for one;
 //! - [`manifest`]: every preset's URL and size for an original;
 //! - [`uploads`] and [`tickets`]: originals arriving, directly or from a browser;
 //! - [`pregenerate`]: variants made before anyone asks, all of an original from one decode;
@@ -18,6 +19,7 @@ pub mod events;
 pub mod fallback;
 pub mod manifest;
 pub mod originals;
+pub mod peers;
 pub mod pregenerate;
 pub mod records;
 pub mod render;
@@ -90,6 +92,8 @@ pub struct Settings {
     /// The image served in place of a missing or broken original for presets without a
     /// fallback of their own (`THUMBKIT_FALLBACK`).
     pub fallback: Option<std::path::PathBuf>,
+    /// The other instances over the same store (`THUMBKIT_PEERS`), when there are any.
+    pub peers: Option<crate::peers::PeerConfig>,
 }
 
 impl Settings {
@@ -118,6 +122,7 @@ impl Default for Settings {
             auto_formats: OutputFormat::MODERN.to_vec(),
             avif_budget: Duration::from_secs(2),
             fallback: None,
+            peers: None,
         }
     }
 }
@@ -130,6 +135,10 @@ pub struct Thumbnails {
     metrics: Arc<Metrics>,
     originals: Originals,
     memory: Cache<String, Arc<Variant>>,
+    /// With peers: what was fetched from the variants' owners ([`crate::peers::HOT_SHARE_EIGHTHS`]
+    /// of the memory budget; the main tier holds only what this instance owns).
+    hot: Cache<String, Arc<Variant>>,
+    peers: Option<Arc<crate::peers::Peers>>,
     /// Every decode-like step runs here, within the admission bound.
     workers: Arc<Workers>,
     writes: TaskTracker,
@@ -151,12 +160,24 @@ impl Thumbnails {
             Signer::parse(&key).unwrap_or_else(|_| unreachable!("64 hex digits are a valid key"))
         });
         let storage = Storage::new(store, settings.storage_timeout, metrics.clone());
-        let memory = Cache::builder()
-            .max_capacity(settings.memory_cache_bytes)
-            .weigher(|key: &String, v: &Arc<Variant>| {
-                u32::try_from(key.len() + v.bytes.len()).unwrap_or(u32::MAX)
-            })
-            .build();
+        let hot_bytes = match settings.peers {
+            Some(_) => settings.memory_cache_bytes / 8 * crate::peers::HOT_SHARE_EIGHTHS,
+            None => 0,
+        };
+        let weighed = |bytes: u64| {
+            Cache::builder()
+                .max_capacity(bytes)
+                .weigher(|key: &String, v: &Arc<Variant>| {
+                    u32::try_from(key.len() + v.bytes.len()).unwrap_or(u32::MAX)
+                })
+                .build()
+        };
+        let memory = weighed(settings.memory_cache_bytes - hot_bytes);
+        let hot = weighed(hot_bytes);
+        let peers = settings
+            .peers
+            .as_ref()
+            .map(|config| crate::peers::Peers::start(config, metrics.clone()));
         let workers = Arc::new(Workers::start(
             settings.render_workers,
             settings.render_queue,
@@ -179,6 +200,8 @@ impl Thumbnails {
             metrics,
             originals,
             memory,
+            hot,
+            peers,
             writes: TaskTracker::new(),
             fallback_files: Cache::builder().max_capacity(64).build(),
             fallback_renders: Cache::builder().max_capacity(1024).build(),
@@ -209,9 +232,10 @@ impl Thumbnails {
     /// The metrics, with the gauges brought up to date (for `/metrics`).
     pub async fn metrics(&self) -> &Metrics {
         self.memory.run_pending_tasks().await;
+        self.hot.run_pending_tasks().await;
         self.metrics.set_gauges(
-            self.memory.weighted_size(),
-            self.memory.entry_count(),
+            self.memory.weighted_size() + self.hot.weighted_size(),
+            self.memory.entry_count() + self.hot.entry_count(),
             self.writes.len() + self.originals.pending_writes(),
         );
         &self.metrics

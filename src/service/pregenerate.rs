@@ -254,7 +254,7 @@ impl Thumbnails {
             format,
             hash: hash.clone(),
         };
-        self.memory
+        self.cache_for(&missing.key)
             .insert(missing.key.as_str().to_owned(), Arc::new(variant))
             .await;
         Ok(())

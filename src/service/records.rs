@@ -188,7 +188,7 @@ pub fn writes(
     Some(async move {
         let no_metadata = BTreeMap::new();
         for target in targets {
-            let put = storage.put(
+            let put = storage.put_behind(
                 &target,
                 Kind::Record,
                 json.clone(),

@@ -119,6 +119,7 @@ impl Thumbnails {
             for variant in self.storage().list(&prefix, Kind::Variant).await? {
                 self.storage().delete(&variant, Kind::Variant).await?;
                 self.memory.invalidate(variant.as_str()).await;
+                self.hot.invalidate(variant.as_str()).await;
                 derived.push(variant.to_string());
             }
             if let Some(etag) = etag {

@@ -29,6 +29,8 @@ pub enum Tier {
     Memory,
     Store,
     Miss,
+    /// Fetched from the peer that owns the variant.
+    Peer,
 }
 
 impl Tier {
@@ -38,6 +40,7 @@ impl Tier {
             Tier::Memory => "hit-memory",
             Tier::Store => "hit-store",
             Tier::Miss => "miss",
+            Tier::Peer => "hit-peer",
         }
     }
 }
@@ -105,12 +108,12 @@ type RenderJob = Option<(
 
 /// One variant to find or render: the original it comes from and what to make of it.
 #[derive(Clone, Copy)]
-struct Job<'a> {
-    key: &'a ObjectKey,
-    variant_key: &'a ObjectKey,
-    original: &'a Original,
-    preset: &'a Preset,
-    format: OutputFormat,
+pub(super) struct Job<'a> {
+    pub(super) key: &'a ObjectKey,
+    pub(super) variant_key: &'a ObjectKey,
+    pub(super) original: &'a Original,
+    pub(super) preset: &'a Preset,
+    pub(super) format: OutputFormat,
 }
 
 impl Thumbnails {
@@ -213,7 +216,11 @@ impl Thumbnails {
         {
             return Ok(served(None, None));
         }
-        if let Some(v) = self.memory.get(variant_key.as_str()).await {
+        let in_memory = match self.memory.get(variant_key.as_str()).await {
+            Some(v) => Some(v),
+            None => self.hot.get(variant_key.as_str()).await,
+        };
+        if let Some(v) = in_memory {
             if unconfirmed.is_some() {
                 self.metrics.stale_served();
             }
@@ -229,19 +236,34 @@ impl Thumbnails {
             preset,
             format,
         };
-        let (variant, tier) = self.cached_or_rendered(job).await?;
+        let (variant, tier) = self.cached_or_rendered(job, true).await?;
         Ok(served(Some(variant), Some(tier)))
     }
 
-    /// The variant from memory, else from the store, else rendered; one computation per
-    /// missing variant however many ask at once (the others wait for it and are answered
-    /// from memory). Says where it came from: [`Tier::Memory`] when another caller fetched
-    /// or rendered it.
-    async fn cached_or_rendered(&self, job: Job<'_>) -> Result<(Arc<Variant>, Tier), ServiceError> {
+    /// The variant from memory, else from its owner when another peer owns it (and
+    /// `ask_owner`), else from the store, else rendered; one computation per missing variant
+    /// however many ask at once (the others wait for it and are answered from memory). Says
+    /// where it came from: [`Tier::Memory`] when another caller fetched or rendered it.
+    pub(super) async fn cached_or_rendered(
+        &self,
+        job: Job<'_>,
+        ask_owner: bool,
+    ) -> Result<(Arc<Variant>, Tier), ServiceError> {
+        let owner = ask_owner.then(|| self.owner_of(job.variant_key)).flatten();
+        let cache = if owner.is_some() {
+            &self.hot
+        } else {
+            &self.memory
+        };
         let tier = AtomicU8::new(0);
-        let variant = self
-            .memory
+        let variant = cache
             .try_get_with(job.variant_key.as_str().to_owned(), async {
+                if let Some(owner) = &owner
+                    && let Some(v) = self.ask_owner_for(owner, &job).await?
+                {
+                    tier.store(Tier::Peer as u8 + 1, Ordering::Relaxed);
+                    return Ok(Arc::new(v));
+                }
                 let (v, t) = self.fetch_or_render(&job).await?;
                 tier.store(t as u8 + 1, Ordering::Relaxed);
                 Ok::<_, ServiceError>(Arc::new(v))
@@ -251,6 +273,7 @@ impl Thumbnails {
         let tier = match tier.load(Ordering::Relaxed) {
             2 => Tier::Store,
             3 => Tier::Miss,
+            4 => Tier::Peer,
             _ => Tier::Memory,
         };
         Ok((variant, tier))
@@ -335,7 +358,7 @@ impl Thumbnails {
     /// memory, then in the store).
     fn finish_behind(&self, pending: Pending<RenderJob>, key: ObjectKey, hash: ContentHash) {
         let (memory, storage, metrics) = (
-            self.memory.clone(),
+            self.cache_for(&key).clone(),
             self.storage.clone(),
             self.metrics.clone(),
         );
@@ -373,7 +396,8 @@ impl Thumbnails {
     }
 }
 
-/// Stores a variant no one waits for; a failure is logged and counted.
+/// Stores a variant no one waits for, retrying while the store recovers; a failure that
+/// outlasts the retries is logged and counted (the next miss renders it again).
 async fn store_behind(
     storage: &Storage,
     metrics: &Metrics,
@@ -383,7 +407,7 @@ async fn store_behind(
     hash: &ContentHash,
 ) {
     let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
-    let put = storage.put(key, Kind::Variant, bytes, format.mime(), &metadata);
+    let put = storage.put_behind(key, Kind::Variant, bytes, format.mime(), &metadata);
     if let Err(e) = put.await {
         metrics.store_write_failed();
         tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");

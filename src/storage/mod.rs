@@ -74,6 +74,14 @@ impl Kind {
     }
 }
 
+/// The waits between the attempts of [`Storage::put_behind`]: about 4 s in all, so that a
+/// store that blips loses no write, and shutdown (which waits for these) is not held long.
+pub const BEHIND_BACKOFF: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+];
+
 /// A store with a timeout on every call and a counter of every call.
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -139,6 +147,37 @@ impl Storage {
     ) -> Result<(), StoreError> {
         let call = self.store.put(key, bytes, content_type, metadata);
         self.bounded("put", kind, key, call).await
+    }
+
+    /// [`Self::put`] for a write no request waits for (a variant or record written behind a
+    /// response): a failure the store may recover from (unreachable, timed out, overloaded)
+    /// is tried again after each of [`BEHIND_BACKOFF`], and counted. Fails only when every
+    /// attempt did, or with a failure that another attempt cannot fix.
+    pub async fn put_behind(
+        &self,
+        key: &ObjectKey,
+        kind: Kind,
+        bytes: Bytes,
+        content_type: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let mut waits = BEHIND_BACKOFF.iter();
+        loop {
+            match self
+                .put(key, kind, bytes.clone(), content_type, metadata)
+                .await
+            {
+                Err(e) if e.is_unavailable() => match waits.next() {
+                    Some(wait) => {
+                        self.metrics.store_write_retried();
+                        tracing::debug!(key = %key, error = %e, "retrying a write in {wait:?}");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => return Err(e),
+                },
+                done => return done,
+            }
+        }
     }
 
     /// See [`Store::delete`].

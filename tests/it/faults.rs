@@ -194,3 +194,67 @@ async fn slow_down_answers_are_retried_then_a_clear_503_and_the_store_recovers_w
     assert_eq!(decode_rgb(&r.body).dimensions(), (320, 240));
     println!("SlowDown: {attempts} attempts for {calls} storage calls, then 503 in {took:?}");
 }
+
+#[tokio::test]
+async fn a_write_behind_outlives_a_short_outage_and_gives_up_only_after_its_retries() {
+    use std::collections::BTreeMap;
+    use thumbkit::keys::ObjectKey;
+    use thumbkit::metrics::Metrics;
+    use thumbkit::storage::{Kind, Storage};
+    let s3 = S3Server::start("behind").await;
+    let proxy = Proxy::start(upstream(&s3)).await;
+    let options = S3Options {
+        endpoint_url: Some(format!("http://{}", proxy.addr)),
+        ..s3.options()
+    };
+    let store = S3Store::connect(S3Location::parse(BUCKET).unwrap(), options).await;
+    let metrics = std::sync::Arc::new(Metrics::new());
+    let storage = Storage::new(
+        std::sync::Arc::new(store),
+        Duration::from_secs(2),
+        metrics.clone(),
+    );
+    let no_metadata = BTreeMap::new();
+    let put = |key: &'static str| {
+        let key = ObjectKey::parse(key).unwrap();
+        let storage = storage.clone();
+        let no_metadata = no_metadata.clone();
+        async move {
+            let bytes = bytes::Bytes::from_static(b"a variant");
+            let put = storage.put_behind(&key, Kind::Variant, bytes, "image/jpeg", &no_metadata);
+            put.await
+        }
+    };
+    // S3 goes away for 3 s while a variant is written behind a response, longer than the
+    // SDK's own retries and the 2 s call timeout: the write is tried again and lands.
+    proxy.set(Fault::Down);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let back = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        proxy.set(Fault::None);
+    };
+    let (written, ()) = tokio::join!(put("_variants/behind/a.jpg"), back);
+    written.unwrap();
+    assert_eq!(
+        s3.get("_variants/behind/a.jpg").await.unwrap().0,
+        b"a variant"
+    );
+    let retries = sum_metric(&metrics.encode(), "thumbkit_store_write_retries_total", &[]);
+    assert!(retries >= 1.0, "{retries} retries");
+    // S3 stays away: the write gives up after its retries (about 4 s of backoff), with an
+    // error the caller counts, and nothing half-written in the bucket.
+    proxy.set(Fault::Down);
+    // (The proxy cuts open connections within 10 ms.)
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let e = put("_variants/behind/b.jpg").await.unwrap_err();
+    let took = started.elapsed();
+    assert!(e.is_unavailable(), "{e}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(30),
+        "gave up after {took:?}"
+    );
+    proxy.set(Fault::None);
+    assert!(s3.get("_variants/behind/b.jpg").await.is_none());
+    println!("write behind: lands after a 3 s outage ({retries} retries); gives up after {took:?}");
+}

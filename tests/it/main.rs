@@ -14,6 +14,7 @@ mod faults;
 mod hardening;
 mod layout;
 mod memory;
+mod peers;
 mod pipeline;
 mod presets;
 mod refusals;

@@ -1,0 +1,129 @@
+//! Variants between instances ([`crate::peers`]): a non-owner that misses memory asks the
+//! variant's owner, and keeps what it gets in a small hot cache of its own (a share of the
+//! memory budget), so each variant lives once in the fleet's main memory while the hottest
+//! stay a local hit everywhere. Whatever goes wrong with the owner, the asker renders the
+//! variant itself: a duplicate render at worst, never a failed request or a stale result
+//! (the variant's key names the original's content hash, so any copy of it is current).
+
+use std::sync::Arc;
+
+use moka::future::Cache;
+use percent_encoding::utf8_percent_encode;
+
+use crate::keys::{ContentHash, ObjectKey};
+use crate::peers::{PeerError, PeerUrl, Peers};
+use crate::pipeline::OutputFormat;
+use crate::service::error::ServiceError;
+use crate::service::manifest::PATH;
+use crate::service::variants::{Job, Tier};
+use crate::service::{Thumbnails, Variant};
+
+/// The internal route's path for one variant: `/_peer/v1/{preset}/{ext}/{hash}/{key}`.
+pub fn peer_path(
+    preset: &str,
+    format: OutputFormat,
+    hash: &ContentHash,
+    key: &ObjectKey,
+) -> String {
+    let key = utf8_percent_encode(key.as_str(), PATH);
+    format!("/_peer/v1/{preset}/{}/{hash}/{key}", format.extension())
+}
+
+impl Thumbnails {
+    /// The instances this one shares its variants with, when configured.
+    pub fn peers(&self) -> Option<&Arc<Peers>> {
+        self.peers.as_ref()
+    }
+
+    /// The peer that owns the variant at `key`, unless it is this instance (or there are no
+    /// peers).
+    pub(super) fn owner_of(&self, key: &ObjectKey) -> Option<PeerUrl> {
+        self.peers.as_ref()?.owner_of(key.as_str())
+    }
+
+    /// The memory tier a variant at `key` is kept in here: the main one when this instance
+    /// owns it, else the hot cache.
+    pub(super) fn cache_for(&self, key: &ObjectKey) -> &Cache<String, Arc<Variant>> {
+        match self.owner_of(key) {
+            Some(_) => &self.hot,
+            None => &self.memory,
+        }
+    }
+
+    /// Asks `owner` for `job`'s variant; `None` when this instance should render it itself.
+    pub(super) async fn ask_owner_for(
+        &self,
+        owner: &PeerUrl,
+        job: &Job<'_>,
+    ) -> Result<Option<Variant>, ServiceError> {
+        let Some(peers) = &self.peers else {
+            return Ok(None);
+        };
+        let path = peer_path(
+            job.preset.name.as_str(),
+            job.format,
+            &job.original.hash,
+            job.key,
+        );
+        match peers.fetch(owner, &path).await {
+            Ok(fetched) if fetched.content_type == job.format.mime() => Ok(Some(Variant {
+                bytes: fetched.bytes,
+                format: job.format,
+                hash: job.original.hash.clone(),
+            })),
+            Ok(fetched) => {
+                tracing::warn!(peer = %owner, got = %fetched.content_type, "a peer answered another format; rendering here");
+                Ok(None)
+            }
+            // The owner's AVIF is still being made: answer in the next format, as the owner
+            // would have.
+            Err(PeerError::Answered {
+                over_budget: true, ..
+            }) => Err(ServiceError::OverBudget(self.settings.avif_budget)),
+            Err(e) => {
+                tracing::debug!(peer = %owner, error = %e, "rendering here instead");
+                Ok(None)
+            }
+        }
+    }
+
+    /// A variant a peer asks for, taking this instance to own it: from memory, the store, or
+    /// rendered here once however many ask (never passed on to another peer). `hash` is the
+    /// content the asker resolved; when this instance knows other content for the key, the
+    /// answer is [`ServiceError::Changed`] and the asker renders for itself.
+    pub async fn for_peer(
+        &self,
+        preset: &str,
+        format: &str,
+        hash: &str,
+        key: &str,
+    ) -> Result<(Arc<Variant>, Tier), ServiceError> {
+        let preset = self
+            .presets
+            .get(preset)
+            .ok_or_else(|| ServiceError::UnknownPreset(preset.to_owned()))?;
+        let format = OutputFormat::parse(format)
+            .ok_or_else(|| ServiceError::UnknownPreset(format!("{}/{format}", preset.name)))?;
+        let hash = ContentHash::parse(hash)?;
+        let key = ObjectKey::parse(key)?;
+        let variant_key = self.settings.layout.variant(&hash, preset, format);
+        if let Some(v) = self.memory.get(variant_key.as_str()).await {
+            return Ok((v, Tier::Memory));
+        }
+        let original = self.originals.resolve(&key).await?;
+        if original.hash != hash {
+            return Err(ServiceError::Changed(key.to_string()));
+        }
+        let job = Job {
+            key: &key,
+            variant_key: &variant_key,
+            original: &original,
+            preset,
+            format,
+        };
+        let deadline = self.settings.request_timeout;
+        tokio::time::timeout(deadline, self.cached_or_rendered(job, false))
+            .await
+            .unwrap_or(Err(ServiceError::Deadline(deadline)))
+    }
+}

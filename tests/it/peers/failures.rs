@@ -1,0 +1,239 @@
+//! A peer that is silent, has another secret or is misconfigured costs a local render or a
+//! refusal at start, never a failed request; the internal route answers only its peers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{SECRET, fleet, free_addrs, peer_config, start};
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
+use thumbkit::keys::ContentHash;
+use thumbkit::peers::{PeerSecret, PeerUrl};
+use thumbkit::pipeline::OutputFormat;
+use thumbkit::service::Settings;
+
+/// A peer that accepts connections and never answers.
+async fn silent_peer() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (addr, task)
+}
+
+/// A key among `keys` whose `thumb` JPEG `peer` owns in `instance`'s view.
+fn owned_by(instance: &App, keys: &[(String, Vec<u8>)], peer: &PeerUrl) -> String {
+    let service = &instance.service;
+    let preset = service.presets().get("thumb").unwrap();
+    keys.iter()
+        .find(|(_, bytes)| {
+            let variant = service.settings().layout.variant(
+                &ContentHash::of(bytes),
+                preset,
+                OutputFormat::Jpeg,
+            );
+            service.peers().unwrap().owner_of(variant.as_str()).as_ref() == Some(peer)
+        })
+        .map(|(k, _)| k.clone())
+        .expect("some key is owned by the peer")
+}
+
+#[tokio::test]
+async fn a_silent_peer_costs_one_timeout_then_is_left_out_and_every_request_succeeds() {
+    let s3 = S3Server::start("fleet-silent").await;
+    let (silent, _task) = silent_peer().await;
+    let [me] = free_addrs(1)[..] else {
+        unreachable!()
+    };
+    let all = [PeerUrl::of_addr(me), PeerUrl::of_addr(silent)];
+    let mut config = peer_config(me, &all, SECRET);
+    config.timeout = Duration::from_millis(400);
+    let instance = start(&s3, me, config).await;
+    let mut keys = Vec::new();
+    for i in 1..=9 {
+        let bytes = fixture(&format!("Landscape_{i}.jpg"));
+        let key = format!("silent/{i}.jpg");
+        s3.put(&key, bytes.clone()).await;
+        keys.push((key, bytes));
+    }
+    let first = owned_by(&instance.app, &keys, &all[1]);
+    let started = std::time::Instant::now();
+    let reply = instance.app.get(&format!("/t/thumb/{first}")).await;
+    assert_eq!((reply.status, reply.header("x-cache")), (200, "miss"));
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    // The silent peer is left out now: every other key renders here, without waiting.
+    for (key, _) in &keys {
+        let started = std::time::Instant::now();
+        let reply = instance.app.get(&format!("/t/thumb/{key}")).await;
+        assert_eq!(reply.status, 200, "{key}");
+        assert!(
+            started.elapsed() < Duration::from_millis(400),
+            "{key} waited for the peer"
+        );
+    }
+    let app = &instance.app;
+    assert_eq!(
+        app.metric("thumbkit_peer_requests_total", &["outcome=\"timeout\""])
+            .await,
+        1.0
+    );
+    assert_eq!(
+        app.metric("thumbkit_peer_requests_total", &["outcome=\"ok\""])
+            .await,
+        0.0
+    );
+}
+
+#[tokio::test]
+async fn a_peer_with_another_secret_is_refused_and_the_asker_renders_itself() {
+    let s3 = S3Server::start("fleet-secret").await;
+    let addrs = free_addrs(2);
+    let all: Vec<PeerUrl> = addrs.iter().copied().map(PeerUrl::of_addr).collect();
+    let a = start(&s3, addrs[0], peer_config(addrs[0], &all, SECRET)).await;
+    let b = start(
+        &s3,
+        addrs[1],
+        peer_config(addrs[1], &all, "another-secret-entirely"),
+    )
+    .await;
+    let mut keys = Vec::new();
+    for i in 1..=9 {
+        let bytes = fixture(&format!("Landscape_{i}.jpg"));
+        let key = format!("secret/{i}.jpg");
+        s3.put(&key, bytes.clone()).await;
+        keys.push((key, bytes));
+    }
+    let key = owned_by(&a.app, &keys, &all[1]);
+    let reply = a.app.get(&format!("/t/thumb/{key}")).await;
+    assert_eq!((reply.status, reply.header("x-cache")), (200, "miss"));
+    assert_eq!(
+        a.app
+            .metric("thumbkit_peer_requests_total", &["outcome=\"error\""])
+            .await,
+        1.0
+    );
+    // B refused it (403) without rendering anything.
+    assert_eq!(b.app.metric("thumbkit_renders_total", &[]).await, 0.0);
+}
+
+#[tokio::test]
+async fn the_internal_route_answers_only_signed_peer_requests_and_only_with_peers_set() {
+    let s3 = S3Server::start("fleet-route").await;
+    let fleet = fleet(&s3, 1).await;
+    let app = &fleet[0].app;
+    let bytes = fixture("Landscape_1.jpg");
+    s3.put("route/a.jpg", bytes.clone()).await;
+    let hash = ContentHash::of(&bytes);
+    let path = format!("/_peer/v1/thumb/jpg/{hash}/route/a.jpg");
+    let secret = PeerSecret::parse(SECRET).unwrap();
+    let now = thumbkit::signing::now();
+    for (header, why) in [
+        (None, "needs the `X-Thumbkit-Peer` header"),
+        (
+            Some(
+                PeerSecret::parse("not-the-peer-secret")
+                    .unwrap()
+                    .sign(&path, now),
+            ),
+            "does not match",
+        ),
+        (
+            Some(secret.sign("/_peer/v1/thumb/jpg/other", now)),
+            "does not match",
+        ),
+        (
+            Some(secret.sign(&path, now - 3600)),
+            "away from this instance's clock",
+        ),
+    ] {
+        let headers: Vec<(&str, &str)> = header
+            .iter()
+            .map(|h| ("x-thumbkit-peer", h.as_str()))
+            .collect();
+        let reply = request(app.addr, "GET", &path, &headers).await;
+        assert_eq!(reply.status, 403);
+        let detail = reply.problem()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains(why), "{detail}");
+    }
+    assert_eq!(app.metric("thumbkit_renders_total", &[]).await, 0.0);
+    let signed = secret.sign(&path, now);
+    let reply = request(app.addr, "GET", &path, &[("x-thumbkit-peer", &signed)]).await;
+    assert_eq!(
+        (reply.status, reply.header("content-type")),
+        (200, "image/jpeg")
+    );
+    assert_eq!(reply.header("cache-control"), "no-store");
+    // A traversal in the key is refused like on /t/.
+    let bad = format!("/_peer/v1/thumb/jpg/{hash}/route/../../etc/passwd");
+    let reply = request(
+        app.addr,
+        "GET",
+        &bad,
+        &[("x-thumbkit-peer", &secret.sign(&bad, now))],
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+
+    // Without peers configured the route does not exist, signed or not.
+    let alone = spawn_app(s3.store("").await, shipped_presets(), Settings::default()).await;
+    let reply = request(alone.addr, "GET", &path, &[("x-thumbkit-peer", &signed)]).await;
+    assert_eq!(reply.status, 404);
+}
+
+#[test]
+fn a_misconfigured_fleet_refuses_to_start_with_one_line() {
+    let root = temp_dir("fleet-config");
+    let storage = format!("fs:{}", root.display());
+    let peers = "http://127.0.0.1:18901,http://127.0.0.1:18902";
+    let secret = ("THUMBKIT_PEER_SECRET", SECRET);
+    for (env, words) in [
+        (
+            vec![("THUMBKIT_PEERS", peers)],
+            "THUMBKIT_PEER_SECRET: required with THUMBKIT_PEERS",
+        ),
+        (
+            vec![("THUMBKIT_PEERS", peers), ("THUMBKIT_PEER_SECRET", "short")],
+            "at least 16 bytes",
+        ),
+        (
+            vec![("THUMBKIT_PEERS", peers), secret],
+            "this instance (http://127.0.0.1:18903) is not among the peers",
+        ),
+        (
+            vec![("THUMBKIT_PEERS", "https://a:1"), secret],
+            "must start with http://",
+        ),
+        (
+            vec![("THUMBKIT_PEERS", "dns:thumbkit"), secret],
+            "dns:NAME:PORT",
+        ),
+        (
+            vec![
+                ("THUMBKIT_PEERS", "dns:thumbkit.svc:8080"),
+                secret,
+                ("THUMBKIT_LISTEN", "0.0.0.0:18903"),
+                ("THUMBKIT_API_TOKEN", "a-token"),
+            ],
+            "THUMBKIT_SELF: required with THUMBKIT_PEERS when listening on 0.0.0.0:18903",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"))
+            .arg("serve")
+            .env_clear()
+            .env("THUMBKIT_STORAGE", &storage)
+            .env("THUMBKIT_LISTEN", "127.0.0.1:18903")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{env:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(words), "{env:?}: {stderr}");
+        // The secret is never echoed.
+        assert!(!stderr.contains(SECRET), "{stderr}");
+    }
+}
