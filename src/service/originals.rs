@@ -205,6 +205,7 @@ impl Originals {
             error: error.clone(),
         });
         tracing::info!(key = %record.key, error = %error, "remembering that an original cannot be rendered");
+        records::settle(&self.writes).await;
         let _ = self.share(&record).await;
     }
 

@@ -202,3 +202,17 @@ pub fn writes(
         }
     })
 }
+
+/// Longest [`settle`] waits.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (for at most [`SETTLE_WAIT`]) until the records written behind requests have landed,
+/// so that a record written now is not overwritten by an older one still in flight (a failure
+/// remembered for an original must not be hidden by the record written when it was first
+/// seen). Rare: once per broken original.
+pub(super) async fn settle(writes: &tokio_util::task::TaskTracker) {
+    let waited = std::time::Instant::now();
+    while !writes.is_empty() && waited.elapsed() < SETTLE_WAIT {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
