@@ -25,6 +25,18 @@ async fn silent_peer() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     (addr, task)
 }
 
+/// Nine real photos put under `folder/`, with their bytes (to work out who owns them).
+async fn nine_photos(s3: &S3Server, folder: &str) -> Vec<(String, Vec<u8>)> {
+    let mut keys = Vec::new();
+    for i in 1..=9 {
+        let bytes = fixture(&format!("Landscape_{i}.jpg"));
+        let key = format!("{folder}/{i}.jpg");
+        s3.put(&key, bytes.clone()).await;
+        keys.push((key, bytes));
+    }
+    keys
+}
+
 /// A key among `keys` whose `thumb` JPEG `peer` owns in `instance`'s view.
 fn owned_by(instance: &App, keys: &[(String, Vec<u8>)], peer: &PeerUrl) -> String {
     let service = &instance.service;
@@ -53,13 +65,7 @@ async fn a_silent_peer_costs_one_timeout_then_is_left_out_and_every_request_succ
     let mut config = peer_config(me, &all, SECRET);
     config.timeout = Duration::from_millis(400);
     let instance = start(&s3, me, config).await;
-    let mut keys = Vec::new();
-    for i in 1..=9 {
-        let bytes = fixture(&format!("Landscape_{i}.jpg"));
-        let key = format!("silent/{i}.jpg");
-        s3.put(&key, bytes.clone()).await;
-        keys.push((key, bytes));
-    }
+    let keys = nine_photos(&s3, "silent").await;
     let first = owned_by(&instance.app, &keys, &all[1]);
     let started = std::time::Instant::now();
     let reply = instance.app.get(&format!("/t/thumb/{first}")).await;
@@ -100,13 +106,7 @@ async fn a_peer_with_another_secret_is_refused_and_the_asker_renders_itself() {
         peer_config(addrs[1], &all, "another-secret-entirely"),
     )
     .await;
-    let mut keys = Vec::new();
-    for i in 1..=9 {
-        let bytes = fixture(&format!("Landscape_{i}.jpg"));
-        let key = format!("secret/{i}.jpg");
-        s3.put(&key, bytes.clone()).await;
-        keys.push((key, bytes));
-    }
+    let keys = nine_photos(&s3, "secret").await;
     let key = owned_by(&a.app, &keys, &all[1]);
     let reply = a.app.get(&format!("/t/thumb/{key}")).await;
     assert_eq!((reply.status, reply.header("x-cache")), (200, "miss"));
