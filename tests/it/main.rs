@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api;
+mod bombs;
 mod browser;
 mod cli;
 mod clients;

@@ -7,6 +7,7 @@ use thumbkit::pipeline::{self, Limits, OutputFormat, PipelineError};
 
 mod batch;
 mod colour;
+mod corpora;
 mod modern;
 mod privacy;
 mod refusals;

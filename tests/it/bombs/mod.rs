@@ -1,0 +1,178 @@
+//! Bombs in every format (`make.rs`): each is refused from its header or rendered within the
+//! limits, in bounded time, and a real `thumbkit serve` taking them as uploads over four
+//! connections in a loop stays under 256 MiB of RSS and stores none of the refused ones.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::helpers::app::*;
+use crate::helpers::fixtures::*;
+use thumbkit::pipeline::{self, Limits, OutputFormat, PipelineError};
+
+mod make;
+
+const MIB: u64 = 1 << 20;
+const TOKEN: &str = "bomb-test-token";
+
+/// Refused from the header alone: the declared size is over the pixel limit.
+const OVERSIZED: [&str; 8] = [
+    "ihdr-1000000x1000000.png",
+    "screen-65535x65535.gif",
+    "frame-65535x65535.gif",
+    "vp8x-canvas-16777216.webp",
+    "vp8l-16384x16384.webp",
+    "tiff-1000000x1000000.tiff",
+    "sof-65500x65500.jpg",
+    "idat-7000x7000-zeros.png",
+];
+
+/// Rendered: the bomb is in a chunk or segment the pipeline never inflates or follows.
+const RENDERED: [&str; 5] = [
+    "ztxt-512mib.png",
+    "itxt-512mib.png",
+    "iccp-512mib.png",
+    "comments-50000.jpg",
+    "exif-loop.jpg",
+];
+
+#[test]
+fn every_bomb_is_refused_from_its_header_or_rendered_within_the_limits() {
+    let limits = Limits::default();
+    let thumb = shipped("thumb");
+    for bomb in make::all() {
+        let name = bomb.name;
+        let started = Instant::now();
+        let checked = pipeline::check(&bomb.bytes, &limits);
+        let rendered = pipeline::render(&bomb.bytes, &thumb, OutputFormat::Jpeg, &limits);
+        let took = started.elapsed();
+        let outcome = match (&checked, &rendered) {
+            (Ok(_), Ok(out)) => {
+                assert!(out.width <= 320 && out.height <= 320, "{name}");
+                assert_no_metadata(&out.bytes, name);
+                format!("rendered {}x{}", out.width, out.height)
+            }
+            (Err(e), Err(_)) | (Ok(_), Err(e)) | (Err(e), Ok(_)) => {
+                let msg = e.to_string();
+                assert!(!msg.contains('\n'), "{name}: one line: {msg}");
+                assert!(!matches!(e, PipelineError::Internal(_)), "{name}: {e:?}");
+                format!("refused: {msg}")
+            }
+        };
+        eprintln!("{name:28} {:>8} bytes {:>6} ms  {outcome}", bomb.bytes.len(), took.as_millis());
+        // A guard against hangs and runaway work, not a speed figure: the slowest is ~1 s.
+        assert!(took < Duration::from_secs(20), "{name}: {took:?}");
+        if OVERSIZED.contains(&name) {
+            assert!(
+                matches!(checked, Err(PipelineError::TooManyPixels { .. })),
+                "{name}: refused from its header, got {checked:?}"
+            );
+        }
+        if RENDERED.contains(&name) {
+            assert!(rendered.is_ok(), "{name}: {rendered:?}");
+            assert!(checked.is_ok(), "{name}: {checked:?}");
+        }
+        if name.starts_with("svg") || name.starts_with("html") {
+            assert!(
+                matches!(checked, Err(PipelineError::UnsupportedFormat(_))),
+                "{name}: {checked:?}"
+            );
+        }
+    }
+}
+
+/// Uploads `bytes` to `key` with pre-generation; returns the status and the answer.
+async fn upload(addr: std::net::SocketAddr, key: &str, bytes: &[u8]) -> Reply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = format!(
+        "PUT /v1/originals/{key}?pregenerate=thumb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Authorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        bytes.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(bytes);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(&request).await.expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("answer");
+    parse_reply(&answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_taking_bombs_over_four_connections_stays_under_256_mib() {
+    let root = temp_dir("bomb-loop");
+    let server = Binary::start(&[
+        ("THUMBKIT_STORAGE", format!("fs:{}", root.display())),
+        ("THUMBKIT_API_TOKEN", TOKEN.to_owned()),
+    ]);
+    let addr = server.addr;
+    let bombs: std::sync::Arc<Vec<(String, Vec<u8>)>> = std::sync::Arc::new(
+        make::all()
+            .into_iter()
+            .map(|b| (b.name.to_owned(), b.bytes))
+            .collect(),
+    );
+    let rounds = 3;
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let bombs = bombs.clone();
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for round in 0..rounds {
+                    for i in 0..bombs.len() {
+                        // Each connection starts at another bomb, so all kinds overlap.
+                        let (name, bytes) = &bombs[(i + c * 5) % bombs.len()];
+                        let key = format!("bombs/{c}/{round}/{name}");
+                        let reply = upload(addr, &key, bytes).await;
+                        answers.push((name.clone(), key, reply));
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut outcomes: BTreeMap<String, u16> = BTreeMap::new();
+    let mut stored_keys = Vec::new();
+    for client in clients {
+        for (name, key, reply) in client.await.expect("client") {
+            let body = String::from_utf8_lossy(&reply.body).into_owned();
+            match reply.status {
+                201 => stored_keys.push(key),
+                422 => {
+                    assert_eq!(reply.header("content-type"), "application/problem+json", "{name}");
+                    let detail = reply.problem()["detail"].as_str().unwrap_or_default().to_owned();
+                    assert!(!detail.is_empty() && !detail.contains('\n'), "{name}: {body}");
+                    assert!(!detail.contains(&root.display().to_string()), "{name}: {detail}");
+                }
+                s => panic!("{name}: {s} {body}"),
+            }
+            let seen = *outcomes.entry(name.clone()).or_insert(reply.status);
+            assert_eq!(seen, reply.status, "{name}: the same answer every time");
+        }
+    }
+    let peak = server.memory("VmHWM");
+    eprintln!(
+        "4 connections x {rounds} rounds of {} bombs: peak RSS {} MiB; answers {outcomes:?}",
+        bombs.len(),
+        peak / MIB
+    );
+    assert!(peak < 256 * MIB, "peak RSS {} MiB", peak / MIB);
+    for name in OVERSIZED {
+        assert_eq!(outcomes.get(name), Some(&422), "{name}");
+    }
+    // What was refused left nothing behind; what was taken is there, with its thumbnail.
+    let files: Vec<String> = walk(&root)
+        .iter()
+        .map(|p| p.strip_prefix(&root).expect("under root").display().to_string())
+        .collect();
+    for (name, status) in &outcomes {
+        let present = files.iter().any(|f| f.ends_with(name.as_str()) && f.starts_with("bombs/"));
+        assert_eq!(present, *status == 201, "{name}: stored only if taken");
+    }
+    assert!(files.iter().all(|f| !f.contains(".tmp-")), "no temporary file left");
+    for key in stored_keys.iter().take(6) {
+        let r = request(addr, "GET", &format!("/t/thumb/{key}"), &[]).await;
+        assert_eq!(r.status, 200, "{key}");
+        assert_no_metadata(&r.body, key);
+    }
+    assert_eq!(request(addr, "GET", "/healthz", &[]).await.status, 200);
+}
