@@ -166,6 +166,11 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
             };
             let (width, height) = (img.width(), img.height());
             let Some(p) = p else {
+                // 8-bit grey stays one channel until the resize has made it small: a
+                // 49-megapixel grey PNG is 49 MB, where its RGB copy would add 147 more.
+                if let DynamicImage::ImageLuma8(_) = img {
+                    return Ok(img);
+                }
                 return Ok(if alpha {
                     DynamicImage::ImageRgba8(img.into_rgba8())
                 } else {

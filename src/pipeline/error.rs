@@ -40,6 +40,11 @@ pub enum PipelineError {
     Internal(String),
 }
 
+/// A decoder's message on one line: libheif's end in a newline, some span several.
+pub(crate) fn one_line(msg: &str) -> String {
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn mp(pixels: u64) -> String {
     format!("{:.1}", pixels as f64 / 1e6)
 }
@@ -63,13 +68,17 @@ impl PipelineError {
     pub fn from_image(e: image::ImageError) -> Self {
         use image::ImageError as E;
         match e {
-            E::Limits(l) => PipelineError::Corrupt(format!("decoder limit reached: {l}")),
+            // What a header declares (a GIF frame far larger than its screen, say) would
+            // take more memory than a decode may: refused before any pixel is read.
+            E::Limits(l) => {
+                PipelineError::Corrupt(format!("it declares more than a decode may allocate ({l})"))
+            }
             E::Unsupported(u) => PipelineError::UnsupportedFormat(u.to_string()),
             E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                 PipelineError::Truncated
             }
             other => {
-                let msg = other.to_string();
+                let msg = one_line(&other.to_string());
                 let lower = msg.to_ascii_lowercase();
                 if lower.contains("eof")
                     || lower.contains("end of file")

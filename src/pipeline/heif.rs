@@ -15,7 +15,7 @@ use libheif_rs::{
 };
 
 use super::colour::Decoded;
-use super::error::PipelineError;
+use super::error::{PipelineError, one_line};
 use super::limits::Limits;
 
 /// libheif, initialised once with its plugins (decoders and encoders are plugins).
@@ -25,7 +25,7 @@ static LIBHEIF: LazyLock<LibHeif> = LazyLock::new(LibHeif::new);
 /// unsupported format, anything else a corrupt file.
 fn failed(what: &str) -> impl Fn(libheif_rs::HeifError) -> PipelineError + '_ {
     move |e| {
-        let msg = format!("{what}: {}", e.message);
+        let msg = format!("{what}: {}", one_line(&e.message));
         match e.code {
             HeifErrorCode::UnsupportedFeature | HeifErrorCode::UnsupportedFileType => {
                 PipelineError::UnsupportedFormat(msg)
@@ -186,7 +186,7 @@ pub fn encode_avif(
 ) -> Result<Vec<u8>, PipelineError> {
     let fail = |what: &'static str| {
         move |e: libheif_rs::HeifError| {
-            PipelineError::Encode(format!("avif: {what}: {}", e.message))
+            PipelineError::Encode(format!("avif: {what}: {}", one_line(&e.message)))
         }
     };
     let chroma = if alpha {

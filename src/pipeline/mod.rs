@@ -9,6 +9,7 @@
 pub mod animation;
 pub mod batch;
 pub mod colour;
+pub mod cost;
 pub mod decode;
 pub mod encode;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod version;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::preset::Preset;
+pub use cost::decode_cost;
 pub use encode::Rendered;
 pub use error::PipelineError;
 pub use formats::{OutputFormat, Probe, SourceFormat};
@@ -169,13 +171,15 @@ pub fn decode_upright(
     defer_colour: bool,
 ) -> Result<Upright, PipelineError> {
     let probed = probe(input, limits)?;
-    decode_probed(
+    let mut upright = decode_probed(
         input,
         probed,
         limits,
         &denominator_for(preset, margin),
         defer_colour,
-    )
+    )?;
+    upright.pixels = upright.pixels.into_rgb();
+    Ok(upright)
 }
 
 /// The shrink-on-load denominator `preset` allows with `margin` (`None`: full resolution),
@@ -224,7 +228,7 @@ pub(crate) fn decode_probed(
     };
     img.apply_orientation(source.orientation);
     Ok(Upright {
-        pixels: Pixels::from_image(img),
+        pixels: Pixels::from_image_keeping_grey(img),
         full: upright,
         scale: source.scale,
         deferred_icc,

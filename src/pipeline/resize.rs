@@ -10,12 +10,15 @@ use super::error::PipelineError;
 use super::geometry::Plan;
 use crate::preset::Colour;
 
-/// Upright 8-bit sRGB pixels, RGB or RGBA.
+/// Upright 8-bit sRGB pixels, RGB or RGBA, or (before a resize only) one grey channel.
 #[derive(Clone)]
 pub struct Pixels {
     pub width: u32,
     pub height: u32,
     pub alpha: bool,
+    /// One channel of grey (never with alpha): what a grey source decodes to, kept so
+    /// until [`resize`], whose output is always RGB(A).
+    pub grey: bool,
     pub data: Vec<u8>,
 }
 
@@ -28,19 +31,53 @@ impl Pixels {
                 width,
                 height,
                 alpha: true,
+                grey: false,
                 data: buf.into_raw(),
             },
             other => Pixels {
                 width,
                 height,
                 alpha: false,
+                grey: false,
                 data: other.into_rgb8().into_raw(),
             },
         }
     }
 
+    /// [`Self::from_image`], but an 8-bit grey image keeps its one channel (a third of the
+    /// memory) for the resize to read.
+    pub fn from_image_keeping_grey(img: DynamicImage) -> Self {
+        match img {
+            DynamicImage::ImageLuma8(buf) => Pixels {
+                width: buf.width(),
+                height: buf.height(),
+                alpha: false,
+                grey: true,
+                data: buf.into_raw(),
+            },
+            other => Self::from_image(other),
+        }
+    }
+
+    /// The same pixels as RGB(A): grey is spread to three channels, anything else unchanged.
+    pub fn into_rgb(self) -> Pixels {
+        if !self.grey {
+            return self;
+        }
+        let data = self.data.iter().flat_map(|&v| [v, v, v]).collect();
+        Pixels {
+            grey: false,
+            data,
+            ..self
+        }
+    }
+
     fn channels(&self) -> usize {
-        if self.alpha { 4 } else { 3 }
+        match (self.grey, self.alpha) {
+            (true, _) => 1,
+            (false, true) => 4,
+            (false, false) => 3,
+        }
     }
 
     /// True when there is no alpha channel or every pixel is opaque.
@@ -70,7 +107,10 @@ impl Pixels {
 
     /// Returns the pixels as an `image` buffer (used by the PNG encoder and by tests).
     pub fn into_image(self) -> Option<DynamicImage> {
-        if self.alpha {
+        if self.grey {
+            image::GrayImage::from_raw(self.width, self.height, self.data)
+                .map(DynamicImage::ImageLuma8)
+        } else if self.alpha {
             RgbaImage::from_raw(self.width, self.height, self.data).map(DynamicImage::ImageRgba8)
         } else {
             RgbImage::from_raw(self.width, self.height, self.data).map(DynamicImage::ImageRgb8)
@@ -82,10 +122,10 @@ impl Pixels {
 /// pixels; `scale` is decoded pixels per full-resolution pixel (below 1 after shrink-on-load).
 pub fn resize(src: &Pixels, plan: &Plan, scale: f64) -> Result<Pixels, PipelineError> {
     let (kx, ky) = (scale, scale);
-    let pixel_type = if src.alpha {
-        PixelType::U8x4
-    } else {
-        PixelType::U8x3
+    let pixel_type = match (src.grey, src.alpha) {
+        (true, _) => PixelType::U8,
+        (false, true) => PixelType::U8x4,
+        (false, false) => PixelType::U8x3,
     };
     let (w, h) = plan.resized;
     let internal = |e: &dyn std::fmt::Display| PipelineError::Internal(format!("resize: {e}"));
@@ -99,7 +139,7 @@ pub fn resize(src: &Pixels, plan: &Plan, scale: f64) -> Result<Pixels, PipelineE
     let top = (plan.source.top * ky).clamp(0.0, sh);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .use_alpha(src.alpha)
+        .use_alpha(src.alpha && !src.grey)
         .crop(
             left,
             top,
@@ -113,8 +153,10 @@ pub fn resize(src: &Pixels, plan: &Plan, scale: f64) -> Result<Pixels, PipelineE
         width: w,
         height: h,
         alpha: src.alpha,
+        grey: src.grey,
         data: dst.into_vec(),
-    })
+    }
+    .into_rgb())
 }
 
 /// Places the resized image on the plan's canvas, filling the rest with `background`.
@@ -152,6 +194,7 @@ pub fn pad(img: Pixels, plan: &Plan, background: Colour) -> Pixels {
         width: cw,
         height: chh,
         alpha,
+        grey: false,
         data,
     }
 }

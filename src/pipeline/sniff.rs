@@ -99,9 +99,53 @@ pub fn header(data: &[u8], format: SourceFormat) -> Result<(u32, u32, bool), Pip
     let mut reader = ImageReader::with_format(Cursor::new(data), image_format(format));
     // Only the header is read here; the caller judges the size against its own limits.
     reader.no_limits();
-    let decoder = reader.into_decoder().map_err(PipelineError::from_image)?;
+    let declared = match format {
+        SourceFormat::Webp => webp_declared(data),
+        SourceFormat::Tiff => tiff_declared(data),
+        _ => None,
+    };
+    let decoder = match reader.into_decoder() {
+        Ok(decoder) => decoder,
+        // image-webp refuses a canvas it thinks too large, and the tiff crate a size its
+        // strips do not match, with a format error: the size the header declares is the
+        // answer, so the caller's limit refuses a huge one by its size (a decode of one
+        // within the limit fails later with the decoder's reason).
+        Err(e) => return declared.ok_or_else(|| PipelineError::from_image(e)),
+    };
     let (width, height) = decoder.dimensions();
-    Ok((width, height, decoder.color_type().has_alpha()))
+    let alpha = decoder.color_type().has_alpha();
+    match (width, height, declared) {
+        // (It answers 0x0 for some lossless headers at the 14-bit maximum.)
+        (0, _, Some(d)) | (_, 0, Some(d)) => Ok(d),
+        (0, _, None) | (_, 0, None) => Err(PipelineError::Corrupt(
+            "the header declares a width or height of 0".into(),
+        )),
+        _ => Ok((width, height, alpha)),
+    }
+}
+
+/// The size a WebP's first chunk declares: `VP8X`'s canvas (24-bit width and height minus
+/// one, the alpha flag in bit 4 of its flags), `VP8L`'s (14 bits each, minus one, after the
+/// 0x2f signature) or a `VP8` key frame's (14 bits each after its start code).
+fn webp_declared(data: &[u8]) -> Option<(u32, u32, bool)> {
+    let at = |i: usize| data.get(i).copied().map(u32::from);
+    let declared = match data.get(12..16)? {
+        b"VP8X" => {
+            let u24 = |i: usize| Some(at(i)? | at(i + 1)? << 8 | at(i + 2)? << 16);
+            (u24(24)? + 1, u24(27)? + 1, at(20)? & 0x10 != 0)
+        }
+        b"VP8L" if at(20)? == 0x2f => {
+            let bits = at(21)? | at(22)? << 8 | at(23)? << 16 | at(24)? << 24;
+            let (w, h) = ((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1);
+            (w, h, bits >> 28 & 1 == 1)
+        }
+        b"VP8 " if data.get(23..26)? == [0x9d, 0x01, 0x2a] => {
+            let u14 = |i: usize| Some((at(i)? | at(i + 1)? << 8) & 0x3fff);
+            (u14(26)?, u14(28)?, false)
+        }
+        _ => return None,
+    };
+    (declared.0 > 0 && declared.1 > 0).then_some(declared)
 }
 
 /// The `image` crate's name for a format.
@@ -115,4 +159,47 @@ pub fn image_format(format: SourceFormat) -> ImageFormat {
         // Decoded through libheif (see `heif`), never by the `image` crate.
         SourceFormat::Heif | SourceFormat::Avif => ImageFormat::Avif,
     }
+}
+
+/// The size a TIFF's first IFD declares (`ImageWidth` 256, `ImageLength` 257, SHORT or
+/// LONG), in either byte order.
+fn tiff_declared(data: &[u8]) -> Option<(u32, u32, bool)> {
+    let little = match data.get(..4)? {
+        b"II*\0" => true,
+        b"MM\0*" => false,
+        _ => return None,
+    };
+    let u16_at = |i: usize| {
+        let b: [u8; 2] = data.get(i..i + 2)?.try_into().ok()?;
+        Some(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |i: usize| {
+        let b: [u8; 4] = data.get(i..i + 4)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let ifd = usize::try_from(u32_at(4)?).ok()?;
+    let (mut width, mut height) = (None, None);
+    for e in 0..usize::from(u16_at(ifd)?) {
+        let at = ifd + 2 + e * 12;
+        let value = match u16_at(at + 2)? {
+            3 => u32::from(u16_at(at + 8)?),
+            4 => u32_at(at + 8)?,
+            _ => continue,
+        };
+        match u16_at(at)? {
+            256 => width = Some(value),
+            257 => height = Some(value),
+            _ => {}
+        }
+    }
+    let (w, h) = (width?, height?);
+    (w > 0 && h > 0).then_some((w, h, false))
 }

@@ -75,7 +75,7 @@ impl Thumbnails {
                     .map_err(|e| e.to_string())?;
                 let rendered = self
                     .workers
-                    .run(admitted, move || {
+                    .run(admitted, pipeline::decode_cost(&bytes), move || {
                         pipeline::render(&bytes, &preset, format, &limits)
                     })
                     .await

@@ -205,7 +205,9 @@ impl Thumbnails {
         let limits = self.settings.limits;
         let blurhash = self
             .workers
-            .run(admitted, move || pipeline::placeholder(&bytes, &limits))
+            .run(admitted, pipeline::decode_cost(&bytes), move || {
+                pipeline::placeholder(&bytes, &limits)
+            })
             .await
             .ok()?
             .ok()?;

@@ -14,6 +14,7 @@
 //! - [`error`]: why any of it failed.
 
 pub mod backfill;
+pub mod budget;
 pub mod error;
 pub mod events;
 pub mod fallback;

@@ -305,7 +305,7 @@ impl Originals {
         // Hashing 50 MiB takes tens of milliseconds: not on the async threads.
         let (hash, facts) = self
             .workers
-            .run(admitted, move || {
+            .run(admitted, 0, move || {
                 let facts = pipeline::probe(&bytes, &limits).map(|p| (p, p.orientation));
                 (ContentHash::of(&bytes), facts)
             })

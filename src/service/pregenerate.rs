@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::keys::{ContentHash, ObjectKey};
 use crate::pipeline::batch::{self, Composed};
-use crate::pipeline::{OutputFormat, PipelineError};
+use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::Preset;
 use crate::service::error::ServiceError;
 use crate::service::manifest::{Manifest, formats};
@@ -189,7 +189,8 @@ impl Thumbnails {
             },
         };
         let (limits, expected) = (self.settings.limits, original.hash.clone());
-        let job = self.workers.run(admitted, move || {
+        let cost = pipeline::decode_cost(&bytes);
+        let job = self.workers.run(admitted, cost, move || {
             // As for a request: filed under the hash of the bytes it was rendered from.
             if !hashed && ContentHash::of(&bytes) != expected {
                 return None;
@@ -232,7 +233,8 @@ impl Thumbnails {
     ) -> Result<(), ServiceError> {
         let format = missing.format;
         let admitted = self.workers.admit(Patience::Wait).await?;
-        let job = self.workers.run(admitted, move || {
+        // The composed pixels are the preset's size: nothing to count.
+        let job = self.workers.run(admitted, 0, move || {
             let started = Instant::now();
             composed.encode(format).map(|r| (r, started.elapsed()))
         });

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+use super::budget::{Budget, PER_WORKER};
+
 /// Why a job did not run to its end.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkError {
@@ -42,6 +44,8 @@ pub struct Workers {
     threads: Arc<Semaphore>,
     /// Jobs admitted (running or waiting, with their inputs in memory).
     admission: Arc<Semaphore>,
+    /// Decoded pixels held at once, by all jobs.
+    memory: Arc<Budget>,
     timeout: Duration,
 }
 
@@ -82,6 +86,7 @@ impl Workers {
             jobs,
             threads: Arc::new(Semaphore::new(count)),
             admission: Arc::new(Semaphore::new(count + queue)),
+            memory: Arc::new(Budget::new(count as u64 * PER_WORKER)),
             timeout,
         }
     }
@@ -96,14 +101,16 @@ impl Workers {
         permit.map(Admitted).ok_or(WorkError::Busy)
     }
 
-    /// Runs `f` on a worker thread once one is free; the place is given back when `f`
-    /// returns, even if the caller stopped waiting (a timed-out job still holds its thread).
+    /// Runs `f` on a worker thread once one is free and `cost` bytes of the decode budget
+    /// are ([`crate::pipeline::decode_cost`]); the place is given back when `f` returns, even
+    /// if the caller stopped waiting (a timed-out job still holds its thread).
     pub async fn run<R: Send + 'static>(
         &self,
         admitted: Admitted,
+        cost: u64,
         f: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, WorkError> {
-        self.submit(admitted, f).await?.wait().await
+        self.submit(admitted, cost, f).await?.wait().await
     }
 
     /// Hands `f` to a worker thread once one is free and returns at once: the job runs
@@ -111,6 +118,7 @@ impl Workers {
     pub async fn submit<R: Send + 'static>(
         &self,
         admitted: Admitted,
+        cost: u64,
         f: impl FnOnce() -> R + Send + 'static,
     ) -> Result<Pending<R>, WorkError> {
         let thread = self
@@ -120,9 +128,12 @@ impl Workers {
             .await
             .map_err(|_| WorkError::Busy)?;
         let (tx, rx) = oneshot::channel();
+        let memory = self.memory.clone();
         let job: Job = Box::new(move || {
             let held = (admitted, thread);
+            let taken = memory.take(cost);
             let out = std::panic::catch_unwind(AssertUnwindSafe(f));
+            drop(taken);
             // The place is free by the time the caller hears back.
             drop(held);
             let _ = tx.send(out);
@@ -213,10 +224,10 @@ mod tests {
     async fn a_panic_is_an_error_not_a_lost_thread() {
         let workers = Workers::start(1, 0, Duration::from_secs(5));
         let admitted = workers.admit(Patience::Wait).await.unwrap();
-        let out = workers.run(admitted, || -> u8 { panic!("boom") }).await;
+        let out = workers.run(admitted, 0, || -> u8 { panic!("boom") }).await;
         assert!(matches!(out, Err(WorkError::Crashed(m)) if m.contains("boom")));
         let admitted = workers.admit(Patience::Wait).await.unwrap();
-        assert_eq!(workers.run(admitted, || 7).await, Ok(7));
+        assert_eq!(workers.run(admitted, 0, || 7).await, Ok(7));
     }
 
     async fn futures_like_join(workers: Arc<Workers>, n: usize) -> Vec<String> {
@@ -225,7 +236,7 @@ mod tests {
             let w = workers.clone();
             handles.push(tokio::spawn(async move {
                 let admitted = w.admit(Patience::Wait).await.unwrap();
-                w.run(admitted, || {
+                w.run(admitted, 0, || {
                     std::thread::current().name().unwrap_or_default().to_owned()
                 })
                 .await

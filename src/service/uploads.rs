@@ -44,7 +44,7 @@ impl Thumbnails {
         let checked = bytes.clone();
         let (validated, hash, blurhash) = self
             .workers
-            .run(admitted, move || {
+            .run(admitted, pipeline::decode_cost(&bytes), move || {
                 let validated = pipeline::validate(&checked, &limits)?;
                 let blurhash = pipeline::placeholder(&checked, &limits)?;
                 Ok::<_, PipelineError>((validated, ContentHash::of(&checked), blurhash))

@@ -306,7 +306,8 @@ impl Thumbnails {
         let preset_owned = preset.clone();
         let limits = self.settings.limits;
         let expected = original.hash.clone();
-        let job = self.workers.submit(admitted, move || {
+        let cost = pipeline::decode_cost(&bytes);
+        let job = self.workers.submit(admitted, cost, move || {
             // A variant is filed under the hash of the bytes it was rendered from, whatever
             // metadata or records claimed (unless these bytes were just hashed to learn it).
             if !hashed && ContentHash::of(&bytes) != expected {

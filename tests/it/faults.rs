@@ -1,6 +1,7 @@
 //! S3 trouble, through a TCP proxy in front of a real S3 server: while the store is down,
 //! what memory holds keeps being served (stale-if-error, bounded and counted); while it is
-//! slow, no request outlives its deadline.
+//! slow, no request outlives its deadline; a store just under its per-call timeout is slow
+//! but served, one past it a clear 503 until it recovers.
 
 use std::time::{Duration, Instant};
 
@@ -134,6 +135,64 @@ async fn with_a_slow_store_no_request_outlives_its_deadline() {
     let started = Instant::now();
     assert_eq!(app.get("/t/thumb/a.jpg").await.status, 200);
     assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[tokio::test]
+async fn a_store_just_under_its_call_timeout_is_served_and_one_past_it_is_a_503_until_it_recovers()
+{
+    let s3 = S3Server::start("edge").await;
+    for key in ["a.jpg", "b.jpg"] {
+        s3.put(key, fixture("DSCN0010.jpg")).await;
+    }
+    let proxy = Proxy::start(upstream(&s3)).await;
+    let settings = Settings {
+        storage_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(30),
+        ..Settings::default()
+    };
+    let app = app_behind(&s3, &proxy, settings).await;
+    // Every answer starts 750 ms late, under the 1 s each call may take: slow, but each
+    // call completes, so the cold miss renders.
+    proxy.set(Fault::Delay(Duration::from_millis(750)));
+    let started = Instant::now();
+    let r = app.get("/t/thumb/a.jpg").await;
+    let slow = started.elapsed();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("x-cache"), "miss");
+    assert_eq!(decode_rgb(&r.body).dimensions(), (320, 240));
+    assert!(
+        slow >= Duration::from_millis(1500),
+        "each call waited: {slow:?}"
+    );
+    // 1.3 s, past it: every call gives up at 1 s and the request is a 503 soon after, with
+    // nothing of the store's address in it.
+    proxy.set(Fault::Delay(Duration::from_millis(1300)));
+    let started = Instant::now();
+    let r = app.get("/t/thumb/b.jpg").await;
+    let took = started.elapsed();
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type"), "application/problem+json");
+    assert!(!r.header("retry-after").is_empty());
+    let detail = r.problem()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !detail.contains("127.0.0.1") && !detail.contains(BUCKET),
+        "{detail}"
+    );
+    assert!(took < Duration::from_secs(4), "answered after {took:?}");
+    // What memory holds is still served at once.
+    let started = Instant::now();
+    assert_eq!(app.get("/t/thumb/a.jpg").await.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    // The latency goes away: the next request after the recheck renders, with no restart.
+    proxy.set(Fault::None);
+    tokio::time::sleep(thumbkit::service::originals::OUTAGE_RECHECK + Duration::from_millis(200))
+        .await;
+    let r = app.get("/t/thumb/b.jpg").await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(decode_rgb(&r.body).dimensions(), (320, 240));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ fn small_rgb() -> image::RgbImage {
     image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]))
 }
 
-fn encoded(format: image::ImageFormat) -> Vec<u8> {
+pub(super) fn encoded(format: image::ImageFormat) -> Vec<u8> {
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(small_rgb())
         .write_to(&mut std::io::Cursor::new(&mut out), format)
@@ -135,7 +135,7 @@ fn vp8l_payload() -> Vec<u8> {
 }
 
 /// A little-endian TIFF of the small image with IFD0 edited by `edit(ifd_offset, bytes)`.
-fn tiff_edited(edit: impl Fn(usize, &mut Vec<u8>)) -> Vec<u8> {
+pub(super) fn tiff_edited(edit: impl Fn(usize, &mut Vec<u8>)) -> Vec<u8> {
     let mut t = encoded(image::ImageFormat::Tiff);
     assert_eq!(&t[..2], b"II");
     let ifd = u32::from_le_bytes(t[4..8].try_into().expect("4 bytes")) as usize;
@@ -144,7 +144,7 @@ fn tiff_edited(edit: impl Fn(usize, &mut Vec<u8>)) -> Vec<u8> {
 }
 
 /// Sets a TIFF tag's (SHORT or LONG, one value) value in IFD0.
-fn set_tag(t: &mut [u8], ifd: usize, tag: u16, value: u32) {
+pub(super) fn set_tag(t: &mut [u8], ifd: usize, tag: u16, value: u32) {
     let n = u16::from_le_bytes([t[ifd], t[ifd + 1]]) as usize;
     for e in 0..n {
         let at = ifd + 2 + e * 12;

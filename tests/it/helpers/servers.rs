@@ -126,7 +126,8 @@ impl Drop for Binary {
 pub enum Fault {
     /// Passes bytes through.
     None,
-    /// Holds each answer from upstream this long first.
+    /// Holds the start of each answer from upstream this long (its first byte, once per
+    /// request): a store with this much latency.
     Delay(std::time::Duration),
     /// Closes every connection at once: the server is down.
     Down,
@@ -205,7 +206,20 @@ impl Proxy {
                     };
                     let (mut cr, mut cw) = client.split();
                     let (mut sr, mut sw) = server.split();
-                    let up = tokio::io::copy(&mut cr, &mut sw);
+                    // Set when the client has sent (part of) a request: the next bytes from
+                    // upstream start its answer, which is the one thing delayed.
+                    let asked = std::sync::atomic::AtomicBool::new(false);
+                    let up = async {
+                        let mut buf = vec![0u8; 64 << 10];
+                        loop {
+                            let n = cr.read(&mut buf).await?;
+                            if n == 0 {
+                                return Ok::<_, std::io::Error>(());
+                            }
+                            asked.store(true, Ordering::SeqCst);
+                            sw.write_all(&buf[..n]).await?;
+                        }
+                    };
                     let down = async {
                         let mut buf = vec![0u8; 64 << 10];
                         loop {
@@ -214,7 +228,9 @@ impl Proxy {
                                 return Ok::<_, std::io::Error>(());
                             }
                             let fault = *shared.fault.lock().unwrap();
-                            if let Fault::Delay(d) = fault {
+                            if let Fault::Delay(d) = fault
+                                && asked.swap(false, Ordering::SeqCst)
+                            {
                                 tokio::time::sleep(d).await;
                             }
                             cw.write_all(&buf[..n]).await?;

@@ -1,0 +1,43 @@
+//! What a decode will hold at its peak, read from the header alone: the render workers take
+//! it out of their shared memory budget before decoding (`service::budget`).
+
+use super::formats::SourceFormat as F;
+
+/// Bytes a full decode of `input` may hold at its peak, from its header alone (0 when the
+/// header cannot be read: such an input is refused before it decodes): the pixels at the
+/// depth the format stores them, plus their 8-bit RGB(A) copy. What the render workers'
+/// shared memory budget counts ([`crate::service::budget`]).
+pub fn decode_cost(input: &[u8]) -> u64 {
+    let Ok(format) = super::sniff::sniff(input) else {
+        return 0;
+    };
+    let Ok((w, h, alpha)) = super::sniff::header(input, format) else {
+        return 0;
+    };
+    let pixels = u64::from(w) * u64::from(h);
+    let rgb: u64 = if alpha { 4 } else { 3 };
+    let stored = match format {
+        // Decoded straight to RGB, at most at full size (CMYK through 4 bytes first).
+        F::Jpeg => return pixels * 4,
+        // IHDR: bit depth at 24, colour type at 25; palettes expand to RGB(A).
+        F::Png => {
+            let depth: u64 = if input.get(24) == Some(&16) { 2 } else { 1 };
+            // 8-bit grey is resized as it is, with no RGB copy (see `Pixels`).
+            if input.get(25) == Some(&0) && depth == 1 {
+                return pixels;
+            }
+            let channels = match input.get(25) {
+                Some(0) => 1,
+                Some(4) => 2,
+                Some(3) => rgb,
+                Some(6) => 4,
+                _ => 3,
+            };
+            channels * depth
+        }
+        F::Gif | F::Webp => rgb,
+        // May be 16 bits per sample.
+        F::Tiff | F::Heif | F::Avif => rgb * 2,
+    };
+    pixels * (stored + rgb)
+}
