@@ -63,6 +63,7 @@ render: deps
 test: test-deps
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	scripts/deny.sh
 	cd clients/js && node --test test/
 	cd clients/python && /usr/bin/python3 -m pytest -q -p no:cacheprovider
 	cargo test
