@@ -4,6 +4,7 @@
 # package registries, not GitHub). Run on a machine that reaches GitHub, after changing
 # dependencies: `scripts/advisories.sh [path/to/a/clone/of/rustsec/advisory-db]`.
 set -euo pipefail
+export LC_ALL=C
 cd "$(dirname "$0")/.."
 src=${1:-}
 if [ -z "$src" ]; then

@@ -4,6 +4,7 @@
 # refreshed by scripts/advisories.sh), made into a local git repository for cargo-deny to
 # fetch from, since CI cannot reach GitHub.
 set -euo pipefail
+export LC_ALL=C
 cd "$(dirname "$0")/.."
 command -v cargo-deny >/dev/null || cargo install --locked cargo-deny@0.20.2
 db=deny/advisory-db
