@@ -13,6 +13,7 @@ mod deep_jpeg;
 mod failures;
 mod faults;
 mod hardening;
+mod hostile;
 mod layout;
 mod memory;
 mod peers;
