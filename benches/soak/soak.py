@@ -28,8 +28,8 @@ TK = ROOT / "target" / "release" / "thumbkit"
 PORT = 18190
 SOAK = int(os.environ.get("SOAK_SECONDS", "600"))
 PHOTO = ROOT / "fixtures" / "2569067123_aca715a2ee_o.jpg"  # 6 MP camera photo
-ORIGINALS = 2000
-PRESETS = 100  # 2000 x 100 = 200,000 distinct variants, none rendered twice
+ORIGINALS = 3000
+PRESETS = 100  # 3000 x 100 = 300,000 distinct variants, none rendered twice
 HIT_RATE = 200  # memory hits per second, on 4 connections
 HOT = "/t/thumb/hot.jpg"
 
@@ -83,15 +83,17 @@ def start():
            "THUMBKIT_LISTEN": f"127.0.0.1:{PORT}",
            "THUMBKIT_PRESETS": str(WORK / "presets"),
            "THUMBKIT_LOG": "warn"}
+    if Client().get("/healthz")[0] != 0:
+        raise SystemExit(f"something already answers on port {PORT}: stop it first")
     log = open(WORK / "thumbkit.log", "ab")
     proc = subprocess.Popen([str(TK), "serve"], env=env, stdout=log, stderr=log)
     for _ in range(200):
-        try:
-            if Client().get("/healthz")[0] == 200:
-                return proc
-        except OSError:
-            pass
+        if proc.poll() is not None:
+            break
+        if Client().get("/healthz")[0] == 200:
+            return proc
         time.sleep(0.05)
+    proc.kill()
     raise SystemExit("thumbkit did not start: see target/soak/thumbkit.log")
 
 
@@ -114,7 +116,7 @@ def hits(seconds, stop, latencies):
             due += period
             time.sleep(max(0.0, due - time.monotonic()))
     end = time.monotonic() + seconds
-    threads = [threading.Thread(target=one, args=(k,)) for k in range(4)]
+    threads = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(4)]
     for t in threads:
         t.start()
     return threads
@@ -186,6 +188,8 @@ def soak(proc, paths, rate):
         sent += 1
         pending = [p for p in pending if p.is_alive()]
     stop.set()
+    print(f"sent {sent} cold requests in {time.monotonic() - started:.0f} s "
+          f"({sent / (time.monotonic() - started):.1f}/s)", flush=True)
     for t in hit_threads + pending:
         t.join(timeout=120)
     return answers, retry_after_missing, latencies, rss
@@ -196,6 +200,14 @@ def main():
         raise SystemExit("build first: cargo build --release")
     prepare()
     proc = start()
+    try:
+        run(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def run(proc):
     c = Client()
     assert c.get(HOT)[0] == 200  # the hot variant, in memory from now on
     rss_start = status_of(proc.pid, "VmRSS")
