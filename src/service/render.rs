@@ -65,6 +65,12 @@ impl Workers {
             let spawned = std::thread::Builder::new()
                 .name(format!("thumbkit-render-{n}"))
                 .spawn(move || {
+                    // Below the connection threads: a memory hit waits for no render.
+                    // SAFETY: setpriority only reads its arguments; `who` 0 is this thread.
+                    #[cfg(target_os = "linux")]
+                    unsafe {
+                        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+                    }
                     loop {
                         // The lock is held only to take the next job.
                         let next = match receiver.lock() {
