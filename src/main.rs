@@ -2,13 +2,20 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod cli;
 
 fn main() -> ExitCode {
     thumbkit::runtime::tune_allocator();
-    match cli::run(cli::Cli::parse()) {
+    // Before the flags, whose defaults the environment (and so `.env`) can set.
+    if let Some(e) = &thumbkit::config::env::load().dotenv_error {
+        eprintln!("thumbkit: .env: {e}");
+        return ExitCode::FAILURE;
+    }
+    let matches = cli::Cli::command().get_matches();
+    let parsed = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli::run(parsed, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("thumbkit: {message}");

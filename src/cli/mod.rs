@@ -132,7 +132,7 @@ pub(crate) enum Command {
     },
 }
 
-pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
+pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
     match cli.command {
         Command::Render {
             preset,
@@ -142,7 +142,14 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             output,
             format,
         } => render::run(preset, presets, limits, input, output, format),
-        Command::Serve(args) => serve(*args),
+        Command::Serve(args) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            serve(
+                *args,
+                command.find_subcommand("serve"),
+                matches.subcommand_matches("serve"),
+            )
+        }
         Command::Pregen {
             store,
             preset_files,

@@ -1,17 +1,40 @@
 //! `thumbkit serve`: the configuration ([`thumbkit::config`]) run by
 //! [`thumbkit::startup::App`] until SIGTERM or Ctrl-C, then drained.
 
-use thumbkit::config::ServeArgs;
+use clap::parser::ValueSource;
+use thumbkit::config::{ServeArgs, report};
 use thumbkit::startup::App;
 
 use super::error::CliError;
 
-/// Runs the service until it is told to stop.
-pub(crate) fn serve(args: ServeArgs) -> Result<(), CliError> {
+/// Runs the service until it is told to stop (or prints its configuration).
+/// `command` is the subcommand's definition and `matches` what it parsed (for
+/// `--print-config` and where the store came from).
+pub(crate) fn serve(
+    args: ServeArgs,
+    command: Option<&clap::Command>,
+    matches: Option<&clap::ArgMatches>,
+) -> Result<(), CliError> {
     // Before the configuration: the connection cap's default depends on the files limit.
     thumbkit::runtime::raise_open_files_limit();
+    if args.print_config {
+        if let (Some(sub), Some(matches)) = (command, matches) {
+            print!("{}", report::render(&report::effective(sub, matches)));
+        }
+        // Then whether it would run: a refusal exits non-zero with its reason.
+        args.config()?;
+        return Ok(());
+    }
+    let embedded =
+        matches.and_then(|m| m.value_source("storage")) == Some(ValueSource::DefaultValue);
     let config = args.config()?;
     thumbkit::telemetry::init(config.log);
+    if embedded {
+        tracing::info!(
+            "neither THUMBKIT_STORAGE nor AWS_STORAGE_BUCKET_NAME is set: using the embedded default, the local directory {}",
+            config.store.spec.describe()
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         let app = App::build(config, shutdown_signal()).await?;

@@ -37,8 +37,9 @@ pub(crate) struct UrlArgs {
     ttl: Span,
     #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
-    /// Put before each path, e.g. `https://img.example.com`.
-    #[arg(long, default_value = "")]
+    /// Put before each path, e.g. `https://img.example.com` (default: THUMBKIT_PUBLIC_URL,
+    /// else AWS_S3_CUSTOM_DOMAIN, else none).
+    #[arg(long, env = "THUMBKIT_PUBLIC_URL", default_value = "")]
     base: String,
 }
 

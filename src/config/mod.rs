@@ -4,8 +4,10 @@
 //! flags show it from there, so no default is written twice.
 
 mod args;
+pub mod env;
 mod error;
 mod peers;
+pub mod report;
 mod units;
 
 use std::net::SocketAddr;
@@ -159,6 +161,35 @@ pub struct ServeArgs {
     /// Serve the demo page at `/` (default: on for a local directory, off for S3).
     #[arg(long, env = "THUMBKIT_DEMO")]
     pub demo: Option<bool>,
+    /// The CDN's (or this service's public) origin, e.g. `https://img.example.com`:
+    /// manifests and the demo page then give absolute URLs on it (default: from
+    /// AWS_S3_CUSTOM_DOMAIN, else paths).
+    #[arg(long, env = "THUMBKIT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Print the effective configuration, secrets masked, with where each value came from,
+    /// and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Checks a public URL (`http(s)://host[:port][/path]`, no query or fragment) and drops its
+/// trailing `/`.
+pub fn parse_public_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "`{url}` must be an origin or a path, without a query, fragment or spaces"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 impl ServeArgs {
@@ -215,6 +246,16 @@ impl ServeArgs {
             .demo
             .unwrap_or(matches!(store.spec, crate::storage::StorageSpec::Fs(_)));
         let peers = self.peers.config(self.listen)?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(parse_public_url)
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                setting: "THUMBKIT_PUBLIC_URL",
+                reason,
+            })?;
         let defaults = Settings::default();
         let workers = self
             .render_workers
@@ -241,6 +282,7 @@ impl ServeArgs {
             avif_budget: self.avif_budget.0,
             fallback: self.fallback,
             peers,
+            public_url,
         };
         let http = Options {
             api_token: self.api_token,

@@ -136,6 +136,10 @@ impl Thumbnails {
                 if let Some(signer) = &self.settings.signer {
                     url = signer.sign(&url, expires);
                 }
+                // The signature covers the path: the CDN forwards it unchanged.
+                if let Some(base) = &self.settings.public_url {
+                    url.insert_str(0, base);
+                }
                 let info = VariantInfo {
                     url,
                     width,

@@ -95,6 +95,9 @@ pub struct Settings {
     pub fallback: Option<std::path::PathBuf>,
     /// The other instances over the same store (`THUMBKIT_PEERS`), when there are any.
     pub peers: Option<crate::peers::PeerConfig>,
+    /// Put before every URL the service hands out (`THUMBKIT_PUBLIC_URL`, a CDN's origin),
+    /// without a trailing `/`; `None` hands out paths.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -124,6 +127,7 @@ impl Default for Settings {
             avif_budget: Duration::from_secs(2),
             fallback: None,
             peers: None,
+            public_url: None,
         }
     }
 }

@@ -49,6 +49,18 @@ impl StorageSpec {
             )),
         }
     }
+
+    /// As `THUMBKIT_STORAGE` would spell it.
+    pub fn describe(&self) -> String {
+        match self {
+            StorageSpec::Fs(path) => format!("fs:{}", path.display()),
+            StorageSpec::S3(location) => {
+                let prefix = location.prefix().trim_end_matches('/');
+                let sep = if prefix.is_empty() { "" } else { "/" };
+                format!("s3://{}{sep}{prefix}", location.bucket())
+            }
+        }
+    }
 }
 
 /// What a storage call was for, for the `kind` label of the storage metric.

@@ -10,6 +10,7 @@ mod cli;
 mod clients;
 mod crash;
 mod deep_jpeg;
+mod deploy;
 mod failures;
 mod faults;
 mod hardening;

@@ -13,13 +13,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct Binary {
     pub child: std::process::Child,
     pub addr: SocketAddr,
-    /// What it printed on stdout after the listening line (drained in the background).
+    /// What it printed on stdout but the listening line (drained in the background).
     pub log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Binary {
     /// Starts `thumbkit serve` on 127.0.0.1:0 with the shipped presets and `env`.
     pub fn start(env: &[(&str, String)]) -> Self {
+        Self::start_in(Path::new(env!("CARGO_MANIFEST_DIR")), env)
+    }
+
+    /// [`Self::start`] with `cwd` as its working directory (where it reads `.env`).
+    pub fn start_in(cwd: &Path, env: &[(&str, String)]) -> Self {
         use std::io::BufRead;
         // THUMBKIT_TEST_BIN runs the tests against another build (a release binary, an
         // older version) to compare.
@@ -30,6 +35,7 @@ impl Binary {
         let mut command = std::process::Command::new(binary);
         command
             .arg("serve")
+            .current_dir(cwd)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("THUMBKIT_LISTEN", "127.0.0.1:0")
@@ -49,11 +55,13 @@ impl Binary {
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
         let mut addr = None;
+        let mut before = Vec::new();
         for line in lines.by_ref().map_while(Result::ok) {
             if let Some(rest) = line.split("http://").nth(1) {
                 addr = rest.split('/').next().and_then(|a| a.parse().ok());
                 break;
             }
+            before.push(line);
         }
         let Some(addr) = addr else {
             let mut err = String::new();
@@ -61,7 +69,7 @@ impl Binary {
             let _ = child.stderr.take().unwrap().read_to_string(&mut err);
             panic!("thumbkit serve did not start: {err}");
         };
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::new(std::sync::Mutex::new(before));
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
