@@ -4,6 +4,7 @@
 
 mod error;
 mod files;
+mod gc;
 mod render;
 mod serve;
 mod store;
@@ -84,6 +85,22 @@ pub(crate) enum Command {
         /// Keys of the originals.
         #[arg(required = true)]
         keys: Vec<String>,
+    },
+    /// List the variants made under presets' old fingerprints (or by removed presets), with
+    /// counts and bytes; `--delete` deletes them.
+    Gc {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        presets: PresetArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Only list what would be deleted (the default).
+        #[arg(long, conflicts_with = "delete")]
+        dry_run: bool,
+        /// Delete the stale variants.
+        #[arg(long)]
+        delete: bool,
     },
     /// Sign a thumbnail URL path (e.g. `/t/thumb/a.jpg?v=...`) with THUMBKIT_SIGNING_KEY.
     Sign {
@@ -171,6 +188,13 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             limits,
             keys,
         } => purge(&store, keys, presets.load()?, limits.limits()),
+        Command::Gc {
+            store,
+            presets,
+            limits,
+            dry_run: _,
+            delete,
+        } => gc::run(&store, presets.load()?, limits.limits(), delete),
         Command::Sign {
             path,
             ttl,

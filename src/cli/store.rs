@@ -13,7 +13,7 @@ use thumbkit::service::{Settings, Thumbnails};
 use super::error::CliError;
 
 /// A service without HTTP, for the commands that work on the store.
-fn offline_service(
+pub(crate) fn offline_service(
     store: &StoreArgs,
     presets: Presets,
     limits: Limits,

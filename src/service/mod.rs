@@ -18,6 +18,7 @@ pub mod budget;
 pub mod error;
 pub mod events;
 pub mod fallback;
+pub mod gc;
 pub mod manifest;
 pub mod originals;
 pub mod peers;

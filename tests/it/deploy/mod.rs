@@ -3,3 +3,4 @@
 //! the traces, and the deployment files in `deploy/`.
 
 mod dotenv;
+mod gc;
