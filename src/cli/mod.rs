@@ -2,6 +2,7 @@
 //!
 //! Every failure ends with a one-line reason on stderr and a non-zero exit.
 
+mod doctor;
 mod error;
 mod files;
 mod gc;
@@ -56,6 +57,9 @@ pub(crate) enum Command {
     },
     /// Serve thumbnails over HTTP: GET /t/{preset}/{key}.
     Serve(Box<ServeArgs>),
+    /// Check a deployment with `serve`'s configuration: the store, every permission, the
+    /// clock, presets, secrets and memory, one line each with its fix (exit 1 if any fails).
+    Doctor(Box<ServeArgs>),
     /// Render every missing variant of every original in the store (resumable).
     Pregen {
         #[command(flatten)]
@@ -188,6 +192,7 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             limits,
             keys,
         } => purge(&store, keys, presets.load()?, limits.limits()),
+        Command::Doctor(args) => doctor::run(*args),
         Command::Gc {
             store,
             presets,

@@ -160,6 +160,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn check(&self) -> Result<(), StoreError>;
     /// Where the store is, for logs: `fs:./data`, `s3://bucket/prefix`.
     fn describe(&self) -> String;
+    /// The server's clock (from its `Date` header), for stores that sign requests with a
+    /// time; `None` when it has no clock of its own or did not say.
+    async fn server_time(&self) -> Option<std::time::SystemTime> {
+        None
+    }
     /// The key, in this store, of the object an S3 event names (bucket and full key), or
     /// `None` when the event is about another bucket or outside the prefix. Stores without
     /// buckets take the key as it is.

@@ -311,6 +311,27 @@ impl Store for S3Store {
         Ok(keys)
     }
 
+    async fn server_time(&self) -> Option<std::time::SystemTime> {
+        // Any answer carries `Date`, a refusal too: a HEAD of a key that does not exist.
+        let key = format!(
+            "{}_doctor/clock-{}",
+            self.location.prefix,
+            std::process::id()
+        );
+        let date = match self
+            .client
+            .head_object()
+            .bucket(&self.location.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => return None,
+            Err(e) => e.raw_response()?.headers().get("date").map(str::to_owned)?,
+        };
+        httpdate::parse_http_date(&date).ok()
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         match self
             .client

@@ -2,5 +2,6 @@
 //! names, `serve --print-config`, `thumbkit doctor`, `thumbkit gc`, the OpenAPI document,
 //! the traces, and the deployment files in `deploy/`.
 
+mod doctor;
 mod dotenv;
 mod gc;

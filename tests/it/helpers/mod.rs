@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod fixtures;
+pub mod policy;
 pub mod process;
 pub mod s3;
 pub mod servers;

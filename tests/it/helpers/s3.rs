@@ -21,10 +21,24 @@ pub struct S3Server {
 impl S3Server {
     /// Starts a server over a fresh directory and creates [`BUCKET`].
     pub async fn start(tag: &str) -> Self {
+        Self::start_with(tag, None).await
+    }
+
+    /// [`Self::start`], and with a policy: requests signed with
+    /// [`policy::APP_KEY`](super::policy::APP_KEY) get only what it allows.
+    pub async fn start_with(tag: &str, policy: Option<super::policy::Policy>) -> Self {
         let root = temp_dir(&format!("s3-{tag}"));
         let fs = s3s_fs::FileSystem::new(&root).unwrap();
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let mut auth = s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY);
+        if let Some(policy) = policy {
+            auth.register(
+                super::policy::APP_KEY.into(),
+                super::policy::APP_SECRET.into(),
+            );
+            builder.set_access(super::policy::PolicyAccess(policy));
+        }
+        builder.set_auth(auth);
         let service = builder.build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,308 @@
+//! `thumbkit doctor`: reads the configuration `serve` would run with and checks, one line
+//! each with the fix, what makes a deployment fail later: the store, every permission
+//! thumbkit uses (on a probe object of its own), the clock, the presets, the secrets a
+//! public address needs, and whether the caches fit in the machine's memory.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use thumbkit::config::{ServeArgs, StoreConfig};
+use thumbkit::keys::ObjectKey;
+use thumbkit::preset::Presets;
+use thumbkit::service::budget::PER_WORKER;
+use thumbkit::storage::{StorageSpec, Store};
+
+use super::error::CliError;
+
+/// SigV4 refuses requests whose time is further than this from the server's.
+const SIGV4_SKEW: Duration = Duration::from_secs(15 * 60);
+/// What the process needs besides the cache and the decode budgets: code, connections,
+/// buffers (the soak's resident set with an empty cache).
+const BASE_BYTES: u64 = 64 << 20;
+
+/// One check's outcome.
+struct Report {
+    failed: usize,
+}
+
+impl Report {
+    fn ok(&mut self, what: &str, detail: impl AsRef<str>) {
+        println!("ok    {what}: {}", detail.as_ref());
+    }
+
+    fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.failed += 1;
+        println!("FAIL  {what}: {} -> {}", detail.as_ref(), fix.as_ref());
+    }
+}
+
+/// Runs every check; exits non-zero when any fails.
+pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
+    let mut report = Report { failed: 0 };
+    let store_config = match args.store.config() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            report.fail("storage", e.to_string(), "fix THUMBKIT_STORAGE");
+            None
+        }
+    };
+    match Presets::load(&args.presets.preset_files) {
+        Ok(p) => report.ok("presets", format!("{} load", p.every().count())),
+        Err(e) => report.fail("presets", e.to_string(), "fix the preset file it names"),
+    }
+    secrets(&args, &mut report);
+    memory(&args, &mut report);
+    let config = args.clone().config();
+    if let Err(e) = &config {
+        report.fail(
+            "configuration",
+            e.to_string(),
+            "serve would refuse to start",
+        );
+    }
+    if let Some(store_config) = store_config {
+        let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+        runtime.block_on(store(&store_config, &mut report));
+    }
+    match report.failed {
+        0 => {
+            println!("doctor: every check passed");
+            Ok(())
+        }
+        1 => Err(CliError::Incomplete("1 check failed".into())),
+        n => Err(CliError::Incomplete(format!("{n} checks failed"))),
+    }
+}
+
+fn secrets(args: &ServeArgs, report: &mut Report) {
+    if args.listen.ip().is_loopback() {
+        report.ok(
+            "secrets",
+            format!(
+                "listening on loopback ({}): the token and signing key are optional",
+                args.listen
+            ),
+        );
+        return;
+    }
+    match (&args.api_token, &args.signing_key) {
+        (Some(_), Some(_)) => report.ok(
+            "secrets",
+            format!("{}: the API token and the signing key are set", args.listen),
+        ),
+        (token, _) => {
+            let missing: Vec<&str> = [
+                token.is_none().then_some("THUMBKIT_API_TOKEN"),
+                args.signing_key.is_none().then_some("THUMBKIT_SIGNING_KEY"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            report.fail(
+                "secrets",
+                format!(
+                    "listening on {} without {}",
+                    args.listen,
+                    missing.join(" and ")
+                ),
+                "set them (e.g. `openssl rand -hex 32`), or listen on 127.0.0.1 behind a proxy",
+            );
+        }
+    }
+}
+
+fn memory(args: &ServeArgs, report: &mut Report) {
+    let workers = args
+        .render_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+        .max(1) as u64;
+    let need = args.memory_cache.0 + workers * PER_WORKER + BASE_BYTES;
+    let Some((limit, source)) = memory_limit() else {
+        report.ok(
+            "memory",
+            "the machine's memory could not be read; not checked",
+        );
+        return;
+    };
+    let what = format!(
+        "cache {} + {workers} workers x {} decode budget + {} base = {} of {} ({source})",
+        mib(args.memory_cache.0),
+        mib(PER_WORKER),
+        mib(BASE_BYTES),
+        mib(need),
+        mib(limit)
+    );
+    if need <= limit {
+        report.ok("memory", what);
+    } else {
+        report.fail(
+            "memory",
+            what,
+            "lower THUMBKIT_MEMORY_CACHE or THUMBKIT_RENDER_WORKERS, or give it more memory",
+        );
+    }
+}
+
+/// The memory this process may use: a cgroup's limit (a container's) if lower than RAM.
+fn memory_limit() -> Option<(u64, &'static str)> {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?
+        * 1024;
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match cgroup {
+        Some(limit) if limit < total => Some((limit, "the cgroup's memory.max")),
+        _ => Some((total, "the machine's memory")),
+    }
+}
+
+async fn store(config: &StoreConfig, report: &mut Report) {
+    let store = match thumbkit::startup::open_store(config).await {
+        Ok(store) => {
+            report.ok(
+                "store",
+                match config.spec {
+                    StorageSpec::S3(_) => {
+                        format!("{} answers, the bucket exists", store.describe())
+                    }
+                    StorageSpec::Fs(_) => format!("{} is a usable directory", store.describe()),
+                },
+            );
+            store
+        }
+        Err(e) => {
+            report.fail("store", e.to_string(), store_fix(&config.spec));
+            return;
+        }
+    };
+    let bounded = |what| async move { tokio::time::timeout(config.timeout, what).await };
+    match bounded(store.server_time()).await.ok().flatten() {
+        Some(server) => {
+            let now = SystemTime::now();
+            let skew = now
+                .duration_since(server)
+                .or_else(|_| server.duration_since(now))
+                .unwrap_or_default();
+            // `Date` has whole seconds: anything under 2 s is no measurable skew.
+            let shown = format!("{} s from the store's clock", skew.as_secs());
+            if skew < SIGV4_SKEW {
+                report.ok("clock", shown);
+            } else {
+                report.fail(
+                    "clock",
+                    shown,
+                    "SigV4 refuses requests over 15 min off: run NTP (chrony, systemd-timesyncd)",
+                );
+            }
+        }
+        None => report.ok("clock", "the store has no clock to compare (not S3)"),
+    }
+    permissions(store.as_ref(), config, report).await;
+}
+
+/// PUT, HEAD, GET, LIST and DELETE of a probe object in thumbkit's own folder, as serving
+/// needs them (variants written and read, a bucket listed, purges).
+async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Report) {
+    let folder = format!("{}/_doctor/", config.layout.prefix());
+    let nonce = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let Ok(key) = ObjectKey::parse(&format!("{folder}probe-{}-{nonce}", std::process::id())) else {
+        report.fail(
+            "permissions",
+            "no probe key",
+            "fix THUMBKIT_VARIANTS_PREFIX",
+        );
+        return;
+    };
+    let body = Bytes::from(format!("thumbkit doctor {nonce}\n"));
+    let need = |action: &str, on: &str| match &config.spec {
+        StorageSpec::S3(l) => format!(
+            "grant {action} on arn:aws:s3:::{}{on} (deploy/iam-policy.json)",
+            l.bucket()
+        ),
+        StorageSpec::Fs(root) => format!(
+            "let thumbkit's user write to {}",
+            root.join(config.layout.prefix()).display()
+        ),
+    };
+    let prefixed = |rest: &str| match &config.spec {
+        StorageSpec::S3(l) => format!("/{}{}{rest}", l.prefix(), config.layout.prefix()),
+        StorageSpec::Fs(_) => String::new(),
+    };
+    let t = config.timeout;
+    let timed = |r: Result<Result<(), String>, tokio::time::error::Elapsed>| {
+        r.unwrap_or_else(|_| Err(format!("no answer within {t:?}")))
+    };
+    let empty = Default::default();
+    let put = tokio::time::timeout(t, store.put(&key, body.clone(), "text/plain", &empty)).await;
+    match timed(put.map(|r| r.map_err(|e| e.to_string()))) {
+        Ok(()) => report.ok("PUT", format!("wrote {key}")),
+        Err(e) => {
+            let fix = need("s3:PutObject", &prefixed("/*"));
+            report.fail("PUT", e, fix);
+            // Nothing was written: the other probes have nothing to read.
+            return;
+        }
+    }
+    let head = tokio::time::timeout(t, store.head(&key)).await;
+    match timed(head.map(|r| match r {
+        Ok(Some(info)) if info.size == body.len() as u64 => Ok(()),
+        Ok(Some(info)) => Err(format!("it is {} bytes, not {}", info.size, body.len())),
+        Ok(None) => Err("the object just written is not there".into()),
+        Err(e) => Err(e.to_string()),
+    })) {
+        Ok(()) => report.ok("HEAD", "sees it"),
+        Err(e) => report.fail("HEAD", e, need("s3:GetObject", &prefixed("/*"))),
+    }
+    let get = tokio::time::timeout(t, store.get(&key)).await;
+    match timed(get.map(|r| match r {
+        Ok(Some(o)) if o.bytes == body => Ok(()),
+        Ok(Some(_)) => Err("read back different bytes".into()),
+        Ok(None) => Err("the object just written is not there".into()),
+        Err(e) => Err(e.to_string()),
+    })) {
+        Ok(()) => report.ok("GET", "reads it back"),
+        Err(e) => report.fail("GET", e, need("s3:GetObject", "/*")),
+    }
+    let list = tokio::time::timeout(t, store.list(&folder)).await;
+    match timed(list.map(|r| match r {
+        Ok(keys) if keys.contains(&key) => Ok(()),
+        Ok(_) => Err(format!("listing {folder} does not show it")),
+        Err(e) => Err(e.to_string()),
+    })) {
+        Ok(()) => report.ok("LIST", format!("lists {folder}")),
+        Err(e) => report.fail("LIST", e, need("s3:ListBucket", "")),
+    }
+    let delete = tokio::time::timeout(t, store.delete(&key)).await;
+    match timed(delete.map(|r| r.map_err(|e| e.to_string()))) {
+        Ok(()) => report.ok("DELETE", "deletes it"),
+        Err(e) => report.fail(
+            "DELETE",
+            format!("{e} (the probe {key} is left behind)"),
+            need("s3:DeleteObject", &prefixed("/*")),
+        ),
+    }
+}
+
+fn store_fix(spec: &StorageSpec) -> &'static str {
+    match spec {
+        StorageSpec::S3(_) => {
+            "check AWS_ENDPOINT_URL/THUMBKIT_S3_ENDPOINT, AWS_REGION, the credentials and the bucket name"
+        }
+        StorageSpec::Fs(_) => "create the directory, or point THUMBKIT_STORAGE at one",
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes >> 20)
+}
