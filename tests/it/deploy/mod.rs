@@ -4,4 +4,5 @@
 
 mod doctor;
 mod dotenv;
+mod files;
 mod gc;

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Validates deploy/*.json against AWS's own S3 API model (botocore's service model, the one
+the AWS CLI uses for `aws s3api put-bucket-...`), so a file that would be refused by
+`put-bucket-lifecycle-configuration` fails here first. Prints one line per file; exits 1
+on the first invalid one. Usage: deploy/validate.py [DIR]"""
+
+import json
+import pathlib
+import sys
+
+import botocore.session
+from botocore.validate import ParamValidator
+
+# file -> (operation, parameter holding the document)
+DOCUMENTS = {
+    "lifecycle.json": ("PutBucketLifecycleConfiguration", "LifecycleConfiguration"),
+    "notification.json": ("PutBucketNotificationConfiguration", "NotificationConfiguration"),
+    "cors.json": ("PutBucketCors", "CORSConfiguration"),
+}
+
+
+def main() -> int:
+    folder = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent)
+    model = botocore.session.get_session().get_service_model("s3")
+    validator = ParamValidator()
+    failed = 0
+    for name, (operation, param) in DOCUMENTS.items():
+        doc = json.loads((folder / name).read_text())
+        shape = model.operation_model(operation).input_shape
+        report = validator.validate({"Bucket": "YOUR-BUCKET", param: doc}, shape)
+        if report.has_errors():
+            print(f"{name}: invalid for {operation}: {report.generate_report()}")
+            failed += 1
+        else:
+            print(f"{name}: valid {operation} input")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
