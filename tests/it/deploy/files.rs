@@ -129,7 +129,7 @@ fn the_dockerfile_runs_as_a_user_with_every_library_the_binary_links() {
     let user = runtime
         .lines()
         .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .next_back()
         .expect("a USER in the runtime stage");
     assert!(user != "root" && user != "0", "runs as {user}");
     assert!(runtime.contains("\nHEALTHCHECK ") && runtime.contains("/healthz"));
