@@ -68,7 +68,9 @@ test: test-deps
 	scripts/deny.sh
 	cd clients/js && node --test test/
 	cd clients/python && /usr/bin/python3 -m pytest -q -p no:cacheprovider
+	rm -rf target/openapi
 	cargo test
+	scripts/openapi-check.sh
 
 bench: deps
 	cargo build --release

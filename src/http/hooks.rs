@@ -27,7 +27,11 @@ pub fn routes(sns: &SnsOptions) -> Router<Arc<Thumbnails>> {
 
 /// S3 event notifications: straight from a tool that posts them, or through SNS (the way
 /// AWS delivers them over HTTP), whose messages must verify before anything is done.
-async fn s3_hook(
+/// S3 event notifications delivered by SNS (signature verified; subscriptions confirmed).
+#[utoipa::path(post, path = "/v1/hooks/s3", tag = "events", security(("token" = [])),
+    request_body(content = String, content_type = "text/plain", description = "An SNS message (JSON)"),
+    responses((status = 200, description = "What was done", body = crate::http::openapi::HookOutcome), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn s3_hook(
     State(service): State<Arc<Thumbnails>>,
     axum::Extension(sns): axum::Extension<Arc<Sns>>,
     body: axum::body::Bytes,

@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod demo;
 pub mod hooks;
 pub mod negotiate;
+pub mod openapi;
 pub mod ops;
 pub mod originals;
 pub mod peers;

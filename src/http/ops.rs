@@ -18,7 +18,8 @@ use crate::service::{ServiceError, Thumbnails};
 /// Health, readiness and metrics (no token: probes and scrapers do not carry one).
 pub fn routes() -> Router<Arc<Thumbnails>> {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(super::openapi::openapi_json))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
 }
@@ -76,7 +77,17 @@ pub async fn observe(
     response
 }
 
-async fn metrics(State(service): State<Arc<Thumbnails>>) -> Response {
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", content_type = "text/plain")))]
+pub(crate) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Prometheus/OpenMetrics text.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The metrics", content_type = "application/openmetrics-text")))]
+pub(crate) async fn metrics(State(service): State<Arc<Thumbnails>>) -> Response {
     let text = service.metrics().await.encode();
     (
         [(
@@ -88,7 +99,10 @@ async fn metrics(State(service): State<Arc<Thumbnails>>) -> Response {
         .into_response()
 }
 
-async fn ready(State(service): State<Arc<Thumbnails>>) -> Response {
+/// Readiness: presets loaded and the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready", content_type = "text/plain"), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn ready(State(service): State<Arc<Thumbnails>>) -> Response {
     let reachable = service.storage().check().await.map_err(ServiceError::from);
     match reachable {
         Ok(_) if !service.presets().is_empty() => (StatusCode::OK, "ready\n").into_response(),
@@ -101,7 +115,10 @@ async fn ready(State(service): State<Arc<Thumbnails>>) -> Response {
     }
 }
 
-async fn presets(State(service): State<Arc<Thumbnails>>) -> Response {
+/// The presets with their fingerprints.
+#[utoipa::path(get, path = "/v1/presets", tag = "operations", security(("token" = [])),
+    responses((status = 200, description = "The presets", body = Vec<crate::http::openapi::PresetInfo>), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn presets(State(service): State<Arc<Thumbnails>>) -> Response {
     let list: Vec<_> = service
         .presets()
         .iter()

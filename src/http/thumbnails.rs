@@ -49,7 +49,7 @@ pub fn routes(service: Arc<Thumbnails>) -> Router<Arc<Thumbnails>> {
 }
 
 #[derive(Debug, Deserialize)]
-struct ThumbQuery {
+pub(crate) struct ThumbQuery {
     v: Option<String>,
     /// A signed URL's expiry (Unix seconds), already verified by [`require_signature`].
     exp: Option<String>,
@@ -57,7 +57,29 @@ struct ThumbQuery {
     download: Option<String>,
 }
 
-async fn thumbnail(
+/// A thumbnail: the original at `key` rendered with `preset`.
+#[utoipa::path(get, path = "/t/{preset}/{key}", tag = "thumbnails",
+    params(
+        ("preset" = String, Path, description = "The preset's name (or a step: `card@2x`)"),
+        ("key" = String, Path, description = "The original's key; may contain `/`"),
+        ("v" = Option<String>, Query, description = "The original's content hash: pins the URL (cached a year, immutable)"),
+        ("exp" = Option<u64>, Query, description = "A signed URL's expiry, Unix seconds"),
+        ("sig" = Option<String>, Query, description = "A signed URL's signature"),
+        ("download" = Option<String>, Query, description = "`1`: Content-Disposition attachment"),
+    ),
+    responses(
+        (status = 200, description = "The thumbnail", content(
+            ("image/jpeg"), ("image/png"), ("image/webp"), ("image/avif"), ("image/gif"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, description = "No such original or preset; with a fallback image configured, that image rendered to the preset", content(
+            (crate::http::openapi::Problem = "application/problem+json"),
+            ("image/jpeg"), ("image/png"), ("image/webp"), ("image/avif"), ("image/gif"))),
+        (status = 422, description = "The original cannot be rendered (corrupt, unsupported, over the limits); or the fallback image", content(
+            (crate::http::openapi::Problem = "application/problem+json"),
+            ("image/jpeg"), ("image/png"), ("image/webp"), ("image/avif"), ("image/gif"))),
+        (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn thumbnail(
     State(service): State<Arc<Thumbnails>>,
     Path((preset, key)): Path<(String, String)>,
     Query(query): Query<ThumbQuery>,

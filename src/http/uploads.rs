@@ -30,7 +30,11 @@ pub fn browser_routes() -> Router<Arc<Thumbnails>> {
     Router::new().route("/v1/uploads/{id}", put(receive_upload))
 }
 
-async fn start_upload(
+/// Starts a browser upload: a ticket with the URL the browser `PUT`s the file to.
+#[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("token" = [])),
+    request_body = crate::service::tickets::UploadRequest,
+    responses((status = 201, description = "The ticket", body = crate::service::tickets::Ticket), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn start_upload(
     State(service): State<Arc<Thumbnails>>,
     body: axum::body::Bytes,
 ) -> Result<Response, ServiceError> {
@@ -52,7 +56,14 @@ async fn start_upload(
 }
 
 /// The fs store's upload endpoint: the browser's `PUT`.
-async fn receive_upload(
+/// The local directory store's upload URL (S3 presigns its own): the browser's `PUT`.
+#[utoipa::path(put, path = "/v1/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path, description = "The ticket's id"),
+           ("exp" = u64, Query, description = "Expiry, Unix seconds"),
+           ("sig" = String, Query, description = "The ticket's signature")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "Received"), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn receive_upload(
     State(service): State<Arc<Thumbnails>>,
     Path(id): Path<String>,
     uri: axum::http::Uri,
@@ -73,7 +84,12 @@ async fn receive_upload(
     Ok(StatusCode::OK.into_response())
 }
 
-async fn complete_upload(
+/// Completes a browser upload: validates and stores it (as `PUT /v1/originals`).
+#[utoipa::path(post, path = "/v1/uploads/{id}/complete", tag = "uploads", security(("token" = [])),
+    params(("id" = String, Path, description = "The ticket's id"),
+           ("pregenerate" = Option<String>, Query, description = "`all` or preset names")),
+    responses((status = 201, description = "Stored", body = crate::service::manifest::Manifest), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn complete_upload(
     State(service): State<Arc<Thumbnails>>,
     Path(id): Path<String>,
     Query(query): Query<UploadQuery>,

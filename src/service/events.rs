@@ -128,7 +128,7 @@ impl S3Event {
 }
 
 /// What was done for one event record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventOutcome {
     pub event: String,
     pub key: String,

@@ -38,7 +38,7 @@ pub fn variant_path(preset: &str, key: &ObjectKey) -> String {
 }
 
 /// What thumbkit knows of an original, and of each preset's variant of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Manifest {
     pub key: String,
     pub hash: String,
@@ -54,7 +54,7 @@ pub struct Manifest {
 }
 
 /// One preset's variant in a [`Manifest`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VariantInfo {
     /// Pinned to the content (`?v=`), so it can be cached forever.
     pub url: String,

@@ -295,7 +295,7 @@ impl Thumbnails {
 }
 
 /// One key's result in a batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeyOutcome {
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -27,7 +27,7 @@ use crate::storage::Kind;
 pub const MAX_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// What the backend asks to upload.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct UploadRequest {
     pub key: String,
     pub content_type: String,
@@ -44,7 +44,7 @@ struct Intent {
 }
 
 /// Where and how the browser uploads the file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ticket {
     pub id: String,
     pub method: &'static str,

@@ -18,7 +18,7 @@ use crate::service::render::Admitted;
 use crate::storage::Kind;
 
 /// What a delete removed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Deleted {
     pub key: String,
     /// The original existed and was deleted.

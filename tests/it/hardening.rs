@@ -19,7 +19,7 @@ async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> Reply {
     let _ = stream.write_all(request).await;
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out).await;
-    parse_reply(&out)
+    recorded(request, parse_reply(&out))
 }
 
 #[tokio::test]

@@ -36,7 +36,7 @@ async fn send(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> Reply {
     let _ = stream.write_all(&request).await;
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out).await;
-    parse_reply(&out)
+    recorded(&request, parse_reply(&out))
 }
 
 /// A 4xx with a problem+json body whose detail is one readable line naming no local path.

@@ -208,7 +208,7 @@ async fn post(addr: SocketAddr, body: &serde_json::Value, auth: Option<&str>) ->
     stream.write_all(body.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
-    parse_reply(&raw)
+    recorded(head.as_bytes(), parse_reply(&raw))
 }
 
 fn basic() -> String {

@@ -56,7 +56,7 @@ async fn send_with(
     let _ = stream.write_all(body).await;
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw).await;
-    parse_reply(&raw)
+    recorded(head.as_bytes(), parse_reply(&raw))
 }
 
 fn json(r: &Reply) -> serde_json::Value {

@@ -108,7 +108,7 @@ async fn upload(addr: std::net::SocketAddr, key: &str, bytes: &[u8]) -> Reply {
     stream.write_all(&request).await.expect("send");
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await.expect("answer");
-    parse_reply(&answer)
+    crate::helpers::app::recorded(&request, parse_reply(&answer))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

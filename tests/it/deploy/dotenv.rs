@@ -36,7 +36,7 @@ async fn put(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> Reply {
     stream.write_all(body).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
-    parse_reply(&raw)
+    recorded(head.as_bytes(), parse_reply(&raw))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,3 +6,4 @@ mod doctor;
 mod dotenv;
 mod files;
 mod gc;
+mod openapi;

@@ -165,7 +165,7 @@ pub async fn request(
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
-    parse_reply(&raw)
+    recorded(req.as_bytes(), parse_reply(&raw))
 }
 
 /// Parses a raw HTTP/1.1 response.
@@ -201,4 +201,52 @@ pub fn parse_reply(raw: &[u8]) -> Reply {
         headers,
         body: raw[split + 4..].to_vec(),
     }
+}
+
+/// Where each test process records the responses it got, for `scripts/openapi-check.py`
+/// to match against `/openapi.json` after the run.
+pub fn responses_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/openapi")
+}
+
+static RECORDER: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+/// Records `reply` to the request whose raw bytes start with `request` (its request line
+/// is read from them), and gives it back.
+pub fn recorded(request: &[u8], reply: Reply) -> Reply {
+    let line = String::from_utf8_lossy(&request[..request.len().min(4096)]);
+    let mut parts = line.lines().next().unwrap_or_default().split(' ');
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let content_type = reply.header("content-type").to_owned();
+    let body = if content_type.contains("json") {
+        serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null)
+    } else {
+        serde_json::Value::Null
+    };
+    let entry = serde_json::json!({
+        "method": method,
+        "target": target,
+        "status": reply.status,
+        "content_type": content_type,
+        "body": body,
+        "raw_len": reply.body.len(),
+    });
+    use std::io::Write;
+    let mut file = RECORDER.lock().unwrap_or_else(|p| p.into_inner());
+    if file.is_none() {
+        let dir = responses_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        *file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("responses-{}.jsonl", std::process::id())))
+            .ok();
+    }
+    if let Some(f) = file.as_mut() {
+        let _ = writeln!(f, "{entry}");
+    }
+    reply
 }
