@@ -30,7 +30,7 @@ pub fn routes(sns: &SnsOptions) -> Router<Arc<Thumbnails>> {
 /// S3 event notifications delivered by SNS (signature verified; subscriptions confirmed).
 #[utoipa::path(post, path = "/v1/hooks/s3", tag = "events", security(("token" = [])),
     request_body(content = String, content_type = "text/plain", description = "An SNS message (JSON)"),
-    responses((status = 200, description = "What was done", body = crate::http::openapi::HookOutcome), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "What was done", body = crate::http::schemas::HookOutcome), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn s3_hook(
     State(service): State<Arc<Thumbnails>>,
     axum::Extension(sns): axum::Extension<Arc<Sns>>,

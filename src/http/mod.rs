@@ -17,6 +17,7 @@ pub mod ops;
 pub mod originals;
 pub mod peers;
 pub mod problem;
+pub mod schemas;
 pub mod server;
 pub mod thumbnails;
 pub mod uploads;
@@ -89,6 +90,7 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
         .merge(uploads::browser_routes())
         .merge(api)
         .merge(ops::routes())
+        .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         .fallback(|| async {
             problem_response(
                 StatusCode::NOT_FOUND,

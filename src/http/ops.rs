@@ -19,7 +19,6 @@ use crate::service::{ServiceError, Thumbnails};
 pub fn routes() -> Router<Arc<Thumbnails>> {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/openapi.json", get(super::openapi::openapi_json))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
 }
@@ -101,7 +100,7 @@ pub(crate) async fn metrics(State(service): State<Arc<Thumbnails>>) -> Response 
 
 /// Readiness: presets loaded and the store answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready", content_type = "text/plain"), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Ready", content_type = "text/plain"), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn ready(State(service): State<Arc<Thumbnails>>) -> Response {
     let reachable = service.storage().check().await.map_err(ServiceError::from);
     match reachable {
@@ -117,7 +116,7 @@ pub(crate) async fn ready(State(service): State<Arc<Thumbnails>>) -> Response {
 
 /// The presets with their fingerprints.
 #[utoipa::path(get, path = "/v1/presets", tag = "operations", security(("token" = [])),
-    responses((status = 200, description = "The presets", body = Vec<crate::http::openapi::PresetInfo>), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The presets", body = Vec<crate::http::schemas::PresetInfo>), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn presets(State(service): State<Arc<Thumbnails>>) -> Response {
     let list: Vec<_> = service
         .presets()

@@ -61,7 +61,7 @@ impl UploadQuery {
     params(("key" = String, Path, description = "The original's key; may contain `/`"),
            ("pregenerate" = Option<String>, Query, description = "`all` or preset names, `,`-separated")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, description = "Stored", body = crate::service::manifest::Manifest), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Stored", body = crate::service::manifest::Manifest), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn upload(
     State(service): State<Arc<Thumbnails>>,
     Path(key): Path<String>,
@@ -83,7 +83,7 @@ pub(crate) async fn upload(
 /// What thumbkit knows of an original and each preset's variant of it.
 #[utoipa::path(get, path = "/v1/originals/{key}", tag = "originals", security(("token" = [])),
     params(("key" = String, Path, description = "The original's key; may contain `/`")),
-    responses((status = 200, description = "The manifest", body = crate::service::manifest::Manifest), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The manifest", body = crate::service::manifest::Manifest), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn describe(
     State(service): State<Arc<Thumbnails>>,
     Path(key): Path<String>,
@@ -94,7 +94,7 @@ pub(crate) async fn describe(
 /// Deletes an original with every variant and record derived from it.
 #[utoipa::path(delete, path = "/v1/originals/{key}", tag = "originals", security(("token" = [])),
     params(("key" = String, Path, description = "The original's key; may contain `/`")),
-    responses((status = 200, description = "What was deleted", body = crate::service::uploads::Deleted), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "What was deleted", body = crate::service::uploads::Deleted), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn delete(
     State(service): State<Arc<Thumbnails>>,
     Path(key): Path<String>,
@@ -112,8 +112,8 @@ struct PregenerateBody {
 
 /// Renders the variants of up to 1000 originals already in the store.
 #[utoipa::path(post, path = "/v1/pregenerate", tag = "originals", security(("token" = [])),
-    request_body = crate::http::openapi::PregenerateRequest,
-    responses((status = 200, description = "One result per key", body = crate::http::openapi::Results<crate::service::pregenerate::KeyOutcome>), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    request_body = crate::http::schemas::PregenerateRequest,
+    responses((status = 200, description = "One result per key", body = crate::http::schemas::Results<crate::service::pregenerate::KeyOutcome>), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn pregenerate(
     State(service): State<Arc<Thumbnails>>,
     body: axum::body::Bytes,

@@ -72,12 +72,12 @@ pub(crate) struct ThumbQuery {
             ("image/jpeg"), ("image/png"), ("image/webp"), ("image/avif"), ("image/gif"))),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such original or preset; with a fallback image configured, that image rendered to the preset", content(
-            (crate::http::openapi::Problem = "application/problem+json"),
+            (crate::http::schemas::Problem = "application/problem+json"),
             ("image/jpeg"), ("image/png"), ("image/webp"), ("image/avif"), ("image/gif"))),
         (status = 422, description = "The original cannot be rendered (corrupt, unsupported, over the limits); or the fallback image", content(
-            (crate::http::openapi::Problem = "application/problem+json"),
+            (crate::http::schemas::Problem = "application/problem+json"),
             ("image/jpeg"), ("image/png"), ("image/webp"), ("image/avif"), ("image/gif"))),
-        (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn thumbnail(
     State(service): State<Arc<Thumbnails>>,

@@ -33,7 +33,7 @@ pub fn browser_routes() -> Router<Arc<Thumbnails>> {
 /// Starts a browser upload: a ticket with the URL the browser `PUT`s the file to.
 #[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("token" = [])),
     request_body = crate::service::tickets::UploadRequest,
-    responses((status = 201, description = "The ticket", body = crate::service::tickets::Ticket), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "The ticket", body = crate::service::tickets::Ticket), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn start_upload(
     State(service): State<Arc<Thumbnails>>,
     body: axum::body::Bytes,
@@ -62,7 +62,7 @@ pub(crate) async fn start_upload(
            ("exp" = u64, Query, description = "Expiry, Unix seconds"),
            ("sig" = String, Query, description = "The ticket's signature")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received"), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Received"), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn receive_upload(
     State(service): State<Arc<Thumbnails>>,
     Path(id): Path<String>,
@@ -88,7 +88,7 @@ pub(crate) async fn receive_upload(
 #[utoipa::path(post, path = "/v1/uploads/{id}/complete", tag = "uploads", security(("token" = [])),
     params(("id" = String, Path, description = "The ticket's id"),
            ("pregenerate" = Option<String>, Query, description = "`all` or preset names")),
-    responses((status = 201, description = "Stored", body = crate::service::manifest::Manifest), (status = "default", description = "An error", body = crate::http::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Stored", body = crate::service::manifest::Manifest), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn complete_upload(
     State(service): State<Arc<Thumbnails>>,
     Path(id): Path<String>,

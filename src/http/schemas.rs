@@ -1,0 +1,66 @@
+//! The shapes of the API's bodies that have no type of their own in the service (errors,
+//! batch wrappers, the hook's answers), for the OpenAPI document and its tests.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::service::events::EventOutcome;
+
+/// An error, as RFC 9457 has it (`application/problem+json`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// Always `about:blank`: the status and title say what it is.
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    /// What went wrong and what to do, for a person.
+    detail: String,
+}
+
+/// A preset as `GET /v1/presets` lists it.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PresetInfo {
+    name: String,
+    /// Changes whenever what the preset produces changes.
+    fingerprint: String,
+    summary: String,
+}
+
+/// `POST /v1/pregenerate`'s body.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PregenerateRequest {
+    /// Originals' keys (at most 1000).
+    keys: Vec<String>,
+    /// Preset names; none or absent means every preset.
+    #[serde(default)]
+    presets: Vec<String>,
+}
+
+/// One result per key of a batch (`POST /v1/pregenerate`, S3 events).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Results<T> {
+    results: Vec<T>,
+}
+
+/// What `POST /v1/hooks/s3` did with an SNS message.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct HookOutcome {
+    /// One per S3 event record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    results: Option<Vec<EventOutcome>>,
+    /// S3's `s3:TestEvent`, acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test_event: Option<bool>,
+    /// The topic whose subscription was confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmed: Option<String>,
+    /// The topic that unsubscribed this endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unsubscribed: Option<String>,
+}
