@@ -39,7 +39,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     renders: Family<PresetLabels, Counter>,
-    render_seconds: Histogram,
+    render_seconds: Family<PresetLabels, Histogram, fn() -> Histogram>,
     storage_requests: Family<StorageLabels, Counter>,
     peer_requests: Family<OutcomeLabels, Counter>,
     store_write_failures: Counter,
@@ -64,7 +64,8 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let renders = Family::<PresetLabels, Counter>::default();
         // 1 ms .. 33 s: a thumbnail takes ~10-50 ms; a huge original seconds.
-        let render_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        let render_seconds: Family<PresetLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 16)));
         let storage_requests = Family::<StorageLabels, Counter>::default();
         let peer_requests = Family::<OutcomeLabels, Counter>::default();
         let store_write_failures = Counter::default();
@@ -165,12 +166,11 @@ impl Metrics {
 
     /// Counts one render of `preset` that took `seconds`.
     pub fn render(&self, preset: &str, seconds: f64) {
-        self.renders
-            .get_or_create(&PresetLabels {
-                preset: preset.to_owned(),
-            })
-            .inc();
-        self.render_seconds.observe(seconds);
+        let labels = PresetLabels {
+            preset: preset.to_owned(),
+        };
+        self.renders.get_or_create(&labels).inc();
+        self.render_seconds.get_or_create(&labels).observe(seconds);
     }
 
     /// Counts one storage call.

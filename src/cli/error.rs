@@ -35,6 +35,8 @@ pub(crate) enum CliError {
         #[source]
         source: PipelineError,
     },
+    #[error(transparent)]
+    Tracing(#[from] thumbkit::telemetry::TracingError),
     #[error("cannot start: {0}")]
     Runtime(#[source] std::io::Error),
     /// Arguments that cannot be acted on together, said in full.

@@ -28,7 +28,8 @@ pub(crate) fn serve(
     let embedded =
         matches.and_then(|m| m.value_source("storage")) == Some(ValueSource::DefaultValue);
     let config = args.config()?;
-    thumbkit::telemetry::init(config.log);
+    // Held until exit: dropping it sends the spans still queued.
+    let _tracing = thumbkit::telemetry::init(config.log)?;
     if embedded {
         tracing::info!(
             "neither THUMBKIT_STORAGE nor AWS_STORAGE_BUCKET_NAME is set: using the embedded default, the local directory {}",

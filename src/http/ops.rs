@@ -28,6 +28,18 @@ pub fn api_routes() -> Router<Arc<Thumbnails>> {
     Router::new().route("/v1/presets", get(presets))
 }
 
+/// A span name with few values: the route's first segments, not the key.
+fn route_of(path: &str) -> &'static str {
+    match path.split('/').nth(1).unwrap_or_default() {
+        "t" => "/t/{preset}/{key}",
+        "v1" if path.starts_with("/v1/originals/") => "/v1/originals/{key}",
+        "v1" if path.starts_with("/v1/uploads") => "/v1/uploads",
+        "v1" => "/v1",
+        "_peer" => "/_peer/v1",
+        _ => "other",
+    }
+}
+
 /// The preset a thumbnail response was for, set by the handler for [`observe`] (only for
 /// presets that exist, so metric labels stay a closed set).
 #[derive(Debug, Clone)]
@@ -42,7 +54,18 @@ pub async fn observe(
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+    // The request's span (exported when tracing is on), a child of the caller's trace.
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {}", route_of(&path)),
+        otel.kind = "server",
+        http.request.method = %method,
+        url.path = %path,
+        http.response.status_code = tracing::field::Empty,
+    );
+    crate::telemetry::parent_from(&span, request.headers());
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
     let status = response.status().as_u16();
     let cache = match response
         .headers()

@@ -80,10 +80,13 @@ impl Client {
         auth: &str,
         timeout: Duration,
     ) -> Result<Fetched, PeerError> {
-        let request = axum::http::Request::get(url)
+        let mut request = axum::http::Request::get(url)
             .header(super::auth::HEADER, auth)
             .body(Empty::new())
             .map_err(|e| PeerError::Unreachable(e.to_string()))?;
+        // The owner's spans join this request's trace.
+        crate::telemetry::inject_traceparent(request.headers_mut());
+        let span = tracing::info_span!("peer", otel.kind = "client", url = %url);
         let call = async {
             let response = self
                 .inner
@@ -112,7 +115,7 @@ impl Client {
                 content_type,
             })
         };
-        tokio::time::timeout(timeout, call)
+        tokio::time::timeout(timeout, tracing::Instrument::instrument(call, span))
             .await
             .unwrap_or(Err(PeerError::Timeout(timeout)))
     }

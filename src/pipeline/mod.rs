@@ -284,10 +284,12 @@ fn render_inner(
         return animation::render(input, &probed, preset, limits);
     }
     let shrink = denominator_for(preset, Some(margin));
-    let upright = decode_probed(input, probed, limits, &shrink, true)?;
+    let upright = tracing::info_span!("decode", format = %probed.format)
+        .in_scope(|| decode_probed(input, probed, limits, &shrink, true))?;
     let plan = geometry::plan(upright.full.0, upright.full.1, preset);
     check_output(plan.canvas, limits)?;
-    let mut resized = resize::resize(&upright.pixels, &plan, upright.scale)?;
+    let mut resized = tracing::info_span!("resize", width = plan.canvas.0, height = plan.canvas.1)
+        .in_scope(|| resize::resize(&upright.pixels, &plan, upright.scale))?;
     if let Some(icc) = &upright.deferred_icc {
         colour::convert_pixels(&mut resized, icc);
     }
@@ -297,7 +299,8 @@ fn render_inner(
         out = out.flatten(preset.background);
     }
     let how = encode::Encoding::for_output(preset, limits, format, &probed);
-    let bytes = encode::encode(&out, format, how)?;
+    let bytes = tracing::info_span!("encode", format = %format)
+        .in_scope(|| encode::encode(&out, format, how))?;
     Ok(Rendered {
         bytes,
         width: out.width,

@@ -135,7 +135,10 @@ impl Workers {
             .map_err(|_| WorkError::Busy)?;
         let (tx, rx) = oneshot::channel();
         let memory = self.memory.clone();
+        // The job's spans (decode, resize, encode) belong to the request that asked for it.
+        let span = tracing::Span::current();
         let job: Job = Box::new(move || {
+            let _entered = span.enter();
             let held = (admitted, thread);
             let taken = memory.take(cost);
             let out = std::panic::catch_unwind(AssertUnwindSafe(f));

@@ -125,7 +125,8 @@ impl Storage {
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         self.metrics.storage_request(op, kind.as_str());
-        tokio::time::timeout(self.timeout, call)
+        let span = tracing::info_span!("storage", op, kind = kind.as_str());
+        tokio::time::timeout(self.timeout, tracing::Instrument::instrument(call, span))
             .await
             .map_err(|_| StoreError::Timeout {
                 op,

@@ -7,3 +7,4 @@ mod dotenv;
 mod files;
 mod gc;
 mod openapi;
+mod traces;
