@@ -17,6 +17,7 @@ pub mod peers;
 pub mod pipeline;
 pub mod preset;
 pub mod runtime;
+pub mod secrets;
 pub mod service;
 pub mod signing;
 pub mod sns;

@@ -5,6 +5,11 @@
 //! `sig` is HMAC-SHA256, in hex, over the path as sent (percent-encoded) and the query
 //! parameters other than `sig` (sorted, as sent), which include `exp` (Unix seconds).
 //! Several keys may be configured: the first signs, any verifies, so keys can be rotated.
+//!
+//! A URL that verifies carries `exp` and `sig` once each and no parameter its route does not
+//! know ([`Rules`]), so nobody can mint further valid spellings of a URL (each a CDN miss),
+//! and its `exp` is no further ahead than the lifetime its signer could have given it, so a
+//! leaked key or a URL signed "forever" is not valid for ever.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -23,6 +28,33 @@ pub enum SignatureError {
     Expired(u64),
     #[error("the signature does not match this URL")]
     Invalid,
+    #[error("`{0}` appears more than once; a signed URL carries each parameter once")]
+    Repeated(String),
+    #[error("`{0}` is not a parameter of this signed URL")]
+    Unknown(String),
+    #[error("`exp` is {ahead} s ahead, more than the {max} s a URL of this service is signed for")]
+    TooFar { ahead: u64, max: u64 },
+}
+
+/// What a route's signed URLs may carry: the parameters besides `exp` and `sig`, and how far
+/// ahead of now their `exp` may be (the longest lifetime a signer of the route gives).
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub params: &'a [&'a str],
+    pub max_ahead: u64,
+}
+
+/// How far a signer's clock may be ahead of this instance's.
+pub const CLOCK_SKEW_SECS: u64 = 60;
+
+impl Rules<'_> {
+    /// The longest `exp` ahead accepted for URLs signed for `ttl`: the TTL, a quarter more
+    /// (signers round `exp` up to a window so that URLs stay the same for a while), and the
+    /// clock skew.
+    pub fn ahead_for(ttl: std::time::Duration) -> u64 {
+        let ttl = ttl.as_secs();
+        ttl + ttl / 4 + CLOCK_SKEW_SECS
+    }
 }
 
 /// The keys that sign and verify URLs.
@@ -90,13 +122,28 @@ impl Signer {
         format!("{path}?{}&sig={sig}", query.join("&"))
     }
 
-    /// Checks the `exp` and `sig` of a request for `path` with `raw_query`, at `now`.
-    pub fn verify(&self, path: &str, raw_query: &str, now: u64) -> Result<(), SignatureError> {
+    /// Checks the `exp` and `sig` of a request for `path` with `raw_query`, at `now`, under
+    /// the route's `rules`.
+    pub fn verify(
+        &self,
+        path: &str,
+        raw_query: &str,
+        now: u64,
+        rules: Rules<'_>,
+    ) -> Result<(), SignatureError> {
         let pairs = split_query(raw_query);
         let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         let (Some(exp), Some(sig)) = (get("exp"), get("sig")) else {
             return Err(SignatureError::Missing);
         };
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(seen, _)| seen == name) {
+                return Err(SignatureError::Repeated(clip(name)));
+            }
+            if !matches!(*name, "exp" | "sig") && !rules.params.contains(name) {
+                return Err(SignatureError::Unknown(clip(name)));
+            }
+        }
         let exp: u64 = exp.parse().map_err(|_| SignatureError::Malformed)?;
         let sig = hex::decode(sig).map_err(|_| SignatureError::Malformed)?;
         if sig.len() != 32 {
@@ -113,8 +160,30 @@ impl Signer {
         if exp < now {
             return Err(SignatureError::Expired(now - exp));
         }
+        if exp - now > rules.max_ahead {
+            return Err(SignatureError::TooFar {
+                ahead: exp - now,
+                max: rules.max_ahead,
+            });
+        }
         Ok(())
     }
+}
+
+/// A parameter name as shown in an error: at most 40 characters.
+fn clip(name: &str) -> String {
+    name.chars().take(40).collect()
+}
+
+/// `bytes` random bytes from the operating system's CSPRNG, as hex: for keys, ids and
+/// nonces that must not be guessed.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // aws-lc's RNG only fails when the OS has no entropy source at all; nothing thumbkit
+    // makes may then be made from a guessable one.
+    aws_lc_rs::rand::fill(&mut buf)
+        .unwrap_or_else(|_| panic!("the operating system's random source failed"));
+    hex::encode(buf)
 }
 
 fn split_query(query: &str) -> Vec<(&str, &str)> {
@@ -138,6 +207,10 @@ mod tests {
 
     const KEY: &str = "first-key-0123456789";
     const OLD: &str = "older-key-0123456789";
+    const THUMB: Rules<'static> = Rules {
+        params: &["v", "download"],
+        max_ahead: 100_000,
+    };
 
     #[test]
     fn signed_urls_verify_and_tampering_or_expiry_is_refused() {
@@ -148,39 +221,106 @@ mod tests {
             "{url}"
         );
         let (path, query) = url.split_once('?').unwrap();
-        assert_eq!(signer.verify(path, query, 999), Ok(()));
-        assert_eq!(signer.verify(path, query, 1_000), Ok(()));
+        assert_eq!(signer.verify(path, query, 999, THUMB), Ok(()));
+        assert_eq!(signer.verify(path, query, 1_000, THUMB), Ok(()));
         assert_eq!(
-            signer.verify(path, query, 1_010),
+            signer.verify(path, query, 1_010, THUMB),
             Err(SignatureError::Expired(10))
         );
         // Another path, another `v`, a later `exp`: all refused.
         assert_eq!(
-            signer.verify("/t/large/a%20b.jpg", query, 999),
+            signer.verify("/t/large/a%20b.jpg", query, 999, THUMB),
             Err(SignatureError::Invalid)
         );
         let other_v = query.replace("v=abc", "v=abd");
         assert_eq!(
-            signer.verify(path, &other_v, 999),
+            signer.verify(path, &other_v, 999, THUMB),
             Err(SignatureError::Invalid)
         );
         let later = query.replace("exp=1000", "exp=9999");
         assert_eq!(
-            signer.verify(path, &later, 999),
+            signer.verify(path, &later, 999, THUMB),
             Err(SignatureError::Invalid)
         );
         assert_eq!(
-            signer.verify(path, "v=abc", 999),
+            signer.verify(path, "v=abc", 999, THUMB),
             Err(SignatureError::Missing)
         );
         assert_eq!(
-            signer.verify(path, "v=abc&exp=x&sig=00", 999),
+            signer.verify(path, "v=abc&exp=x&sig=00", 999, THUMB),
             Err(SignatureError::Malformed)
         );
         // Parameter order does not matter.
         let sig = query.split("sig=").nth(1).unwrap();
         let reordered = format!("sig={sig}&exp=1000&v=abc");
-        assert_eq!(signer.verify(path, &reordered, 999), Ok(()));
+        assert_eq!(signer.verify(path, &reordered, 999, THUMB), Ok(()));
+    }
+
+    #[test]
+    fn repeated_unknown_and_far_ahead_parameters_are_refused() {
+        let signer = Signer::parse(KEY).unwrap();
+        let url = signer.sign("/t/thumb/x.jpg?v=abc", 1_000);
+        let (path, query) = url.split_once('?').unwrap();
+        let sig = query.split("sig=").nth(1).unwrap();
+        for (extra, want) in [
+            (
+                format!("{query}&sig=x"),
+                SignatureError::Repeated("sig".into()),
+            ),
+            (
+                format!("{query}&sig={sig}"),
+                SignatureError::Repeated("sig".into()),
+            ),
+            (
+                format!("{query}&exp=1000"),
+                SignatureError::Repeated("exp".into()),
+            ),
+            (
+                format!("{query}&v=abc"),
+                SignatureError::Repeated("v".into()),
+            ),
+            (
+                format!("{query}&cb=1"),
+                SignatureError::Unknown("cb".into()),
+            ),
+            (format!("{query}&"), SignatureError::Missing),
+        ] {
+            if want == SignatureError::Missing {
+                // An empty pair is no parameter: still valid.
+                assert_eq!(signer.verify(path, &extra, 999, THUMB), Ok(()), "{extra}");
+                continue;
+            }
+            assert_eq!(
+                signer.verify(path, &extra, 999, THUMB),
+                Err(want),
+                "{extra}"
+            );
+        }
+        // Signed with an unknown parameter: refused even though the signature covers it.
+        let with_cb = signer.sign("/t/thumb/x.jpg?cb=2", 1_000);
+        let (p, q) = with_cb.split_once('?').unwrap();
+        assert_eq!(
+            signer.verify(p, q, 999, THUMB),
+            Err(SignatureError::Unknown("cb".into()))
+        );
+        // An `exp` further ahead than the route's signers give is refused, however valid.
+        let forever = signer.sign("/t/thumb/x.jpg", 4_102_444_800);
+        let (p, q) = forever.split_once('?').unwrap();
+        assert_eq!(
+            signer.verify(p, q, 1_000, THUMB),
+            Err(SignatureError::TooFar {
+                ahead: 4_102_443_800,
+                max: 100_000
+            })
+        );
+        assert_eq!(Rules::ahead_for(std::time::Duration::from_secs(3600)), 4560);
+    }
+
+    #[test]
+    fn keys_from_random_hex_never_repeat() {
+        let a = random_hex(32);
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, random_hex(32));
     }
 
     #[test]
@@ -189,9 +329,12 @@ mod tests {
         let url = old.sign("/t/thumb/x.jpg", 5_000);
         let (path, query) = url.split_once('?').unwrap();
         let rotated = Signer::parse(&format!("{KEY},{OLD}")).unwrap();
-        assert_eq!(rotated.verify(path, query, 1), Ok(()));
+        assert_eq!(rotated.verify(path, query, 1, THUMB), Ok(()));
         let dropped = Signer::parse(KEY).unwrap();
-        assert_eq!(dropped.verify(path, query, 1), Err(SignatureError::Invalid));
+        assert_eq!(
+            dropped.verify(path, query, 1, THUMB),
+            Err(SignatureError::Invalid)
+        );
         assert!(Signer::parse("short").is_err());
         assert!(Signer::parse(" , ").is_err());
     }

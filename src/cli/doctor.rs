@@ -30,6 +30,10 @@ impl Report {
         println!("ok    {what}: {}", detail.as_ref());
     }
 
+    fn warn(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        println!("WARN  {what}: {} -> {}", detail.as_ref(), fix.as_ref());
+    }
+
     fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
         self.failed += 1;
         println!("FAIL  {what}: {} -> {}", detail.as_ref(), fix.as_ref());
@@ -76,13 +80,25 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
 
 fn secrets(args: &ServeArgs, report: &mut Report) {
     if args.listen.ip().is_loopback() {
-        report.ok(
-            "secrets",
-            format!(
-                "listening on loopback ({}): the token and signing key are optional",
-                args.listen
-            ),
-        );
+        if args.api_token.is_some() {
+            report.ok(
+                "secrets",
+                format!(
+                    "listening on loopback ({}) with the API token set",
+                    args.listen
+                ),
+            );
+        } else {
+            report.warn(
+                "secrets",
+                format!(
+                    "listening on loopback ({}) without THUMBKIT_API_TOKEN: any local process \
+                     can upload, delete and pre-generate (writes need a loopback Host and JSON)",
+                    args.listen
+                ),
+                "set THUMBKIT_API_TOKEN (e.g. `openssl rand -hex 32`) unless this machine is yours alone",
+            );
+        }
         return;
     }
     match (&args.api_token, &args.signing_key) {

@@ -75,12 +75,34 @@ impl Loaded {
     }
 }
 
+/// What is wrong with `.env`, never quoting a line of it: any line may hold a secret.
+fn describe(path: &Path, e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(line, at) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let number = text
+                .lines()
+                .position(|l| l.trim() == line.trim() || l.contains(line.as_str()))
+                .map_or_else(|| "a line".to_owned(), |n| format!("line {}", n + 1));
+            format!(
+                "{number} cannot be read (at character {}): write it as NAME=value, \
+                 quoting values with spaces",
+                at + 1
+            )
+        }
+        dotenvy::Error::Io(io) => io.to_string(),
+        // Its message would quote the value.
+        dotenvy::Error::EnvVar(_) => "a value is not valid UTF-8".to_owned(),
+        _ => "it cannot be read".to_owned(),
+    }
+}
+
 fn apply_dotenv(path: &Path, loaded: &mut Loaded) {
     let items = match dotenvy::from_path_iter(path) {
         Ok(items) => items,
         Err(e) if e.not_found() => return,
         Err(e) => {
-            loaded.dotenv_error = Some(e.to_string());
+            loaded.dotenv_error = Some(describe(path, &e));
             return;
         }
     };
@@ -90,7 +112,7 @@ fn apply_dotenv(path: &Path, loaded: &mut Loaded) {
             Ok(pair) => pairs.push(pair),
             Err(e) => {
                 // All or nothing: half a configuration is worse than a clear refusal.
-                loaded.dotenv_error = Some(e.to_string());
+                loaded.dotenv_error = Some(describe(path, &e));
                 return;
             }
         }

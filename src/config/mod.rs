@@ -22,7 +22,7 @@ pub use units::{AutoFormats, Size, Span};
 
 use crate::http::Options;
 use crate::http::cors::CorsOrigins;
-use crate::http::server::{ConnectionLimits, default_max_connections};
+use crate::http::server::{ConnectionLimits, default_max_connections, default_max_per_client};
 use crate::service::Settings;
 use crate::signing::Signer;
 use crate::sns::SnsOptions;
@@ -140,6 +140,14 @@ pub struct ServeArgs {
     /// Connections served at once (default: 1024, fewer if the open-files limit is low).
     #[arg(long, env = "THUMBKIT_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Connections one client address may hold at once (default: a quarter of
+    /// THUMBKIT_MAX_CONNECTIONS, at least 8; 0 for no cap).
+    #[arg(long, env = "THUMBKIT_MAX_CONNECTIONS_PER_CLIENT")]
+    pub max_connections_per_client: Option<usize>,
+    /// Addresses or ranges of the proxies and CDNs in front (`10.0.0.0/8,192.0.2.7`): exempt
+    /// from the per-client connection cap, since one of their addresses carries many clients.
+    #[arg(long, env = "THUMBKIT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// After SIGTERM, how long open connections, then pending writes, get to finish.
     #[arg(long, env = "THUMBKIT_SHUTDOWN_TIMEOUT", default_value_t = Span(ConnectionLimits::default().shutdown_timeout))]
     pub shutdown_timeout: Span,
@@ -170,6 +178,23 @@ pub struct ServeArgs {
     /// and exit.
     #[arg(long)]
     pub print_config: bool,
+}
+
+/// THUMBKIT_TRUSTED_PROXIES: addresses (`192.0.2.7`) or ranges (`10.0.0.0/8`).
+fn trusted_proxies(given: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    given
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    setting: "THUMBKIT_TRUSTED_PROXIES",
+                    reason: format!("`{s}` is not an address or a range like 10.0.0.0/8"),
+                })
+        })
+        .collect()
 }
 
 /// Checks a public URL (`http(s)://host[:port][/path]`, no query or fragment) and drops its
@@ -284,16 +309,21 @@ impl ServeArgs {
             peers,
             public_url,
         };
+        let max_connections = self
+            .max_connections
+            .unwrap_or_else(default_max_connections)
+            .max(1);
         let http = Options {
             api_token: self.api_token,
             body_timeout: self.body_timeout.0,
             connections: ConnectionLimits {
                 header_timeout: self.header_timeout.0,
                 idle_timeout: self.idle_timeout.0,
-                max_connections: self
-                    .max_connections
-                    .unwrap_or_else(default_max_connections)
-                    .max(1),
+                max_connections,
+                max_per_client: self
+                    .max_connections_per_client
+                    .unwrap_or_else(|| default_max_per_client(max_connections)),
+                trusted_proxies: trusted_proxies(&self.trusted_proxies)?.into(),
                 shutdown_timeout: self.shutdown_timeout.0,
             },
             sns: SnsOptions {
@@ -302,6 +332,11 @@ impl ServeArgs {
             },
             cors,
             demo,
+            tokenless_writes: if self.allow_unauthenticated_writes {
+                crate::http::auth::TokenlessWrites::AnyHost
+            } else {
+                crate::http::auth::TokenlessWrites::LoopbackOnly
+            },
         };
         Ok(Config {
             listen: self.listen,

@@ -58,7 +58,7 @@ pub fn effective(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<Lin
             None => "(unset)".to_owned(),
             Some(_) if arg.is_hide_env_values_set() => "******** (set)".to_owned(),
             Some(values) if values.iter().all(String::is_empty) => "(empty)".to_owned(),
-            Some(values) => values.join(","),
+            Some(values) => redact_all(&values),
         };
         let source = match matches.value_source(id) {
             Some(ValueSource::CommandLine) => format!("flag --{}", arg.get_long().unwrap_or(id)),
@@ -84,7 +84,7 @@ pub fn effective(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<Lin
         } else if var == "AWS_ACCESS_KEY_ID" {
             mask_key_id(&value)
         } else {
-            value
+            crate::secrets::redact_url(&value)
         };
         let source = loaded
             .and_then(|l| l.origin(var))
@@ -97,6 +97,15 @@ pub fn effective(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<Lin
         });
     }
     lines
+}
+
+/// Values joined by `,`, each without a password its URL may carry.
+fn redact_all(values: &[String]) -> String {
+    let shown: Vec<String> = values
+        .iter()
+        .map(|v| crate::secrets::redact_url(v))
+        .collect();
+    shown.join(",")
 }
 
 /// The lines as an aligned table.

@@ -44,6 +44,14 @@ pub(crate) async fn s3_hook(
         }
     };
     let Some(message) = sns::Message::from_value(&value) else {
+        if sns.required() {
+            return problem_response(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "with THUMBKIT_SNS_TOPICS set, only signed SNS messages from those topics are \
+                 acted on, not bare S3 event notifications",
+            );
+        }
         return s3_events(&service, &value).await;
     };
     let sns_problem = |e: SnsError| {
@@ -77,6 +85,12 @@ pub(crate) async fn s3_hook(
         "UnsubscribeConfirmation" => {
             tracing::info!(topic = %message.topic_arn, "SNS unsubscribed this endpoint");
             Json(serde_json::json!({ "unsubscribed": message.topic_arn })).into_response()
+        }
+        // SNS delivers at least once: a redelivered message is acknowledged, not redone.
+        _ if !sns.first_time(&message).await => {
+            tracing::info!(message_id = %message.message_id, "an SNS message seen before");
+            Json(serde_json::json!({ "results": [], "duplicate": message.message_id }))
+                .into_response()
         }
         _ => match serde_json::from_str::<serde_json::Value>(&message.message) {
             Ok(inner) => s3_events(&service, &inner).await,

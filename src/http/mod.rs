@@ -49,6 +49,8 @@ pub struct Options {
     pub cors: cors::CorsOrigins,
     /// Whether `/` serves the demo page (`THUMBKIT_DEMO`).
     pub demo: bool,
+    /// Without a token, which `Host` a write may name.
+    pub tokenless_writes: auth::TokenlessWrites,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
             sns: crate::sns::SnsOptions::default(),
             cors: cors::CorsOrigins::None,
             demo: false,
+            tokenless_writes: auth::TokenlessWrites::LoopbackOnly,
         }
     }
 }
@@ -68,15 +71,21 @@ impl Default for Options {
 /// manifests hand out signed URLs and tell which keys exist, and each costs storage calls.
 /// The one exception is the fs store's upload URL, which its ticket's signature authorises.
 pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
-    let api = Router::new()
+    let mut api = Router::new()
         .merge(originals::routes())
         .merge(uploads::routes())
         .merge(hooks::routes(&options.sns))
-        .merge(ops::api_routes())
-        .route_layer(middleware::from_fn_with_state(
-            auth::digest(options.api_token.as_deref()),
-            auth::require_token,
+        .merge(ops::api_routes());
+    if options.api_token.is_none() {
+        api = api.route_layer(middleware::from_fn_with_state(
+            options.tokenless_writes,
+            auth::guard_tokenless_writes,
         ));
+    }
+    let api = api.route_layer(middleware::from_fn_with_state(
+        auth::digest(options.api_token.as_deref()),
+        auth::require_token,
+    ));
     let mut router = Router::new();
     if options.demo {
         router = router.merge(demo::routes());

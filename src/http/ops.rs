@@ -35,7 +35,7 @@ fn route_of(path: &str) -> &'static str {
         "v1" if path.starts_with("/v1/originals/") => "/v1/originals/{key}",
         "v1" if path.starts_with("/v1/uploads") => "/v1/uploads",
         "v1" => "/v1",
-        "_peer" => "/_peer/v1",
+        "_peer" => "/_peer/v2",
         _ => "other",
     }
 }

@@ -1,7 +1,8 @@
-//! `GET /_peer/v1/{preset}/{ext}/{hash}/{key}`: the internal route another instance asks
-//! when it takes this one to own a variant. Mounted only when peers are configured, and
-//! answered only to requests signed with `THUMBKIT_PEER_SECRET` (403 otherwise), so it is
-//! never a way around signed thumbnail URLs.
+//! `GET /_peer/v2/{preset}/{fingerprint}/{ext}/{hash}/{key}`: the internal route another
+//! instance asks when it takes this one to own a variant. Mounted only when peers are
+//! configured, and answered only to requests signed with `THUMBKIT_PEER_SECRET` (403
+//! otherwise), so it is never a way around signed thumbnail URLs; the answer is tagged with
+//! the same secret, bound to the request, so nothing else can pose as this instance.
 
 use std::sync::Arc;
 
@@ -12,18 +13,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::http::problem::{problem, problem_response};
-use crate::peers::auth::HEADER;
+use crate::peers::auth::{ANSWER_HEADER, HEADER};
 use crate::peers::client::OVER_BUDGET_HEADER;
+use crate::service::peers::PeerAsk;
 use crate::service::{ServiceError, Thumbnails};
 
 /// The internal route.
 pub fn routes() -> Router<Arc<Thumbnails>> {
-    Router::new().route("/_peer/v1/{preset}/{format}/{hash}/{*key}", get(variant))
+    Router::new().route(
+        "/_peer/v2/{preset}/{fingerprint}/{format}/{hash}/{*key}",
+        get(variant),
+    )
 }
 
 async fn variant(
     State(service): State<Arc<Thumbnails>>,
-    Path((preset, format, hash, key)): Path<(String, String, String, String)>,
+    Path((preset, fingerprint, format, hash, key)): Path<(String, String, String, String, String)>,
     request: Request,
 ) -> Response {
     let Some(peers) = service.peers() else {
@@ -34,13 +39,26 @@ async fn variant(
         );
     };
     let given = request.headers().get(HEADER).and_then(|v| v.to_str().ok());
-    if let Err(e) = peers.verify(given, request.uri().path()) {
-        return problem_response(StatusCode::FORBIDDEN, "Forbidden", &e.to_string());
-    }
-    match service.for_peer(&preset, &format, &hash, &key).await {
+    let path = request.uri().path();
+    let nonce = match peers.verify(given, path) {
+        Ok(nonce) => nonce,
+        Err(e) => return problem_response(StatusCode::FORBIDDEN, "Forbidden", &e.to_string()),
+    };
+    let ask = PeerAsk {
+        preset: &preset,
+        fingerprint: &fingerprint,
+        format: &format,
+        hash: &hash,
+        key: &key,
+    };
+    match service.for_peer(ask).await {
         Ok((variant, tier)) => {
+            let tag = peers.answer_tag(&nonce, path, variant.format.mime(), &variant.bytes);
             let mut response = variant.bytes.clone().into_response();
             let headers = response.headers_mut();
+            if let Ok(tag) = HeaderValue::from_str(&tag) {
+                headers.insert(header::HeaderName::from_static(ANSWER_HEADER), tag);
+            }
             headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(variant.format.mime()),

@@ -21,14 +21,19 @@ fn status_of(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::UnknownPreset(_)
         | ServiceError::NotFound(_)
-        | ServiceError::StalePin { .. } => StatusCode::NOT_FOUND,
+        | ServiceError::StalePin { .. }
+        | ServiceError::OwnArea(_) => StatusCode::NOT_FOUND,
+        ServiceError::TicketExpired(_) => StatusCode::GONE,
+        ServiceError::LengthRequired => StatusCode::LENGTH_REQUIRED,
         ServiceError::BadKey(_) | ServiceError::ReservedKey(_) | ServiceError::BadUpload(_) => {
             StatusCode::BAD_REQUEST
         }
         ServiceError::NoUpload(_) => StatusCode::NOT_FOUND,
         ServiceError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         ServiceError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        ServiceError::NothingUploaded(_) | ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::NothingUploaded(_) | ServiceError::Conflict(_) | ServiceError::NotMine(_) => {
+            StatusCode::CONFLICT
+        }
         // 413 is about request bodies; an original over a limit is content that cannot
         // be processed, whoever stored it.
         ServiceError::Pipeline(p) | ServiceError::Remembered(p) => match p {

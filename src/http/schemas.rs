@@ -63,4 +63,7 @@ pub struct HookOutcome {
     /// The topic that unsubscribed this endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     unsubscribed: Option<String>,
+    /// The `MessageId` of an SNS message acted on before (acknowledged, not redone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate: Option<String>,
 }

@@ -4,8 +4,9 @@
 //! and a lingering close, so that a client still sending a body the server refused reads the
 //! refusal instead of a reset connection.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -25,8 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-/// Bounds on connections (`THUMBKIT_*_TIMEOUT`, `THUMBKIT_MAX_CONNECTIONS`).
-#[derive(Debug, Clone, Copy)]
+/// Bounds on connections (`THUMBKIT_*_TIMEOUT`, `THUMBKIT_MAX_CONNECTIONS*`,
+/// `THUMBKIT_TRUSTED_PROXIES`).
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// Longest a client may take to send a request's headers.
     pub header_timeout: Duration,
@@ -34,6 +36,12 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (0: no cap); more are answered 429
+    /// and closed, so that one address cannot take every slot.
+    pub max_per_client: usize,
+    /// Addresses exempt from the per-client cap: the proxies and CDNs in front, whose one
+    /// address carries many clients.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// After the shutdown signal, how long open connections get to finish.
     pub shutdown_timeout: Duration,
 }
@@ -44,6 +52,8 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: default_max_connections(),
+            max_per_client: default_max_per_client(default_max_connections()),
+            trusted_proxies: Arc::from(Vec::new()),
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -54,6 +64,80 @@ impl Default for ConnectionLimits {
 pub fn default_max_connections() -> usize {
     let soft = crate::runtime::open_files_limit().unwrap_or(1024);
     (soft - soft / 4).clamp(16, 1024) as usize
+}
+
+/// A client's share of `max_connections` unless configured: a quarter, at least 8 (a browser
+/// opens 6 per host).
+pub fn default_max_per_client(max_connections: usize) -> usize {
+    (max_connections / 4).max(8)
+}
+
+/// Open connections by client address.
+#[derive(Debug, Default)]
+struct PerClient(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection counted against its client's cap, until dropped.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    /// A slot for `ip`, unless it holds `cap` already.
+    fn take(table: &Arc<PerClient>, ip: IpAddr, cap: usize) -> Option<ClientSlot> {
+        let mut open = table
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = open.entry(ip).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            table: table.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .table
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// What a client over its share gets before its connection is closed: a 429 it can read.
+async fn refuse_over_share(mut stream: TcpStream, cap: usize) {
+    let body = format!(
+        "{{\"type\":\"about:blank\",\"title\":\"Too Many Requests\",\"status\":429,\
+         \"detail\":\"this address already holds {cap} connections, its share \
+         (THUMBKIT_MAX_CONNECTIONS_PER_CLIENT); reuse them or close some\"}}"
+    );
+    let head = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/problem+json\r\n\
+         retry-after: 1\r\ncache-control: no-store\r\nconnection: close\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    let sent = tokio::time::timeout(LINGER_READ, async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await
+    })
+    .await;
+    if matches!(sent, Ok(Ok(()))) {
+        linger(stream).await;
+    }
 }
 
 /// How long a closing connection keeps reading (and discarding) a body the server did not
@@ -260,6 +344,7 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_client = Arc::new(PerClient::default());
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -275,8 +360,8 @@ async fn serve(
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors and the like: back off instead of spinning.
                 tracing::warn!(error = %e, "cannot accept a connection");
@@ -285,10 +370,26 @@ async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        let ip = peer.ip().to_canonical();
+        let capped = limits.max_per_client > 0
+            && !limits.trusted_proxies.iter().any(|net| net.contains(&ip));
+        let client = if capped {
+            let Some(client) = PerClient::take(&per_client, ip, limits.max_per_client) else {
+                // Its global slot is given back at once: the refusal holds none.
+                drop(slot);
+                tracing::debug!(client = %ip, "a client over its connection share");
+                connections.spawn(refuse_over_share(stream, limits.max_per_client));
+                continue;
+            };
+            Some(client)
+        } else {
+            None
+        };
         let router = router.clone();
         let stopping = stopping.clone();
+        let limits = limits.clone();
         connections.spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, client);
             connection(stream, router, limits, stopping).await;
         });
     }

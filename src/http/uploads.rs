@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use crate::http::body::read_limited;
 use crate::http::originals::UploadQuery;
 use crate::http::problem::problem_response;
-use crate::service::tickets::UploadRequest;
+use crate::service::tickets::{Declared, UploadRequest};
 use crate::service::{ServiceError, Thumbnails};
 
 /// The backend's routes (behind the token).
@@ -77,10 +77,21 @@ pub(crate) async fn receive_upload(
             &e.to_string(),
         ));
     }
-    // Held while the body is in memory, like any upload.
-    let _admitted = service.admit_upload().await?;
-    let bytes = read_limited(&headers, body, service.settings().limits.max_input_bytes).await?;
-    service.receive_upload(&id, bytes).await?;
+    // Everything the headers can tell is checked before a body byte is read; the body then
+    // holds room among the uploads being received, never a render worker's place.
+    let declared = Declared {
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        length: headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok()),
+    };
+    let receiving = service.admit_ticket_upload(&id, declared).await?;
+    let limit = usize::try_from(receiving.size()).unwrap_or(usize::MAX);
+    let bytes = read_limited(&headers, body, limit).await?;
+    service.receive_upload(receiving, bytes).await?;
     Ok(StatusCode::OK.into_response())
 }
 

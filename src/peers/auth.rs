@@ -1,7 +1,13 @@
-//! The shared secret between instances (`THUMBKIT_PEER_SECRET`): a peer request carries
-//! `X-Thumbkit-Peer: {unix seconds}.{hex HMAC-SHA256 over "{seconds}\n{path}"}`, so the secret
-//! itself never crosses the network, a captured header works for one path only and for a
-//! few minutes, and the check is in constant time.
+//! The shared secret between instances (`THUMBKIT_PEER_SECRET`). A peer request carries
+//! `X-Thumbkit-Peer: {unix seconds}.{nonce}.{hex HMAC-SHA256}` over the seconds, a random
+//! nonce, the instance asked, the method and the path, so the secret never crosses the
+//! network and a captured header is good for that one request to that one instance, once,
+//! within [`MAX_SKEW_SECS`]. The owner's answer carries `X-Thumbkit-Peer-Answer`, an HMAC over
+//! the request's nonce and path and the answer's type and bytes, so only an instance holding
+//! the secret can answer, and only this request. Every check is in constant time.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -9,13 +15,16 @@ use sha2::Sha256;
 /// The header a peer request is authenticated by.
 pub const HEADER: &str = "x-thumbkit-peer";
 
+/// The header that authenticates the owner's answer.
+pub const ANSWER_HEADER: &str = "x-thumbkit-peer-answer";
+
 /// Shortest secret accepted, in bytes.
 const MIN_SECRET_LEN: usize = 16;
 
-/// How far a peer's clock may be from ours (and how long a captured header is good for).
-pub const MAX_SKEW_SECS: u64 = 300;
+/// How far a peer's clock may be from ours, and so how long a request header is good for.
+pub const MAX_SKEW_SECS: u64 = 30;
 
-/// Why a peer request was refused.
+/// Why a peer request (or answer) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PeerAuthError {
     #[error("this route is for thumbkit instances only: it needs the `X-Thumbkit-Peer` header")]
@@ -26,16 +35,37 @@ pub enum PeerAuthError {
     Skewed(u64),
     #[error("the `X-Thumbkit-Peer` header does not match THUMBKIT_PEER_SECRET")]
     Invalid,
+    #[error("the `X-Thumbkit-Peer` header was used before: each peer request is sent once")]
+    Replayed,
 }
 
 /// The secret every instance of a deployment shares.
-#[derive(Clone)]
-pub struct PeerSecret(Vec<u8>);
+pub struct PeerSecret {
+    key: Vec<u8>,
+    /// Nonces of verified requests, with their seconds, kept for twice the skew.
+    seen: Mutex<HashMap<String, u64>>,
+}
+
+impl Clone for PeerSecret {
+    fn clone(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+}
 
 impl std::fmt::Debug for PeerSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PeerSecret(..)")
     }
+}
+
+/// A request header's parts.
+struct Parsed<'a> {
+    secs: u64,
+    nonce: &'a str,
+    tag: Vec<u8>,
 }
 
 impl PeerSecret {
@@ -47,36 +77,127 @@ impl PeerSecret {
                 "the peer secret must be at least {MIN_SECRET_LEN} bytes"
             ));
         }
-        Ok(Self(s.as_bytes().to_vec()))
+        Ok(Self {
+            key: s.as_bytes().to_vec(),
+            seen: Mutex::new(HashMap::new()),
+        })
     }
 
-    fn mac(&self, secs: u64, path: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
+    fn mac(&self, parts: &[&str]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-        mac.update(format!("{secs}\n{path}").as_bytes());
+        for part in parts {
+            mac.update(part.as_bytes());
+            mac.update(b"\n");
+        }
         mac
     }
 
-    /// The header value for a request of `path` (path and query, as sent) at `now`.
-    pub fn sign(&self, path: &str, now: u64) -> String {
-        let tag = self.mac(now, path).finalize().into_bytes();
-        format!("{now}.{}", hex::encode(tag))
+    fn request_mac(&self, secs: u64, nonce: &str, target: &str, path: &str) -> Hmac<Sha256> {
+        self.mac(&[
+            "thumbkit-peer-request",
+            &secs.to_string(),
+            nonce,
+            target,
+            "GET",
+            path,
+        ])
     }
 
-    /// Checks a header value for `path` at `now`.
-    pub fn verify(&self, value: Option<&str>, path: &str, now: u64) -> Result<(), PeerAuthError> {
+    /// The header value for a `GET` of `path` (path and query, as sent) from the instance at
+    /// `target`, at `now`, with a fresh nonce; returns the value and the nonce.
+    pub fn sign(&self, target: &str, path: &str, now: u64) -> (String, String) {
+        let nonce = crate::signing::random_hex(16);
+        let tag = self
+            .request_mac(now, &nonce, target, path)
+            .finalize()
+            .into_bytes();
+        (format!("{now}.{nonce}.{}", hex::encode(tag)), nonce)
+    }
+
+    fn parse_header(value: &str) -> Result<Parsed<'_>, PeerAuthError> {
+        let mut parts = value.splitn(3, '.');
+        let (Some(secs), Some(nonce), Some(tag)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(PeerAuthError::Malformed);
+        };
+        let valid_nonce = nonce.len() == 32 && nonce.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid_nonce {
+            return Err(PeerAuthError::Malformed);
+        }
+        Ok(Parsed {
+            secs: secs.parse().map_err(|_| PeerAuthError::Malformed)?,
+            nonce,
+            tag: hex::decode(tag).map_err(|_| PeerAuthError::Malformed)?,
+        })
+    }
+
+    /// Checks a request header for a `GET` of `path` sent to this instance (`me`) at `now`,
+    /// and that it was not seen before; returns its nonce, which the answer's tag covers.
+    pub fn verify(
+        &self,
+        value: Option<&str>,
+        me: &str,
+        path: &str,
+        now: u64,
+    ) -> Result<String, PeerAuthError> {
         let value = value.ok_or(PeerAuthError::Missing)?;
-        let (secs, tag) = value.split_once('.').ok_or(PeerAuthError::Malformed)?;
-        let secs: u64 = secs.parse().map_err(|_| PeerAuthError::Malformed)?;
-        let tag = hex::decode(tag).map_err(|_| PeerAuthError::Malformed)?;
-        let skew = now.abs_diff(secs);
+        let parsed = Self::parse_header(value)?;
+        let skew = now.abs_diff(parsed.secs);
         if skew > MAX_SKEW_SECS {
             return Err(PeerAuthError::Skewed(skew));
         }
         // verify_slice compares in constant time.
-        self.mac(secs, path)
-            .verify_slice(&tag)
-            .map_err(|_| PeerAuthError::Invalid)
+        self.request_mac(parsed.secs, parsed.nonce, me, path)
+            .verify_slice(&parsed.tag)
+            .map_err(|_| PeerAuthError::Invalid)?;
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only verified headers are remembered, so the set is bounded by the peers' own
+        // request rate over twice the skew.
+        seen.retain(|_, secs| now.abs_diff(*secs) <= 2 * MAX_SKEW_SECS);
+        if seen.insert(parsed.nonce.to_owned(), parsed.secs).is_some() {
+            return Err(PeerAuthError::Replayed);
+        }
+        Ok(parsed.nonce.to_owned())
+    }
+
+    /// The tag of an answer to the request with `nonce` for `path`: `content_type` and `bytes`.
+    pub fn answer_tag(&self, nonce: &str, path: &str, content_type: &str, bytes: &[u8]) -> String {
+        let digest = blake3::hash(bytes).to_hex();
+        let tag = self
+            .mac(&[
+                "thumbkit-peer-answer",
+                nonce,
+                path,
+                content_type,
+                digest.as_str(),
+            ])
+            .finalize()
+            .into_bytes();
+        hex::encode(tag)
+    }
+
+    /// Checks an answer's tag (in constant time).
+    pub fn verify_answer(
+        &self,
+        tag: Option<&str>,
+        nonce: &str,
+        path: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), PeerAuthError> {
+        let tag = hex::decode(tag.ok_or(PeerAuthError::Missing)?)
+            .map_err(|_| PeerAuthError::Malformed)?;
+        let digest = blake3::hash(bytes).to_hex();
+        self.mac(&[
+            "thumbkit-peer-answer",
+            nonce,
+            path,
+            content_type,
+            digest.as_str(),
+        ])
+        .verify_slice(&tag)
+        .map_err(|_| PeerAuthError::Invalid)
     }
 }
 
@@ -84,34 +205,87 @@ impl PeerSecret {
 mod tests {
     use super::*;
 
+    const ME: &str = "http://10.0.0.2:8080";
+    const PATH: &str = "/_peer/v2/thumb/abcd/jpg/h/a.jpg";
+
     #[test]
-    fn a_signed_header_verifies_for_its_path_only_and_within_the_skew() {
+    fn a_request_header_verifies_once_for_its_instance_and_path_within_the_skew() {
         let secret = PeerSecret::parse("a-secret-of-enough-bytes").unwrap();
-        let header = secret.sign("/_peer/v1/thumb/jpg/h/a.jpg", 1_000);
-        let path = "/_peer/v1/thumb/jpg/h/a.jpg";
-        assert_eq!(secret.verify(Some(&header), path, 1_000), Ok(()));
-        assert_eq!(secret.verify(Some(&header), path, 1_200), Ok(()));
+        let (header, nonce) = secret.sign(ME, PATH, 1_000);
+        let fresh = || PeerSecret::parse("a-secret-of-enough-bytes").unwrap();
         assert_eq!(
-            secret.verify(Some(&header), "/_peer/v1/thumb/jpg/h/b.jpg", 1_000),
-            Err(PeerAuthError::Invalid)
+            fresh().verify(Some(&header), ME, PATH, 1_020),
+            Ok(nonce.clone())
         );
+        // Replayed to the same instance: refused, however valid.
+        let owner = fresh();
+        assert_eq!(owner.verify(Some(&header), ME, PATH, 1_000), Ok(nonce));
         assert_eq!(
-            secret.verify(Some(&header), path, 2_000),
-            Err(PeerAuthError::Skewed(1_000))
+            owner.verify(Some(&header), ME, PATH, 1_001),
+            Err(PeerAuthError::Replayed)
         );
+        // Another path, another instance, too late, another secret.
+        for (me, path, now, want) in [
+            (
+                ME,
+                "/_peer/v2/thumb/abcd/jpg/h/b.jpg",
+                1_000,
+                PeerAuthError::Invalid,
+            ),
+            ("http://10.0.0.3:8080", PATH, 1_000, PeerAuthError::Invalid),
+            (ME, PATH, 1_031, PeerAuthError::Skewed(31)),
+        ] {
+            assert_eq!(fresh().verify(Some(&header), me, path, now), Err(want));
+        }
         let other = PeerSecret::parse("another-secret-of-bytes").unwrap();
         assert_eq!(
-            other.verify(Some(&header), path, 1_000),
+            other.verify(Some(&header), ME, PATH, 1_000),
             Err(PeerAuthError::Invalid)
         );
         assert_eq!(
-            secret.verify(None, path, 1_000),
+            fresh().verify(None, ME, PATH, 1_000),
             Err(PeerAuthError::Missing)
         );
         assert_eq!(
-            secret.verify(Some("12.zz"), path, 12),
+            fresh().verify(Some("12.zz"), ME, PATH, 12),
             Err(PeerAuthError::Malformed)
         );
         assert!(PeerSecret::parse("short").is_err());
+    }
+
+    #[test]
+    fn an_answer_verifies_for_its_request_type_and_bytes_only() {
+        let secret = PeerSecret::parse("a-secret-of-enough-bytes").unwrap();
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let tag = secret.answer_tag(nonce, PATH, "image/jpeg", b"pixels");
+        assert_eq!(
+            secret.verify_answer(Some(&tag), nonce, PATH, "image/jpeg", b"pixels"),
+            Ok(())
+        );
+        for (nonce, path, ct, bytes) in [
+            (
+                "ffff456789abcdef0123456789abcdef",
+                PATH,
+                "image/jpeg",
+                &b"pixels"[..],
+            ),
+            (
+                nonce,
+                "/_peer/v2/large/abcd/jpg/h/a.jpg",
+                "image/jpeg",
+                b"pixels",
+            ),
+            (nonce, PATH, "image/png", b"pixels"),
+            (nonce, PATH, "image/jpeg", b"pixelz"),
+        ] {
+            assert_eq!(
+                secret.verify_answer(Some(&tag), nonce, path, ct, bytes),
+                Err(PeerAuthError::Invalid)
+            );
+        }
+        assert_eq!(
+            secret.verify_answer(None, nonce, PATH, "image/jpeg", b"pixels"),
+            Err(PeerAuthError::Missing)
+        );
     }
 }

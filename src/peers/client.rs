@@ -24,6 +24,8 @@ const MAX_BODY: usize = 128 << 20;
 pub struct Fetched {
     pub bytes: Bytes,
     pub content_type: String,
+    /// The owner's `X-Thumbkit-Peer-Answer`, if it sent one.
+    pub tag: Option<String>,
 }
 
 /// Why the owner's answer could not be used.
@@ -35,6 +37,9 @@ pub enum PeerError {
     Timeout(Duration),
     #[error("the peer answered {status}")]
     Answered { status: u16, over_budget: bool },
+    /// The answer is not authenticated, or not the variant asked for.
+    #[error("the peer's answer was refused: {0}")]
+    Rejected(String),
 }
 
 impl PeerError {
@@ -51,7 +56,9 @@ impl PeerError {
             PeerError::Answered {
                 over_budget: true, ..
             } => "over_budget",
+            PeerError::Answered { status: 409, .. } => "not_mine",
             PeerError::Answered { .. } => "error",
+            PeerError::Rejected(_) => "rejected",
         }
     }
 }
@@ -106,6 +113,11 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
+            let tag = response
+                .headers()
+                .get(super::auth::ANSWER_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = Limited::new(response.into_body(), MAX_BODY)
                 .collect()
                 .await
@@ -113,6 +125,7 @@ impl Client {
             Ok(Fetched {
                 bytes: body.to_bytes(),
                 content_type,
+                tag,
             })
         };
         tokio::time::timeout(timeout, tracing::Instrument::instrument(call, span))

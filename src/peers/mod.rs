@@ -272,17 +272,37 @@ impl Peers {
         tracing::warn!(peer = %peer, down_for = ?self.down_for, "a peer did not answer; rendering its variants here meanwhile");
     }
 
-    /// Checks a peer request's `X-Thumbkit-Peer` header for `path`.
-    pub fn verify(&self, header: Option<&str>, path: &str) -> Result<(), PeerAuthError> {
-        self.secret.verify(header, path, crate::signing::now())
+    /// Checks a peer request's `X-Thumbkit-Peer` header for a `GET` of `path` sent to this
+    /// instance; returns the nonce its answer must be tagged with.
+    pub fn verify(&self, header: Option<&str>, path: &str) -> Result<String, PeerAuthError> {
+        self.secret
+            .verify(header, self.me.as_str(), path, crate::signing::now())
     }
 
-    /// GETs `path` from `owner`; a peer that cannot be reached or does not answer in time is
-    /// marked down. Every outcome is counted.
-    pub async fn fetch(&self, owner: &PeerUrl, path: &str) -> Result<Fetched, PeerError> {
-        let auth = self.secret.sign(path, crate::signing::now());
-        let url = format!("{owner}{path}");
-        let result = self.client.get(&url, &auth, self.timeout).await;
+    /// The `X-Thumbkit-Peer-Answer` tag of an answer to the request with `nonce` for `path`.
+    pub fn answer_tag(&self, nonce: &str, path: &str, content_type: &str, bytes: &[u8]) -> String {
+        self.secret.answer_tag(nonce, path, content_type, bytes)
+    }
+
+    /// GETs `path` from `owner` and checks that the answer is the owner's, to this request,
+    /// and passes `check` (what the variant must be); a peer that cannot be reached or does
+    /// not answer in time is marked down. Every outcome is counted.
+    pub async fn fetch(
+        &self,
+        owner: &PeerUrl,
+        path: &str,
+        check: impl FnOnce(&Fetched) -> Result<(), String>,
+    ) -> Result<Fetched, PeerError> {
+        let result = self
+            .fetch_checked(owner, path)
+            .await
+            .and_then(|fetched| match check(&fetched) {
+                Ok(()) => Ok(fetched),
+                Err(why) => {
+                    tracing::warn!(peer = %owner, %why, "a peer answered something else than the variant asked for; rendering here");
+                    Err(PeerError::Rejected(why))
+                }
+            });
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => {
@@ -294,6 +314,28 @@ impl Peers {
         };
         self.metrics.peer_request(outcome);
         result
+    }
+
+    async fn fetch_checked(&self, owner: &PeerUrl, path: &str) -> Result<Fetched, PeerError> {
+        let (auth, nonce) = self
+            .secret
+            .sign(owner.as_str(), path, crate::signing::now());
+        let url = format!("{owner}{path}");
+        let fetched = self.client.get(&url, &auth, self.timeout).await?;
+        let verified = self.secret.verify_answer(
+            fetched.tag.as_deref(),
+            &nonce,
+            path,
+            &fetched.content_type,
+            &fetched.bytes,
+        );
+        match verified {
+            Ok(()) => Ok(fetched),
+            Err(e) => {
+                tracing::warn!(peer = %owner, error = %e, "a peer's answer is not authenticated; rendering here");
+                Err(PeerError::Rejected(e.to_string()))
+            }
+        }
     }
 }
 

@@ -22,6 +22,12 @@ pub enum ServiceError {
     Conflict(String),
     #[error("there is no pending upload `{0}` (it was completed, or never issued)")]
     NoUpload(String),
+    #[error("upload `{0}` expired: its ticket's time is over; ask for a new ticket")]
+    TicketExpired(String),
+    #[error("a ticket's PUT must declare its Content-Length: the ticket's exact size")]
+    LengthRequired,
+    #[error("there is no original at `{0}`: thumbkit keeps its own files under that folder")]
+    OwnArea(String),
     #[error("nothing has been uploaded for `{0}` yet; PUT the file to its upload_url first")]
     NothingUploaded(String),
     #[error("{0}")]
@@ -41,6 +47,9 @@ pub enum ServiceError {
     /// The store failed; the client is told what it can act on, the log gets the rest.
     #[error("{}", .0.public_message())]
     Store(#[source] Arc<StoreError>),
+    /// A peer asked for a variant of a preset version this instance does not have.
+    #[error("the variant `{0}` is not this instance's: its preset differs here")]
+    NotMine(String),
     #[error("`{0}` changed while it was being read; try again")]
     Changed(String),
     #[error("all render workers are busy and the queue is full; try again shortly")]

@@ -154,15 +154,18 @@ pub struct Thumbnails {
     /// Signs the fs store's upload URLs: the configured signing key, else a key of this
     /// process's own (fs stores serve one instance).
     upload_signer: Signer,
+    /// The bodies of browser uploads being received (fs store).
+    intake: tickets::Intake,
 }
 
 impl Thumbnails {
     /// A service over `store` with `presets`.
     pub fn new(store: Arc<dyn Store>, presets: Presets, settings: Settings) -> Self {
         let metrics = Arc::new(Metrics::new());
+        // A key of this process's own comes from the OS's CSPRNG: one made from the time and
+        // the pid can be found by trying the few million a start time allows.
         let settings_signer = settings.signer.clone().unwrap_or_else(|| {
-            let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-            let key = blake3::hash(seed.as_bytes()).to_hex().to_string();
+            let key = crate::signing::random_hex(32);
             Signer::parse(&key).unwrap_or_else(|_| unreachable!("64 hex digits are a valid key"))
         });
         let storage = Storage::new(store, settings.storage_timeout, metrics.clone());
@@ -198,6 +201,7 @@ impl Thumbnails {
             metrics.clone(),
             workers.clone(),
         );
+        let intake = tickets::Intake::new(settings.limits.max_input_bytes);
         Self {
             workers,
             storage,
@@ -212,6 +216,7 @@ impl Thumbnails {
             fallback_files: Cache::builder().max_capacity(64).build(),
             fallback_renders: Cache::builder().max_capacity(1024).build(),
             upload_signer: settings_signer,
+            intake,
         }
     }
 
@@ -247,6 +252,11 @@ impl Thumbnails {
         &self.metrics
     }
 
+    /// Bytes of browser-upload bodies being received now.
+    pub fn intake_bytes(&self) -> usize {
+        self.intake.in_flight()
+    }
+
     /// A place among the admitted jobs for a request body about to be read: uploads count in
     /// the same memory bound as renders, and wait for it rather than fail.
     pub async fn admit_upload(&self) -> Result<Admitted, ServiceError> {
@@ -259,15 +269,20 @@ impl Thumbnails {
         path: &str,
         query: &str,
     ) -> Result<(), crate::signing::SignatureError> {
+        let ttl = self.settings.upload_ttl.min(tickets::MAX_TICKET_TTL);
+        let rules = crate::signing::Rules {
+            params: &[],
+            max_ahead: ttl.as_secs() + crate::signing::CLOCK_SKEW_SECS,
+        };
         self.upload_signer
-            .verify(path, query, crate::signing::now())
+            .verify(path, query, crate::signing::now(), rules)
     }
 
     /// Refuses keys inside thumbkit's own folder: an upload there could pose as a variant.
     pub(crate) fn original_key(&self, key: &str) -> Result<ObjectKey, ServiceError> {
         let key = ObjectKey::parse(key)?;
         if self.settings.layout.owns(&key) {
-            return Err(ServiceError::ReservedKey(key.to_string()));
+            return Err(ServiceError::OwnArea(key.to_string()));
         }
         Ok(key)
     }

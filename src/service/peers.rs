@@ -11,22 +11,68 @@ use moka::future::Cache;
 use percent_encoding::utf8_percent_encode;
 
 use crate::keys::{ContentHash, ObjectKey};
-use crate::peers::{PeerError, PeerUrl, Peers};
-use crate::pipeline::OutputFormat;
+use crate::peers::{Fetched, PeerError, PeerUrl, Peers};
+use crate::pipeline::{self, OutputFormat};
+use crate::preset::Preset;
 use crate::service::error::ServiceError;
 use crate::service::manifest::PATH;
 use crate::service::variants::{Job, Tier};
 use crate::service::{Thumbnails, Variant};
 
-/// The internal route's path for one variant: `/_peer/v1/{preset}/{ext}/{hash}/{key}`.
+/// The internal route's path for one exact variant:
+/// `/_peer/v2/{preset}/{fingerprint}/{ext}/{hash}/{key}`. The fingerprint makes an owner whose
+/// preset differs (a rolling edit) answer "not mine" instead of another version's variant.
 pub fn peer_path(
-    preset: &str,
+    preset: &Preset,
     format: OutputFormat,
     hash: &ContentHash,
     key: &ObjectKey,
 ) -> String {
     let key = utf8_percent_encode(key.as_str(), PATH);
-    format!("/_peer/v1/{preset}/{}/{hash}/{key}", format.extension())
+    format!(
+        "/_peer/v2/{}/{}/{}/{hash}/{key}",
+        preset.name,
+        preset.fingerprint(),
+        format.extension()
+    )
+}
+
+/// What an owner's answer must be for `job`: the format asked for, at the size the preset
+/// gives this original (read from the answer's header, so nothing else is ever served or
+/// cached under the variant's key).
+fn check_answer(fetched: &Fetched, job: &Job<'_>, limits: &pipeline::Limits) -> Result<(), String> {
+    if fetched.content_type != job.format.mime() {
+        return Err(format!(
+            "labelled {}",
+            fetched.content_type.chars().take(60).collect::<String>()
+        ));
+    }
+    let probe = pipeline::probe(&fetched.bytes, limits).map_err(|e| e.to_string())?;
+    if probe.format.mime() != job.format.mime() {
+        return Err(format!(
+            "{} bytes labelled {}",
+            probe.format,
+            job.format.mime()
+        ));
+    }
+    let want = pipeline::output_size(job.original.record.upright(), job.preset);
+    if (probe.width, probe.height) != want {
+        return Err(format!(
+            "{}x{} where the variant is {}x{}",
+            probe.width, probe.height, want.0, want.1
+        ));
+    }
+    Ok(())
+}
+
+/// What a peer asks for: one exact variant, as its path names it.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAsk<'a> {
+    pub preset: &'a str,
+    pub fingerprint: &'a str,
+    pub format: &'a str,
+    pub hash: &'a str,
+    pub key: &'a str,
 }
 
 impl Thumbnails {
@@ -59,22 +105,17 @@ impl Thumbnails {
         let Some(peers) = &self.peers else {
             return Ok(None);
         };
-        let path = peer_path(
-            job.preset.name.as_str(),
-            job.format,
-            &job.original.hash,
-            job.key,
-        );
-        match peers.fetch(owner, &path).await {
-            Ok(fetched) if fetched.content_type == job.format.mime() => Ok(Some(Variant {
+        let path = peer_path(job.preset, job.format, &job.original.hash, job.key);
+        let limits = self.settings.limits;
+        match peers
+            .fetch(owner, &path, |f| check_answer(f, job, &limits))
+            .await
+        {
+            Ok(fetched) => Ok(Some(Variant {
                 bytes: fetched.bytes,
                 format: job.format,
                 hash: job.original.hash.clone(),
             })),
-            Ok(fetched) => {
-                tracing::warn!(peer = %owner, got = %fetched.content_type, "a peer answered another format; rendering here");
-                Ok(None)
-            }
             // The owner's AVIF is still being made: answer in the next format, as the owner
             // would have.
             Err(PeerError::Answered {
@@ -91,21 +132,29 @@ impl Thumbnails {
     /// rendered here once however many ask (never passed on to another peer). `hash` is the
     /// content the asker resolved; when this instance knows other content for the key, the
     /// answer is [`ServiceError::Changed`] and the asker renders for itself.
-    pub async fn for_peer(
-        &self,
-        preset: &str,
-        format: &str,
-        hash: &str,
-        key: &str,
-    ) -> Result<(Arc<Variant>, Tier), ServiceError> {
+    pub async fn for_peer(&self, exact: PeerAsk<'_>) -> Result<(Arc<Variant>, Tier), ServiceError> {
+        let PeerAsk {
+            preset,
+            fingerprint,
+            format,
+            hash,
+            key,
+        } = exact;
         let preset = self
             .presets
             .get(preset)
             .ok_or_else(|| ServiceError::UnknownPreset(preset.to_owned()))?;
+        if preset.fingerprint().as_str() != fingerprint {
+            return Err(ServiceError::NotMine(format!(
+                "{}.{}",
+                preset.name,
+                fingerprint.chars().take(40).collect::<String>()
+            )));
+        }
         let format = OutputFormat::parse(format)
             .ok_or_else(|| ServiceError::UnknownPreset(format!("{}/{format}", preset.name)))?;
         let hash = ContentHash::parse(hash)?;
-        let key = ObjectKey::parse(key)?;
+        let key = self.original_key(key)?;
         let variant_key = self.settings.layout.variant(&hash, preset, format);
         if let Some(v) = self.memory.get(variant_key.as_str()).await {
             return Ok((v, Tier::Memory));

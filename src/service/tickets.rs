@@ -7,7 +7,8 @@
 //! never at the key, so nothing unvalidated is ever served; any instance can complete any
 //! ticket.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,6 +26,71 @@ use crate::storage::Kind;
 
 /// Longest a ticket's upload URL stays valid.
 pub const MAX_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Longest a ticket's `PUT` waits for room among the bodies being received before it is
+/// answered 503.
+const INTAKE_WAIT: Duration = Duration::from_secs(10);
+
+/// The bodies of ticket `PUT`s being received: at most one per ticket, and at most the input
+/// limit in bytes for all of them, so that no number of `PUT`s can hold more memory than one
+/// largest original, and none holds a render worker's place while its client sends.
+#[derive(Debug)]
+pub struct Intake {
+    receiving: Mutex<HashSet<String>>,
+    bytes: Arc<tokio::sync::Semaphore>,
+    limit: u32,
+}
+
+impl Intake {
+    /// Room for `limit` bytes of bodies at once.
+    pub fn new(limit: usize) -> Self {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX).max(1);
+        Self {
+            receiving: Mutex::new(HashSet::new()),
+            bytes: Arc::new(tokio::sync::Semaphore::new(limit as usize)),
+            limit,
+        }
+    }
+
+    /// Bytes of bodies being received now.
+    pub fn in_flight(&self) -> usize {
+        self.limit as usize - self.bytes.available_permits()
+    }
+}
+
+/// A ticket's `PUT` let in: the ticket is taken (no second `PUT` runs beside it) and `size`
+/// bytes of the intake are held until it is dropped.
+#[derive(Debug)]
+pub struct Receiving<'a> {
+    intake: &'a Intake,
+    id: String,
+    intent: Intent,
+    _room: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Receiving<'_> {
+    /// The exact number of bytes the body must have.
+    pub fn size(&self) -> u64 {
+        self.intent.size
+    }
+}
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.intake
+            .receiving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+/// What a ticket's `PUT` says about its body, read from its headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Declared<'a> {
+    pub content_type: Option<&'a str>,
+    pub length: Option<u64>,
+}
 
 /// What the backend asks to upload.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -57,18 +123,9 @@ pub struct Ticket {
     pub complete_url: String,
 }
 
-fn new_id(key: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS per process; with the time and the key, ids do
-    // not repeat. They need not be secret: completing one needs the API token.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write(key.as_bytes());
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    blake3::hash(&h.finish().to_le_bytes()).to_hex()[..32].to_owned()
+/// A ticket id: 128 bits from the OS's CSPRNG, so no id can be guessed or made to repeat.
+fn new_id() -> String {
+    crate::signing::random_hex(16)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -103,7 +160,7 @@ impl Thumbnails {
             )));
         }
         let ttl = self.settings.upload_ttl.min(MAX_TICKET_TTL);
-        let id = new_id(key.as_str());
+        let id = new_id();
         let expires = now() + ttl.as_secs();
         let staged = self.staging(&id, "bytes")?;
         let upload_url = match self
@@ -153,10 +210,107 @@ impl Thumbnails {
         serde_json::from_slice(&object.bytes).map_err(|_| ServiceError::NoUpload(id.to_owned()))
     }
 
-    /// The fs store's stand-in for a presigned URL: stores the bytes of ticket `id` (the
-    /// caller has checked its signature).
-    pub async fn receive_upload(&self, id: &str, bytes: Bytes) -> Result<(), ServiceError> {
+    /// The fs store's stand-in for a presigned URL, first half: lets in a `PUT` for ticket
+    /// `id` (the caller has checked its signature) from its headers alone, before any body
+    /// byte is read: the ticket must be pending and unexpired, not already received or being
+    /// received, and the `PUT` must declare the ticket's content type and exact size.
+    pub async fn admit_ticket_upload(
+        &self,
+        id: &str,
+        declared: Declared<'_>,
+    ) -> Result<Receiving<'_>, ServiceError> {
         let intent = self.intent(id).await?;
+        if intent.expires < now() {
+            return Err(ServiceError::TicketExpired(id.to_owned()));
+        }
+        let sent_type = declared.content_type.unwrap_or("(none)").trim();
+        if !sent_type.eq_ignore_ascii_case(intent.content_type.trim()) {
+            return Err(ServiceError::BadUpload(format!(
+                "the ticket is for `Content-Type: {}`; this PUT sends `{}`",
+                intent.content_type,
+                sent_type.chars().take(100).collect::<String>()
+            )));
+        }
+        let length = declared.length.ok_or(ServiceError::LengthRequired)?;
+        if length > intent.size {
+            return Err(ServiceError::BodyTooLarge {
+                bytes: usize::try_from(length).unwrap_or(usize::MAX),
+                limit: usize::try_from(intent.size).unwrap_or(usize::MAX),
+            });
+        }
+        if length < intent.size {
+            return Err(ServiceError::BadUpload(format!(
+                "the ticket is for {} bytes; this PUT declares {length}",
+                intent.size
+            )));
+        }
+        let taken = self
+            .intake
+            .receiving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned());
+        if !taken {
+            return Err(ServiceError::Conflict(format!(
+                "upload `{id}` is already being received"
+            )));
+        }
+        let room = self.intake_room(intent.size);
+        let receiving = |room| Receiving {
+            intake: &self.intake,
+            id: id.to_owned(),
+            intent: intent.clone(),
+            _room: room,
+        };
+        // Taken before anything can fail, so that the guard gives the ticket back.
+        let guard = match room.await {
+            Ok(room) => receiving(room),
+            Err(e) => {
+                self.intake
+                    .receiving
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(id);
+                return Err(e);
+            }
+        };
+        if self
+            .storage()
+            .head(&self.staging(id, "bytes")?, Kind::Original)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::Conflict(format!(
+                "upload `{id}` has its bytes already: a ticket takes one upload; complete it, \
+                 or ask for a new ticket"
+            )));
+        }
+        Ok(guard)
+    }
+
+    /// Room for `size` bytes among the bodies being received, waiting at most [`INTAKE_WAIT`].
+    async fn intake_room(
+        &self,
+        size: u64,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, ServiceError> {
+        let n = u32::try_from(size)
+            .unwrap_or(u32::MAX)
+            .min(self.intake.limit);
+        match tokio::time::timeout(INTAKE_WAIT, self.intake.bytes.clone().acquire_many_owned(n))
+            .await
+        {
+            Ok(Ok(room)) => Ok(room),
+            _ => Err(ServiceError::Busy),
+        }
+    }
+
+    /// The second half: stores the body of a `PUT` let in by [`Self::admit_ticket_upload`].
+    pub async fn receive_upload(
+        &self,
+        receiving: Receiving<'_>,
+        bytes: Bytes,
+    ) -> Result<(), ServiceError> {
+        let intent = &receiving.intent;
         if bytes.len() as u64 != intent.size {
             return Err(ServiceError::BadUpload(format!(
                 "the ticket is for {} bytes; {} were sent",
@@ -164,7 +318,7 @@ impl Thumbnails {
                 bytes.len()
             )));
         }
-        let staged = self.staging(id, "bytes")?;
+        let staged = self.staging(&receiving.id, "bytes")?;
         self.storage()
             .put(
                 &staged,
@@ -187,6 +341,12 @@ impl Thumbnails {
         let intent = self.intent(id).await?;
         let staged = self.staging(id, "bytes")?;
         let ticket = self.staging(id, "json")?;
+        if intent.expires < now() {
+            // Nothing of an expired ticket is ever stored: what was staged goes with it.
+            self.storage().delete(&staged, Kind::Original).await?;
+            self.storage().delete(&ticket, Kind::Record).await?;
+            return Err(ServiceError::TicketExpired(id.to_owned()));
+        }
         let admitted = self.workers.admit(Patience::Wait).await?;
         let Some(object) = self.storage().get(&staged, Kind::Original).await? else {
             return Err(ServiceError::NothingUploaded(id.to_owned()));

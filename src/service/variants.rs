@@ -123,7 +123,8 @@ impl Thumbnails {
             .presets
             .get(request.preset)
             .ok_or_else(|| ServiceError::UnknownPreset(request.preset.to_owned()))?;
-        let key = ObjectKey::parse(request.key)?;
+        // thumbkit's own folder (staged uploads, records, variants) is never an original.
+        let key = self.original_key(request.key)?;
         let deadline = self.settings.request_timeout;
         let attempts = async {
             // A replacement between learning the hash and reading the bytes is retried once

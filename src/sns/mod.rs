@@ -22,6 +22,11 @@ use tls::{HttpsClient, RsaPkcs1Sha1, client};
 const MAX_FETCH_BYTES: usize = 64 << 10;
 /// Longest a fetch from SNS may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Oldest message acted on: a captured message replayed later is refused, and the ids of
+/// the ones acted on are remembered for as long.
+const MAX_AGE: Duration = Duration::from_secs(3600);
+/// How far ahead of this instance's clock a message's `Timestamp` may be.
+const MAX_AHEAD: Duration = Duration::from_secs(15 * 60);
 
 /// Who may send SNS messages (`THUMBKIT_SNS_*`).
 #[derive(Debug, Clone, Default)]
@@ -117,25 +122,63 @@ impl Message {
             .collect())
     }
 
-    /// The region in the topic's ARN (`arn:aws:sns:REGION:ACCOUNT:NAME`).
-    fn region(&self) -> Option<&str> {
+    /// The SNS host of the topic's ARN (`arn:PARTITION:sns:REGION:ACCOUNT:NAME`), when the
+    /// partition is one SNS serves HTTPS subscriptions from and the region is a region of it.
+    fn sns_host(&self) -> Option<String> {
         let mut parts = self.topic_arn.split(':');
-        (parts.next() == Some("arn") && parts.nth(1) == Some("sns"))
-            .then(|| parts.next())
-            .flatten()
+        let (Some("arn"), Some(partition), Some("sns"), Some(region)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        sns_host(partition, region)
+    }
+
+    /// When SNS sent the message, in Unix seconds.
+    fn sent_at(&self) -> Result<i64, SnsError> {
+        aws_smithy_types::DateTime::from_str(
+            &self.timestamp,
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .map(|t| t.secs())
+        .map_err(|e| SnsError::Malformed(format!("the Timestamp is not an ISO 8601 time: {e}")))
     }
 }
 
-/// `sns.REGION.amazonaws.com` (or `.amazonaws.com.cn`): the hosts SNS serves from.
-pub fn is_sns_host(host: &str, region: &str) -> bool {
-    let valid_region = !region.is_empty()
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    valid_region
-        && [".amazonaws.com", ".amazonaws.com.cn"]
+/// Whether `region` is written as AWS writes regions: `us-east-1`, `us-gov-west-1`,
+/// `cn-north-1`, `ap-southeast-4` (area, optional `gov`, direction, number).
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let (area, middle, number) = match parts.as_slice() {
+        [area, direction, number] => (area, vec![*direction], number),
+        [area, "gov", direction, number] => (area, vec!["gov", *direction], number),
+        _ => return false,
+    };
+    area.len() == 2
+        && area.bytes().all(|b| b.is_ascii_lowercase())
+        && middle
             .iter()
-            .any(|suffix| host == format!("sns.{region}{suffix}"))
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// SNS's host for `region` in `partition`: `sns.REGION.amazonaws.com` (`aws`, `aws-us-gov`)
+/// or `sns.REGION.amazonaws.com.cn` (`aws-cn`); `None` for a region that is not one of that
+/// partition's, or a partition whose SNS thumbkit does not know.
+pub fn sns_host(partition: &str, region: &str) -> Option<String> {
+    if !is_region(region) {
+        return None;
+    }
+    let china = region.starts_with("cn-");
+    let gov = region.starts_with("us-gov-");
+    let suffix = match partition {
+        "aws" if !china && !gov => ".amazonaws.com",
+        "aws-us-gov" if gov => ".amazonaws.com",
+        "aws-cn" if china => ".amazonaws.com.cn",
+        _ => return None,
+    };
+    Some(format!("sns.{region}{suffix}"))
 }
 
 /// Splits `scheme://authority/rest` without normalising anything.
@@ -152,6 +195,9 @@ pub struct Sns {
     client: tokio::sync::OnceCell<Result<HttpsClient, String>>,
     /// Signing certificates by URL (SNS rotates them rarely; each is fetched once).
     certs: Cache<String, Arc<Vec<u8>>>,
+    /// `MessageId`s of the verified messages of the last [`MAX_AGE`]: SNS delivers at least
+    /// once, and a message is acted on once.
+    seen: Cache<String, ()>,
 }
 
 impl Sns {
@@ -164,7 +210,27 @@ impl Sns {
                 .max_capacity(64)
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
+            seen: Cache::builder()
+                .max_capacity(1 << 20)
+                .time_to_live(MAX_AGE + MAX_AHEAD)
+                .build(),
         }
+    }
+
+    /// Whether only SNS messages are accepted (topics are configured): a bare S3 event
+    /// notification is then refused, since anyone with the token could forge one.
+    pub fn required(&self) -> bool {
+        !self.options.topics.is_empty()
+    }
+
+    /// Whether the verified `message` is seen for the first time (and remembers it).
+    pub async fn first_time(&self, message: &Message) -> bool {
+        let entry = self
+            .seen
+            .entry(message.message_id.clone())
+            .or_insert(())
+            .await;
+        entry.is_fresh()
     }
 
     /// Refuses a URL that is not on an SNS host of the topic's region (or the extra origin).
@@ -181,8 +247,8 @@ impl Sns {
         if self.options.extra_origin.as_deref() == Some(origin.as_str()) {
             return Ok(());
         }
-        let region = message.region().ok_or_else(refused)?;
-        if scheme == "https" && is_sns_host(authority, region) {
+        let host = message.sns_host().ok_or_else(refused)?;
+        if scheme == "https" && authority == host {
             Ok(())
         } else {
             Err(refused())
@@ -196,6 +262,20 @@ impl Sns {
             return Err(SnsError::Refused(format!(
                 "the topic `{}` is not one of THUMBKIT_SNS_TOPICS",
                 message.topic_arn
+            )));
+        }
+        let now = i64::try_from(crate::signing::now()).unwrap_or(i64::MAX);
+        let sent = message.sent_at()?;
+        if now.saturating_sub(sent) > MAX_AGE.as_secs() as i64 {
+            return Err(SnsError::Refused(format!(
+                "the message was sent at {}, more than an hour ago: it is not acted on",
+                message.timestamp
+            )));
+        }
+        if sent.saturating_sub(now) > MAX_AHEAD.as_secs() as i64 {
+            return Err(SnsError::Refused(format!(
+                "the message's Timestamp {} is ahead of this instance's clock",
+                message.timestamp
             )));
         }
         let url = &message.signing_cert_url;
@@ -300,21 +380,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_sns_hosts_of_the_region_are_trusted() {
-        assert!(is_sns_host("sns.us-east-1.amazonaws.com", "us-east-1"));
-        assert!(is_sns_host("sns.cn-north-1.amazonaws.com.cn", "cn-north-1"));
-        for (host, region) in [
-            ("sns.us-east-1.amazonaws.com", "eu-west-1"),
-            ("sns.us-east-1.amazonaws.com.evil.com", "us-east-1"),
-            ("evil.com/sns.us-east-1.amazonaws.com", "us-east-1"),
-            ("sns.us-east-1.amazonaws.com:8443", "us-east-1"),
-            ("user@sns.us-east-1.amazonaws.com", "us-east-1"),
-            ("sns..amazonaws.com", ""),
-            ("sns.US-EAST-1.amazonaws.com", "US-EAST-1"),
-            ("s3.us-east-1.amazonaws.com", "us-east-1"),
+    fn only_regions_of_the_arn_s_partition_name_an_sns_host() {
+        for (partition, region, host) in [
+            ("aws", "us-east-1", "sns.us-east-1.amazonaws.com"),
+            ("aws", "ap-southeast-4", "sns.ap-southeast-4.amazonaws.com"),
+            ("aws", "il-central-1", "sns.il-central-1.amazonaws.com"),
+            ("aws-cn", "cn-north-1", "sns.cn-north-1.amazonaws.com.cn"),
+            (
+                "aws-us-gov",
+                "us-gov-west-1",
+                "sns.us-gov-west-1.amazonaws.com",
+            ),
         ] {
-            assert!(!is_sns_host(host, region), "{host}");
+            assert_eq!(sns_host(partition, region).as_deref(), Some(host));
         }
+        for (partition, region) in [
+            ("aws", "s3"),
+            ("aws", "us-east-1.evil.com"),
+            ("aws", "us-east"),
+            ("aws", "US-EAST-1"),
+            ("aws", ""),
+            ("aws", "us-east-1/x"),
+            ("aws", "u-east-1"),
+            ("aws", "us-east-123"),
+            ("aws", "cn-north-1"),
+            ("aws-cn", "us-east-1"),
+            ("aws-us-gov", "us-east-1"),
+            ("aws", "us-gov-west-1"),
+            ("aws-iso", "us-iso-east-1"),
+            ("evil", "us-east-1"),
+        ] {
+            assert_eq!(sns_host(partition, region), None, "{partition} {region}");
+        }
+    }
+
+    #[test]
+    fn the_arn_names_the_only_host_trusted() {
+        let mut m = message("x");
+        m.topic_arn = "arn:aws:sns:s3:123456789012:MyTopic".into();
+        let sns = Sns::new(SnsOptions::default());
+        let bucket = "https://sns.s3.amazonaws.com/x.pem";
+        assert!(sns.check_url(&m, bucket, "SigningCertURL").is_err());
+        m.topic_arn = "arn:aws-cn:sns:cn-north-1:123456789012:T".into();
+        let china = "https://sns.cn-north-1.amazonaws.com.cn/x.pem";
+        assert!(sns.check_url(&m, china, "SigningCertURL").is_ok());
     }
 
     fn message(url: &str) -> Message {

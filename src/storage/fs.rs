@@ -65,8 +65,9 @@ impl FsStore {
 
     fn path(&self, key: &ObjectKey) -> Result<PathBuf, StoreError> {
         let first = key.as_str().split('/').next();
-        let last = key.as_str().rsplit('/').next();
-        if first == Some(META_DIR) || last.is_some_and(|l| l.starts_with(TMP_PREFIX)) {
+        // A folder named like a temporary file would hide its keys from every listing.
+        let temporary = key.as_str().split('/').any(|s| s.starts_with(TMP_PREFIX));
+        if first == Some(META_DIR) || temporary {
             return Err(StoreError::Reserved(key.to_string()));
         }
         // Safe to join: an ObjectKey has no absolute path, `.` or `..` segment.
@@ -89,6 +90,31 @@ impl FsStore {
             }
             Err(_) => false,
         }
+    }
+
+    /// Whether every component of `path` (under the root) that exists is a real folder or
+    /// file, or a symlink that resolves inside the root: checked before a write, a delete or a
+    /// folder is made, so that none of them follows a link out of the root. (The store's root
+    /// belongs to thumbkit: what races this check is a local user, not a request.)
+    async fn confined(&self, path: &Path) -> bool {
+        let Ok(relative) = path.strip_prefix(&self.root) else {
+            return false;
+        };
+        let mut walked = self.root.clone();
+        for part in relative.components() {
+            walked.push(part);
+            match tokio::fs::symlink_metadata(&walked).await {
+                Ok(m) if m.file_type().is_symlink() => {
+                    if !self.inside(&walked).await {
+                        return false;
+                    }
+                }
+                Ok(_) => {}
+                // Nothing further exists: what is made from here on is made inside.
+                Err(_) => return true,
+            }
+        }
+        true
     }
 
     /// The metadata in `key`'s sidecar, if the sidecar belongs to the data file `etag`.
@@ -225,6 +251,10 @@ impl Store for FsStore {
         metadata: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
         let path = self.path(key)?;
+        if !self.confined(&path).await || !self.confined(&self.meta_path(key)).await {
+            tracing::warn!(key = %key, "refusing a write through a symlink that leads out of the fs store");
+            return Err(StoreError::Reserved(key.to_string()));
+        }
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir)
                 .await
@@ -265,12 +295,21 @@ impl Store for FsStore {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        match tokio::fs::remove_file(self.path(key)?).await {
+        let path = self.path(key)?;
+        // Past a link that leads out there is no object of this store (reads say 404).
+        if !self.confined(&path).await {
+            tracing::warn!(key = %key, "not deleting through a symlink that leads out of the fs store");
+            return Ok(());
+        }
+        match tokio::fs::remove_file(&path).await {
             Ok(()) => {}
             Err(e) if is_absent(&e) => {}
             Err(e) => return Err(io(key, e)),
         }
-        let _ = tokio::fs::remove_file(self.meta_path(key)).await;
+        let meta = self.meta_path(key);
+        if self.confined(&meta).await {
+            let _ = tokio::fs::remove_file(meta).await;
+        }
         Ok(())
     }
 

@@ -68,6 +68,75 @@ async fn the_metadata_folder_is_not_an_object() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+#[tokio::test]
+async fn a_temporary_name_in_any_folder_is_refused() {
+    let (s, root) = store("tmp-segment").await;
+    for k in ["photos/.tmp-hidden/x.jpg", ".tmp-a/b.jpg", "a/.tmp-x"] {
+        assert!(
+            matches!(
+                s.put(&key(k), Bytes::from_static(b"x"), "", &BTreeMap::new())
+                    .await,
+                Err(StoreError::Reserved(_))
+            ),
+            "{k}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A link in the root that leads out: no write, delete or new folder goes through it
+/// (reads already answer nothing), while a link that stays inside still works.
+#[tokio::test]
+async fn no_operation_follows_a_symlink_out_of_the_root() {
+    let (s, root) = store("symlinks").await;
+    let outside = root.with_extension("outside");
+    let _ = std::fs::remove_dir_all(&outside);
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("victim.txt"), b"keep me").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("linkdir")).unwrap();
+    let victim = key("linkdir/victim.txt");
+    assert!(s.get(&victim).await.unwrap().is_none());
+    assert!(s.head(&victim).await.unwrap().is_none());
+    s.delete(&victim).await.unwrap();
+    assert_eq!(
+        std::fs::read(outside.join("victim.txt")).unwrap(),
+        b"keep me"
+    );
+    let through = key("linkdir/new/deeper/x.jpg");
+    assert!(matches!(
+        s.put(&through, Bytes::from_static(b"x"), "", &BTreeMap::new())
+            .await,
+        Err(StoreError::Reserved(_))
+    ));
+    assert!(!outside.join("new").exists(), "no folder made outside");
+    // The metadata folder is walked the same way.
+    std::fs::create_dir_all(root.join(META_DIR)).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join(META_DIR).join("meta")).unwrap();
+    let meta = BTreeMap::from([("k".to_owned(), "v".to_owned())]);
+    assert!(matches!(
+        s.put(&key("meta/x.jpg"), Bytes::from_static(b"x"), "", &meta)
+            .await,
+        Err(StoreError::Reserved(_))
+    ));
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    // A link inside the root is an ordinary folder.
+    std::fs::create_dir_all(root.join("real")).unwrap();
+    std::os::unix::fs::symlink(root.join("real"), root.join("alias")).unwrap();
+    s.put(
+        &key("alias/y.jpg"),
+        Bytes::from_static(b"y"),
+        "",
+        &BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read(root.join("real/y.jpg")).unwrap(), b"y");
+    s.delete(&key("alias/y.jpg")).await.unwrap();
+    assert!(!root.join("real/y.jpg").exists());
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&outside);
+}
+
 /// The states a crash can leave between the data's rename and the sidecar's: new bytes
 /// with the old sidecar, and half-written temporary files.
 #[tokio::test]

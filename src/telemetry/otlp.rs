@@ -74,7 +74,7 @@ pub fn from_env() -> Result<Tracing, TracingError> {
         return Ok(Tracing::default());
     };
     if !endpoint.starts_with("http://") {
-        return Err(TracingError::Https(endpoint));
+        return Err(TracingError::Https(crate::secrets::redact_url(&endpoint)));
     }
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()

@@ -51,7 +51,7 @@ async fn every_error_a_client_can_see_is_problem_json() {
         (
             "JSON over the body limit",
             format!(
-                "POST /v1/pregenerate HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big_json}",
+                "POST /v1/pregenerate HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{big_json}",
                 big_json.len()
             )
             .into_bytes(),
@@ -155,6 +155,7 @@ fn quick_limits() -> Options {
             idle_timeout: Duration::from_secs(1),
             max_connections: 8,
             shutdown_timeout: Duration::from_secs(1),
+            ..ConnectionLimits::default()
         },
         ..Options::default()
     }
@@ -215,7 +216,7 @@ async fn slow_and_idle_clients_are_cut_off() {
     let mut slow_body = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     slow_body
         .write_all(
-            b"PUT /v1/originals/slow.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+            b"PUT /v1/originals/slow.jpg HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n",
         )
         .await
         .unwrap();

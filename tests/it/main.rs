@@ -22,6 +22,7 @@ mod pipeline;
 mod presets;
 mod refusals;
 mod s3;
+mod security;
 mod service;
 mod sns;
 mod storage;

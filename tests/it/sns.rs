@@ -140,12 +140,12 @@ impl FakeSns {
     fn confirmation(&self) -> serde_json::Value {
         let mut m = serde_json::json!({
             "Type": "SubscriptionConfirmation",
-            "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+            "MessageId": message_id(),
             "Token": "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92768dd60a747ba6f3beb71854e285d6ad02428b09ceece29417f1f02d609c582afbacc99c583a916b9981dd2728f4ae6fdb82efd087cc3b7849e05798d2d2785c03b0879594eeac82c01f235d0e717736",
             "TopicArn": TOPIC,
             "Message": format!("You have chosen to subscribe to the topic {TOPIC}.\nTo confirm the subscription, visit the SubscribeURL included in this message."),
             "SubscribeURL": format!("{}/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37fb", self.origin),
-            "Timestamp": "2026-11-24T09:00:00.000Z",
+            "Timestamp": timestamp(0),
             "SignatureVersion": "1",
             "SigningCertURL": self.cert_url(),
         });
@@ -158,11 +158,11 @@ impl FakeSns {
     fn notification(&self, inner: &serde_json::Value, version: &str) -> serde_json::Value {
         let mut m = serde_json::json!({
             "Type": "Notification",
-            "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+            "MessageId": message_id(),
             "TopicArn": TOPIC,
             "Subject": "Amazon S3 Notification",
             "Message": inner.to_string(),
-            "Timestamp": "2026-11-24T09:00:01.000Z",
+            "Timestamp": timestamp(0),
             "SignatureVersion": version,
             "SigningCertURL": self.cert_url(),
             "UnsubscribeURL": format!("{}/?Action=Unsubscribe&SubscriptionArn={TOPIC}:1", self.origin),
@@ -339,6 +339,14 @@ async fn forged_or_untrusted_sns_messages_get_403_and_do_nothing() {
     // Unsigned.
     let mut unsigned = sns.notification(&created, "1");
     unsigned.as_object_mut().unwrap().remove("Signature");
+    // Validly signed, but captured and replayed two hours later.
+    let mut stale = sns.notification(&created, "2");
+    stale["Timestamp"] = timestamp(7200).into();
+    sns.sign(&mut stale, "sns");
+    // Validly signed, dated a day ahead.
+    let mut ahead = sns.notification(&created, "2");
+    ahead["Timestamp"] = timestamp(-86_400).into();
+    sns.sign(&mut ahead, "sns");
 
     for (what, message, status, words) in [
         ("altered", altered, 403, "does not verify"),
@@ -357,6 +365,8 @@ async fn forged_or_untrusted_sns_messages_get_403_and_do_nothing() {
         ),
         ("other topic", other_topic, 403, "THUMBKIT_SNS_TOPICS"),
         ("unsigned", unsigned, 400, "Signature"),
+        ("replayed late", stale, 403, "more than an hour ago"),
+        ("dated ahead", ahead, 403, "ahead of this instance's clock"),
     ] {
         let r = post(app.addr, &message, Some(&basic())).await;
         assert_eq!(
@@ -381,9 +391,86 @@ async fn forged_or_untrusted_sns_messages_get_403_and_do_nothing() {
     assert!(variants.is_empty(), "{variants:?}");
     assert_eq!(s3.keys("uploads/").await, ["uploads/cat.jpg"]);
 
-    // A bare s3:TestEvent (a tool posting S3's own JSON) is acknowledged too.
-    let bare =
-        serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET});
-    let r = post(app.addr, &bare, Some(&format!("Bearer {TOKEN}"))).await;
-    assert_eq!(r.status, 200);
+    // With THUMBKIT_SNS_TOPICS set, only SNS messages count: a bare S3 event (which anyone
+    // with the token could write) is refused, test event or not.
+    let bearer = format!("Bearer {TOKEN}");
+    for bare in [
+        serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}),
+        created.clone(),
+    ] {
+        let r = post(app.addr, &bare, Some(&bearer)).await;
+        assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+        assert!(
+            r.problem()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("THUMBKIT_SNS_TOPICS")
+        );
+    }
+    assert!(
+        s3.keys("_variants/")
+            .await
+            .into_iter()
+            .all(|k| !is_variant(&k))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_twice_is_acted_on_once() {
+    let s3 = S3Server::start("sns-twice").await;
+    let sns = FakeSns::start("sns-twice-fake").await;
+    let app = app(&s3, &sns).await;
+    s3.put("uploads/dog.jpg", fixture("DSCN0010.jpg")).await;
+    let created = sns.notification(&s3_event("ObjectCreated:Put", "uploads/dog.jpg"), "2");
+    let first = post(app.addr, &created, Some(&basic())).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    app.service.drain().await;
+    let renders = app.metric("thumbkit_renders_total", &[]).await;
+    assert!(renders > 0.0);
+    // The same message again (SNS retries when an answer is slow): acknowledged, not redone.
+    let s3_removed = sns.notification(&s3_event("ObjectRemoved:Delete", "uploads/dog.jpg"), "2");
+    let mut replay = s3_removed.clone();
+    replay["MessageId"] = created["MessageId"].clone();
+    sns.sign(&mut replay, "sns");
+    for again in [&created, &replay] {
+        let r = post(app.addr, again, Some(&basic())).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["duplicate"], created["MessageId"], "{body}");
+    }
+    app.service.drain().await;
+    assert_eq!(app.metric("thumbkit_renders_total", &[]).await, renders);
+    let variants = s3
+        .keys("_variants/")
+        .await
+        .into_iter()
+        .filter(|k| is_variant(k))
+        .count();
+    assert!(variants > 0, "the replayed removal purged nothing");
+}
+
+/// SNS's `Timestamp` for `ago` seconds before now (ISO 8601, UTC).
+fn timestamp(ago: i64) -> String {
+    let now = i64::try_from(thumbkit::signing::now()).unwrap();
+    aws_smithy_types::DateTime::from_secs(now - ago)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()
+}
+
+/// A `MessageId` no other message of the run has (SNS's are UUIDs).
+fn message_id() -> String {
+    let hex = thumbkit::signing::random_hex(16);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }

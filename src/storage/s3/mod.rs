@@ -128,7 +128,8 @@ impl S3Store {
         }
         Self {
             client: Client::from_conf(config.build()),
-            endpoint: endpoint.unwrap_or_else(|| "AWS S3".into()),
+            // Shown in errors and logs: without a password the endpoint URL may carry.
+            endpoint: endpoint.map_or_else(|| "AWS S3".into(), |e| crate::secrets::redact_url(&e)),
             location,
         }
     }

@@ -50,6 +50,13 @@ async fn send_with(
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
+    // The API's POST bodies are JSON, and say so (as the JS and Python helpers do).
+    let typed = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    if method == "POST" && !body.is_empty() && !typed {
+        head.push_str("Content-Type: application/json\r\n");
+    }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
     // The server may answer (413) and close before the whole body is sent.

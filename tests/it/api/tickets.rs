@@ -310,18 +310,24 @@ async fn with_the_fs_store_browser_uploads_go_to_a_signed_thumbkit_url() {
         "{url}"
     );
     let tampered = url.replace("&sig=", "&sig=0");
+    let jpeg = [("Content-Type", "image/jpeg")];
     assert_eq!(
-        send(app.addr, "PUT", &tampered, None, &photo).await.status,
+        send_with(app.addr, "PUT", &tampered, &jpeg, &photo)
+            .await
+            .status,
         403
     );
     assert_eq!(
-        send(app.addr, "PUT", &url, None, &photo[..100])
+        send_with(app.addr, "PUT", &url, &jpeg, &photo[..100])
             .await
             .status,
         400,
         "size differs"
     );
-    assert_eq!(send(app.addr, "PUT", &url, None, &photo).await.status, 200);
+    assert_eq!(
+        send_with(app.addr, "PUT", &url, &jpeg, &photo).await.status,
+        200
+    );
     let done = send(
         app.addr,
         "POST",

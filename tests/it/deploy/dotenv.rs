@@ -185,4 +185,49 @@ fn a_broken_dotenv_is_refused_with_its_line() {
     let err = stderr(&out);
     assert!(err.starts_with("thumbkit: .env: "), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("line 2"), "{err}");
+}
+
+/// No secret reaches any output: a malformed `.env` line is named by its number, never
+/// quoted, and passwords in endpoint URLs are masked by `--print-config`.
+#[test]
+fn no_secret_is_printed_by_a_dotenv_error_or_print_config() {
+    let dir = temp_dir("secret-dotenv");
+    std::fs::write(
+        dir.join(".env"),
+        "GOOD=1\nTHUMBKIT_API_TOKEN=hunter2-token value with spaces\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"))
+        .args(["serve", "--print-config"])
+        .current_dir(&dir)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("line 2"), "{err}");
+    assert!(!err.contains("hunter2"), "the secret was printed: {err}");
+    let dir = temp_dir("secret-urls");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"))
+        .args(["serve", "--print-config", "--storage", "s3://media"])
+        .current_dir(&dir)
+        .env_clear()
+        .env(
+            "THUMBKIT_S3_ENDPOINT",
+            "http://minio:s3-pa55word@127.0.0.1:9",
+        )
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://otel:otel-pa55word@127.0.0.1:4318",
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(text.contains("http://minio:****@127.0.0.1:9"), "{text}");
+    assert!(text.contains("http://otel:****@127.0.0.1:4318"), "{text}");
+    assert!(
+        !text.contains("pa55word"),
+        "a password was printed:\n{text}"
+    );
 }

@@ -125,30 +125,42 @@ async fn the_internal_route_answers_only_signed_peer_requests_and_only_with_peer
     let s3 = S3Server::start("fleet-route").await;
     let fleet = fleet(&s3, 1).await;
     let app = &fleet[0].app;
+    let me = PeerUrl::of_addr(app.addr).as_str().to_owned();
     let bytes = fixture("Landscape_1.jpg");
     s3.put("route/a.jpg", bytes.clone()).await;
     let hash = ContentHash::of(&bytes);
-    let path = format!("/_peer/v1/thumb/jpg/{hash}/route/a.jpg");
+    let presets = shipped_presets();
+    let fp = presets.get("thumb").unwrap().fingerprint();
+    let path = format!("/_peer/v2/thumb/{fp}/jpg/{hash}/route/a.jpg");
     let secret = PeerSecret::parse(SECRET).unwrap();
     let now = thumbkit::signing::now();
+    let signed = |target: &str, path: &str, at: u64| secret.sign(target, path, at).0;
     for (header, why) in [
         (None, "needs the `X-Thumbkit-Peer` header"),
         (
             Some(
                 PeerSecret::parse("not-the-peer-secret")
                     .unwrap()
-                    .sign(&path, now),
+                    .sign(&me, &path, now)
+                    .0,
             ),
             "does not match",
         ),
         (
-            Some(secret.sign("/_peer/v1/thumb/jpg/other", now)),
+            Some(signed(&me, "/_peer/v2/thumb/x/jpg/other", now)),
+            "does not match",
+        ),
+        // Signed for another instance: not replayable here.
+        (
+            Some(signed("http://127.0.0.1:1", &path, now)),
             "does not match",
         ),
         (
-            Some(secret.sign(&path, now - 3600)),
+            Some(signed(&me, &path, now - 3600)),
             "away from this instance's clock",
         ),
+        // The window is short: a minute is too far.
+        (Some(signed(&me, &path, now - 60)), "away from"),
     ] {
         let headers: Vec<(&str, &str)> = header
             .iter()
@@ -160,27 +172,69 @@ async fn the_internal_route_answers_only_signed_peer_requests_and_only_with_peer
         assert!(detail.contains(why), "{detail}");
     }
     assert_eq!(app.metric("thumbkit_renders_total", &[]).await, 0.0);
-    let signed = secret.sign(&path, now);
-    let reply = request(app.addr, "GET", &path, &[("x-thumbkit-peer", &signed)]).await;
+    let (header, nonce) = secret.sign(&me, &path, now);
+    let reply = request(app.addr, "GET", &path, &[("x-thumbkit-peer", &header)]).await;
     assert_eq!(
         (reply.status, reply.header("content-type")),
         (200, "image/jpeg")
     );
     assert_eq!(reply.header("cache-control"), "no-store");
-    // A traversal in the key is refused like on /t/.
-    let bad = format!("/_peer/v1/thumb/jpg/{hash}/route/../../etc/passwd");
+    // The answer is tagged for this request: its bytes, type, path and nonce.
+    let tag = reply.header("x-thumbkit-peer-answer").to_owned();
+    assert_eq!(
+        secret.verify_answer(Some(&tag), &nonce, &path, "image/jpeg", &reply.body),
+        Ok(())
+    );
+    // The same header again is a replay.
+    let again = request(app.addr, "GET", &path, &[("x-thumbkit-peer", &header)]).await;
+    assert_eq!(again.status, 403);
+    assert!(
+        again.problem()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("used before")
+    );
+    // Another fingerprint of the preset (a rolling edit): "not mine", nothing rendered.
+    let renders = app.metric("thumbkit_renders_total", &[]).await;
+    let old = format!("/_peer/v2/thumb/0123456789ab/jpg/{hash}/route/a.jpg");
+    let reply = request(
+        app.addr,
+        "GET",
+        &old,
+        &[("x-thumbkit-peer", &signed(&me, &old, now))],
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(app.metric("thumbkit_renders_total", &[]).await, renders);
+    // A traversal in the key is refused like on /t/, and so is thumbkit's own folder.
+    let bad = format!("/_peer/v2/thumb/{fp}/jpg/{hash}/route/../../etc/passwd");
     let reply = request(
         app.addr,
         "GET",
         &bad,
-        &[("x-thumbkit-peer", &secret.sign(&bad, now))],
+        &[("x-thumbkit-peer", &signed(&me, &bad, now))],
     )
     .await;
     assert_eq!(reply.status, 400);
+    let own = format!("/_peer/v2/thumb/{fp}/jpg/{hash}/_variants/_keys/x.json");
+    let reply = request(
+        app.addr,
+        "GET",
+        &own,
+        &[("x-thumbkit-peer", &signed(&me, &own, now))],
+    )
+    .await;
+    assert_eq!(reply.status, 404);
 
     // Without peers configured the route does not exist, signed or not.
     let alone = spawn_app(s3.store("").await, shipped_presets(), Settings::default()).await;
-    let reply = request(alone.addr, "GET", &path, &[("x-thumbkit-peer", &signed)]).await;
+    let header = signed(&me, &path, now);
+    let reply = request(alone.addr, "GET", &path, &[("x-thumbkit-peer", &header)]).await;
     assert_eq!(reply.status, 404);
 }
 

@@ -3,6 +3,7 @@
 //! or answers an error costs a local render, never a failed request; the internal route
 //! answers only its peers ([`failures`]).
 
+mod answers;
 mod failures;
 
 use std::net::SocketAddr;
@@ -43,6 +44,16 @@ pub(super) fn peer_config(me: SocketAddr, all: &[PeerUrl], secret: &str) -> Peer
 
 /// Starts one instance on `addr` over the bucket, with `peers`.
 pub(super) async fn start(s3: &S3Server, addr: SocketAddr, peers: PeerConfig) -> Instance {
+    start_with(s3, addr, peers, shipped_presets()).await
+}
+
+/// Starts one instance on `addr` over the bucket, with `peers` and `presets`.
+pub(super) async fn start_with(
+    s3: &S3Server,
+    addr: SocketAddr,
+    peers: PeerConfig,
+    presets: thumbkit::preset::Presets,
+) -> Instance {
     let config = Config {
         listen: addr,
         service: Settings {
@@ -55,12 +66,11 @@ pub(super) async fn start(s3: &S3Server, addr: SocketAddr, peers: PeerConfig) ->
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app =
-        thumbkit::startup::App::build_with(config, s3.store("").await, shipped_presets(), async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
+    let app = thumbkit::startup::App::build_with(config, s3.store("").await, presets, async {
+        let _ = stopped.await;
+    })
+    .await
+    .unwrap();
     let (addr, service) = (app.addr(), app.service().clone());
     tokio::spawn(app.run());
     Instance {
