@@ -19,6 +19,7 @@ pub mod peers;
 pub mod problem;
 pub mod schemas;
 pub mod server;
+pub mod share;
 pub mod thumbnails;
 pub mod uploads;
 

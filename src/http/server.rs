@@ -4,9 +4,8 @@
 //! and a lingering close, so that a client still sending a body the server refused reads the
 //! refusal instead of a reset connection.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -25,6 +24,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+
+use crate::http::share::{PerClient, refusal};
+
+pub use crate::http::share::default_max_per_client;
 
 /// Bounds on connections (`THUMBKIT_*_TIMEOUT`, `THUMBKIT_MAX_CONNECTIONS*`,
 /// `THUMBKIT_TRUSTED_PROXIES`).
@@ -64,80 +67,6 @@ impl Default for ConnectionLimits {
 pub fn default_max_connections() -> usize {
     let soft = crate::runtime::open_files_limit().unwrap_or(1024);
     (soft - soft / 4).clamp(16, 1024) as usize
-}
-
-/// A client's share of `max_connections` unless configured: a quarter, at least 8 (a browser
-/// opens 6 per host).
-pub fn default_max_per_client(max_connections: usize) -> usize {
-    (max_connections / 4).max(8)
-}
-
-/// Open connections by client address.
-#[derive(Debug, Default)]
-struct PerClient(Mutex<HashMap<IpAddr, usize>>);
-
-/// One connection counted against its client's cap, until dropped.
-struct ClientSlot {
-    table: Arc<PerClient>,
-    ip: IpAddr,
-}
-
-impl PerClient {
-    /// A slot for `ip`, unless it holds `cap` already.
-    fn take(table: &Arc<PerClient>, ip: IpAddr, cap: usize) -> Option<ClientSlot> {
-        let mut open = table
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = open.entry(ip).or_insert(0);
-        if *n >= cap {
-            return None;
-        }
-        *n += 1;
-        Some(ClientSlot {
-            table: table.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        let mut open = self
-            .table
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = open.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// What a client over its share gets before its connection is closed: a 429 it can read.
-async fn refuse_over_share(mut stream: TcpStream, cap: usize) {
-    let body = format!(
-        "{{\"type\":\"about:blank\",\"title\":\"Too Many Requests\",\"status\":429,\
-         \"detail\":\"this address already holds {cap} connections, its share \
-         (THUMBKIT_MAX_CONNECTIONS_PER_CLIENT); reuse them or close some\"}}"
-    );
-    let head = format!(
-        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/problem+json\r\n\
-         retry-after: 1\r\ncache-control: no-store\r\nconnection: close\r\n\
-         content-length: {}\r\n\r\n",
-        body.len()
-    );
-    let sent = tokio::time::timeout(LINGER_READ, async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await
-    })
-    .await;
-    if matches!(sent, Ok(Ok(()))) {
-        linger(stream).await;
-    }
 }
 
 /// How long a closing connection keeps reading (and discarding) a body the server did not
@@ -313,6 +242,14 @@ async fn linger(mut stream: TcpStream) {
     .await;
 }
 
+/// Sends `answer` on a connection that will not be served, then closes it lingering.
+async fn refuse(mut stream: TcpStream, answer: Vec<u8>) {
+    let sent = tokio::time::timeout(LINGER_READ, stream.write_all(&answer)).await;
+    if matches!(sent, Ok(Ok(()))) {
+        linger(stream).await;
+    }
+}
+
 /// Counts a request as in flight until its response is produced.
 struct InFlight(Arc<Activity>);
 
@@ -378,7 +315,7 @@ async fn serve(
                 // Its global slot is given back at once: the refusal holds none.
                 drop(slot);
                 tracing::debug!(client = %ip, "a client over its connection share");
-                connections.spawn(refuse_over_share(stream, limits.max_per_client));
+                connections.spawn(refuse(stream, refusal(limits.max_per_client)));
                 continue;
             };
             Some(client)

@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod fallback;
 pub mod gc;
+pub mod intake;
 pub mod manifest;
 pub mod originals;
 pub mod peers;
@@ -155,7 +156,7 @@ pub struct Thumbnails {
     /// process's own (fs stores serve one instance).
     upload_signer: Signer,
     /// The bodies of browser uploads being received (fs store).
-    intake: tickets::Intake,
+    intake: intake::Intake,
 }
 
 impl Thumbnails {
@@ -201,7 +202,7 @@ impl Thumbnails {
             metrics.clone(),
             workers.clone(),
         );
-        let intake = tickets::Intake::new(settings.limits.max_input_bytes);
+        let intake = intake::Intake::new(settings.limits.max_input_bytes);
         Self {
             workers,
             storage,
@@ -261,21 +262,6 @@ impl Thumbnails {
     /// the same memory bound as renders, and wait for it rather than fail.
     pub async fn admit_upload(&self) -> Result<Admitted, ServiceError> {
         Ok(self.workers.admit(Patience::Wait).await?)
-    }
-
-    /// Checks the signature of an fs-store upload URL (`path` and `query` as requested).
-    pub fn verify_upload_url(
-        &self,
-        path: &str,
-        query: &str,
-    ) -> Result<(), crate::signing::SignatureError> {
-        let ttl = self.settings.upload_ttl.min(tickets::MAX_TICKET_TTL);
-        let rules = crate::signing::Rules {
-            params: &[],
-            max_ahead: ttl.as_secs() + crate::signing::CLOCK_SKEW_SECS,
-        };
-        self.upload_signer
-            .verify(path, query, crate::signing::now(), rules)
     }
 
     /// Refuses keys inside thumbkit's own folder: an upload there could pose as a variant.

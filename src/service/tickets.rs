@@ -7,8 +7,7 @@
 //! never at the key, so nothing unvalidated is ever served; any instance can complete any
 //! ticket.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,38 +30,11 @@ pub const MAX_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
 /// answered 503.
 const INTAKE_WAIT: Duration = Duration::from_secs(10);
 
-/// The bodies of ticket `PUT`s being received: at most one per ticket, and at most the input
-/// limit in bytes for all of them, so that no number of `PUT`s can hold more memory than one
-/// largest original, and none holds a render worker's place while its client sends.
-#[derive(Debug)]
-pub struct Intake {
-    receiving: Mutex<HashSet<String>>,
-    bytes: Arc<tokio::sync::Semaphore>,
-    limit: u32,
-}
-
-impl Intake {
-    /// Room for `limit` bytes of bodies at once.
-    pub fn new(limit: usize) -> Self {
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX).max(1);
-        Self {
-            receiving: Mutex::new(HashSet::new()),
-            bytes: Arc::new(tokio::sync::Semaphore::new(limit as usize)),
-            limit,
-        }
-    }
-
-    /// Bytes of bodies being received now.
-    pub fn in_flight(&self) -> usize {
-        self.limit as usize - self.bytes.available_permits()
-    }
-}
-
 /// A ticket's `PUT` let in: the ticket is taken (no second `PUT` runs beside it) and `size`
 /// bytes of the intake are held until it is dropped.
 #[derive(Debug)]
 pub struct Receiving<'a> {
-    intake: &'a Intake,
+    intake: &'a super::intake::Intake,
     id: String,
     intent: Intent,
     _room: tokio::sync::OwnedSemaphorePermit,
@@ -77,11 +49,7 @@ impl Receiving<'_> {
 
 impl Drop for Receiving<'_> {
     fn drop(&mut self) {
-        self.intake
-            .receiving
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
+        self.intake.release(&self.id);
     }
 }
 
@@ -244,13 +212,7 @@ impl Thumbnails {
                 intent.size
             )));
         }
-        let taken = self
-            .intake
-            .receiving
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.to_owned());
-        if !taken {
+        if !self.intake.claim(id) {
             return Err(ServiceError::Conflict(format!(
                 "upload `{id}` is already being received"
             )));
@@ -266,11 +228,7 @@ impl Thumbnails {
         let guard = match room.await {
             Ok(room) => receiving(room),
             Err(e) => {
-                self.intake
-                    .receiving
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(id);
+                self.intake.release(id);
                 return Err(e);
             }
         };
@@ -293,15 +251,26 @@ impl Thumbnails {
         &self,
         size: u64,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, ServiceError> {
-        let n = u32::try_from(size)
-            .unwrap_or(u32::MAX)
-            .min(self.intake.limit);
-        match tokio::time::timeout(INTAKE_WAIT, self.intake.bytes.clone().acquire_many_owned(n))
-            .await
-        {
-            Ok(Ok(room)) => Ok(room),
+        match tokio::time::timeout(INTAKE_WAIT, self.intake.room(size)).await {
+            Ok(Some(room)) => Ok(room),
             _ => Err(ServiceError::Busy),
         }
+    }
+
+    /// Checks the signature of an fs-store upload URL (`path` and `query` as requested): no
+    /// parameter but `exp` and `sig`, and no `exp` further ahead than a ticket lives.
+    pub fn verify_upload_url(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> Result<(), crate::signing::SignatureError> {
+        let ttl = self.settings.upload_ttl.min(MAX_TICKET_TTL);
+        let rules = crate::signing::Rules {
+            params: &[],
+            max_ahead: ttl.as_secs() + crate::signing::CLOCK_SKEW_SECS,
+        };
+        self.upload_signer
+            .verify(path, query, crate::signing::now(), rules)
     }
 
     /// The second half: stores the body of a `PUT` let in by [`Self::admit_ticket_upload`].

@@ -15,17 +15,15 @@ use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
+use super::atomic::{TMP_PREFIX, remove_leftovers, write_atomically};
 use super::store::{Object, ObjectInfo, Store, StoreError};
 use crate::keys::ObjectKey;
 
 /// Folder inside the fs root that holds each object's metadata (as `{key}.json`). Keys may
 /// start with a dot, so [`FsStore`] refuses this one folder name itself.
 const META_DIR: &str = ".thumbkit-meta";
-
-/// Name prefix of temporary files; never a key's last segment in a listing.
-const TMP_PREFIX: &str = ".tmp-";
 
 /// The sidecar: the metadata and the identity of the data file it belongs to.
 #[derive(Debug, Serialize, Deserialize)]
@@ -386,62 +384,6 @@ impl Store for FsStore {
     }
 }
 
-/// Writes to a unique temporary file in the target's directory, flushes it to disk and
-/// renames it over the target: readers see the old file or the new one, never a part of
-/// either, and after a power cut the new file is whole. Returns the file's metadata (its
-/// identity, which the rename keeps).
-async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<std::fs::Metadata> {
-    let unique = blake3::hash(
-        format!(
-            "{}:{:?}:{:?}",
-            std::process::id(),
-            std::time::Instant::now(),
-            path
-        )
-        .as_bytes(),
-    );
-    // Short, so that any key segment the key rules allow still fits in a file name.
-    let tmp = path.with_file_name(format!("{TMP_PREFIX}{}", &unique.to_hex()[..16]));
-    let result = async {
-        let mut file = tokio::fs::File::create(&tmp).await?;
-        file.write_all(bytes).await?;
-        file.sync_data().await?;
-        let meta = file.metadata().await?;
-        drop(file);
-        tokio::fs::rename(&tmp, path).await?;
-        Ok(meta)
-    }
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&tmp).await;
-    }
-    result
-}
-
-/// Removes every temporary file under `root` (what writes interrupted by a crash left);
-/// returns how many.
-fn remove_leftovers(root: &Path) -> usize {
-    let mut removed = 0;
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                dirs.push(entry.path());
-            } else if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX)
-                && std::fs::remove_file(entry.path()).is_ok()
-            {
-                removed += 1;
-            }
-        }
-    }
-    removed
-}
 #[cfg(test)]
 #[path = "fs_tests.rs"]
 mod tests;

@@ -10,6 +10,7 @@
 //! temporary file and renames it; an S3 PUT is atomic), and no key reaches outside the
 //! store's root or prefix (keys are [`ObjectKey`]s, which cannot hold `..` or absolute paths).
 
+mod atomic;
 pub mod fs;
 pub mod s3;
 pub mod store;
