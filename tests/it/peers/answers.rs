@@ -7,12 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{SECRET, free_addrs, peer_config, start, start_with};
+use super::{SECRET, free_addrs, nine_photos, owned_by, owns, peer_config, start, start_with};
 use crate::helpers::app::*;
 use crate::helpers::fixtures::*;
 use thumbkit::keys::ContentHash;
 use thumbkit::peers::{PeerSecret, PeerUrl};
-use thumbkit::pipeline::OutputFormat;
 
 /// What the fake peer sends back.
 #[derive(Clone, Copy, PartialEq)]
@@ -78,41 +77,6 @@ async fn fake_peer(mode: Arc<Mutex<Forgery>>, original: Vec<u8>) -> SocketAddr {
         }
     });
     addr
-}
-
-/// Whether `peer` owns the `thumb` JPEG of `bytes` in `app`'s view.
-fn owns(app: &App, bytes: &[u8], peer: &PeerUrl) -> bool {
-    let preset = app.service.presets().get("thumb").unwrap();
-    let variant =
-        app.service
-            .settings()
-            .layout
-            .variant(&ContentHash::of(bytes), preset, OutputFormat::Jpeg);
-    app.service
-        .peers()
-        .unwrap()
-        .owner_of(variant.as_str())
-        .as_ref()
-        == Some(peer)
-}
-
-/// A key among `keys` whose `thumb` JPEG `peer` owns in `app`'s view.
-fn owned_by(app: &App, keys: &[(String, Vec<u8>)], peer: &PeerUrl) -> String {
-    keys.iter()
-        .find(|(_, bytes)| owns(app, bytes, peer))
-        .map(|(k, _)| k.clone())
-        .expect("some key is owned by the peer")
-}
-
-async fn photos(s3: &S3Server, folder: &str) -> Vec<(String, Vec<u8>)> {
-    let mut keys = Vec::new();
-    for i in 1..=9 {
-        let bytes = fixture(&format!("Landscape_{i}.jpg"));
-        let key = format!("{folder}/{i}.jpg");
-        s3.put(&key, bytes.clone()).await;
-        keys.push((key, bytes));
-    }
-    keys
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +149,7 @@ async fn a_fake_or_wrong_peer_answer_is_rendered_over_and_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_a_rolling_preset_edit_the_old_owner_says_not_mine() {
     let s3 = S3Server::start("fleet-rolling").await;
-    let keys = photos(&s3, "rolling").await;
+    let keys = nine_photos(&s3, "rolling").await;
     let addrs = free_addrs(2);
     let all: Vec<PeerUrl> = addrs.iter().copied().map(PeerUrl::of_addr).collect();
     // B still runs the old `thumb` (200 px); A has the edited one (320 px).

@@ -4,12 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{SECRET, fleet, free_addrs, peer_config, start};
+use super::{SECRET, fleet, free_addrs, nine_photos, owned_by, peer_config, start};
 use crate::helpers::app::*;
 use crate::helpers::fixtures::*;
 use thumbkit::keys::ContentHash;
 use thumbkit::peers::{PeerSecret, PeerUrl};
-use thumbkit::pipeline::OutputFormat;
 use thumbkit::service::Settings;
 
 /// A peer that accepts connections and never answers.
@@ -23,35 +22,6 @@ async fn silent_peer() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         }
     });
     (addr, task)
-}
-
-/// Nine real photos put under `folder/`, with their bytes (to work out who owns them).
-async fn nine_photos(s3: &S3Server, folder: &str) -> Vec<(String, Vec<u8>)> {
-    let mut keys = Vec::new();
-    for i in 1..=9 {
-        let bytes = fixture(&format!("Landscape_{i}.jpg"));
-        let key = format!("{folder}/{i}.jpg");
-        s3.put(&key, bytes.clone()).await;
-        keys.push((key, bytes));
-    }
-    keys
-}
-
-/// A key among `keys` whose `thumb` JPEG `peer` owns in `instance`'s view.
-fn owned_by(instance: &App, keys: &[(String, Vec<u8>)], peer: &PeerUrl) -> String {
-    let service = &instance.service;
-    let preset = service.presets().get("thumb").unwrap();
-    keys.iter()
-        .find(|(_, bytes)| {
-            let variant = service.settings().layout.variant(
-                &ContentHash::of(bytes),
-                preset,
-                OutputFormat::Jpeg,
-            );
-            service.peers().unwrap().owner_of(variant.as_str()).as_ref() == Some(peer)
-        })
-        .map(|(k, _)| k.clone())
-        .expect("some key is owned by the peer")
 }
 
 #[tokio::test]

@@ -79,6 +79,42 @@ pub(super) async fn start_with(
     }
 }
 
+/// Nine real photos put under `folder/`, with their bytes (to work out who owns them).
+pub(super) async fn nine_photos(s3: &S3Server, folder: &str) -> Vec<(String, Vec<u8>)> {
+    let mut keys = Vec::new();
+    for i in 1..=9 {
+        let bytes = fixture(&format!("Landscape_{i}.jpg"));
+        let key = format!("{folder}/{i}.jpg");
+        s3.put(&key, bytes.clone()).await;
+        keys.push((key, bytes));
+    }
+    keys
+}
+
+/// Whether `peer` owns the `thumb` JPEG of `bytes` in `app`'s view.
+pub(super) fn owns(app: &App, bytes: &[u8], peer: &PeerUrl) -> bool {
+    let preset = app.service.presets().get("thumb").unwrap();
+    let variant = app.service.settings().layout.variant(
+        &thumbkit::keys::ContentHash::of(bytes),
+        preset,
+        thumbkit::pipeline::OutputFormat::Jpeg,
+    );
+    app.service
+        .peers()
+        .unwrap()
+        .owner_of(variant.as_str())
+        .as_ref()
+        == Some(peer)
+}
+
+/// A key among `keys` whose `thumb` JPEG `peer` owns in `app`'s view.
+pub(super) fn owned_by(app: &App, keys: &[(String, Vec<u8>)], peer: &PeerUrl) -> String {
+    keys.iter()
+        .find(|(_, bytes)| owns(app, bytes, peer))
+        .map(|(k, _)| k.clone())
+        .expect("some key is owned by the peer")
+}
+
 /// `n` instances over one bucket, each listing all of them.
 pub(super) async fn fleet(s3: &S3Server, n: usize) -> Vec<Instance> {
     let addrs = free_addrs(n);

@@ -17,7 +17,7 @@ async fn nothing_in_thumbkit_s_folder_is_served_or_grows_the_store() {
     let t = ticket(&app, "u/p.jpg", "image/jpeg", photo.len()).await;
     let id = t["id"].as_str().unwrap().to_owned();
     let url = t["upload_url"].as_str().unwrap();
-    let r = send(
+    let r = send_with(
         app.addr,
         "PUT",
         url,
@@ -58,7 +58,7 @@ async fn nothing_in_thumbkit_s_folder_is_served_or_grows_the_store() {
             assert_eq!(r.header("content-type"), "application/problem+json");
         }
         for method in ["GET", "DELETE", "PUT"] {
-            let r = send(
+            let r = send_with(
                 app.addr,
                 method,
                 &format!("/v1/originals/{key}"),
@@ -84,7 +84,7 @@ async fn a_folder_named_like_a_temporary_file_is_refused() {
     let (app, root) = fs_app("tmp-folder", Settings::default()).await;
     let auth = bearer();
     let photo = fixture("DSCN0010.jpg");
-    let r = send(
+    let r = send_with(
         app.addr,
         "PUT",
         "/v1/originals/photos/.tmp-hidden/x.jpg",
@@ -106,7 +106,7 @@ async fn no_delete_purge_or_write_follows_a_symlink_out_of_the_root() {
     std::fs::write(outside.join("victim.txt"), b"keep").unwrap();
     std::os::unix::fs::symlink(&outside, root.join("linkdir")).unwrap();
     let auth = bearer();
-    let r = send(
+    let r = send_with(
         app.addr,
         "DELETE",
         "/v1/originals/linkdir/victim.txt",
@@ -121,7 +121,7 @@ async fn no_delete_purge_or_write_follows_a_symlink_out_of_the_root() {
     );
     assert_eq!(std::fs::read(outside.join("victim.txt")).unwrap(), b"keep");
     let photo = fixture("DSCN0010.jpg");
-    let r = send(
+    let r = send_with(
         app.addr,
         "PUT",
         "/v1/originals/linkdir/new/x.jpg",

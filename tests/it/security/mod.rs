@@ -10,8 +10,6 @@ mod tokenless;
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
 use crate::helpers::app::*;
 use thumbkit::http::Options;
 use thumbkit::service::Settings;
@@ -33,36 +31,6 @@ async fn fs_app(tag: &str, settings: Settings) -> (App, std::path::PathBuf) {
     )
 }
 
-/// Sends a request with `headers` and `body` (Content-Length set unless a header gives one).
-async fn send(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Reply {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        head.push_str(&format!("Host: {addr}\r\n"));
-    }
-    let declares = headers.iter().any(|(k, _)| {
-        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
-    });
-    if !declares {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let _ = stream.write_all(body).await;
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    recorded(head.as_bytes(), parse_reply(&raw))
-}
-
 /// The bearer header.
 fn bearer() -> String {
     format!("Bearer {TOKEN}")
@@ -72,7 +40,7 @@ fn bearer() -> String {
 async fn ticket(app: &App, key: &str, content_type: &str, size: usize) -> serde_json::Value {
     let ask = serde_json::json!({"key": key, "content_type": content_type, "size": size});
     let auth = bearer();
-    let r = send(
+    let r = send_with(
         app.addr,
         "POST",
         "/v1/uploads",

@@ -66,7 +66,7 @@ async fn a_ticket_url_signed_for_longer_than_the_ttl_is_refused() {
     let forged = Signer::parse(key)
         .unwrap()
         .sign(&format!("/v1/uploads/{id}"), 4_102_444_800);
-    let r = send(
+    let r = send_with(
         app.addr,
         "PUT",
         &forged,
@@ -78,7 +78,7 @@ async fn a_ticket_url_signed_for_longer_than_the_ttl_is_refused() {
     assert!(r.problem()["detail"].as_str().unwrap().contains("ahead"));
     // Extra parameters on the real URL are refused too.
     let url = t["upload_url"].as_str().unwrap();
-    let r = send(
+    let r = send_with(
         app.addr,
         "PUT",
         &format!("{url}&x=1"),
@@ -167,7 +167,7 @@ async fn a_ticket_put_is_judged_by_its_headers_takes_its_bytes_once_and_holds_no
     assert_eq!(parse_reply(&raw).status, 200);
     // The ticket has its bytes: no further PUT replaces them.
     let other: Vec<u8> = photo.iter().rev().copied().collect();
-    let r = send(
+    let r = send_with(
         app.addr,
         "PUT",
         &url,
@@ -177,7 +177,7 @@ async fn a_ticket_put_is_judged_by_its_headers_takes_its_bytes_once_and_holds_no
     .await;
     assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
     let auth = bearer();
-    let done = send(
+    let done = send_with(
         app.addr,
         "POST",
         t["complete_url"].as_str().unwrap(),
@@ -201,7 +201,7 @@ async fn an_expired_ticket_cannot_be_completed_and_leaves_nothing() {
     let photo = fixture("DSCN0010.jpg");
     let t = ticket(&app, "late/p.jpg", "image/jpeg", photo.len()).await;
     let url = t["upload_url"].as_str().unwrap();
-    let r = send(
+    let r = send_with(
         app.addr,
         "PUT",
         url,
@@ -212,7 +212,7 @@ async fn an_expired_ticket_cannot_be_completed_and_leaves_nothing() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let auth = bearer();
-    let done = send(
+    let done = send_with(
         app.addr,
         "POST",
         t["complete_url"].as_str().unwrap(),

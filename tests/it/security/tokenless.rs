@@ -66,7 +66,7 @@ async fn a_no_token_instance_takes_writes_only_from_this_machine() {
         ),
     ];
     for (method, path, headers, body) in &refused {
-        let r = send(app.addr, method, path, headers, body).await;
+        let r = send_with(app.addr, method, path, headers, body).await;
         assert_eq!(r.status, 403, "{method} {path} {headers:?}");
         assert!(
             r.problem()["detail"]
@@ -99,7 +99,7 @@ async fn a_no_token_instance_takes_writes_only_from_this_machine() {
             br#"{"keys": ["p/a.jpg"]}"#,
         ),
     ] {
-        let r = send(app.addr, method, path, &headers, body).await;
+        let r = send_with(app.addr, method, path, &headers, body).await;
         assert_eq!(
             r.status,
             200,
@@ -108,7 +108,7 @@ async fn a_no_token_instance_takes_writes_only_from_this_machine() {
         );
     }
     // SNS posts text/plain with its own header, which no page can set without a preflight.
-    let r = send(
+    let r = send_with(
         app.addr,
         "POST",
         "/v1/hooks/s3",
@@ -118,7 +118,7 @@ async fn a_no_token_instance_takes_writes_only_from_this_machine() {
     .await;
     assert_ne!(r.status, 403);
     // Reads are not writes: any Host.
-    let r = send(app.addr, "GET", "/v1/presets", &[rebind], b"").await;
+    let r = send_with(app.addr, "GET", "/v1/presets", &[rebind], b"").await;
     assert_eq!(r.status, 200);
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -127,7 +127,7 @@ async fn a_no_token_instance_takes_writes_only_from_this_machine() {
 async fn with_a_token_the_token_is_what_counts() {
     let (app, root) = fs_app("tokened-hosts", Settings::default()).await;
     let auth = bearer();
-    let r = send(
+    let r = send_with(
         app.addr,
         "POST",
         "/v1/hooks/s3",
