@@ -18,4 +18,11 @@ export function thumbUrl(key: string, preset: string, options?: UrlOptions): str
 /** A `srcset` string for a preset's steps (the first is the plain URL). */
 export function srcset(key: string, preset: string, steps: Steps, options?: Omit<UrlOptions, "step">): string;
 /** Signs a thumbnail path until `expires` (Unix seconds): server-side only. */
-export function sign(pathAndQuery: string, key: string, expires: number): Promise<string>;
+/** `now + ttl` (Unix seconds) rounded up to a quarter of the TTL, as every thumbkit signer does. */
+export function expiry(now: number, ttl: number): number;
+/** Signs until an exact expiry (Unix seconds), or for `ttl` seconds (default 3600) rounded up. */
+export function sign(
+  pathAndQuery: string,
+  key: string,
+  when?: number | { ttl?: number; now?: number },
+): Promise<string>;

@@ -66,11 +66,27 @@ function pairs(query) {
 const compare = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Signs a thumbnail path (percent-encoded, may carry `?v=`) until `expires` (Unix seconds)
- * with `key`: the same path with `exp` and `sig` added. For servers: never ship the key to
- * a browser. Uses Web Crypto (Node 18+).
+ * The `exp` of a URL signed at `now` (Unix seconds) to live `ttl` seconds: `now + ttl`
+ * rounded up to a window of a quarter of the TTL (at least a second), as every thumbkit
+ * signer does, so that a page rendered twice within a window gives the same URLs.
  */
-export async function sign(pathAndQuery, key, expires) {
+export function expiry(now, ttl) {
+  const window = Math.max(1, Math.floor(ttl / 4));
+  return Math.ceil((Math.floor(now) + Math.floor(ttl)) / window) * window;
+}
+
+/**
+ * Signs a thumbnail path (percent-encoded, may carry `?v=`) with `key`: the same path with
+ * `exp` and `sig` added. `when` is an exact expiry (Unix seconds), or `{ttl, now}`: `ttl`
+ * seconds (default 3600) from `now` (default: the current time), rounded up as `expiry`
+ * says. Keep `ttl` within the server's THUMBKIT_SIGNED_URL_TTL. For servers: never ship the
+ * key to a browser. Uses Web Crypto (Node 18+).
+ */
+export async function sign(pathAndQuery, key, when = {}) {
+  const expires =
+    typeof when === "number"
+      ? when
+      : expiry(when.now ?? Date.now() / 1000, when.ttl ?? 3600);
   const at = pathAndQuery.indexOf("?");
   const path = at < 0 ? pathAndQuery : pathAndQuery.slice(0, at);
   const query = at < 0 ? "" : pathAndQuery.slice(at + 1);

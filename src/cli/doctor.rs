@@ -56,6 +56,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
     }
     secrets(&args, &mut report);
     memory(&args, &mut report);
+    for (var, _, why) in thumbkit::config::env::not_used() {
+        report.ok("django-storages", format!("{var} read, not used: {why}"));
+    }
     let config = args.clone().config();
     if let Err(e) = &config {
         report.fail(

@@ -218,7 +218,10 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             })?;
             println!(
                 "{}",
-                signer.sign(&path, thumbkit::signing::now() + ttl.0.as_secs())
+                signer.sign(
+                    &path,
+                    thumbkit::signing::expiry(thumbkit::signing::now(), ttl.0)
+                )
             );
             Ok(())
         }

@@ -38,7 +38,7 @@ pub(crate) struct UrlArgs {
     #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
     /// Put before each path, e.g. `https://img.example.com` (default: THUMBKIT_PUBLIC_URL,
-    /// else AWS_S3_CUSTOM_DOMAIN, else none).
+    /// else none).
     #[arg(long, env = "THUMBKIT_PUBLIC_URL", default_value = "")]
     base: String,
 }
@@ -77,7 +77,7 @@ pub(crate) fn run(args: UrlArgs) -> Result<(), CliError> {
         }
         None => (None, None),
     };
-    let expires = now() + args.ttl.0.as_secs();
+    let expires = thumbkit::signing::expiry(now(), args.ttl.0);
     let url_of = |name: &str| {
         let mut url = match &hash {
             Some(hash) => variant_url(name, &key, hash),

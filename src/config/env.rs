@@ -47,7 +47,52 @@ const DJANGO: &[(&str, &str)] = &[
     ("AWS_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"),
 ];
 
+/// django-storages' names that thumbkit reads but does not act on, each with why: shown by
+/// `--print-config` and `doctor`, so that nobody expects them to do what they do in Django.
+pub const NOT_USED: &[(&str, &str)] = &[
+    (
+        "AWS_S3_CUSTOM_DOMAIN",
+        "it is the domain that serves the originals; thumbnail URLs use THUMBKIT_PUBLIC_URL",
+    ),
+    ("AWS_S3_URL_PROTOCOL", "it goes with AWS_S3_CUSTOM_DOMAIN"),
+    (
+        "AWS_QUERYSTRING_AUTH",
+        "thumbkit signs its own URLs (THUMBKIT_SIGNING_KEY); it never hands out the bucket's",
+    ),
+    (
+        "AWS_QUERYSTRING_EXPIRE",
+        "signed URLs live THUMBKIT_SIGNED_URL_TTL",
+    ),
+    (
+        "AWS_DEFAULT_ACL",
+        "variants are written private and served through thumbkit",
+    ),
+    (
+        "AWS_S3_OBJECT_PARAMETERS",
+        "thumbkit sets each variant's Cache-Control on its own responses",
+    ),
+    (
+        "AWS_S3_FILE_OVERWRITE",
+        "variant keys name their content; nothing is overwritten",
+    ),
+    (
+        "AWS_S3_SIGNATURE_VERSION",
+        "thumbkit always signs with SigV4",
+    ),
+    ("AWS_S3_USE_SSL", "the endpoint URL's scheme says it"),
+    ("AWS_S3_VERIFY", "TLS certificates are always verified"),
+];
+
 static LOADED: OnceLock<Loaded> = OnceLock::new();
+
+/// The django-storages names of [`NOT_USED`] that are set, with their values and why they do
+/// nothing here.
+pub fn not_used() -> Vec<(&'static str, String, &'static str)> {
+    NOT_USED
+        .iter()
+        .filter_map(|&(var, why)| non_empty(var).map(|value| (var, value, why)))
+        .collect()
+}
 
 /// Reads `.env` from the working directory and translates django-storages' names. Call it
 /// first thing in `main`, while the process has one thread (it sets variables).
@@ -165,15 +210,6 @@ fn translate(loaded: &mut Loaded) {
         loaded
             .origins
             .insert("THUMBKIT_S3_PATH_STYLE".into(), origin);
-    }
-    if std::env::var_os("THUMBKIT_PUBLIC_URL").is_none()
-        && let Some(domain) = non_empty("AWS_S3_CUSTOM_DOMAIN")
-    {
-        let scheme = non_empty("AWS_S3_URL_PROTOCOL").unwrap_or_else(|| "https:".into());
-        let scheme = scheme.trim_end_matches(':');
-        set("THUMBKIT_PUBLIC_URL", &format!("{scheme}://{domain}"));
-        let origin = origin_of(loaded, "AWS_S3_CUSTOM_DOMAIN");
-        loaded.origins.insert("THUMBKIT_PUBLIC_URL".into(), origin);
     }
 }
 

@@ -170,8 +170,8 @@ pub struct ServeArgs {
     #[arg(long, env = "THUMBKIT_DEMO")]
     pub demo: Option<bool>,
     /// The CDN's (or this service's public) origin, e.g. `https://img.example.com`:
-    /// manifests and the demo page then give absolute URLs on it (default: from
-    /// AWS_S3_CUSTOM_DOMAIN, else paths).
+    /// manifests and the demo page then give absolute URLs on it (default: paths; not
+    /// AWS_S3_CUSTOM_DOMAIN, which serves the originals).
     #[arg(long, env = "THUMBKIT_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Print the effective configuration, secrets masked, with where each value came from,

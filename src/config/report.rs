@@ -75,6 +75,13 @@ pub fn effective(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<Lin
             source,
         });
     }
+    for (var, value, why) in env::not_used() {
+        lines.push(Line {
+            name: var.to_owned(),
+            value: crate::secrets::redact_url(&value),
+            source: format!("read, not used: {why}"),
+        });
+    }
     for &var in AWS_VARS {
         let Ok(value) = std::env::var(var) else {
             continue;

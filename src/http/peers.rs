@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::http::problem::{problem, problem_response};
+use crate::peers::Answer;
 use crate::peers::auth::{ANSWER_HEADER, HEADER};
-use crate::peers::client::OVER_BUDGET_HEADER;
+use crate::peers::client::{MADE_HEADER, OVER_BUDGET_HEADER};
 use crate::service::peers::PeerAsk;
 use crate::service::{ServiceError, Thumbnails};
 
@@ -53,12 +54,21 @@ async fn variant(
     };
     match service.for_peer(ask).await {
         Ok((variant, tier)) => {
-            let tag = peers.answer_tag(&nonce, path, variant.format.mime(), &variant.bytes);
+            let answer = Answer {
+                content_type: variant.format.mime(),
+                made: variant.made.as_str(),
+                bytes: &variant.bytes,
+            };
+            let tag = peers.answer_tag(&nonce, path, answer);
             let mut response = variant.bytes.clone().into_response();
             let headers = response.headers_mut();
             if let Ok(tag) = HeaderValue::from_str(&tag) {
                 headers.insert(header::HeaderName::from_static(ANSWER_HEADER), tag);
             }
+            headers.insert(
+                header::HeaderName::from_static(MADE_HEADER),
+                HeaderValue::from_static(variant.made.as_str()),
+            );
             headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(variant.format.mime()),

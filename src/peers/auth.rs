@@ -68,6 +68,15 @@ struct Seen {
     pruned: u64,
 }
 
+/// What an owner's answer says, all of it covered by its tag.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    pub content_type: &'a str,
+    /// How the variant's pixels were made (`alone`, `one-decode`).
+    pub made: &'a str,
+    pub bytes: &'a [u8],
+}
+
 /// A request header's parts.
 struct Parsed<'a> {
     secs: u64,
@@ -176,20 +185,23 @@ impl PeerSecret {
         Ok(parsed.nonce.to_owned())
     }
 
-    /// The tag of an answer to the request with `nonce` for `path`: `content_type` and `bytes`.
-    pub fn answer_tag(&self, nonce: &str, path: &str, content_type: &str, bytes: &[u8]) -> String {
-        let digest = blake3::hash(bytes).to_hex();
-        let tag = self
-            .mac(&[
-                "thumbkit-peer-answer",
-                nonce,
-                path,
-                content_type,
-                digest.as_str(),
-            ])
-            .finalize()
-            .into_bytes();
-        hex::encode(tag)
+    /// The MAC of an answer to the request with `nonce` for `path`.
+    fn answer_mac(&self, nonce: &str, path: &str, answer: Answer<'_>) -> Hmac<Sha256> {
+        let digest = blake3::hash(answer.bytes).to_hex();
+        self.mac(&[
+            "thumbkit-peer-answer",
+            nonce,
+            path,
+            answer.content_type,
+            answer.made,
+            digest.as_str(),
+        ])
+    }
+
+    /// The tag of an answer to the request with `nonce` for `path`: its type, how its
+    /// pixels were made, and its bytes.
+    pub fn answer_tag(&self, nonce: &str, path: &str, answer: Answer<'_>) -> String {
+        hex::encode(self.answer_mac(nonce, path, answer).finalize().into_bytes())
     }
 
     /// Checks an answer's tag (in constant time).
@@ -198,21 +210,13 @@ impl PeerSecret {
         tag: Option<&str>,
         nonce: &str,
         path: &str,
-        content_type: &str,
-        bytes: &[u8],
+        answer: Answer<'_>,
     ) -> Result<(), PeerAuthError> {
         let tag = hex::decode(tag.ok_or(PeerAuthError::Missing)?)
             .map_err(|_| PeerAuthError::Malformed)?;
-        let digest = blake3::hash(bytes).to_hex();
-        self.mac(&[
-            "thumbkit-peer-answer",
-            nonce,
-            path,
-            content_type,
-            digest.as_str(),
-        ])
-        .verify_slice(&tag)
-        .map_err(|_| PeerAuthError::Invalid)
+        self.answer_mac(nonce, path, answer)
+            .verify_slice(&tag)
+            .map_err(|_| PeerAuthError::Invalid)
     }
 }
 
@@ -269,37 +273,32 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_verifies_for_its_request_type_and_bytes_only() {
+    fn an_answer_verifies_for_its_request_type_making_and_bytes_only() {
         let secret = PeerSecret::parse("a-secret-of-enough-bytes").unwrap();
         let nonce = "0123456789abcdef0123456789abcdef";
-        let tag = secret.answer_tag(nonce, PATH, "image/jpeg", b"pixels");
-        assert_eq!(
-            secret.verify_answer(Some(&tag), nonce, PATH, "image/jpeg", b"pixels"),
-            Ok(())
-        );
-        for (nonce, path, ct, bytes) in [
-            (
-                "ffff456789abcdef0123456789abcdef",
-                PATH,
-                "image/jpeg",
-                &b"pixels"[..],
-            ),
-            (
-                nonce,
-                "/_peer/v2/large/abcd/jpg/h/a.jpg",
-                "image/jpeg",
-                b"pixels",
-            ),
-            (nonce, PATH, "image/png", b"pixels"),
-            (nonce, PATH, "image/jpeg", b"pixelz"),
+        let answer = |content_type, made, bytes| Answer {
+            content_type,
+            made,
+            bytes,
+        };
+        let sent = answer("image/jpeg", "alone", &b"pixels"[..]);
+        let tag = secret.answer_tag(nonce, PATH, sent);
+        assert_eq!(secret.verify_answer(Some(&tag), nonce, PATH, sent), Ok(()));
+        let other = "ffff456789abcdef0123456789abcdef";
+        for (nonce, path, got) in [
+            (other, PATH, sent),
+            (nonce, "/_peer/v2/large/abcd/jpg/h/a.jpg", sent),
+            (nonce, PATH, answer("image/png", "alone", b"pixels")),
+            (nonce, PATH, answer("image/jpeg", "one-decode", b"pixels")),
+            (nonce, PATH, answer("image/jpeg", "alone", b"pixelz")),
         ] {
             assert_eq!(
-                secret.verify_answer(Some(&tag), nonce, path, ct, bytes),
+                secret.verify_answer(Some(&tag), nonce, path, got),
                 Err(PeerAuthError::Invalid)
             );
         }
         assert_eq!(
-            secret.verify_answer(None, nonce, PATH, "image/jpeg", b"pixels"),
+            secret.verify_answer(None, nonce, PATH, sent),
             Err(PeerAuthError::Missing)
         );
     }

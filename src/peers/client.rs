@@ -9,6 +9,9 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+/// The header that says how the owner's variant was made (`alone`, `one-decode`).
+pub const MADE_HEADER: &str = "x-thumbkit-made";
+
 /// The header an owner sets when its AVIF render outlasted its budget (the asker then
 /// answers in the next format, as the owner's own request would).
 pub const OVER_BUDGET_HEADER: &str = "x-thumbkit-over-budget";
@@ -24,6 +27,8 @@ const MAX_BODY: usize = 128 << 20;
 pub struct Fetched {
     pub bytes: Bytes,
     pub content_type: String,
+    /// How the owner's variant was made ([`MADE_HEADER`]; empty if not said).
+    pub made: String,
     /// The owner's `X-Thumbkit-Peer-Answer`, if it sent one.
     pub tag: Option<String>,
 }
@@ -113,6 +118,12 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
+            let made = response
+                .headers()
+                .get(MADE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             let tag = response
                 .headers()
                 .get(super::auth::ANSWER_HEADER)
@@ -125,6 +136,7 @@ impl Client {
             Ok(Fetched {
                 bytes: body.to_bytes(),
                 content_type,
+                made,
                 tag,
             })
         };

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-pub use auth::{PeerAuthError, PeerSecret};
+pub use auth::{Answer, PeerAuthError, PeerSecret};
 pub use client::{Fetched, PeerError};
 
 use crate::metrics::Metrics;
@@ -280,8 +280,8 @@ impl Peers {
     }
 
     /// The `X-Thumbkit-Peer-Answer` tag of an answer to the request with `nonce` for `path`.
-    pub fn answer_tag(&self, nonce: &str, path: &str, content_type: &str, bytes: &[u8]) -> String {
-        self.secret.answer_tag(nonce, path, content_type, bytes)
+    pub fn answer_tag(&self, nonce: &str, path: &str, answer: Answer<'_>) -> String {
+        self.secret.answer_tag(nonce, path, answer)
     }
 
     /// GETs `path` from `owner` and checks that the answer is the owner's, to this request,
@@ -322,13 +322,14 @@ impl Peers {
             .sign(owner.as_str(), path, crate::signing::now());
         let url = format!("{owner}{path}");
         let fetched = self.client.get(&url, &auth, self.timeout).await?;
-        let verified = self.secret.verify_answer(
-            fetched.tag.as_deref(),
-            &nonce,
-            path,
-            &fetched.content_type,
-            &fetched.bytes,
-        );
+        let answer = Answer {
+            content_type: &fetched.content_type,
+            made: &fetched.made,
+            bytes: &fetched.bytes,
+        };
+        let verified = self
+            .secret
+            .verify_answer(fetched.tag.as_deref(), &nonce, path, answer);
         match verified {
             Ok(()) => Ok(fetched),
             Err(e) => {

@@ -85,6 +85,7 @@ impl Thumbnails {
                     hash: crate::keys::ContentHash::of(&rendered.bytes),
                     bytes: rendered.bytes.into(),
                     format: rendered.format,
+                    made: super::Made::Alone,
                 }))
             })
             .await;

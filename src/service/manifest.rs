@@ -126,7 +126,7 @@ impl Thumbnails {
     pub(crate) fn manifest(&self, key: &ObjectKey, original: &Original) -> Manifest {
         let record = &original.record;
         let upright = record.upright();
-        let expires = now() + self.settings.signed_url_ttl.as_secs();
+        let expires = crate::signing::expiry(now(), self.settings.signed_url_ttl);
         let mut variants: BTreeMap<String, VariantInfo> = self
             .presets()
             .every()

@@ -112,6 +112,7 @@ impl Thumbnails {
             .await
         {
             Ok(fetched) => Ok(Some(Variant {
+                made: crate::service::Made::parse(Some(&fetched.made)),
                 bytes: fetched.bytes,
                 format: job.format,
                 hash: job.original.hash.clone(),

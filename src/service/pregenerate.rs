@@ -24,7 +24,7 @@ use crate::service::manifest::{Manifest, formats};
 use crate::service::originals::Original;
 use crate::service::records::HASH_METADATA;
 use crate::service::render::Patience;
-use crate::service::{Thumbnails, Variant};
+use crate::service::{MADE_METADATA, Made, Thumbnails, Variant};
 use crate::storage::Kind;
 
 /// A variant that is not stored yet: which preset, which format, and its key.
@@ -241,7 +241,13 @@ impl Thumbnails {
         let (rendered, took) = job.await??;
         self.metrics.render(preset, (share + took).as_secs_f64());
         let bytes = Bytes::from(rendered.bytes);
-        let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
+        let metadata = BTreeMap::from([
+            (HASH_METADATA.to_owned(), hash.to_string()),
+            (
+                MADE_METADATA.to_owned(),
+                Made::OneDecode.as_str().to_owned(),
+            ),
+        ]);
         self.storage
             .put(
                 &missing.key,
@@ -255,6 +261,7 @@ impl Thumbnails {
             bytes,
             format,
             hash: hash.clone(),
+            made: Made::OneDecode,
         };
         self.cache_for(&missing.key)
             .insert(missing.key.as_str().to_owned(), Arc::new(variant))

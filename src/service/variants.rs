@@ -20,7 +20,7 @@ use crate::service::error::ServiceError;
 use crate::service::originals::Original;
 use crate::service::records::HASH_METADATA;
 use crate::service::render::{Patience, Pending};
-use crate::service::{Thumbnails, Variant};
+use crate::service::{MADE_METADATA, Made, Thumbnails, Variant};
 use crate::storage::{Kind, Storage};
 
 /// Where a response came from, for `X-Cache`.
@@ -192,16 +192,22 @@ impl Thumbnails {
         format: OutputFormat,
     ) -> Result<Served, ServiceError> {
         let variant_key = self.settings.layout.variant(&original.hash, preset, format);
-        let etag = format!(
-            "\"{}-{}-{}\"",
-            &original.hash.as_str()[..32],
-            preset.fingerprint(),
-            format.extension()
-        );
-        let served = |variant: Option<Arc<Variant>>, tier: Option<Tier>| Served {
+        // The ETag names the content, the preset version and the format, and how the pixels
+        // were made (a render alone and pre-generation give other bytes): known before the
+        // variant is, so a client revalidating its copy costs no variant fetch and no render.
+        let etag = |made: Made| {
+            format!(
+                "\"{}-{}-{}{}\"",
+                &original.hash.as_str()[..32],
+                preset.fingerprint(),
+                format.extension(),
+                made.etag_suffix()
+            )
+        };
+        let served = |variant: Option<Arc<Variant>>, tier: Option<Tier>, etag: String| Served {
             variant,
             tier,
-            etag: etag.clone(),
+            etag,
             pinned: request.pinned.is_some(),
             varies: preset.format == FormatChoice::Auto,
             modified: original.record.modified,
@@ -209,13 +215,14 @@ impl Thumbnails {
                 && !pipeline::animation::keeps(preset, &original.record.probe, format),
             stale: unconfirmed.is_some(),
         };
-        // The ETag is known before the variant is: a client revalidating its copy costs no
-        // variant fetch and no render.
-        if request
-            .if_none_match
-            .is_some_and(|inm| etag_matches(inm, &etag))
-        {
-            return Ok(served(None, None));
+        // Either way of making it is this variant, current: the client's copy is answered 304
+        // under the ETag it has.
+        if let Some(inm) = request.if_none_match {
+            for made in [Made::Alone, Made::OneDecode] {
+                if etag_matches(inm, &etag(made)) {
+                    return Ok(served(None, None, etag(made)));
+                }
+            }
         }
         let in_memory = match self.memory.get(variant_key.as_str()).await {
             Some(v) => Some(v),
@@ -225,7 +232,8 @@ impl Thumbnails {
             if unconfirmed.is_some() {
                 self.metrics.stale_served();
             }
-            return Ok(served(Some(v), Some(Tier::Memory)));
+            let tag = etag(v.made);
+            return Ok(served(Some(v), Some(Tier::Memory), tag));
         }
         if let Some(e) = unconfirmed {
             return Err(e);
@@ -238,7 +246,8 @@ impl Thumbnails {
             format,
         };
         let (variant, tier) = self.cached_or_rendered(job, true).await?;
-        Ok(served(Some(variant), Some(tier)))
+        let tag = etag(variant.made);
+        Ok(served(Some(variant), Some(tier), tag))
     }
 
     /// The variant from memory, else from its owner when another peer owns it (and
@@ -290,10 +299,12 @@ impl Thumbnails {
         } = *job;
         let stored_key = variant_key.clone();
         if let Some(object) = self.storage.get(&stored_key, Kind::Variant).await? {
+            let made = Made::parse(object.info.metadata.get(MADE_METADATA).map(String::as_str));
             let variant = Variant {
                 bytes: object.bytes,
                 format,
                 hash: original.hash.clone(),
+                made,
             };
             return Ok((variant, Tier::Store));
         }
@@ -351,6 +362,7 @@ impl Thumbnails {
                 bytes,
                 format,
                 hash: original.hash.clone(),
+                made: Made::Alone,
             },
             Tier::Miss,
         ))
@@ -373,6 +385,7 @@ impl Thumbnails {
                 bytes: bytes.clone(),
                 format: rendered.format,
                 hash: hash.clone(),
+                made: Made::Alone,
             };
             memory
                 .insert(key.as_str().to_owned(), Arc::new(variant))

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { encodeKey, thumbUrl, srcset, sign } from "../thumbkit.js";
+import { encodeKey, thumbUrl, srcset, sign, expiry } from "../thumbkit.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../signing-vectors.json", import.meta.url))).vectors;
 
@@ -35,6 +35,23 @@ test("sign agrees with every shared vector", async () => {
   for (const v of vectors) {
     assert.equal(await sign(v.path, v.key, v.expires), v.signed, v.description);
   }
+});
+
+test("a lifetime is rounded up as the shared vectors say, and an exact expiry is kept", async () => {
+  const rounded = vectors.filter((v) => v.ttl !== undefined);
+  assert.ok(rounded.length >= 5);
+  for (const v of rounded) {
+    assert.equal(expiry(v.now, v.ttl), v.expires, v.description);
+    assert.equal(await sign(v.path, v.key, { ttl: v.ttl, now: v.now }), v.signed, v.description);
+  }
+  // The same page rendered twice a few minutes apart: the same URL.
+  const first = await sign("/t/thumb/a.jpg", "first-key-0123456789", { ttl: 3600, now: 1767225601 });
+  const later = await sign("/t/thumb/a.jpg", "first-key-0123456789", { ttl: 3600, now: 1767226400 });
+  assert.equal(first, later);
+  // By default: an hour from now, rounded.
+  const now = Date.now() / 1000;
+  const exp = Number((await sign("/t/thumb/a.jpg", "first-key-0123456789")).match(/exp=(\d+)/)[1]);
+  assert.ok(exp >= now + 3600 - 1 && exp <= now + 4500 + 1, `${exp - now}`);
 });
 
 test("a changed path or expiry changes the signature", async () => {

@@ -15,11 +15,15 @@ def pytest_configure():
         SECRET_KEY="tests-only",
         ALLOWED_HOSTS=["testserver"],
         ROOT_URLCONF="tests.urls",
-        INSTALLED_APPS=["thumbkit_client"],
+        INSTALLED_APPS=["thumbkit_client", "tests.app"],
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": False}],
         THUMBKIT={
             "BASE_URL": "https://img.example.com",
-            "PRESETS": {"card": {"densities": [1, 2]}, "hero": {"widths": [320, 640]}},
+            "PRESETS": {
+                "card": {"densities": [1, 2]},
+                "hero": {"widths": [320, 640]},
+                "avatar": {"densities": [1, 2, 3]},
+            },
         },
     )
     django.setup()

@@ -3,12 +3,13 @@ Django template tags through Django's test client."""
 
 import html
 import json
+import time
 from pathlib import Path
 
 import pytest
 from django.test import Client, override_settings
 
-from thumbkit_client import encode_key, sign, srcset, thumb_url
+from thumbkit_client import encode_key, expiry, sign, srcset, thumb_url
 
 VECTORS = json.loads((Path(__file__).resolve().parents[2] / "signing-vectors.json").read_text())["vectors"]
 
@@ -34,6 +35,24 @@ def test_sign_agrees_with_the_shared_vectors(vector):
     assert sign(vector["path"], vector["key"], vector["expires"]) == vector["signed"]
 
 
+ROUNDED = [v for v in VECTORS if "ttl" in v]
+
+
+@pytest.mark.parametrize("vector", ROUNDED, ids=[v["description"] for v in ROUNDED])
+def test_a_lifetime_is_rounded_up_as_the_shared_vectors_say(vector):
+    assert expiry(vector["now"], vector["ttl"]) == vector["expires"]
+    assert sign(vector["path"], vector["key"], ttl=vector["ttl"], now=vector["now"]) == vector["signed"]
+
+
+def test_the_same_page_signed_twice_within_a_window_gives_the_same_url():
+    key = "first-key-0123456789"
+    first = sign("/t/thumb/a.jpg", key, ttl=3600, now=1767225601)
+    assert first == sign("/t/thumb/a.jpg", key, ttl=3600, now=1767226400)
+    assert first != sign("/t/thumb/a.jpg", key, ttl=3600, now=1767226600)
+    exp = int(sign("/t/thumb/a.jpg", key).split("exp=")[1].split("&")[0])
+    assert 3599 <= exp - time.time() <= 4501
+
+
 def test_the_template_tags_render_through_a_real_request():
     response = Client().get("/photo", {"key": "albums/été 1.jpg"})
     assert response.status_code == 200
@@ -54,3 +73,36 @@ def test_with_a_signing_key_every_url_is_signed():
     entries = [e.rsplit(" ", 1)[0] for e in srcset_value.split(", ")]
     assert len(entries) == 2
     assert all("&exp=" not in e.split("?")[0] and "exp=" in e and "&sig=" in e for e in entries)
+
+
+def test_a_model_s_image_field_set_or_empty_renders_through_a_real_view():
+    set_ = Client().get("/profile", {"avatar": "users/7/photo.jpg"})
+    assert set_.status_code == 200
+    body = html.unescape(set_.content.decode())
+    base = "https://img.example.com"
+    assert f'src="{base}/t/avatar/users/7/photo.jpg"' in body
+    assert f"{base}/t/avatar@3x/users/7/photo.jpg 3x" in body
+    empty = Client().get("/profile", {"avatar": ""})
+    assert empty.status_code == 200
+    assert 'src="" srcset=""' in empty.content.decode()
+
+
+def test_a_signed_page_rendered_twice_is_byte_identical():
+    config = {
+        "SIGNING_KEY": "first-key-0123456789",
+        "SIGNED_URL_TTL": 3600,
+        "PRESETS": {"avatar": {"densities": [1, 2, 3]}},
+    }
+    with override_settings(THUMBKIT=config):
+        first = Client().get("/profile", {"avatar": "users/7/photo.jpg"}).content
+        second = Client().get("/profile", {"avatar": "users/7/photo.jpg"}).content
+    assert b"sig=" in first
+    assert first == second
+
+
+def test_a_value_that_is_no_key_is_a_template_error():
+    from django.template import Context, Template, TemplateSyntaxError
+
+    page = Template('{% load thumbkit %}{% thumbkit_url value "card" %}')
+    with pytest.raises(TemplateSyntaxError):
+        page.render(Context({"value": 42}))

@@ -10,8 +10,24 @@ PAGE = Template(
 )
 
 
+PROFILE = Template(
+    "{% load thumbkit %}<p>{{ user.name }}</p>"
+    '<img src="{% thumbkit_url user.avatar "avatar" %}" '
+    'srcset="{% thumbkit_srcset user.avatar "avatar" %}">'
+)
+
+
 def photo(request):
     return HttpResponse(PAGE.render(Context({"key": request.GET["key"]})))
 
 
-urlpatterns = [path("photo", photo)]
+def profile(request):
+    # Two users as the ORM hands them out: one without an avatar, one with.
+    from tests.app.models import Profile
+
+    avatar = request.GET.get("avatar", "")
+    user = Profile(name=request.GET.get("name", "ann"), avatar=avatar)
+    return HttpResponse(PROFILE.render(Context({"user": user})))
+
+
+urlpatterns = [path("photo", photo), path("profile", profile)]

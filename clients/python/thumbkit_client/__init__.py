@@ -5,9 +5,10 @@ Django template tags are in `thumbkit_client.templatetags.thumbkit`."""
 import hashlib
 import hmac
 import re
+import time
 from urllib.parse import quote
 
-__all__ = ["encode_key", "thumb_url", "srcset", "sign"]
+__all__ = ["encode_key", "thumb_url", "srcset", "sign", "expiry"]
 
 _PRESET = re.compile(r"^[a-z0-9_-]{1,64}$")
 
@@ -52,9 +53,21 @@ def _pairs(query):
     return out
 
 
-def sign(path_and_query, key, expires):
-    """Signs a thumbnail path (percent-encoded, may carry `?v=`) until `expires` (Unix
-    seconds): the same path with `exp` and `sig` added."""
+def expiry(now, ttl):
+    """The `exp` of a URL signed at `now` to live `ttl` seconds: `now + ttl` rounded up to a
+    window of a quarter of the TTL (at least a second), as every thumbkit signer does, so
+    that one page rendered twice within a window gives the same URLs (and caches hit)."""
+    window = max(1, int(ttl) // 4)
+    return -(-(int(now) + int(ttl)) // window) * window
+
+
+def sign(path_and_query, key, expires=None, *, ttl=3600, now=None):
+    """Signs a thumbnail path (percent-encoded, may carry `?v=`): the same path with `exp`
+    and `sig` added. `exp` is `expires` (Unix seconds) exactly when given, else `ttl` seconds
+    from `now` (default: the current time) rounded up as `expiry` says. Keep `ttl` within
+    the server's THUMBKIT_SIGNED_URL_TTL: a URL signed for longer is refused."""
+    if expires is None:
+        expires = expiry(time.time() if now is None else now, ttl)
     path, _, query = path_and_query.partition("?")
     kept = [(k, v) for k, v in _pairs(query) if k not in ("exp", "sig")]
     kept.append(("exp", str(int(expires))))

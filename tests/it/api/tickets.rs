@@ -340,3 +340,58 @@ async fn with_the_fs_store_browser_uploads_go_to_a_signed_thumbkit_url() {
     assert_eq!(std::fs::read(root.join("u/p.jpg")).unwrap(), photo);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Signed URLs are the same for a while: `exp` is rounded up to a quarter of the TTL, so a
+/// page that asks for the manifest again a second later hands out the very same URLs (and
+/// browsers and CDNs hit), where `now + TTL` changed them every second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_asked_for_twice_gives_the_same_signed_urls() {
+    let s3 = S3Server::start("signed-stable").await;
+    let settings = Settings {
+        signer: Some(thumbkit::signing::Signer::parse("stable-signing-key-0123456789").unwrap()),
+        signed_url_ttl: Duration::from_secs(3600),
+        ..Settings::default()
+    };
+    let options = Options {
+        api_token: Some(TOKEN.into()),
+        ..Options::default()
+    };
+    let app = spawn_app_with(s3.store("").await, shipped_presets(), settings, options).await;
+    let put = send(
+        app.addr,
+        "PUT",
+        "/v1/originals/s/p.jpg",
+        Some(TOKEN),
+        &fixture("DSCN0010.jpg"),
+    )
+    .await;
+    assert_eq!(put.status, 201);
+    let urls = |r: &Reply| {
+        json(r)["variants"]["thumb"]["url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = urls(&send(app.addr, "GET", "/v1/originals/s/p.jpg", Some(TOKEN), b"").await);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = urls(&send(app.addr, "GET", "/v1/originals/s/p.jpg", Some(TOKEN), b"").await);
+    let now = thumbkit::signing::now();
+    // Unless a quarter-hour boundary fell between the two.
+    if thumbkit::signing::expiry(now - 2, Duration::from_secs(3600))
+        == thumbkit::signing::expiry(now, Duration::from_secs(3600))
+    {
+        assert_eq!(first, second);
+    }
+    let exp: u64 = first
+        .split("exp=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(exp % 900, 0, "{first}");
+    assert!(exp >= now + 3600 - 2 && exp <= now + 4500, "{first}");
+    assert_eq!(app.get(&first).await.status, 200);
+}

@@ -1,6 +1,7 @@
 //! An app's `.env` with django-storages' names is all `thumbkit serve` needs: the bucket,
-//! region, endpoint and keys come from it, the URLs it hands out are on the CDN's domain,
-//! and the real environment still wins over the file.
+//! region, endpoint and keys come from it, the URLs it hands out are on THUMBKIT_PUBLIC_URL
+//! (never on AWS_S3_CUSTOM_DOMAIN, which serves the originals), and the real environment
+//! still wins over the file.
 
 use crate::helpers::app::*;
 use crate::helpers::fixtures::fixture;
@@ -19,7 +20,8 @@ fn dotenv(s3: &S3Server) -> String {
          AWS_S3_ENDPOINT_URL={}\n\
          AWS_S3_ACCESS_KEY_ID={ACCESS_KEY}\n\
          AWS_S3_SECRET_ACCESS_KEY=\"{SECRET_KEY}\"\n\
-         AWS_S3_CUSTOM_DOMAIN=cdn.example.test\n\
+         AWS_S3_CUSTOM_DOMAIN=myapp-media.s3.amazonaws.com\n\
+         THUMBKIT_PUBLIC_URL=https://cdn.example.test\n\
          THUMBKIT_API_TOKEN={TOKEN}\n",
         s3.endpoint
     )
@@ -41,6 +43,7 @@ async fn put(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> Reply {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dotenv_with_django_storages_names_configures_the_bucket_and_the_cdn_urls() {
+    // The originals' domain (AWS_S3_CUSTOM_DOMAIN) is never the thumbnails' base.
     let s3 = S3Server::start("dotenv").await;
     let dir = temp_dir("dotenv");
     std::fs::write(dir.join(".env"), dotenv(&s3)).unwrap();
@@ -93,6 +96,55 @@ async fn a_dotenv_with_django_storages_names_configures_the_bucket_and_the_cdn_u
         !s3.keys("_variants/").await.is_empty(),
         "the variant is stored in the same bucket"
     );
+    assert!(!String::from_utf8_lossy(&reply.body).contains("myapp-media"));
+}
+
+/// Without THUMBKIT_PUBLIC_URL, AWS_S3_CUSTOM_DOMAIN (the originals' CDN) changes nothing:
+/// manifests hand out paths, and `--print-config` and `doctor` say it is read, not used.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_originals_custom_domain_is_read_but_never_the_thumbnail_base() {
+    let s3 = S3Server::start("dotenv-domain").await;
+    let dir = temp_dir("dotenv-domain");
+    let env = dotenv(&s3).replace("THUMBKIT_PUBLIC_URL=https://cdn.example.test\n", "")
+        + "AWS_QUERYSTRING_AUTH=True\n";
+    std::fs::write(dir.join(".env"), env).unwrap();
+    let server = Binary::start_in(&dir, &[]);
+    let reply = put(
+        server.addr,
+        "/v1/originals/blog/dog.jpg",
+        &fixture("IMG_9424.JPG"),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    let thumb = manifest["variants"]["thumb"]["url"].as_str().unwrap();
+    assert!(thumb.starts_with("/t/thumb/blog/dog.jpg?v="), "{thumb}");
+    for command in [&["serve", "--print-config"][..], &["doctor"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"))
+            .args(command)
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for var in ["AWS_S3_CUSTOM_DOMAIN", "AWS_QUERYSTRING_AUTH"] {
+            assert!(
+                text.lines()
+                    .any(|l| l.contains(var) && l.contains("read, not used")),
+                "{command:?} says nothing of {var}:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("THUMBKIT_PUBLIC_URL  https://myapp"),
+            "{text}"
+        );
+    }
 }
 
 #[test]
@@ -103,7 +155,7 @@ fn print_config_says_where_each_value_came_from_and_masks_secrets() {
         dir.join(".env"),
         format!(
             "AWS_STORAGE_BUCKET_NAME=media\nAWS_S3_ENDPOINT_URL={s3_endpoint}\n\
-             AWS_S3_CUSTOM_DOMAIN=cdn.example.test\nAWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n\
+             THUMBKIT_PUBLIC_URL=https://cdn.example.test\nAWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n\
              AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n\
              THUMBKIT_API_TOKEN=a-token-from-dotenv\nTHUMBKIT_LOG=warn\n"
         ),
@@ -137,10 +189,7 @@ fn print_config_says_where_each_value_came_from_and_masks_secrets() {
         line("THUMBKIT_S3_ENDPOINT"),
         format!("{s3_endpoint} AWS_S3_ENDPOINT_URL (.env)")
     );
-    assert_eq!(
-        line("THUMBKIT_PUBLIC_URL"),
-        "https://cdn.example.test AWS_S3_CUSTOM_DOMAIN (.env)"
-    );
+    assert_eq!(line("THUMBKIT_PUBLIC_URL"), "https://cdn.example.test .env");
     assert_eq!(line("THUMBKIT_LOG"), "debug environment");
     assert_eq!(line("THUMBKIT_MEMORY_CACHE"), "64MiB flag --memory-cache");
     assert_eq!(line("THUMBKIT_LISTEN"), "127.0.0.1:8080 default");

@@ -64,12 +64,18 @@ async fn fake_peer(mode: Arc<Mutex<Forgery>>, original: Vec<u8>) -> SocketAddr {
                 Forgery::UntaggedPng => String::new(),
                 _ => {
                     let secret = PeerSecret::parse(SECRET).unwrap();
-                    let tag = secret.answer_tag(&nonce, &path, "image/jpeg", &body);
+                    let answer = thumbkit::peers::Answer {
+                        content_type: "image/jpeg",
+                        made: "alone",
+                        bytes: &body,
+                    };
+                    let tag = secret.answer_tag(&nonce, &path, answer);
                     format!("x-thumbkit-peer-answer: {tag}\r\n")
                 }
             };
             let reply = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ncontent-length: {}\r\n{tag}\r\n",
+                "HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\nx-thumbkit-made: alone\r\n\
+                 content-length: {}\r\n{tag}\r\n",
                 body.len()
             );
             let _ = socket.write_all(reply.as_bytes()).await;

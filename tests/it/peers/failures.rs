@@ -151,8 +151,14 @@ async fn the_internal_route_answers_only_signed_peer_requests_and_only_with_peer
     assert_eq!(reply.header("cache-control"), "no-store");
     // The answer is tagged for this request: its bytes, type, path and nonce.
     let tag = reply.header("x-thumbkit-peer-answer").to_owned();
+    let answer = thumbkit::peers::Answer {
+        content_type: "image/jpeg",
+        made: reply.header("x-thumbkit-made"),
+        bytes: &reply.body,
+    };
+    assert_eq!(reply.header("x-thumbkit-made"), "alone");
     assert_eq!(
-        secret.verify_answer(Some(&tag), &nonce, &path, "image/jpeg", &reply.body),
+        secret.verify_answer(Some(&tag), &nonce, &path, answer),
         Ok(())
     );
     // The same header again is a replay.

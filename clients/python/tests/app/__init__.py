@@ -1,0 +1,1 @@
+"""A Django app with a model whose ImageField the template tags are given."""
