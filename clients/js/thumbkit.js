@@ -35,22 +35,116 @@ export function thumbUrl(key, preset, options = {}) {
   return `${base}/t/${preset}${step}/${encodeKey(key)}${pin}`;
 }
 
+// Rust's f64::round for the non-negative values here: halves away from zero.
+const round = (x) => Math.floor(x + 0.5);
+
 /**
- * A `srcset` for a preset's steps, as the preset declares them: `{ densities: [1, 2] }`
- * or `{ widths: [320, 640] }`. The first step is the plain URL.
+ * What a preset makes of an upright original of `original` = {width, height} pixels, as the
+ * server plans it: `{width, height, enlarges}`. `box` is the preset's {width, height} (either
+ * may be null), `fit` one of inside, contain, fill, cover.
  */
-export function srcset(key, preset, steps, options = {}) {
-  const list = steps.densities ?? steps.widths;
-  const unit = steps.densities ? "x" : "w";
-  if (!Array.isArray(list) || list.length === 0) {
+export function output(original, box, fit = "inside", upscale = false) {
+  const [sw, sh] = [original.width, original.height];
+  const [bw, bh] = [box.width ?? null, box.height ?? null];
+  let resized, used, canvas;
+  if (fit === "inside" || fit === "contain") {
+    const sx = bw ? bw / sw : null;
+    const sy = bh ? bh / sh : null;
+    const present = [sx, sy].filter((v) => v !== null);
+    let scale = present.length ? Math.min(...present) : 1;
+    if (!upscale) scale = Math.min(scale, 1);
+    const rw = bw && sx <= scale ? bw : Math.max(1, round(sw * scale));
+    const rh = bh && sy <= scale ? bh : Math.max(1, round(sh * scale));
+    resized = [rw, rh];
+    used = [sw, sh];
+    canvas = fit === "inside" ? resized : [Math.max(bw ?? rw, rw), Math.max(bh ?? rh, rh)];
+  } else if (fit === "fill") {
+    const [w, h] = [bw ?? sw, bh ?? sh];
+    resized = upscale ? [w, h] : [Math.min(w, sw), Math.min(h, sh)];
+    used = [sw, sh];
+    canvas = resized;
+  } else if (fit === "cover") {
+    const [fw, fh] = [bw ?? sw, bh ?? sh];
+    used = sw / sh > fw / fh ? [(sh * fw) / fh, sh] : [sw, (sw * fh) / fw];
+    resized =
+      upscale || used[0] >= fw
+        ? [Math.trunc(fw), Math.trunc(fh)]
+        : [Math.max(1, round(used[0])), Math.max(1, round(used[1]))];
+    canvas = resized;
+  } else {
+    throw new TypeError(`not a fit: ${JSON.stringify(fit)}`);
+  }
+  const enlarges = used[0] / resized[0] < 1 - 1e-9 || used[1] / resized[1] < 1 - 1e-9;
+  return { width: canvas[0], height: canvas[1], enlarges };
+}
+
+/**
+ * A preset's steps as `GET /v1/presets` lists them (`preset` is one entry of it, or
+ * `{width, height, densities}` / `{width, height, widths}`): `[{suffix, width, height}]`,
+ * the plain one first.
+ */
+export function steps(preset) {
+  if (Array.isArray(preset.steps)) return preset.steps;
+  const [w, h] = [preset.width ?? null, preset.height ?? null];
+  if (preset.densities) {
+    return preset.densities.map((n) => ({
+      suffix: `${n}x`,
+      width: w && w * n,
+      height: h && h * n,
+    }));
+  }
+  if (preset.widths) {
+    const first = preset.widths[0];
+    // The server's integer rounding of the height: (h * step + first / 2) / first, at least 1.
+    return preset.widths.map((n) => ({
+      suffix: `${n}w`,
+      width: n,
+      height: h && Math.max(1, Math.floor((h * n + Math.floor(first / 2)) / first)),
+    }));
+  }
+  return [];
+}
+
+/**
+ * A `srcset` for a preset's steps: `preset` is its name with `ladder` as the preset declares
+ * it (`{ densities: [1, 2] }` or `{ widths: [320, 640] }`), or its entry of `GET /v1/presets`
+ * (an object; `ladder` then null). The first step is the plain URL. Options: `base`, `hash`,
+ * `original: {width, height}` (the manifest's; with a preset object, the result is exactly the
+ * manifest's srcset: each step's real width, a step left out when it is no wider than the
+ * last kept or enlarges the original), and `signer`, an async function from a URL to its
+ * signed form (e.g. `(u) => sign(u, key, {ttl: 3600})`): with it, a Promise of the srcset.
+ */
+export function srcset(key, preset, ladder, options = {}) {
+  const info = typeof preset === "string" ? { name: preset } : preset;
+  const list = steps(ladder ? { ...info, ...ladder, steps: undefined } : info);
+  if (list.length === 0) {
     throw new TypeError("steps must be { densities: [...] } or { widths: [...] }");
   }
-  return list
-    .map((n, i) => {
-      const url = thumbUrl(key, preset, { ...options, step: i === 0 ? undefined : `${n}${unit}` });
-      return `${url} ${n}${unit}`;
-    })
-    .join(", ");
+  const boxKnown = typeof preset === "object" && ("width" in preset || "height" in preset);
+  const original = options.original;
+  if (original && !boxKnown) {
+    throw new TypeError("options.original needs the preset's box: pass its entry of GET /v1/presets");
+  }
+  const byWidth = list[0].suffix.endsWith("w");
+  const kept = [];
+  let last = 0;
+  list.forEach((step, i) => {
+    let width = step.width ?? 0;
+    let enlarges = false;
+    if (original) {
+      ({ width, enlarges } = output(original, step, info.fit ?? "inside", info.upscale ?? false));
+      if (i > 0 && (width <= last || enlarges)) return;
+    }
+    last = width;
+    const url = thumbUrl(key, info.name, { hash: options.hash, step: i === 0 ? undefined : step.suffix });
+    kept.push({ url, descriptor: byWidth && original ? `${width}w` : step.suffix });
+  });
+  const base = (options.base ?? "").replace(/\/+$/, "");
+  const join = (urls) => urls.map((u, i) => `${base}${u} ${kept[i].descriptor}`).join(", ");
+  if (options.signer) {
+    return Promise.all(kept.map((k) => options.signer(k.url))).then(join);
+  }
+  return join(kept.map((k) => k.url));
 }
 
 function pairs(query) {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use thumbkit::config::{PresetArgs, Span};
 use thumbkit::keys::{ContentHash, ObjectKey};
 use thumbkit::pipeline::{self, Limits};
-use thumbkit::service::manifest::{srcset, variant_path, variant_url};
+use thumbkit::service::manifest::{StepVariant, srcset, variant_path, variant_url};
 use thumbkit::signing::{Signer, now};
 
 use super::error::CliError;
@@ -94,11 +94,18 @@ pub(crate) fn run(args: UrlArgs) -> Result<(), CliError> {
     }
     let line = srcset(preset, |name| {
         let step = presets.get(name)?;
-        let width = match upright {
-            Some(upright) => pipeline::output_size(upright, step).0,
-            None => step.width.unwrap_or(0),
+        let (width, enlarges) = match upright {
+            Some(upright) => (
+                pipeline::output_size(upright, step).0,
+                pipeline::output_enlarges(upright, step),
+            ),
+            None => (step.width.unwrap_or(0), false),
         };
-        Some((url_of(name), width))
+        Some(StepVariant {
+            url: url_of(name),
+            width,
+            enlarges,
+        })
     })
     .ok_or_else(|| {
         CliError::usage(format!(

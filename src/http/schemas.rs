@@ -27,6 +27,31 @@ pub struct PresetInfo {
     /// Changes whenever what the preset produces changes.
     fingerprint: String,
     summary: String,
+    /// The box; `null` for a side left free.
+    width: Option<u32>,
+    height: Option<u32>,
+    /// `inside`, `cover`, `contain` or `fill`.
+    fit: String,
+    /// Whether an original smaller than the box is enlarged.
+    upscale: bool,
+    /// `none`, `density` (`densities = [...]`) or `width` (`widths = [...]`).
+    steps_by: String,
+    /// Each step, the plain one first (empty without steps).
+    steps: Vec<PresetStep>,
+    /// The preset's `sizes` for its width ladder's `srcset`.
+    sizes: Option<String>,
+}
+
+/// One responsive step of a preset.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PresetStep {
+    /// `card@2x`, `hero@640w`, or the preset's own name for the first.
+    name: String,
+    /// `2x`, `640w`.
+    suffix: String,
+    width: Option<u32>,
+    height: Option<u32>,
 }
 
 /// `POST /v1/pregenerate`'s body.

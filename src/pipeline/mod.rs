@@ -139,6 +139,13 @@ pub fn output_size(upright: (u32, u32), preset: &Preset) -> (u32, u32) {
     geometry::plan(upright.0, upright.1, preset).canvas
 }
 
+/// Whether `preset`'s output enlarges an upright source of `upright` pixels (`upscale`, or a
+/// `cover` box larger than the source): such a step adds no detail to a `srcset`.
+pub fn output_enlarges(upright: (u32, u32), preset: &Preset) -> bool {
+    let (x, y) = geometry::plan(upright.0, upright.1, preset).shrink();
+    x < 1.0 - 1e-9 || y < 1.0 - 1e-9
+}
+
 /// The DCT scale denominator for a shrink of `shrink` (source/target, per axis): the
 /// largest of 8, 4, 2 that leaves at least `margin` times the target's pixels.
 pub fn shrink_on_load_denominator(shrink: (f64, f64), margin: f64) -> u32 {

@@ -82,11 +82,22 @@ pub struct VariantInfo {
     pub pregenerated: Option<String>,
 }
 
-/// `preset`'s `srcset` from the URL and width of each step's variant (`variant("card@2x")`):
-/// `url 1x, url 2x`, or `url 320w, url 640w` by the width each step really has for this
-/// original (a step the original is too small to fill repeats a width and is left out).
-/// `None` without steps.
-pub fn srcset(preset: &Preset, variant: impl Fn(&str) -> Option<(String, u32)>) -> Option<String> {
+/// One step's variant as a `srcset` sees it.
+#[derive(Debug, Clone)]
+pub struct StepVariant {
+    pub url: String,
+    /// Its width for this original.
+    pub width: u32,
+    /// It enlarges the original (its pixels add no detail).
+    pub enlarges: bool,
+}
+
+/// `preset`'s `srcset` from each step's variant (`variant("card@2x")`): `url 1x, url 2x`, or
+/// `url 320w, url 640w` by the width each step really has for this original. A step after
+/// the first is left out when it is no wider than the last one kept (the original is too
+/// small to fill it) or when it enlarges the original: it would only cost bytes. The JS and
+/// Python helpers apply the same rule. `None` without steps.
+pub fn srcset(preset: &Preset, variant: impl Fn(&str) -> Option<StepVariant>) -> Option<String> {
     let suffixes = preset.step_suffixes();
     if suffixes.is_empty() {
         return None;
@@ -98,12 +109,16 @@ pub fn srcset(preset: &Preset, variant: impl Fn(&str) -> Option<(String, u32)>) 
             0 => preset.name.to_string(),
             _ => format!("{}@{suffix}", preset.name),
         };
-        let (url, width) = variant(&name)?;
+        let StepVariant {
+            url,
+            width,
+            enlarges,
+        } = variant(&name)?;
+        if i > 0 && (width <= last_width || enlarges) {
+            continue;
+        }
+        last_width = width;
         if preset.steps.by_width() {
-            if width <= last_width {
-                continue;
-            }
-            last_width = width;
             entries.push(format!("{url} {width}w"));
         } else {
             entries.push(format!("{url} {suffix}"));
@@ -157,7 +172,12 @@ impl Thumbnails {
             .collect();
         for preset in self.presets().iter() {
             let srcset = srcset(preset, |name| {
-                variants.get(name).map(|v| (v.url.clone(), v.width))
+                let step = self.presets().get(name)?;
+                variants.get(name).map(|v| StepVariant {
+                    url: v.url.clone(),
+                    width: v.width,
+                    enlarges: pipeline::output_enlarges(upright, step),
+                })
             });
             if let Some(info) = variants.get_mut(preset.name.as_str()) {
                 info.srcset = srcset;

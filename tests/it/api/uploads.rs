@@ -331,18 +331,40 @@ async fn pregenerated_and_rendered_variants_have_their_own_strong_etags() {
     let pregen_s3 = S3Server::start("etag-pregen").await;
     let pregen = app_with_token(&pregen_s3, Settings::default()).await;
     let path = "/v1/originals/users/7/photo.jpg";
-    let r = send(pregen.addr, "PUT", &format!("{path}?pregenerate=all"), Some(TOKEN), &photo).await;
+    let r = send(
+        pregen.addr,
+        "PUT",
+        &format!("{path}?pregenerate=all"),
+        Some(TOKEN),
+        &photo,
+    )
+    .await;
     assert_eq!(r.status, 201);
     let alone_s3 = S3Server::start("etag-alone").await;
     let alone = app_with_token(&alone_s3, Settings::default()).await;
-    assert_eq!(send(alone.addr, "PUT", path, Some(TOKEN), &photo).await.status, 201);
+    assert_eq!(
+        send(alone.addr, "PUT", path, Some(TOKEN), &photo)
+            .await
+            .status,
+        201
+    );
     let (a, b) = (fetch(&pregen, None).await, fetch(&alone, None).await);
     assert_eq!((a.status, b.status), (200, 200));
-    assert_ne!(a.body, b.body, "one decode and a render alone give other bytes");
-    assert_ne!(a.header("etag"), b.header("etag"), "so their strong ETags differ");
+    assert_ne!(
+        a.body, b.body,
+        "one decode and a render alone give other bytes"
+    );
+    assert_ne!(
+        a.header("etag"),
+        b.header("etag"),
+        "so their strong ETags differ"
+    );
     // The same bytes from memory and from the store keep their ETag.
     let again = fetch(&pregen, None).await;
-    assert_eq!((again.header("etag"), &again.body), (a.header("etag"), &a.body));
+    assert_eq!(
+        (again.header("etag"), &again.body),
+        (a.header("etag"), &a.body)
+    );
     // Either copy is current: 304 for both ETags, on both instances, under the ETag sent.
     for app in [&pregen, &alone] {
         for etag in [a.header("etag"), b.header("etag")] {
