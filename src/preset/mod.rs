@@ -6,6 +6,7 @@
 //! the words a preset is written in, [`error`] why one is refused.
 
 pub mod error;
+mod file;
 pub mod parse;
 pub mod steps;
 pub mod terms;

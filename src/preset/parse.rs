@@ -3,53 +3,14 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
 use crate::pipeline::version::PIPELINE_VERSION;
 use crate::preset::error::PresetError;
+use crate::preset::file::{self, QualityFile};
 use crate::preset::steps::Steps;
 use crate::preset::terms::{
     Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
 };
 use crate::preset::{MAX_PRESET_SIDE, Preset};
-
-/// The file as written; every field optional so that validation can name what is wrong.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PresetFile {
-    width: Option<i64>,
-    height: Option<i64>,
-    fit: Option<Fit>,
-    gravity: Option<Gravity>,
-    format: Option<FormatChoice>,
-    quality: Option<QualityFile>,
-    lossless: Option<bool>,
-    animation: Option<Animation>,
-    background: Option<String>,
-    upscale: Option<bool>,
-    densities: Option<Vec<i64>>,
-    widths: Option<Vec<i64>>,
-    sizes: Option<String>,
-    client_hints: Option<bool>,
-    fallback: Option<String>,
-}
-
-/// `quality = 80` (JPEG's quality, the others at the same perceived quality), or one per
-/// format: `quality = { jpeg = 80, webp = 78, avif = 55 }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum QualityFile {
-    One(i64),
-    Each(EachQuality),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EachQuality {
-    jpeg: Option<i64>,
-    webp: Option<i64>,
-    avif: Option<i64>,
-}
 
 impl Preset {
     /// Parses and validates one preset from its TOML text; `path` is only used in errors.
@@ -58,10 +19,7 @@ impl Preset {
             path: path.to_owned(),
             reason,
         })?;
-        let file: PresetFile = toml::from_str(toml_text).map_err(|e| PresetError::Syntax {
-            path: path.to_owned(),
-            reason: e.to_string().trim().replace('\n', " "),
-        })?;
+        let file = file::read(toml_text, path)?;
         let field = |field: &'static str, reason: String| PresetError::Field {
             path: path.to_owned(),
             field,
@@ -136,13 +94,13 @@ impl Preset {
         let quality = match file.quality {
             None => Quality::like_jpeg(80),
             Some(QualityFile::One(q)) => Quality::like_jpeg(one(q)?),
-            Some(QualityFile::Each(each)) => {
+            Some(QualityFile::Each { jpeg, webp, avif }) => {
                 // Unnamed formats follow JPEG's (as written, or the default 80).
-                let base = Quality::like_jpeg(each.jpeg.map(one).transpose()?.unwrap_or(80));
+                let base = Quality::like_jpeg(jpeg.map(one).transpose()?.unwrap_or(80));
                 Quality {
                     jpeg: base.jpeg,
-                    webp: each.webp.map(one).transpose()?.unwrap_or(base.webp),
-                    avif: each.avif.map(one).transpose()?.unwrap_or(base.avif),
+                    webp: webp.map(one).transpose()?.unwrap_or(base.webp),
+                    avif: avif.map(one).transpose()?.unwrap_or(base.avif),
                 }
             }
         };
@@ -163,6 +121,24 @@ impl Preset {
             None => Colour::WHITE,
             Some(s) => Colour::parse(s).map_err(|reason| field("background", reason))?,
         };
+        let animation = file.animation.unwrap_or(Animation::FirstFrame);
+        // What a JPEG cannot hold is refused here, not dropped in silence at render time.
+        if format == FormatChoice::Jpeg && animation == Animation::Keep {
+            return Err(field(
+                "animation",
+                "\"keep\" needs a format that animates (format = \"webp\" or \"auto\"); \
+                 a JPEG is one frame"
+                    .into(),
+            ));
+        }
+        if format == FormatChoice::Jpeg && fit == Fit::Contain && background.0[3] < 255 {
+            return Err(field(
+                "background",
+                "is transparent, but a JPEG has no transparency: the padding would be \
+                 flattened; give an opaque colour, or format = \"png\", \"webp\" or \"auto\""
+                    .into(),
+            ));
+        }
         let mut preset = Preset {
             name,
             width,
@@ -172,7 +148,7 @@ impl Preset {
             format,
             quality,
             lossless,
-            animation: file.animation.unwrap_or(Animation::FirstFrame),
+            animation,
             background,
             // `cover` and `fill` promise the box (a layout slot, a social card of a required
             // size); `inside` and `contain` promise at most the box, so never enlarge unasked.

@@ -49,6 +49,83 @@ fn unknown_keys_and_bad_values_are_named() {
     assert!(e.contains("gif"), "{e}");
 }
 
+/// Every mistake is said in the preset's words: the key, what it allows, what was found;
+/// never a deserializer's ("expected i64", "untagged enum"), and a syntax error by its line.
+#[test]
+fn mistakes_are_told_in_the_presets_words() {
+    for (text, words) in [
+        (
+            "width = 10\nquality = {jpeg=80, png=9}",
+            &[
+                "field `quality`",
+                "`png`",
+                "PNG is lossless",
+                "jpeg, webp and avif",
+            ][..],
+        ),
+        (
+            "width = \"640\"",
+            &[
+                "field `width`",
+                "whole number of pixels",
+                "the string \"640\"",
+            ],
+        ),
+        (
+            "width = 10\nquality = \"high\"",
+            &["field `quality`", "1 to 100", "the string \"high\""],
+        ),
+        (
+            "width = 10\nfit = \"stretch\"",
+            &[
+                "field `fit`",
+                "inside, cover, contain or fill",
+                "\"stretch\"",
+            ],
+        ),
+        (
+            "width = 10\nupscale = \"yes\"",
+            &["field `upscale`", "true or false"],
+        ),
+        (
+            "width = 10\ndensities = [1, 1.5]",
+            &["field `densities`", "whole numbers", "1.5", "[1, 2, 3]"],
+        ),
+        (
+            "width = 10\nqualty = 80",
+            &["unknown key `qualty`", "quality"],
+        ),
+        ("width = 10\nfit = \"cover\n", &["line 2, column"]),
+        (
+            "width = 10\nformat = \"jpeg\"\nanimation = \"keep\"",
+            &["field `animation`", "a JPEG is one frame"],
+        ),
+        (
+            "width = 10\nheight = 10\nfit = \"contain\"\nformat = \"jpeg\"\nbackground = \"#ffffff00\"",
+            &["field `background`", "no transparency"],
+        ),
+    ] {
+        let e = parse_err(text);
+        assert!(e.starts_with("presets/p.toml: "), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        for word in words {
+            assert!(e.contains(word), "{text}: `{word}` not in: {e}");
+        }
+        for serde in ["i64", "untagged", "variant", "invalid type"] {
+            assert!(!e.contains(serde), "{text}: {e}");
+        }
+    }
+    // What JPEG can hold still parses: a transparent background with fit = inside (no pad),
+    // and an opaque one with contain.
+    for ok in [
+        "width = 10\nheight = 10\nformat = \"jpeg\"\nbackground = \"#ffffff00\"",
+        "width = 10\nheight = 10\nfit = \"contain\"\nformat = \"jpeg\"\nbackground = \"#000000\"",
+        "width = 10\nformat = \"webp\"\nanimation = \"keep\"",
+    ] {
+        assert!(Preset::parse("p", ok, Path::new("p.toml")).is_ok(), "{ok}");
+    }
+}
+
 #[test]
 fn bad_names_and_duplicates_are_refused() {
     let e = Preset::parse("Thumb", "width = 1", Path::new("presets/Thumb.toml")).unwrap_err();
