@@ -13,8 +13,30 @@ fn main() -> ExitCode {
         eprintln!("thumbkit: .env: {e}");
         return ExitCode::FAILURE;
     }
-    let matches = cli::Cli::command().get_matches();
-    let parsed = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let command = cli::Cli::command();
+    for warning in cli::usage::unknown_variables(&command) {
+        eprintln!("thumbkit: warning: {warning}");
+    }
+    let matches = match command.clone().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => match cli::usage::one_line(&e, &command) {
+            Some(line) => {
+                eprintln!("thumbkit: {line}");
+                return ExitCode::FAILURE;
+            }
+            None => e.exit(),
+        },
+    };
+    let parsed = match cli::Cli::from_arg_matches(&matches) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "thumbkit: {}",
+                cli::usage::one_line(&e, &command).unwrap_or_default()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     if matches.subcommand_name() != Some("serve") {
         // `thumbkit gc | head` should end quietly, as other tools do, not panic on EPIPE.
         // The server keeps SIGPIPE ignored: a client closing its socket is not an exit.

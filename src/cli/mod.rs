@@ -10,6 +10,7 @@ mod render;
 mod serve;
 mod store;
 mod url;
+pub(crate) mod usage;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,14 @@ use error::CliError;
 use files::read;
 use serve::serve;
 use store::{pregen, purge};
+
+/// Where an environment variable's value came from (`.env`, a django-storages name), if
+/// thumbkit set it.
+pub(crate) fn env_origin(var: &str) -> Option<String> {
+    thumbkit::config::env::loaded()
+        .and_then(|l| l.origin(var))
+        .map(|o| o.to_string())
+}
 
 #[derive(Parser)]
 #[command(
@@ -115,7 +124,7 @@ pub(crate) enum Command {
         ttl: Span,
         /// Signing keys (the first signs).
         #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
-        signing_key: String,
+        signing_key: Option<String>,
     },
     /// Print a variant's URL, or a preset's `srcset`, pinned and signed on request.
     Url(Box<url::UrlArgs>),
@@ -205,6 +214,11 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             ttl,
             signing_key,
         } => {
+            let Some(signing_key) = signing_key else {
+                return Err(CliError::usage(
+                    "sign needs THUMBKIT_SIGNING_KEY (or --signing-key)".to_owned(),
+                ));
+            };
             if !path.starts_with("/t/") {
                 return Err(CliError::usage(format!(
                     "`{path}` is not a thumbnail path (/t/<preset>/<key>)"

@@ -120,6 +120,18 @@ impl StoreArgs {
             setting: "THUMBKIT_STORAGE",
             reason,
         })?;
+        if let Some(endpoint) = &self.s3_endpoint {
+            let scheme = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+            if !scheme || endpoint.len() <= "https://".len() {
+                return Err(ConfigError::Invalid {
+                    setting: "THUMBKIT_S3_ENDPOINT",
+                    reason: format!(
+                        "`{}` is not an http:// or https:// URL (e.g. http://127.0.0.1:3900)",
+                        crate::secrets::redact_url(endpoint)
+                    ),
+                });
+            }
+        }
         Ok(StoreConfig {
             spec,
             s3: S3Options {

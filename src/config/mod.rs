@@ -97,11 +97,11 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub pregenerate: Vec<String>,
-    /// Bearer token that the API's writes (PUT/DELETE /v1/...) require.
+    /// Bearer token every /v1/ route requires, reads included (a manifest hands out URLs).
     #[arg(long, env = "THUMBKIT_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
     /// Accept API writes without a token on a non-loopback address (behind a trusted proxy).
-    #[arg(long, env = "THUMBKIT_ALLOW_UNAUTHENTICATED_WRITES")]
+    #[arg(long, env = "THUMBKIT_ALLOW_UNAUTHENTICATED_WRITES", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_unauthenticated_writes: bool,
     /// Log level: error, warn, info (one line per request) or debug.
     #[arg(long, env = "THUMBKIT_LOG", default_value = "info")]
@@ -167,7 +167,7 @@ pub struct ServeArgs {
     #[arg(long, env = "THUMBKIT_FALLBACK")]
     pub fallback: Option<PathBuf>,
     /// Serve the demo page at `/` (default: on for a local directory, off for S3).
-    #[arg(long, env = "THUMBKIT_DEMO")]
+    #[arg(long, env = "THUMBKIT_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: Option<bool>,
     /// The CDN's (or this service's public) origin, e.g. `https://img.example.com`:
     /// manifests and the demo page then give absolute URLs on it (default: paths; not

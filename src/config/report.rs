@@ -5,6 +5,7 @@
 use clap::parser::ValueSource;
 
 use super::env;
+use crate::http::server::{default_max_connections, default_max_per_client};
 
 /// The AWS SDK's own variables, shown when set (the SDK reads them, not clap).
 const AWS_VARS: &[&str] = &[
@@ -54,6 +55,16 @@ pub fn effective(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<Lin
                 .map(|v| v.to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
         });
+        if raw.is_none()
+            && let Some((value, why)) = computed_default(id, matches)
+        {
+            lines.push(Line {
+                name,
+                value,
+                source: format!("default ({why})"),
+            });
+            continue;
+        }
         let value = match raw {
             None => "(unset)".to_owned(),
             Some(_) if arg.is_hide_env_values_set() => "******** (set)".to_owned(),
@@ -104,6 +115,45 @@ pub fn effective(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<Lin
         });
     }
     lines
+}
+
+/// The value in effect for a setting left unset whose default is worked out at start, and
+/// how: the render workers (the cores), the queue, the connection caps, the demo page.
+fn computed_default(id: &str, matches: &clap::ArgMatches) -> Option<(String, &'static str)> {
+    let number = |id: &str| {
+        matches
+            .get_raw(id)
+            .and_then(|mut v| v.next())
+            .and_then(|v| v.to_str()?.parse::<usize>().ok())
+    };
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let workers = number("render_workers").unwrap_or(cores);
+    let connections = number("max_connections").unwrap_or_else(default_max_connections);
+    match id {
+        "render_workers" => Some((cores.to_string(), "the cores")),
+        "render_queue" => Some((
+            (workers * crate::service::Settings::QUEUE_PER_WORKER).to_string(),
+            "4 per worker",
+        )),
+        "max_connections" => Some((
+            connections.to_string(),
+            "1024, or ¾ of the open-files limit",
+        )),
+        "max_connections_per_client" => Some((
+            default_max_per_client(connections).to_string(),
+            "a quarter of the connections, at least 8",
+        )),
+        "demo" => {
+            let storage = matches
+                .get_raw("storage")
+                .and_then(|mut v| v.next())
+                .and_then(|v| v.to_str())
+                .unwrap_or("fs:./data");
+            let on = !storage.starts_with("s3://");
+            Some((on.to_string(), "on for a local directory, off for S3"))
+        }
+        _ => None,
+    }
 }
 
 /// Values joined by `,`, each without a password its URL may carry.

@@ -77,16 +77,22 @@ impl FromStr for Size {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let (s, n, unit) = number_and_unit(s, "a size like 256MiB")?;
-        let factor = match unit.trim() {
+        // Case is not meaning: `64mb` is `64MB` (decimal), `64mib` is `64MiB`.
+        let factor = match unit.trim().to_ascii_lowercase().as_str() {
             "" => 1,
-            "KB" | "kB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
             other => UNITS
                 .iter()
-                .find(|(name, _)| *name == other)
+                .find(|(name, _)| name.eq_ignore_ascii_case(other))
                 .map(|(_, f)| *f)
-                .ok_or_else(|| format!("unknown size unit `{other}` (use B, KiB, MiB, GiB)"))?,
+                .ok_or_else(|| {
+                    format!(
+                        "unknown size unit `{}` (use B, KB, MB, KiB, MiB, GiB)",
+                        unit.trim()
+                    )
+                })?,
         };
         n.checked_mul(factor)
             .map(Size)
@@ -124,6 +130,10 @@ mod tests {
             assert_eq!(text.parse::<Size>().unwrap().to_string(), text);
         }
         assert_eq!("2MB".parse::<Size>().unwrap(), Size(2_000_000));
+        // Case is not meaning.
+        assert_eq!("64mb".parse::<Size>().unwrap(), Size(64_000_000));
+        assert_eq!("64mib".parse::<Size>().unwrap(), Size(64 << 20));
+        assert_eq!("1gib".parse::<Size>().unwrap(), Size(1 << 30));
         assert!("12 furlongs".parse::<Size>().is_err());
     }
 }

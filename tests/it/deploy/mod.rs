@@ -7,4 +7,5 @@ mod dotenv;
 mod files;
 mod gc;
 mod openapi;
+mod settings;
 mod traces;
