@@ -66,3 +66,16 @@ export function sign(
   key: string,
   when?: number | { ttl?: number; now?: number },
 ): Promise<string>;
+
+/** What `next/image` hands a loader. */
+export interface LoaderProps {
+  src: string;
+  width: number;
+  quality?: number;
+}
+
+/** A `next/image` loader that asks only for steps the preset declares (never a 404). */
+export function thumbkitLoader(
+  preset: string | PresetInfo,
+  options?: { widths?: number[]; densities?: number[]; width?: number; base?: string },
+): (props: LoaderProps) => string;

@@ -200,3 +200,33 @@ export async function sign(pathAndQuery, key, when = {}) {
   const sig = [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${path}?${kept.map(([k, v]) => `${k}=${v}`).join("&")}&sig=${sig}`;
 }
+
+/**
+ * A `next/image` loader that asks only for steps `preset` declares: the width Next asks for
+ * maps to the smallest step at least that wide, else the largest, so no URL is ever a 404.
+ * `preset` is its entry of `GET /v1/presets` (or `thumbkit presets --json`), or its name with
+ * `options.widths` (or `options.densities` and `options.width`) as the preset file declares
+ * them. `src` is the original's key (a leading `/` is dropped), optionally with `?v=HASH` to
+ * pin it; Next's `quality` is the preset's to say, so it is not used. Options: `base`.
+ *
+ *   <Image loader={thumbkitLoader("hero", { widths: [320, 640, 1280], base })} src={key} … />
+ */
+export function thumbkitLoader(preset, options = {}) {
+  const info =
+    typeof preset === "string"
+      ? { name: preset, width: options.width, widths: options.widths, densities: options.densities }
+      : preset;
+  const ladder = steps(info).filter((s) => s.width);
+  if (ladder.length === 0) {
+    throw new TypeError(`preset ${JSON.stringify(info.name)} declares no steps with widths`);
+  }
+  const base = (options.base ?? "").replace(/\/+$/, "");
+  return ({ src, width }) => {
+    const [key, query] = String(src).replace(/^\//, "").split("?");
+    const hash = new URLSearchParams(query ?? "").get("v") ?? undefined;
+    const at = ladder.findIndex((s) => s.width >= width);
+    const i = at < 0 ? ladder.length - 1 : at;
+    const step = i === 0 ? undefined : ladder[i].suffix;
+    return thumbUrl(key, info.name, { base, hash, step });
+  };
+}

@@ -128,8 +128,15 @@ pub(crate) enum Command {
     },
     /// Print a variant's URL, or a preset's `srcset`, pinned and signed on request.
     Url(Box<url::UrlArgs>),
-    /// List the presets with their fingerprints.
-    Presets(PresetArgs),
+    /// List the presets with their fingerprints (`--json`: as `GET /v1/presets`, with boxes
+    /// and steps, for a frontend's loader).
+    Presets {
+        #[command(flatten)]
+        presets: PresetArgs,
+        /// Print the JSON that `GET /v1/presets` answers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a file's format, upright size, orientation, frames, colour space and metadata,
     /// and whether it renders.
     Inspect {
@@ -240,8 +247,13 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             Ok(())
         }
         Command::Url(args) => url::run(*args),
-        Command::Presets(presets) => {
+        Command::Presets { presets, json } => {
             let presets = presets.load()?;
+            if json {
+                let listed: Vec<_> = presets.iter().map(|p| p.listed()).collect();
+                println!("{}", serde_json::Value::Array(listed));
+                return Ok(());
+            }
             for p in presets.every() {
                 println!("{:<12} {}  {}", p.name, p.fingerprint(), p.summary());
             }

@@ -144,44 +144,7 @@ pub(crate) async fn presets(State(service): State<Arc<Thumbnails>>) -> Response 
     let list: Vec<_> = service
         .presets()
         .iter()
-        .map(|p| {
-            // Everything a client needs to build what a manifest builds without asking for
-            // one: the box, the fit, and each step's name and box.
-            let steps: Vec<_> = p
-                .steps
-                .of(p.width, p.height)
-                .into_iter()
-                .enumerate()
-                .map(|(i, step)| {
-                    let name = match i {
-                        0 => p.name.to_string(),
-                        _ => format!("{}@{}", p.name, step.suffix),
-                    };
-                    serde_json::json!({
-                        "name": name,
-                        "suffix": step.suffix,
-                        "width": step.width,
-                        "height": step.height,
-                    })
-                })
-                .collect();
-            serde_json::json!({
-                "name": p.name.as_str(),
-                "fingerprint": p.fingerprint().to_string(),
-                "summary": p.summary(),
-                "width": p.width,
-                "height": p.height,
-                "fit": crate::preset::fit_name(p.fit),
-                "upscale": p.upscale,
-                "steps_by": match &p.steps {
-                    crate::preset::Steps::One => "none",
-                    crate::preset::Steps::Densities(_) => "density",
-                    crate::preset::Steps::Widths(_) => "width",
-                },
-                "steps": steps,
-                "sizes": p.sizes,
-            })
-        })
+        .map(crate::preset::Preset::listed)
         .collect();
     Json(list).into_response()
 }

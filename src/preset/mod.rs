@@ -173,6 +173,46 @@ fn preset_files(root: &Path) -> Result<Vec<PathBuf>, PresetError> {
 }
 
 impl Preset {
+    /// The preset as `GET /v1/presets` and `thumbkit presets --json` list it: everything a
+    /// client needs to build what a manifest builds (the box, the fit, each step's name and
+    /// box) or to map a width to a step (a Next.js loader).
+    pub fn listed(&self) -> serde_json::Value {
+        let steps: Vec<_> = self
+            .steps
+            .of(self.width, self.height)
+            .into_iter()
+            .enumerate()
+            .map(|(i, step)| {
+                let name = match i {
+                    0 => self.name.to_string(),
+                    _ => format!("{}@{}", self.name, step.suffix),
+                };
+                serde_json::json!({
+                    "name": name,
+                    "suffix": step.suffix,
+                    "width": step.width,
+                    "height": step.height,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "name": self.name.as_str(),
+            "fingerprint": self.fingerprint().to_string(),
+            "summary": self.summary(),
+            "width": self.width,
+            "height": self.height,
+            "fit": fit_name(self.fit),
+            "upscale": self.upscale,
+            "steps_by": match &self.steps {
+                Steps::One => "none",
+                Steps::Densities(_) => "density",
+                Steps::Widths(_) => "width",
+            },
+            "steps": steps,
+            "sizes": self.sizes,
+        })
+    }
+
     /// The presets of this preset's steps after the first (which is the preset itself):
     /// each named `{name}@{suffix}`, with its own box and fingerprint and no steps.
     pub fn step_presets(&self) -> Vec<Preset> {

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { encodeKey, thumbUrl, srcset, sign, expiry } from "../thumbkit.js";
+import { encodeKey, thumbUrl, srcset, sign, expiry, thumbkitLoader, output } from "../thumbkit.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../signing-vectors.json", import.meta.url))).vectors;
 
@@ -62,4 +62,39 @@ test("a changed path or expiry changes the signature", async () => {
   assert.notEqual(sig(a), sig(b));
   assert.notEqual(sig(a), sig(c));
   assert.match(sig(a), /^[0-9a-f]{64}$/);
+});
+
+// next/image's own defaults (next.config.js `images.deviceSizes` and `images.imageSizes`).
+const NEXT_DEVICE_SIZES = [640, 750, 828, 1080, 1200, 1920, 2048, 3840];
+const NEXT_IMAGE_SIZES = [16, 32, 48, 64, 96, 128, 256, 384];
+
+test("the Next.js loader maps every default size to a declared step", () => {
+  const loader = thumbkitLoader("hero", { widths: [320, 640, 1280], base: "https://img.example.com/" });
+  const seen = new Set();
+  for (const width of [...NEXT_IMAGE_SIZES, ...NEXT_DEVICE_SIZES]) {
+    const url = loader({ src: "/albums/a b.jpg", width, quality: 75 });
+    const step = url.match(/\/t\/hero(@\d+w)?\//)[1] ?? "";
+    const w = step ? Number(step.slice(1, -1)) : 320;
+    assert.ok([320, 640, 1280].includes(w), url);
+    assert.ok(w >= width || w === 1280, `${width} -> ${url}`);
+    seen.add(url);
+  }
+  assert.deepEqual([...seen].sort(), [
+    "https://img.example.com/t/hero/albums/a%20b.jpg",
+    "https://img.example.com/t/hero@1280w/albums/a%20b.jpg",
+    "https://img.example.com/t/hero@640w/albums/a%20b.jpg",
+  ]);
+  // Pinned through the src; a preset entry from GET /v1/presets works as well.
+  const pinned = thumbkitLoader({ name: "avatar", steps: [
+    { suffix: "1x", width: 128, height: 128 },
+    { suffix: "2x", width: 256, height: 256 },
+  ] });
+  assert.equal(pinned({ src: `u/7.jpg?v=${"ab".repeat(32)}`, width: 200 }), `/t/avatar@2x/u/7.jpg?v=${"ab".repeat(32)}`);
+  assert.throws(() => thumbkitLoader("plain", {}), TypeError);
+});
+
+test("output follows the server's geometry", () => {
+  assert.deepEqual(output({ width: 4032, height: 3024 }, { width: 320, height: 320 }), { width: 320, height: 240, enlarges: false });
+  assert.deepEqual(output({ width: 100, height: 50 }, { width: 128, height: 128 }, "cover", true), { width: 128, height: 128, enlarges: true });
+  assert.deepEqual(output({ width: 100, height: 50 }, { width: 128, height: 128 }, "cover", false), { width: 50, height: 50, enlarges: false });
 });

@@ -140,3 +140,38 @@ print(json.dumps(out))
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `next/image` with its default `deviceSizes` and `imageSizes`, through the JS loader made
+/// from the server's own `GET /v1/presets` entry: every URL it asks for answers 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nextjs_loader_asks_only_for_urls_that_answer() {
+    let root = temp_dir("next-loader");
+    let store: Arc<dyn Store> = Arc::new(FsStore::open(&root).await.unwrap());
+    let presets = thumbkit::preset::Presets::load(&[super::presets_dir()]).unwrap();
+    let app = spawn_app(store, presets, Settings::default()).await;
+    std::fs::create_dir_all(root.join("albums")).unwrap();
+    std::fs::copy(fixtures().join("IMG_9424.JPG"), root.join("albums/cat.jpg")).unwrap();
+    let listed = app.get("/v1/presets").await;
+    let input = String::from_utf8(listed.body).unwrap();
+    let js = r#"
+        import { thumbkitLoader } from "./js/thumbkit.js";
+        let text = "";
+        for await (const chunk of process.stdin) text += chunk;
+        const presets = JSON.parse(text);
+        const sizes = [16, 32, 48, 64, 96, 128, 256, 384, 640, 750, 828, 1080, 1200, 1920, 2048, 3840];
+        const out = [];
+        for (const name of ["hero", "avatar", "card"]) {
+            const loader = thumbkitLoader(presets.find((p) => p.name === name));
+            for (const width of sizes) out.push(loader({ src: "/albums/cat.jpg", width, quality: 75 }));
+        }
+        console.log(JSON.stringify([...new Set(out)]));
+    "#;
+    let urls: Vec<String> =
+        serde_json::from_str(&run(&["node", "--input-type=module", "-e"], js, &input)).unwrap();
+    assert!(urls.len() >= 6, "{urls:?}");
+    for url in &urls {
+        let r = app.get(url).await;
+        assert_eq!(r.status, 200, "{url}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -187,3 +187,41 @@ fn thumbkit_url_prints_urls_and_srcsets_pinned_and_signed() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `thumbkit presets --json` is what `GET /v1/presets` answers: boxes and steps, for a loader
+/// built ahead of time.
+#[tokio::test]
+async fn presets_json_is_what_the_server_lists() {
+    let dir = presets_dir();
+    let out = thumbkit()
+        .args(["presets", "--json", "--preset-files"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = crate::helpers::app::temp_dir("presets-json");
+    let store: std::sync::Arc<dyn thumbkit::storage::Store> =
+        std::sync::Arc::new(thumbkit::storage::FsStore::open(&root).await.unwrap());
+    let presets = thumbkit::preset::Presets::load(&[dir]).unwrap();
+    let app =
+        crate::helpers::app::spawn_app(store, presets, thumbkit::service::Settings::default())
+            .await;
+    let served: serde_json::Value =
+        serde_json::from_slice(&app.get("/v1/presets").await.body).unwrap();
+    assert_eq!(cli, served);
+    let hero = cli
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hero")
+        .unwrap();
+    let widths: Vec<u64> = hero["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["width"].as_u64().unwrap())
+        .collect();
+    assert_eq!(widths, [320, 640, 1280]);
+    assert_eq!(hero["steps"][1]["name"], "hero@640w");
+}
