@@ -50,17 +50,37 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
             None
         }
     };
-    match Presets::load(&args.presets.preset_files) {
-        Ok(p) => report.ok("presets", format!("{} load", p.every().count())),
-        Err(e) => report.fail("presets", e.to_string(), "fix the preset file it names"),
-    }
+    let presets_ok = match Presets::load(&args.presets.preset_files) {
+        Ok(p) => {
+            let (presets, variants) = (p.iter().count(), p.every().count());
+            report.ok(
+                "presets",
+                format!("{presets} presets load ({variants} variants with their steps)"),
+            );
+            true
+        }
+        Err(e) => {
+            let fix = match e {
+                thumbkit::preset::PresetError::Io { .. } => {
+                    "the folder must exist and hold *.toml preset files"
+                }
+                _ => "fix the preset file it names",
+            };
+            report.fail("presets", e.to_string(), fix);
+            false
+        }
+    };
     secrets(&args, &mut report);
     memory(&args, &mut report);
     for (var, _, why) in thumbkit::config::env::not_used() {
         report.ok("django-storages", format!("{var} read, not used: {why}"));
     }
+    // What the checks above already said is not said again.
     let config = args.clone().config();
-    if let Err(e) = &config {
+    if let Err(e) = &config
+        && store_config.is_some()
+        && presets_ok
+    {
         report.fail(
             "configuration",
             e.to_string(),

@@ -261,9 +261,14 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
         }
         Command::Inspect { file, limits } => {
             let bytes = read(&file)?;
-            let report = thumbkit::pipeline::check(&bytes, &limits.limits())
-                .map_err(|source| CliError::Input { path: file, source })?;
-            println!("{report}");
+            match thumbkit::pipeline::check(&bytes, &limits.limits()) {
+                Ok(report) => println!("{report}"),
+                // A file that is no image thumbkit reads is still inspected: it says so.
+                Err(e) if e.is_property_of_input() => {
+                    println!("format:      not an image thumbkit reads\nrenders:     no: {e}");
+                }
+                Err(source) => return Err(CliError::Input { path: file, source }),
+            }
             Ok(())
         }
         Command::Bench {

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum PresetError {
     /// The file or directory could not be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error(
+        "{path}: cannot read: {source} (THUMBKIT_PRESETS or --preset-files names the presets folder)"
+    )]
     Io {
         path: PathBuf,
         #[source]

@@ -46,7 +46,7 @@ impl StorageSpec {
         match s.split_once(':') {
             Some(("fs", path)) if !path.is_empty() => Ok(StorageSpec::Fs(path.into())),
             _ => Err(format!(
-                "THUMBKIT_STORAGE `{s}` is neither `fs:PATH` nor `s3://BUCKET[/PREFIX]`"
+                "`{s}` is neither `fs:PATH` nor `s3://BUCKET[/PREFIX]`"
             )),
         }
     }

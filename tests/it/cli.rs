@@ -155,6 +155,15 @@ fn inspect_reports_metadata() {
         text.contains("renders:     no: the image is 20000x14000"),
         "{text}"
     );
+    // What is no image at all is inspected too: it says what it is, and exits 0.
+    let dir = temp_dir("inspect-pdf");
+    std::fs::write(dir.join("bill.pdf"), b"%PDF-1.7\n%\xe2\xe3\n1 0 obj\n").unwrap();
+    for file in [dir.join("bill.pdf"), "fixtures/empty.jpg".into()] {
+        let o = thumbkit().arg("inspect").arg(&file).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("renders:     no: "), "{text}");
+    }
 }
 
 #[test]
@@ -162,7 +171,7 @@ fn unknown_preset_and_missing_file_are_one_line_errors() {
     for args in [
         vec!["render", "--preset", "nope", "fixtures/DSCN0010.jpg"],
         vec!["render", "--preset", "thumb", "fixtures/does-not-exist.jpg"],
-        vec!["inspect", "fixtures/empty.jpg"],
+        vec!["inspect", "fixtures/does-not-exist.jpg"],
     ] {
         let o = thumbkit().args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(1), "{args:?}");

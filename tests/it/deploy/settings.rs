@@ -180,3 +180,52 @@ fn help_says_the_token_covers_every_v1_route() {
     let text = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
     assert!(text.contains("every /v1/ route"), "{text}");
 }
+
+#[test]
+fn doctor_says_each_problem_once_with_its_fix() {
+    let out = thumbkit(
+        &[
+            "doctor",
+            "--storage",
+            "gs://photos",
+            "--preset-files",
+            "/nonexistent/presets",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fails: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(fails.len(), 2, "{text}");
+    assert!(
+        fails[0].starts_with("FAIL  storage: THUMBKIT_STORAGE: `gs://photos` is neither"),
+        "{text}"
+    );
+    assert_eq!(
+        fails[0].matches("THUMBKIT_STORAGE").count(),
+        2,
+        "the name, and the fix: {text}"
+    );
+    assert!(
+        fails[1].contains("THUMBKIT_PRESETS or --preset-files"),
+        "{text}"
+    );
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/presets");
+    let ok = thumbkit(
+        &[
+            "doctor",
+            "--storage",
+            "fs:./data",
+            "--preset-files",
+            shipped,
+        ],
+        &[],
+        None,
+    );
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        text.contains("presets: 6 presets load (8 variants with their steps)"),
+        "{text}"
+    );
+}
