@@ -300,10 +300,13 @@ mod tests {
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nbackground = \"#000\"",
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nupscale = false",
             "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = { jpeg = 80, avif = 40 }\nfit = \"cover\"",
-            "width = 320\nheight = 320\nformat = \"jpeg\"\nquality = 80\nfit = \"cover\"\nanimation = \"keep\"",
         ] {
             assert_ne!(&fp, parse(changed).unwrap().fingerprint(), "{changed}");
         }
+        // (A JPEG is one frame, so `animation` is compared on WebP.)
+        let still = parse("width = 320\nformat = \"webp\"").unwrap();
+        let moving = parse("width = 320\nformat = \"webp\"\nanimation = \"keep\"").unwrap();
+        assert_ne!(still.fingerprint(), moving.fingerprint());
     }
 
     #[test]
