@@ -333,12 +333,26 @@ async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Repor
     }
 }
 
-fn store_fix(spec: &StorageSpec) -> &'static str {
+fn store_fix(spec: &StorageSpec) -> String {
     match spec {
         StorageSpec::S3(_) => {
-            "check AWS_ENDPOINT_URL/THUMBKIT_S3_ENDPOINT, AWS_REGION, the credentials and the bucket name"
+            // The names the user wrote: django-storages' when they came from those.
+            let said = |ours: &str, default: &'static str| match thumbkit::config::env::loaded()
+                .and_then(|l| l.origin(ours))
+            {
+                Some(thumbkit::config::env::Origin::From(django, _)) => django.to_owned(),
+                _ => default.to_owned(),
+            };
+            format!(
+                "check {}, {}, the credentials and the bucket name",
+                said(
+                    "THUMBKIT_S3_ENDPOINT",
+                    "AWS_ENDPOINT_URL/THUMBKIT_S3_ENDPOINT"
+                ),
+                said("AWS_REGION", "AWS_REGION")
+            )
         }
-        StorageSpec::Fs(_) => "create the directory, or point THUMBKIT_STORAGE at one",
+        StorageSpec::Fs(_) => "create the directory, or point THUMBKIT_STORAGE at one".into(),
     }
 }
 

@@ -229,3 +229,31 @@ fn doctor_says_each_problem_once_with_its_fix() {
         "{text}"
     );
 }
+
+/// `doctor`'s fix names the variables the user wrote: django-storages' when they came from
+/// those, not the AWS SDK's names they stand for.
+#[test]
+fn doctor_names_the_django_storages_variables_the_user_set() {
+    let out = thumbkit(
+        &["doctor"],
+        &[
+            ("THUMBKIT_STORAGE_TIMEOUT", "2s"),
+            ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "not-a-real-secret"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+        Some(
+            "AWS_STORAGE_BUCKET_NAME=media\nAWS_S3_ENDPOINT_URL=http://127.0.0.1:9\n\
+             AWS_S3_REGION_NAME=eu-west-1\n",
+        ),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let store = text
+        .lines()
+        .find(|l| l.starts_with("FAIL  store"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        store.contains("check AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME, the credentials"),
+        "{store}"
+    );
+}
