@@ -12,6 +12,89 @@ use crate::preset::terms::{
 };
 use crate::preset::{MAX_PRESET_SIDE, Preset};
 
+/// What a preset asks of its output format, checked together.
+struct Output {
+    format: FormatChoice,
+    lossless: bool,
+    animation: Animation,
+    fit: Fit,
+    background: Colour,
+}
+
+/// A field's error in `path`.
+fn field_error(path: &Path, field: &'static str, reason: String) -> PresetError {
+    PresetError::Field {
+        path: path.to_owned(),
+        field,
+        reason,
+    }
+}
+
+/// `quality` as written: one number (JPEG's, the others at the same perceived quality), or
+/// one per format, unnamed ones following JPEG's.
+fn quality_of(given: Option<QualityFile>, path: &Path) -> Result<Quality, PresetError> {
+    let one = |q: i64| -> Result<u8, PresetError> {
+        u8::try_from(q)
+            .ok()
+            .filter(|q| (1..=100).contains(q))
+            .ok_or_else(|| {
+                field_error(
+                    path,
+                    "quality",
+                    format!("must be between 1 and 100 (got {q})"),
+                )
+            })
+    };
+    Ok(match given {
+        None => Quality::like_jpeg(80),
+        Some(QualityFile::One(q)) => Quality::like_jpeg(one(q)?),
+        Some(QualityFile::Each { jpeg, webp, avif }) => {
+            let base = Quality::like_jpeg(jpeg.map(one).transpose()?.unwrap_or(80));
+            Quality {
+                jpeg: base.jpeg,
+                webp: webp.map(one).transpose()?.unwrap_or(base.webp),
+                avif: avif.map(one).transpose()?.unwrap_or(base.avif),
+            }
+        }
+    })
+}
+
+/// Refuses what the output format cannot hold, here rather than dropped in silence at render
+/// time: lossless outside WebP, an animation or a transparent padding in a JPEG.
+fn check_format(out: Output, path: &Path) -> Result<(), PresetError> {
+    let jpeg = out.format == FormatChoice::Jpeg;
+    let not_webp = matches!(
+        out.format,
+        FormatChoice::Jpeg | FormatChoice::Avif | FormatChoice::Png
+    );
+    if out.lossless && not_webp {
+        return Err(field_error(
+            path,
+            "lossless",
+            "applies to WebP outputs (format = \"webp\", \"auto\" or \"source\")".into(),
+        ));
+    }
+    if jpeg && out.animation == Animation::Keep {
+        return Err(field_error(
+            path,
+            "animation",
+            "\"keep\" needs a format that animates (format = \"webp\" or \"auto\"); \
+             a JPEG is one frame"
+                .into(),
+        ));
+    }
+    if jpeg && out.fit == Fit::Contain && out.background.0[3] < 255 {
+        return Err(field_error(
+            path,
+            "background",
+            "is transparent, but a JPEG has no transparency: the padding would be \
+             flattened; give an opaque colour, or format = \"png\", \"webp\" or \"auto\""
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Preset {
     /// Parses and validates one preset from its TOML text; `path` is only used in errors.
     pub fn parse(name: &str, toml_text: &str, path: &Path) -> Result<Self, PresetError> {
@@ -85,60 +168,24 @@ impl Preset {
                 ),
             ));
         }
-        let one = |q: i64| -> Result<u8, PresetError> {
-            u8::try_from(q)
-                .ok()
-                .filter(|q| (1..=100).contains(q))
-                .ok_or_else(|| field("quality", format!("must be between 1 and 100 (got {q})")))
-        };
-        let quality = match file.quality {
-            None => Quality::like_jpeg(80),
-            Some(QualityFile::One(q)) => Quality::like_jpeg(one(q)?),
-            Some(QualityFile::Each { jpeg, webp, avif }) => {
-                // Unnamed formats follow JPEG's (as written, or the default 80).
-                let base = Quality::like_jpeg(jpeg.map(one).transpose()?.unwrap_or(80));
-                Quality {
-                    jpeg: base.jpeg,
-                    webp: webp.map(one).transpose()?.unwrap_or(base.webp),
-                    avif: avif.map(one).transpose()?.unwrap_or(base.avif),
-                }
-            }
-        };
+        let quality = quality_of(file.quality, path)?;
         let format = file.format.unwrap_or(FormatChoice::Auto);
         let lossless = file.lossless.unwrap_or(false);
-        if lossless
-            && matches!(
-                format,
-                FormatChoice::Jpeg | FormatChoice::Avif | FormatChoice::Png
-            )
-        {
-            return Err(field(
-                "lossless",
-                "applies to WebP outputs (format = \"webp\", \"auto\" or \"source\")".into(),
-            ));
-        }
         let background = match file.background.as_deref() {
             None => Colour::WHITE,
             Some(s) => Colour::parse(s).map_err(|reason| field("background", reason))?,
         };
         let animation = file.animation.unwrap_or(Animation::FirstFrame);
-        // What a JPEG cannot hold is refused here, not dropped in silence at render time.
-        if format == FormatChoice::Jpeg && animation == Animation::Keep {
-            return Err(field(
-                "animation",
-                "\"keep\" needs a format that animates (format = \"webp\" or \"auto\"); \
-                 a JPEG is one frame"
-                    .into(),
-            ));
-        }
-        if format == FormatChoice::Jpeg && fit == Fit::Contain && background.0[3] < 255 {
-            return Err(field(
-                "background",
-                "is transparent, but a JPEG has no transparency: the padding would be \
-                 flattened; give an opaque colour, or format = \"png\", \"webp\" or \"auto\""
-                    .into(),
-            ));
-        }
+        check_format(
+            Output {
+                format,
+                lossless,
+                animation,
+                fit,
+                background,
+            },
+            path,
+        )?;
         let mut preset = Preset {
             name,
             width,
