@@ -1,29 +1,38 @@
-//! `thumbkit bench`: Task A (JPEG -> fit inside 320x320, q80, no metadata) for thumbkit and
-//! libvips' `vipsthumbnail` in the same run, in interleaved rounds, with 1..N worker processes.
+//! `thumbkit bench`: a preset's renders (Task A by default: `thumb`, fit inside 320x320,
+//! JPEG q80, no metadata) by thumbkit and by libvips' `vipsthumbnail` in the same run, in
+//! interleaved rounds, with 1..N worker processes.
 //!
 //! Each worker is a separate process handling one image at a time (`vipsthumbnail` in batch
 //! mode with `VIPS_CONCURRENCY=1`, `thumbkit bench-worker`), so peak RSS per worker comes from
 //! the kernel (`wait4`) and both tools are measured the same way. Quality is PSNR of each
-//! tool's output against a full-resolution Lanczos3 reference in sRGB.
+//! tool's output against a full-resolution Lanczos3 reference in sRGB, alpha flattened on
+//! the preset's background on both sides.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 mod formats;
 mod pregen;
 mod quality;
+mod tools;
 
 pub use quality::{Reference, median, psnr, reference};
 
 use crate::pipeline::{self, Limits, OutputFormat};
 use crate::preset::{Preset, Presets};
 
+/// What `--images` is when not given: photos of the repository's `fixtures/`.
+const DEFAULT_IMAGES: [&str; 2] = [
+    "fixtures/2569067123_aca715a2ee_o.jpg",
+    "fixtures/IMG_9424.JPG",
+];
+
 /// Options of `thumbkit bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// JPEG photos to run Task A on.
-    #[arg(long, value_delimiter = ',', num_args = 1.., default_values = ["fixtures/2569067123_aca715a2ee_o.jpg", "fixtures/IMG_9424.JPG"])]
+    /// Images to render, in any format thumbkit reads [default:
+    /// fixtures/2569067123_aca715a2ee_o.jpg,fixtures/IMG_9424.JPG, run from the repository].
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
     images: Vec<PathBuf>,
     /// Rounds per configuration; the median is reported.
     #[arg(long, default_value_t = 5)]
@@ -34,7 +43,8 @@ pub struct Args {
     /// Worker counts to run.
     #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [1usize, 2])]
     workers: Vec<usize>,
-    /// The preset (Task A is `thumb`).
+    /// The preset (Task A is `thumb`); vipsthumbnail is given its box, crop, format and
+    /// quality (a `contain` preset is not padded by vipsthumbnail).
     #[arg(long, default_value = "thumb")]
     preset: String,
     /// Instead of the comparison, print PSNR and time for each shrink-on-load margin.
@@ -44,8 +54,9 @@ pub struct Args {
     /// against one `large` render and against rendering each variant alone.
     #[arg(long)]
     pregen: bool,
-    /// Instead of the comparison, print the PSNR of each of these JPEG outputs of
-    /// `--preset` against a full-resolution Lanczos3 reference made from the first image.
+    /// Instead of the comparison, print the PSNR of each of these outputs of `--preset`
+    /// (any tool, any format) against a full-resolution Lanczos3 reference made from the
+    /// first image.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     psnr_of: Vec<PathBuf>,
     /// Instead of the comparison, encode `--preset` as JPEG at each `--jpeg-quality` and find
@@ -60,29 +71,55 @@ pub struct Args {
     avif_speeds: Vec<u8>,
 }
 
+impl Args {
+    /// `--images`, or the repository's photos, each checked to exist (a missing default is
+    /// explained: it is relative to the repository).
+    fn images(&self) -> Result<Vec<PathBuf>, String> {
+        if !self.images.is_empty() {
+            return Ok(self.images.clone());
+        }
+        let defaults: Vec<PathBuf> = DEFAULT_IMAGES.iter().map(PathBuf::from).collect();
+        if let Some(missing) = defaults.iter().find(|p| !p.is_file()) {
+            return Err(format!(
+                "{}: not found; the default images are the repository's fixtures: run from the repository root or pass --images FILE[,FILE...]",
+                missing.display()
+            ));
+        }
+        Ok(defaults)
+    }
+}
+
 /// One tool's figures for one photo and worker count.
 struct Figures {
     images_per_s: f64,
     peak_rss_mib: f64,
     out_bytes: u64,
+    /// The output's width and height.
+    size: (u32, u32),
     psnr: f64,
 }
 
 /// Runs the comparison and prints the table.
-pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String> {
+pub fn run(
+    args: &Args,
+    presets: &Presets,
+    preset_files: &[PathBuf],
+    limits: &Limits,
+) -> Result<(), String> {
+    let images = args.images()?;
     let preset = presets
         .get(&args.preset)
         .ok_or_else(|| format!("no preset named `{}`", args.preset))?;
     if args.margins {
-        return quality::margins(&args.images, args.rounds, preset, limits);
+        return quality::margins(&images, args.rounds, preset, limits);
     }
     if !args.psnr_of.is_empty() {
-        let original = args.images.first().ok_or("no --images given")?;
+        let original = images.first().ok_or("no --images given")?;
         return quality::print_psnr(original, &args.psnr_of, preset, limits);
     }
     if args.formats {
         return formats::run(
-            &args.images,
+            &images,
             args.rounds,
             preset,
             limits,
@@ -91,8 +128,22 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
         );
     }
     if args.pregen {
-        return pregen::run(&args.images, args.rounds, presets, limits);
+        return pregen::run(&images, args.rounds, presets, limits);
     }
+    compare(args, &images, preset, preset_files, limits)
+}
+
+/// One tool's timings for one image and worker count: rates, peak RSS, the first output.
+type Timed = (Vec<f64>, u64, Vec<u8>);
+
+/// The comparison: every image, at every worker count, both tools; then the table.
+fn compare(
+    args: &Args,
+    images: &[PathBuf],
+    preset: &Preset,
+    preset_files: &[PathBuf],
+    limits: &Limits,
+) -> Result<(), String> {
     let vips_version = Command::new("vipsthumbnail")
         .arg("--version")
         .output()
@@ -102,133 +153,43 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
     let vips_version = String::from_utf8_lossy(&vips_version.stdout)
         .trim()
         .to_owned();
-    let (w, h) = (preset.width.unwrap_or(0), preset.height.unwrap_or(0));
-    let vips_size = format!("{w}x{h}");
     let work = std::env::temp_dir().join(format!("thumbkit-bench-{}", std::process::id()));
+    let run = Run {
+        args,
+        preset,
+        preset_files,
+        limits,
+        work: &work,
+    };
     let result = (|| {
         println!(
-            "Task A: preset `{}` ({}), {} rounds x {} images, interleaved; medians. vipsthumbnail: {vips_version}, VIPS_CONCURRENCY=1 per worker",
+            "preset `{}` ({}), {} rounds x {} images, interleaved; medians. vipsthumbnail: {vips_version}, VIPS_CONCURRENCY=1 per worker",
             preset.name,
             preset.summary(),
             args.rounds,
             args.batch
         );
         println!(
-            "{:<30} {:>7}  {:<14} {:>8} {:>7} {:>16} {:>10} {:>8}",
-            "image", "workers", "tool", "img/s", "ratio", "peak RSS/worker", "out bytes", "PSNR dB"
+            "{:<30} {:>7}  {:<14} {:>8} {:>7} {:>16} {:>10} {:>9} {:>8}",
+            "image",
+            "workers",
+            "tool",
+            "img/s",
+            "ratio",
+            "peak RSS/worker",
+            "out bytes",
+            "size",
+            "PSNR dB"
         );
         // Every timed run happens before any reference is decoded: a child's peak RSS as the
         // kernel reports it includes the parent's peak (the memory it was forked from), so
         // the parent must stay small until all workers have run.
         let mut measured = Vec::new();
-        for image in &args.images {
-            let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
-            let name = image
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("image")
-                .to_owned();
-            let inputs = copies(&work.join("in"), &name, &bytes, args.batch)?;
-            drop(bytes);
-            let mut rows = Vec::new();
-            for &workers in &args.workers {
-                let mut tk_rates = Vec::new();
-                let mut vips_rates = Vec::new();
-                let (mut tk_rss, mut vips_rss) = (0u64, 0u64);
-                let tk_out = work.join("out-thumbkit");
-                let vips_out = work.join("out-vips");
-                for dir in [&tk_out, &vips_out] {
-                    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-                }
-                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-                for round in 0..args.rounds {
-                    // Alternate which tool goes first, so neither always meets a warm cache.
-                    for tool in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
-                        let chunks: Vec<&[PathBuf]> =
-                            inputs.chunks(inputs.len().div_ceil(workers)).collect();
-                        let commands: Vec<Command> = chunks
-                            .iter()
-                            .map(|files| {
-                                if tool == 0 {
-                                    let mut c = Command::new(&exe);
-                                    c.arg("bench-worker")
-                                        .arg("--preset")
-                                        .arg(preset.name.as_str())
-                                        .arg("--out-dir")
-                                        .arg(&tk_out)
-                                        .args(*files);
-                                    c
-                                } else {
-                                    let mut c = Command::new("vipsthumbnail");
-                                    c.env("VIPS_CONCURRENCY", "1")
-                                        .args(*files)
-                                        .arg("--size")
-                                        .arg(&vips_size)
-                                        .arg("-o")
-                                        .arg(format!(
-                                            "{}/tn_%s.jpg[Q={},optimize_coding,strip]",
-                                            vips_out.display(),
-                                            preset.quality.jpeg
-                                        ));
-                                    c
-                                }
-                            })
-                            .collect();
-                        let (seconds, rss) = run_parallel(commands)?;
-                        let rate = inputs.len() as f64 / seconds;
-                        if tool == 0 {
-                            tk_rates.push(rate);
-                            tk_rss = tk_rss.max(rss);
-                        } else {
-                            vips_rates.push(rate);
-                            vips_rss = vips_rss.max(rss);
-                        }
-                    }
-                }
-                let first = inputs[0]
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default()
-                    .to_owned();
-                let tk_bytes = read_output(&tk_out.join(format!("{first}.jpg")))?;
-                let vips_bytes = read_output(&vips_out.join(format!("tn_{first}.jpg")))?;
-                rows.push((
-                    workers,
-                    [
-                        (tk_rates, tk_rss, tk_bytes),
-                        (vips_rates, vips_rss, vips_bytes),
-                    ],
-                ));
-            }
-            measured.push((image, name, rows));
+        for image in images {
+            measured.push((image, run.image(image)?));
         }
-        for (image, name, rows) in measured {
-            let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
-            let reference = reference(&bytes, preset, limits)?;
-            for (workers, [tk, vips]) in rows {
-                let tk = figures(&tk.0, tk.1, &tk.2, &reference)?;
-                let vips = figures(&vips.0, vips.1, &vips.2, &reference)?;
-                for (tool, f, ratio) in [
-                    (
-                        "thumbkit",
-                        &tk,
-                        format!("{:.2}", tk.images_per_s / vips.images_per_s),
-                    ),
-                    ("vipsthumbnail", &vips, String::new()),
-                ] {
-                    println!(
-                        "{:<30} {:>7}  {:<14} {:>8.1} {:>7} {:>12.1} MiB {:>10} {:>8.2}",
-                        name,
-                        workers,
-                        tool,
-                        f.images_per_s,
-                        ratio,
-                        f.peak_rss_mib,
-                        f.out_bytes,
-                        f.psnr
-                    );
-                }
-            }
+        for (image, rows) in measured {
+            run.print(image, rows)?;
         }
         Ok(())
     })();
@@ -236,47 +197,99 @@ pub fn run(args: &Args, presets: &Presets, limits: &Limits) -> Result<(), String
     result
 }
 
-/// `batch` copies of one photo under distinct names (so no tool can reuse a cached result).
-fn copies(dir: &Path, name: &str, bytes: &[u8], batch: usize) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let stem = Path::new(name)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("image");
-    (0..batch)
-        .map(|i| {
-            let path = dir.join(format!("{stem}-{i:03}.jpg"));
-            std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
-            Ok(path)
-        })
-        .collect()
+/// What every round of one comparison shares.
+struct Run<'a> {
+    args: &'a Args,
+    preset: &'a Preset,
+    preset_files: &'a [PathBuf],
+    limits: &'a Limits,
+    work: &'a Path,
 }
 
-/// Starts every command at once and waits for all; returns wall seconds and the largest
-/// peak RSS (bytes) of any of them, as the kernel accounted it.
-fn run_parallel(commands: Vec<Command>) -> Result<(f64, u64), String> {
-    let started = Instant::now();
-    let mut pids = Vec::new();
-    for mut c in commands {
-        c.stdout(std::process::Stdio::null());
-        let child = c
-            .spawn()
-            .map_err(|e| format!("cannot start {:?}: {e}", c.get_program()))?;
-        pids.push(child.id() as libc::pid_t);
-    }
-    let mut peak = 0u64;
-    for pid in pids {
-        let mut status = 0;
-        // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `pid` is our own child, not yet reaped; the pointers are valid.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-            return Err(format!("a benchmark worker failed (status {status})"));
+impl Run<'_> {
+    /// Times both tools on `batch` copies of `image` at each worker count.
+    fn image(&self, image: &Path) -> Result<Vec<(usize, [Timed; 2])>, String> {
+        let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
+        let source = pipeline::probe(&bytes, self.limits)
+            .map_err(|e| format!("{}: {e}", image.display()))?;
+        let format = OutputFormat::resolve(self.preset.format, &source, &[]);
+        let _ = std::fs::remove_dir_all(self.work.join("in"));
+        let inputs = tools::copies(&self.work.join("in"), image, &bytes, self.args.batch)?;
+        drop(bytes);
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let (tk_out, vips_out) = (self.work.join("out-thumbkit"), self.work.join("out-vips"));
+        for dir in [&tk_out, &vips_out] {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
-        peak = peak.max(usage.ru_maxrss as u64 * 1024);
+        let mut rows = Vec::new();
+        for &workers in &self.args.workers {
+            let chunks: Vec<&[PathBuf]> = inputs
+                .chunks(inputs.len().div_ceil(workers.max(1)))
+                .collect();
+            let mut timed: [Timed; 2] = Default::default();
+            for round in 0..self.args.rounds.max(1) {
+                // Alternate which tool goes first, so neither always meets a warm cache.
+                for tool in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+                    let commands = chunks.iter().map(|files| match tool {
+                        0 => tools::thumbkit(
+                            &exe,
+                            self.preset,
+                            self.preset_files,
+                            self.limits,
+                            &tk_out,
+                            files,
+                        ),
+                        _ => tools::vips(self.preset, format, &vips_out, files),
+                    });
+                    let (seconds, rss) = tools::run_parallel(commands.collect())?;
+                    timed[tool].0.push(inputs.len() as f64 / seconds);
+                    timed[tool].1 = timed[tool].1.max(rss);
+                }
+            }
+            let first = inputs[0]
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let ext = format.extension();
+            timed[0].2 = read_output(&tk_out.join(format!("{first}.{ext}")))?;
+            timed[1].2 = read_output(&vips_out.join(format!("tn_{first}.{ext}")))?;
+            rows.push((workers, timed));
+        }
+        Ok(rows)
     }
-    Ok((started.elapsed().as_secs_f64(), peak))
+
+    /// Prints one image's rows: each tool's median rate, memory, bytes and PSNR.
+    fn print(&self, image: &Path, rows: Vec<(usize, [Timed; 2])>) -> Result<(), String> {
+        let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
+        let name = image
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("image");
+        let reference = reference(&bytes, self.preset, self.limits)?;
+        for (workers, [tk, vips]) in rows {
+            let tk = figures(&tk, &reference, self.preset, self.limits)?;
+            let vips = figures(&vips, &reference, self.preset, self.limits)?;
+            let ratio = format!("{:.2}", tk.images_per_s / vips.images_per_s);
+            for (tool, f, ratio) in [
+                ("thumbkit", &tk, ratio),
+                ("vipsthumbnail", &vips, String::new()),
+            ] {
+                println!(
+                    "{:<30} {:>7}  {:<14} {:>8.1} {:>7} {:>12.1} MiB {:>10} {:>9} {:>8.2}",
+                    name,
+                    workers,
+                    tool,
+                    f.images_per_s,
+                    ratio,
+                    f.peak_rss_mib,
+                    f.out_bytes,
+                    format!("{}x{}", f.size.0, f.size.1),
+                    f.psnr
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 fn read_output(path: &Path) -> Result<Vec<u8>, String> {
@@ -284,16 +297,19 @@ fn read_output(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn figures(
-    rates: &[f64],
-    rss: u64,
-    bytes: &[u8],
+    (rates, rss, bytes): &Timed,
     reference: &Reference,
+    preset: &Preset,
+    limits: &Limits,
 ) -> Result<Figures, String> {
     Ok(Figures {
         images_per_s: median(rates),
-        peak_rss_mib: rss as f64 / (1024.0 * 1024.0),
+        peak_rss_mib: *rss as f64 / (1024.0 * 1024.0),
         out_bytes: bytes.len() as u64,
-        psnr: reference.psnr_of_jpeg(bytes)?,
+        size: pipeline::probe(bytes, limits)
+            .map_err(|e| format!("an output: {e}"))?
+            .upright(),
+        psnr: reference.psnr_of_output(preset, bytes, limits)?,
     })
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::pipeline::{self, Limits, OutputFormat, Pixels, geometry, resize};
-use crate::preset::Preset;
+use crate::preset::{Colour, Preset};
 
 /// The upright full-resolution sRGB image, for references of any size.
 pub struct Reference {
@@ -63,12 +63,39 @@ impl Reference {
         Ok(psnr(&reference.data, &img.pixels))
     }
 
-    /// PSNR (dB, RGB) of a JPEG thumbnail against the reference at the thumbnail's size.
+    /// PSNR (dB, RGB) of a JPEG thumbnail against the reference at the thumbnail's size
+    /// (alpha flattened on white, as a JPEG output of the default background is).
     pub fn psnr_of_jpeg(&self, jpeg: &[u8]) -> Result<f64, String> {
         let img =
             turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
-        let reference = self.at(img.width as u32, img.height as u32)?;
+        let reference = self
+            .at(img.width as u32, img.height as u32)?
+            .flatten(Colour::WHITE);
         Ok(psnr(&reference.data, &img.pixels))
+    }
+
+    /// PSNR (dB, RGB) of any tool's output of `preset`, in any format thumbkit reads, both
+    /// sides flattened on the preset's background: against [`Self::planned`] when the output
+    /// has the planned size (crops and pads compared as made), else against the whole
+    /// picture at the output's size.
+    pub fn psnr_of_output(
+        &self,
+        preset: &Preset,
+        output: &[u8],
+        limits: &Limits,
+    ) -> Result<f64, String> {
+        let shown = pipeline::decode_upright(output, preset, limits, None, false)
+            .map_err(|e| e.to_string())?
+            .pixels
+            .flatten(preset.background);
+        let planned = self.planned(preset)?;
+        let reference = if (planned.width, planned.height) == (shown.width, shown.height) {
+            planned
+        } else {
+            self.at(shown.width, shown.height)?
+                .flatten(preset.background)
+        };
+        Ok(psnr(&reference.data, &shown.data))
     }
 }
 
@@ -139,7 +166,7 @@ pub fn margins(
                     reference.upright.0.div_ceil(d),
                     reference.upright.1.div_ceil(d)
                 ),
-                reference.psnr_of_jpeg(&out.bytes)?,
+                reference.psnr_of_output(preset, &out.bytes, limits)?,
                 median(&times)
             );
         }
@@ -162,13 +189,13 @@ pub fn print_psnr(
     for out in outputs {
         let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", out.display());
         let data = std::fs::read(out).map_err(|e| failed(&e))?;
-        let shown = pipeline::decode_upright(&data, preset, limits, None, false)
-            .map_err(|e| failed(&e))?
-            .pixels
-            .flatten(preset.background);
-        let at = reference.at(shown.width, shown.height)?;
-        let db = psnr(&at.data, &shown.data);
-        println!("{} {}x{} {db:.2}", out.display(), shown.width, shown.height);
+        let db = reference
+            .psnr_of_output(preset, &data, limits)
+            .map_err(|e| failed(&e))?;
+        let (w, h) = pipeline::probe(&data, limits)
+            .map(|p| p.upright())
+            .map_err(|e| failed(&e))?;
+        println!("{} {w}x{h} {db:.2}", out.display());
     }
     Ok(())
 }

@@ -145,7 +145,7 @@ pub(crate) enum Command {
         #[command(flatten)]
         limits: InputLimitArgs,
     },
-    /// Compare thumbkit with vipsthumbnail on Task A (JPEG -> inside 320x320, q80), same run.
+    /// Compare thumbkit with vipsthumbnail on a preset's renders (Task A: `thumb`), same run.
     Bench {
         #[command(flatten)]
         args: bench::Args,
@@ -275,7 +275,13 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             args,
             presets,
             limits,
-        } => bench::run(&args, &presets.load()?, &limits.limits()).map_err(CliError::Bench),
+        } => bench::run(
+            &args,
+            &presets.load()?,
+            &presets.preset_files,
+            &limits.limits(),
+        )
+        .map_err(CliError::Bench),
         Command::BenchWorker {
             presets,
             limits,

@@ -5,6 +5,7 @@ mod helpers;
 
 mod api;
 mod bombs;
+mod bench;
 mod browser;
 mod cli;
 mod clients;

@@ -1,0 +1,161 @@
+//! The two tools `thumbkit bench` runs, each one process per worker: a `thumbkit
+//! bench-worker` given the same presets and limits as the bench itself, and `vipsthumbnail`
+//! given the preset's geometry, format and quality in its own words.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::pipeline::{Limits, OutputFormat};
+use crate::preset::{Fit, Gravity, Preset};
+
+/// A `thumbkit bench-worker` over `files`, loading presets from `preset_files` (the bench's
+/// own `--preset-files`) under the bench's limits.
+pub(super) fn thumbkit(
+    exe: &Path,
+    preset: &Preset,
+    preset_files: &[PathBuf],
+    limits: &Limits,
+    out_dir: &Path,
+    files: &[PathBuf],
+) -> Command {
+    let mut c = Command::new(exe);
+    c.arg("bench-worker");
+    for path in preset_files {
+        c.arg("--preset-files").arg(path);
+    }
+    c.arg("--max-input-bytes")
+        .arg(limits.max_input_bytes.to_string())
+        .arg("--max-pixels")
+        .arg(limits.max_pixels.to_string())
+        .arg("--max-animation-pixels")
+        .arg(limits.max_animation_pixels.to_string())
+        .arg("--max-output-side")
+        .arg(limits.max_output_side.to_string())
+        .arg("--avif-speed")
+        .arg(limits.avif_speed.to_string())
+        .arg("--preset")
+        .arg(preset.name.as_str())
+        .arg("--out-dir")
+        .arg(out_dir)
+        .args(files);
+    c
+}
+
+/// `vipsthumbnail` in batch mode on one thread over `files`, writing `tn_<stem>.<ext>`.
+pub(super) fn vips(
+    preset: &Preset,
+    format: OutputFormat,
+    out_dir: &Path,
+    files: &[PathBuf],
+) -> Command {
+    let mut c = Command::new("vipsthumbnail");
+    c.env("VIPS_CONCURRENCY", "1").args(files);
+    if let Some(size) = vips_size(preset) {
+        c.arg("--size").arg(size);
+    }
+    if preset.fit == Fit::Cover {
+        c.arg("--smartcrop").arg(vips_crop(preset.gravity));
+    }
+    c.arg("-o").arg(format!(
+        "{}/tn_%s.{}[{}]",
+        out_dir.display(),
+        format.extension(),
+        vips_save_options(preset, format)
+    ));
+    c
+}
+
+/// The preset's box in vipsthumbnail's `--size` syntax: `!` stretches (`fill`), `>` only
+/// shrinks (no `upscale`). `contain` is sized as `inside`: vipsthumbnail cannot pad.
+fn vips_size(preset: &Preset) -> Option<String> {
+    let mut size = match (preset.width, preset.height) {
+        (Some(w), Some(h)) => format!("{w}x{h}"),
+        (Some(w), None) => format!("{w}"),
+        (None, Some(h)) => format!("x{h}"),
+        (None, None) => return None,
+    };
+    if preset.fit == Fit::Fill {
+        size.push('!');
+    } else if !preset.upscale {
+        size.push('>');
+    }
+    Some(size)
+}
+
+/// vipsthumbnail's crop that keeps the side thumbkit's gravity keeps (`low` is the top or
+/// left edge, `high` the bottom or right; a corner keeps the one axis a crop cuts).
+fn vips_crop(gravity: Gravity) -> &'static str {
+    match gravity.anchor() {
+        (x, y) if x == 0.5 && y == 0.5 => "centre",
+        (x, y) if x == 0.0 || y == 0.0 => "low",
+        _ => "high",
+    }
+}
+
+/// vipsthumbnail's save options for the output format at the preset's quality, metadata
+/// stripped as thumbkit's is.
+fn vips_save_options(preset: &Preset, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Jpeg => format!("Q={},optimize_coding,strip", preset.quality.jpeg),
+        OutputFormat::Webp if preset.lossless => "lossless,strip".to_owned(),
+        OutputFormat::Webp => format!("Q={},strip", preset.quality.webp),
+        OutputFormat::Avif => format!("Q={},strip", preset.quality.avif),
+        OutputFormat::Png => "strip".to_owned(),
+    }
+}
+
+/// `batch` copies of one image under distinct names (so no tool can reuse a cached
+/// result), keeping its extension.
+pub(super) fn copies(
+    dir: &Path,
+    image: &Path,
+    bytes: &[u8],
+    batch: usize,
+) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let stem = image
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("image");
+    let ext = image.extension().and_then(|s| s.to_str()).unwrap_or("img");
+    (0..batch.max(1))
+        .map(|i| {
+            let path = dir.join(format!("{stem}-{i:03}.{ext}"));
+            std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Starts every command at once and waits for all; returns wall seconds and the largest
+/// peak RSS (bytes) of any of them, as the kernel accounted it.
+pub(super) fn run_parallel(commands: Vec<Command>) -> Result<(f64, u64), String> {
+    let started = Instant::now();
+    let mut pids = Vec::new();
+    for mut c in commands {
+        c.stdout(std::process::Stdio::null());
+        let child = c
+            .spawn()
+            .map_err(|e| format!("cannot start {:?}: {e}", c.get_program()))?;
+        pids.push(child.id() as libc::pid_t);
+    }
+    let mut peak = 0u64;
+    let mut failed = None;
+    for pid in pids {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our own child, not yet reaped; the pointers are valid.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+            failed.get_or_insert(status);
+        }
+        peak = peak.max(usage.ru_maxrss as u64 * 1024);
+    }
+    match failed {
+        // Every child is reaped before saying so (its own error is on stderr above).
+        Some(status) => Err(format!("a benchmark worker failed (status {status})")),
+        None => Ok((started.elapsed().as_secs_f64(), peak)),
+    }
+}
