@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::units::Span;
+use super::units::{Size, Span};
 use crate::keys::Layout;
 use crate::pipeline::Limits;
 use crate::preset::Presets;
@@ -36,9 +36,9 @@ impl PresetArgs {
 /// What an input may cost (for the commands that read images).
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct InputLimitArgs {
-    /// Largest input accepted, in bytes.
-    #[arg(long, env = "THUMBKIT_MAX_INPUT_BYTES", default_value_t = Limits::default().max_input_bytes)]
-    pub max_input_bytes: usize,
+    /// Largest input accepted, e.g. `50MiB` (a plain number is bytes).
+    #[arg(long, env = "THUMBKIT_MAX_INPUT_BYTES", default_value_t = Size(Limits::default().max_input_bytes as u64))]
+    pub max_input_bytes: Size,
     /// Largest image accepted, in pixels (width x height from the header).
     #[arg(long, env = "THUMBKIT_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
     pub max_pixels: u64,
@@ -52,7 +52,7 @@ impl InputLimitArgs {
     /// The limits, the output's left at their defaults.
     pub fn limits(self) -> Limits {
         Limits {
-            max_input_bytes: self.max_input_bytes,
+            max_input_bytes: usize::try_from(self.max_input_bytes.0).unwrap_or(usize::MAX),
             max_pixels: self.max_pixels,
             max_animation_pixels: self.max_animation_pixels,
             ..Limits::default()

@@ -76,7 +76,10 @@ fn bench_outside_the_repository_says_where_its_default_images_are() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("--images") && err.contains("repository"), "{err}");
+    assert!(
+        err.contains("--images") && err.contains("repository"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,6 +1,6 @@
-//! The shape of `src/`, as the README's "Where things are" promises it: every file opens
+//! The shape of `src/`, as "Where things are" (docs/architecture.md) promises it: every file opens
 //! with a `//!` line, none is much over 400 lines, no module imports one that imports it back,
-//! and the README names what is in the tree.
+//! and docs/architecture.md names what is in the tree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -219,8 +219,8 @@ fn every_source_file_says_why_it_exists_and_is_short() {
 }
 
 #[test]
-fn the_readme_names_what_is_in_the_tree() {
-    let readme = std::fs::read_to_string(src().join("../README.md")).unwrap();
+fn the_architecture_page_names_what_is_in_the_tree() {
+    let readme = std::fs::read_to_string(src().join("../docs/architecture.md")).unwrap();
     let start = readme.find("## Where things are").expect("the section");
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
@@ -232,7 +232,7 @@ fn the_readme_names_what_is_in_the_tree() {
     {
         assert!(
             root.join(path).exists(),
-            "the README names `{path}`, which is not there"
+            "docs/architecture.md names `{path}`, which is not there"
         );
     }
     // Every entry at the top of src/ is named, and every file of the folders it lists in full.
@@ -241,7 +241,7 @@ fn the_readme_names_what_is_in_the_tree() {
         let written = [format!("src/{name}"), format!("src/{name}/")];
         assert!(
             written.iter().any(|w| named.contains(w.as_str())),
-            "the README does not name src/{name}"
+            "docs/architecture.md does not name src/{name}"
         );
     }
     for folder in ["cli", "config", "http", "service", "storage"] {
@@ -253,7 +253,7 @@ fn the_readme_names_what_is_in_the_tree() {
             let written = [name.clone(), format!("{name}/")];
             assert!(
                 written.iter().any(|w| named.contains(w.as_str())),
-                "the README's Where things are does not name src/{folder}/{name}"
+                "docs/architecture.md's Where things are does not name src/{folder}/{name}"
             );
         }
     }

@@ -4,8 +4,8 @@
 mod helpers;
 
 mod api;
-mod bombs;
 mod bench;
+mod bombs;
 mod browser;
 mod cli;
 mod clients;
@@ -21,6 +21,7 @@ mod memory;
 mod peers;
 mod pipeline;
 mod presets;
+mod readme;
 mod refusals;
 mod s3;
 mod security;
