@@ -56,7 +56,7 @@ if ! have docker.io/library/debian:bookworm-slim; then
   log "stand-in debian:bookworm-slim (mmdebstrap)"
   rm -f "$WORK/base.tar"
   mmdebstrap --quiet --variant=minbase bookworm "$WORK/base.tar" http://deb.debian.org/debian
-  podman import --change 'CMD ["bash"]' "$WORK/base.tar" docker.io/library/debian:bookworm-slim >/dev/null
+  podman import -q --change 'CMD ["bash"]' "$WORK/base.tar" docker.io/library/debian:bookworm-slim >/dev/null
   rm -f "$WORK/base.tar"
 fi
 if ! have docker.io/library/rust:1.95-bookworm; then
@@ -131,48 +131,48 @@ upload() { # base url, token, key -> status
 
 # --- the image ----------------------------------------------------------------------------
 image_test() {
-podman rm -f "$NAME" >/dev/null 2>&1 || true
-log "building the image from the Dockerfile, unchanged"
-started=$(date +%s)
-podman build -q --network=host --format docker -t "$IMAGE" . >"$WORK/build.log" 2>&1 ||
-  { tail -30 "$WORK/build.log"; fail "the image does not build"; }
-size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-ok "image built in $(($(date +%s) - started)) s, $((size / 1000000)) MB"
-podman image inspect --format '{{.Config.Healthcheck}}' "$IMAGE" | grep -q healthz ||
-  fail "the image has no HEALTHCHECK"
+  podman rm -f "$NAME" >/dev/null 2>&1 || true
+  log "building the image from the Dockerfile, unchanged"
+  started=$(date +%s)
+  podman build -q --network=host --format docker -t "$IMAGE" . >"$WORK/build.log" 2>&1 ||
+    { tail -30 "$WORK/build.log"; fail "the image does not build"; }
+  size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+  ok "image built in $(($(date +%s) - started)) s, $((size / 1000000)) MB"
+  podman image inspect --format '{{.Config.Healthcheck}}' "$IMAGE" | grep -q healthz ||
+    fail "the image has no HEALTHCHECK"
 
-TOKEN=ct-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-podman run -d --name "$NAME" -p 127.0.0.1:$PORT:8080 -e THUMBKIT_API_TOKEN="$TOKEN" "$IMAGE" >/dev/null
-wait_for "http://127.0.0.1:$PORT/healthz" 30 || { podman logs "$NAME" | tail; fail "no /healthz"; }
-uid=$(podman exec "$NAME" id -u)
-[ "$uid" = 10001 ] || fail "runs as uid $uid"
-pid1=$(podman top "$NAME" user comm | awk 'NR > 1 {print $1 " " $2}')
-ok "runs as uid $uid ($pid1)"
-healthy=no
-for _ in $(seq 30); do
-  if podman healthcheck run "$NAME" >/dev/null 2>&1; then healthy=yes; break; fi
-  sleep 1
-done
-[ "$healthy" = yes ] || fail "the HEALTHCHECK does not pass"
-ok "healthy (podman healthcheck run: the image's own curl of /healthz)"
-code=$(upload "http://127.0.0.1:$PORT" "$TOKEN" demo/photo.jpg)
-[ "$code" = 201 ] || fail "upload answered $code: $(cat "$WORK/upload.json")"
-read -r status cache wh < <(fetch "http://127.0.0.1:$PORT/t/thumb/demo/photo.jpg")
-[ "$status $wh" = "200 320x240" ] || fail "thumbnail: $status $cache $wh"
-ok "upload 201; GET /t/thumb/demo/photo.jpg: $status, $wh, x-cache $cache"
+  TOKEN=ct-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  podman run -d --name "$NAME" -p 127.0.0.1:$PORT:8080 -e THUMBKIT_API_TOKEN="$TOKEN" "$IMAGE" >/dev/null
+  wait_for "http://127.0.0.1:$PORT/healthz" 30 || { podman logs "$NAME" | tail; fail "no /healthz"; }
+  uid=$(podman exec "$NAME" id -u)
+  [ "$uid" = 10001 ] || fail "runs as uid $uid"
+  pid1=$(podman top "$NAME" user comm | awk 'NR > 1 {print $1 " " $2}')
+  ok "runs as uid $uid ($pid1)"
+  healthy=no
+  for _ in $(seq 30); do
+    if podman healthcheck run "$NAME" >/dev/null 2>&1; then healthy=yes; break; fi
+    sleep 1
+  done
+  [ "$healthy" = yes ] || fail "the HEALTHCHECK does not pass"
+  ok "healthy (podman healthcheck run: the image's own curl of /healthz)"
+  code=$(upload "http://127.0.0.1:$PORT" "$TOKEN" demo/photo.jpg)
+  [ "$code" = 201 ] || fail "upload answered $code: $(cat "$WORK/upload.json")"
+  read -r status cache wh < <(fetch "http://127.0.0.1:$PORT/t/thumb/demo/photo.jpg")
+  [ "$status $wh" = "200 320x240" ] || fail "thumbnail: $status $cache $wh"
+  ok "upload 201; GET /t/thumb/demo/photo.jpg: $status, $wh, x-cache $cache"
 
-# SIGTERM with an upload in flight: it finishes (201), then the process exits 0.
-upload "http://127.0.0.1:$PORT" "$TOKEN" demo/slow.jpg --limit-rate 400k >"$WORK/slow.code" &
-slow=$!
-sleep 1.5
-podman stop -t 30 "$NAME" >/dev/null
-wait "$slow" || true
-exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
-[ "$(cat "$WORK/slow.code")" = 201 ] || fail "the in-flight upload got $(cat "$WORK/slow.code")"
-[ "$exit_code" = 0 ] || fail "exit code $exit_code after SIGTERM"
-ok "SIGTERM during a 1.9 MB upload at 400 KB/s: the upload got 201, the container exited 0"
-podman logs "$NAME" 2>&1 | tail -3 | sed 's/^/      log: /'
-podman rm -f "$NAME" >/dev/null
+  # SIGTERM with an upload in flight: it finishes (201), then the process exits 0.
+  upload "http://127.0.0.1:$PORT" "$TOKEN" demo/slow.jpg --limit-rate 400k >"$WORK/slow.code" &
+  slow=$!
+  sleep 1.5
+  podman stop -t 30 "$NAME" >/dev/null 2>&1
+  wait "$slow" || true
+  exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
+  [ "$(cat "$WORK/slow.code")" = 201 ] || fail "the in-flight upload got $(cat "$WORK/slow.code")"
+  [ "$exit_code" = 0 ] || fail "exit code $exit_code after SIGTERM"
+  ok "SIGTERM during a 1.9 MB upload at 400 KB/s: the upload got 201, the container exited 0"
+  podman logs "$NAME" 2>&1 | tail -3 | sed 's/^/      log: /'
+  podman rm -f "$NAME" >/dev/null 2>&1
 }
 
 # --- compose: Garage, its init, thumbkit ----------------------------------------------------
@@ -186,42 +186,42 @@ healthchecks() {
   done
 }
 compose_test() {
-garage_standin
-ok "stand-in: dxflrs/garage:v2.5.0"
-SOCK=$WORK/podman.sock
-rm -f "$SOCK"
-podman system service --time=0 "unix://$SOCK" >"$WORK/service.log" 2>&1 &
-service=$!
-healthchecks &
-checker=$!
-trap 'kill $service $checker 2>/dev/null || true' EXIT
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-export DOCKER_HOST=unix://$SOCK
-compose() { docker-compose -p thumbkit-ct "$@"; }
-# `down -v` twice: the first can leave the volume behind while a container is still going.
-compose down -v >/dev/null 2>&1 || true
-compose down -v >/dev/null 2>&1 || true
-log "docker-compose up --build (compose.yaml unchanged)"
-compose up -d --build >"$WORK/compose.log" 2>&1 || { tail -30 "$WORK/compose.log"; fail "compose up"; }
-wait_for http://127.0.0.1:8080/healthz 120 || { compose logs | tail -30; fail "thumbkit did not come up"; }
-init=$(compose ps garage-init | tail -1)
-ok "up: garage healthy, init ran ($(echo "$init" | grep -o 'Exit [0-9]*' || echo "$init")), thumbkit answers"
-code=$(upload http://127.0.0.1:8080 compose-demo-token demo/photo.jpg)
-[ "$code" = 201 ] || fail "compose upload answered $code: $(cat "$WORK/upload.json")"
-read -r status cache wh < <(fetch http://127.0.0.1:8080/t/thumb/demo/photo.jpg)
-[ "$status $wh" = "200 320x240" ] || fail "compose thumbnail: $status $cache $wh"
-sleep 1 # the variant is written to the bucket behind the response
-objects=$(compose exec -T garage /usr/local/bin/garage -c /etc/garage.toml bucket info photos |
-  awk -F: '/^Objects/ {gsub(/ /, "", $2); print $2}')
-ok "upload 201; thumbnail $status $wh ($cache); the bucket holds $objects objects"
-compose restart thumbkit >/dev/null 2>&1
-wait_for http://127.0.0.1:8080/healthz 60 || fail "thumbkit did not come back"
-read -r status cache wh < <(fetch http://127.0.0.1:8080/t/thumb/demo/photo.jpg)
-[ "$status $cache $wh" = "200 hit-store 320x240" ] || fail "after restart: $status $cache $wh"
-ok "after restarting thumbkit: $status $wh, x-cache $cache (from the bucket, no render)"
-compose down -v >/dev/null 2>&1 || true
-compose down -v >/dev/null 2>&1 || true
-ok "compose down -v"
+  garage_standin
+  ok "stand-in: dxflrs/garage:v2.5.0"
+  SOCK=$WORK/podman.sock
+  rm -f "$SOCK"
+  podman system service --time=0 "unix://$SOCK" >"$WORK/service.log" 2>&1 &
+  service=$!
+  healthchecks &
+  checker=$!
+  trap 'kill $service $checker 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+  export DOCKER_HOST=unix://$SOCK
+  compose() { docker-compose -p thumbkit-ct "$@"; }
+  # `down -v` twice: the first can leave the volume behind while a container is still going.
+  compose down -v >/dev/null 2>&1 || true
+  compose down -v >/dev/null 2>&1 || true
+  log "docker-compose up --build (compose.yaml unchanged)"
+  compose up -d --build >"$WORK/compose.log" 2>&1 || { tail -30 "$WORK/compose.log"; fail "compose up"; }
+  wait_for http://127.0.0.1:8080/healthz 120 || { compose logs | tail -30; fail "thumbkit did not come up"; }
+  init=$(compose ps garage-init | tail -1)
+  ok "up: garage healthy, init ran ($(echo "$init" | grep -o 'Exit [0-9]*' || echo "$init")), thumbkit answers"
+  code=$(upload http://127.0.0.1:8080 compose-demo-token demo/photo.jpg)
+  [ "$code" = 201 ] || fail "compose upload answered $code: $(cat "$WORK/upload.json")"
+  read -r status cache wh < <(fetch http://127.0.0.1:8080/t/thumb/demo/photo.jpg)
+  [ "$status $wh" = "200 320x240" ] || fail "compose thumbnail: $status $cache $wh"
+  sleep 1 # the variant is written to the bucket behind the response
+  objects=$(compose exec -T garage /usr/local/bin/garage -c /etc/garage.toml bucket info photos |
+    awk -F: '/^Objects/ {gsub(/ /, "", $2); print $2}')
+  ok "upload 201; thumbnail $status $wh ($cache); the bucket holds $objects objects"
+  compose restart thumbkit >/dev/null 2>&1
+  wait_for http://127.0.0.1:8080/healthz 60 || fail "thumbkit did not come back"
+  read -r status cache wh < <(fetch http://127.0.0.1:8080/t/thumb/demo/photo.jpg)
+  [ "$status $cache $wh" = "200 hit-store 320x240" ] || fail "after restart: $status $cache $wh"
+  ok "after restarting thumbkit: $status $wh, x-cache $cache (from the bucket, no render)"
+  compose down -v >/dev/null 2>&1 || true
+  compose down -v >/dev/null 2>&1 || true
+  ok "compose down -v"
 }
 
 case "${1:-all}" in
