@@ -142,7 +142,8 @@ image_test() {
     fail "the image has no HEALTHCHECK"
 
   TOKEN=ct-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-  podman run -d --name "$NAME" -p 127.0.0.1:$PORT:8080 -e THUMBKIT_API_TOKEN="$TOKEN" "$IMAGE" >/dev/null
+  podman run -d --name "$NAME" -p 127.0.0.1:$PORT:8080 -e THUMBKIT_API_TOKEN="$TOKEN" "$IMAGE" >/dev/null 2>"$WORK/run.err" ||
+    { cat "$WORK/run.err"; fail "podman run"; }
   wait_for "http://127.0.0.1:$PORT/healthz" 30 || { podman logs "$NAME" | tail; fail "no /healthz"; }
   uid=$(podman exec "$NAME" id -u)
   [ "$uid" = 10001 ] || fail "runs as uid $uid"
