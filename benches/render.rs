@@ -23,7 +23,7 @@ fn task_a(c: &mut Criterion) {
         let bytes = std::fs::read(root.join("fixtures").join(file)).expect("fixture");
         group.bench_function(label, |b| {
             b.iter(|| {
-                pipeline::render(black_box(&bytes), &preset, OutputFormat::Jpeg, &limits)
+                pipeline::render(black_box(&bytes), &preset.spec, OutputFormat::Jpeg, &limits)
                     .expect("renders")
             })
         });

@@ -1,5 +1,6 @@
-//! Names of things in the bucket: an original's [`ObjectKey`], its [`ContentHash`], the
-//! [`VariantKey`] a rendered thumbnail is stored under, and the [`Layout`] of everything
+//! Names of things in the bucket: an original's [`ObjectKey`], its [`ContentHash`], a
+//! preset's [`PresetName`] and [`Fingerprint`], the [`VariantKey`] a rendered thumbnail is
+//! stored under, and the [`Layout`] of everything
 //! thumbkit derives (variants, records, staged uploads): the one place the bucket's key
 //! scheme is written.
 //!
@@ -8,9 +9,6 @@
 //! characters, and a variant's key always names the content and the preset it came from.
 
 use std::fmt;
-
-use crate::pipeline::OutputFormat;
-use crate::preset::Preset;
 
 /// The longest key S3 accepts, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -126,23 +124,85 @@ impl fmt::Display for ContentHash {
     }
 }
 
+/// A preset's name: the file stem, `[a-z0-9_-]{1,64}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PresetName(String);
+
+impl PresetName {
+    /// Validates a preset name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() || s.len() > 64 {
+            return Err(format!("preset name `{s}` must be 1 to 64 characters long"));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
+        {
+            return Err(format!(
+                "preset name `{s}` has the character {c:?}; only a-z, 0-9, `_` and `-` are allowed"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The name of `base`'s step `suffix` (`card@2x`), valid because both parts are.
+    pub(crate) fn step(base: &PresetName, suffix: &str) -> Self {
+        Self(format!("{}@{suffix}", base.0))
+    }
+
+    /// The name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PresetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// A short hash of everything that determines a preset's output, plus the pipeline version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub(crate) String);
+
+impl Fingerprint {
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Where a variant is stored: `{prefix}/{h[0..2]}/{h}/{preset}.{fingerprint}.{ext}`.
 /// A replaced original changes `h`, an edited preset its fingerprint: never a stale hit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VariantKey(String);
 
 impl VariantKey {
-    /// The key of `preset`'s variant of the content `hash` in `format`, under `prefix`.
-    pub fn new(prefix: &str, hash: &ContentHash, preset: &Preset, format: OutputFormat) -> Self {
+    /// The key of the variant of the content `hash` made by the preset `name` as it is at
+    /// `fingerprint`, encoded as `ext`, under `prefix`.
+    pub fn new(
+        prefix: &str,
+        hash: &ContentHash,
+        name: &PresetName,
+        fingerprint: &Fingerprint,
+        ext: &str,
+    ) -> Self {
         let h = hash.as_str();
         let prefix = prefix.trim_end_matches('/');
         let sep = if prefix.is_empty() { "" } else { "/" };
         Self(format!(
             "{prefix}{sep}{}/{h}/{}.{}.{}",
             &h[..2],
-            preset.name,
-            preset.fingerprint(),
-            format.extension()
+            name,
+            fingerprint,
+            ext
         ))
     }
 
@@ -194,9 +254,16 @@ impl Layout {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 
-    /// Where `preset`'s variant of the content `hash` in `format` is stored.
-    pub fn variant(&self, hash: &ContentHash, preset: &Preset, format: OutputFormat) -> ObjectKey {
-        let key = VariantKey::new(&self.prefix, hash, preset, format);
+    /// Where the variant of the content `hash` made by the preset `name` at `fingerprint`,
+    /// encoded as `ext`, is stored.
+    pub fn variant(
+        &self,
+        hash: &ContentHash,
+        name: &PresetName,
+        fingerprint: &Fingerprint,
+        ext: &str,
+    ) -> ObjectKey {
+        let key = VariantKey::new(&self.prefix, hash, name, fingerprint, ext);
         // Built from a valid prefix, hex, a preset name and an extension: always valid.
         ObjectKey(key.0)
     }
@@ -232,7 +299,6 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     #[test]
     fn object_keys_cannot_escape() {
@@ -273,27 +339,32 @@ mod tests {
 
     #[test]
     fn variant_keys_follow_the_documented_scheme() {
-        let preset = Preset::parse("thumb", "width = 320", Path::new("thumb.toml")).unwrap();
+        let (name, fingerprint) = (
+            PresetName::parse("thumb").unwrap(),
+            Fingerprint("9244a54d4ba2".into()),
+        );
         let h = ContentHash::of(b"original");
-        let key = VariantKey::new("variants/", &h, &preset, OutputFormat::Webp);
+        let key = VariantKey::new("variants/", &h, &name, &fingerprint, "webp");
         let expected = format!(
-            "variants/{}/{}/thumb.{}.webp",
+            "variants/{}/{}/thumb.9244a54d4ba2.webp",
             &h.as_str()[..2],
-            h,
-            preset.fingerprint()
+            h
         );
         assert_eq!(key.as_str(), expected);
-        let bare = VariantKey::new("", &h, &preset, OutputFormat::Jpeg);
+        let bare = VariantKey::new("", &h, &name, &fingerprint, "jpg");
         assert!(bare.as_str().starts_with(&h.as_str()[..2]));
     }
 
     #[test]
     fn the_layout_keeps_everything_derived_in_its_folder() {
         let layout = Layout::new("_variants/").unwrap();
-        let preset = Preset::parse("thumb", "width = 320", Path::new("thumb.toml")).unwrap();
+        let (name, fingerprint) = (
+            PresetName::parse("thumb").unwrap(),
+            Fingerprint("9244a54d4ba2".into()),
+        );
         let h = ContentHash::of(b"original");
         let key = ObjectKey::parse("a/photo.jpg").unwrap();
-        let variant = layout.variant(&h, &preset, OutputFormat::Jpeg);
+        let variant = layout.variant(&h, &name, &fingerprint, "jpg");
         assert!(variant.as_str().starts_with(&layout.variants_of(&h)));
         for derived in [
             variant,

@@ -50,7 +50,7 @@ struct Scorer<'a> {
 impl Scorer<'_> {
     fn encode(&self, format: OutputFormat, q: u8, speed: u8) -> Result<Encoded, String> {
         let mut preset = self.preset.clone();
-        preset.quality = Quality {
+        preset.spec.quality = Quality {
             jpeg: q,
             webp: q,
             avif: q,
@@ -61,7 +61,7 @@ impl Scorer<'_> {
         };
         let how = pipeline::encode::Encoding {
             exact_speed: true,
-            ..pipeline::encode::Encoding::of(&preset, &limits)
+            ..pipeline::encode::Encoding::of(&preset.spec, &limits)
         };
         let mut times = Vec::new();
         let mut out = Vec::new();
@@ -74,7 +74,7 @@ impl Scorer<'_> {
                 .bytes;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        let decoded = pipeline::decode_upright(&out, &preset, &limits, None, false)
+        let decoded = pipeline::decode_upright(&out, &preset.spec, &limits, None, false)
             .map_err(|e| e.to_string())?;
         let score = compute_frame_ssimulacra2(self.reference.clone(), to_rgb(&decoded.pixels)?)
             .map_err(|e| format!("{e:?}"))?;
@@ -134,7 +134,8 @@ pub fn run(
         let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
         let reference = quality::reference(&bytes, preset, limits)?.planned(preset)?;
         let reference = to_rgb(&reference)?;
-        let composed = batch::compose_all(&bytes, &[preset], limits).map_err(|e| e.to_string())?;
+        let composed =
+            batch::compose_all(&bytes, &[&preset.spec], limits).map_err(|e| e.to_string())?;
         let composed = composed
             .into_iter()
             .next()

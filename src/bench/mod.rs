@@ -212,7 +212,7 @@ impl Run<'_> {
         let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
         let source = pipeline::probe(&bytes, self.limits)
             .map_err(|e| format!("{}: {e}", image.display()))?;
-        let format = OutputFormat::resolve(self.preset.format, &source, &[]);
+        let format = OutputFormat::resolve(self.preset.spec.format, &source, &[]);
         let _ = std::fs::remove_dir_all(self.work.join("in"));
         let inputs = tools::copies(&self.work.join("in"), image, &bytes, self.args.batch)?;
         drop(bytes);
@@ -324,8 +324,8 @@ pub fn worker(
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let source =
             pipeline::probe(&bytes, limits).map_err(|e| format!("{}: {e}", file.display()))?;
-        let format = OutputFormat::resolve(preset.format, &source, &[]);
-        let out = pipeline::render(&bytes, preset, format, limits)
+        let format = OutputFormat::resolve(preset.spec.format, &source, &[]);
+        let out = pipeline::render(&bytes, &preset.spec, format, limits)
             .map_err(|e| format!("{}: {e}", file.display()))?;
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
         let path = out_dir.join(format!("{stem}.{}", format.extension()));

@@ -42,7 +42,7 @@ pub fn run(
             .iter()
             .enumerate()
             .flat_map(|(i, p)| {
-                OutputFormat::candidates(p.format, &probe, &OutputFormat::MODERN)
+                OutputFormat::candidates(p.spec.format, &probe, &OutputFormat::MODERN)
                     .into_iter()
                     .map(move |f| (i, f))
             })
@@ -51,16 +51,21 @@ pub fn run(
         let (mut composing, mut modern) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(1) {
             let t = Instant::now();
-            pipeline::render(&bytes, large, OutputFormat::Jpeg, limits)
+            pipeline::render(&bytes, &large.spec, OutputFormat::Jpeg, limits)
                 .map_err(|e| e.to_string())?;
             one_large.push(ms(t));
             let t = Instant::now();
             for &(i, f) in &wanted {
-                pipeline::render(&bytes, all[i], f, limits).map_err(|e| e.to_string())?;
+                pipeline::render(&bytes, &all[i].spec, f, limits).map_err(|e| e.to_string())?;
             }
             alone.push(ms(t));
             let t = Instant::now();
-            let composed = batch::compose_all(&bytes, &all, limits).map_err(|e| e.to_string())?;
+            let composed = batch::compose_all(
+                &bytes,
+                &all.iter().map(|p| &p.spec).collect::<Vec<_>>(),
+                limits,
+            )
+            .map_err(|e| e.to_string())?;
             composing.push(ms(t));
             let mut modern_ms = 0.0;
             for &(i, f) in &wanted {

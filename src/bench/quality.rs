@@ -16,8 +16,8 @@ pub struct Reference {
 
 /// Decodes without shrink-on-load.
 pub fn reference(input: &[u8], preset: &Preset, limits: &Limits) -> Result<Reference, String> {
-    let decoded =
-        pipeline::decode_upright(input, preset, limits, None, false).map_err(|e| e.to_string())?;
+    let decoded = pipeline::decode_upright(input, &preset.spec, limits, None, false)
+        .map_err(|e| e.to_string())?;
     Ok(Reference {
         full: decoded.pixels,
         upright: decoded.full,
@@ -44,9 +44,9 @@ impl Reference {
     /// What `preset` looks like rendered from full resolution with Lanczos3 (cropped and
     /// padded as the preset says, alpha flattened onto its background), as RGB.
     pub fn planned(&self, preset: &Preset) -> Result<Pixels, String> {
-        let plan = geometry::plan(self.upright.0, self.upright.1, preset);
+        let plan = geometry::plan(self.upright.0, self.upright.1, &preset.spec);
         let resized = resize::resize(&self.full, &plan, 1.0).map_err(|e| e.to_string())?;
-        Ok(resize::pad(resized, &plan, preset.background).flatten(preset.background))
+        Ok(resize::pad(resized, &plan, preset.spec.background).flatten(preset.spec.background))
     }
 
     /// PSNR (dB, RGB) of a JPEG rendering of `preset` against [`Self::planned`].
@@ -84,16 +84,16 @@ impl Reference {
         output: &[u8],
         limits: &Limits,
     ) -> Result<f64, String> {
-        let shown = pipeline::decode_upright(output, preset, limits, None, false)
+        let shown = pipeline::decode_upright(output, &preset.spec, limits, None, false)
             .map_err(|e| e.to_string())?
             .pixels
-            .flatten(preset.background);
+            .flatten(preset.spec.background);
         let planned = self.planned(preset)?;
         let reference = if (planned.width, planned.height) == (shown.width, shown.height) {
             planned
         } else {
             self.at(shown.width, shown.height)?
-                .flatten(preset.background)
+                .flatten(preset.spec.background)
         };
         Ok(psnr(&reference.data, &shown.data))
     }
@@ -131,7 +131,7 @@ pub fn margins(
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("image");
-        let plan = geometry::plan(reference.upright.0, reference.upright.1, preset);
+        let plan = geometry::plan(reference.upright.0, reference.upright.1, &preset.spec);
         let shrink = plan.shrink();
         let mut seen = Vec::new();
         for margin in [1.0, 1.25, 1.5, 1.75, 2.0, 3.0, 4.5, 100.0] {
@@ -146,7 +146,7 @@ pub fn margins(
                 let t = Instant::now();
                 let r = pipeline::render_with_margin(
                     &bytes,
-                    preset,
+                    &preset.spec,
                     OutputFormat::Jpeg,
                     limits,
                     margin,

@@ -54,8 +54,8 @@ pub(super) fn vips(
     if let Some(size) = vips_size(preset) {
         c.arg("--size").arg(size);
     }
-    if preset.fit == Fit::Cover {
-        c.arg("--smartcrop").arg(vips_crop(preset.gravity));
+    if preset.spec.fit == Fit::Cover {
+        c.arg("--smartcrop").arg(vips_crop(preset.spec.gravity));
     }
     c.arg("-o").arg(format!(
         "{}/tn_%s.{}[{}]",
@@ -69,15 +69,15 @@ pub(super) fn vips(
 /// The preset's box in vipsthumbnail's `--size` syntax: `!` stretches (`fill`), `>` only
 /// shrinks (no `upscale`). `contain` is sized as `inside`: vipsthumbnail cannot pad.
 fn vips_size(preset: &Preset) -> Option<String> {
-    let mut size = match (preset.width, preset.height) {
+    let mut size = match (preset.spec.width, preset.spec.height) {
         (Some(w), Some(h)) => format!("{w}x{h}"),
         (Some(w), None) => format!("{w}"),
         (None, Some(h)) => format!("x{h}"),
         (None, None) => return None,
     };
-    if preset.fit == Fit::Fill {
+    if preset.spec.fit == Fit::Fill {
         size.push('!');
-    } else if !preset.upscale {
+    } else if !preset.spec.upscale {
         size.push('>');
     }
     Some(size)
@@ -97,10 +97,10 @@ fn vips_crop(gravity: Gravity) -> &'static str {
 /// stripped as thumbkit's is.
 fn vips_save_options(preset: &Preset, format: OutputFormat) -> String {
     match format {
-        OutputFormat::Jpeg => format!("Q={},optimize_coding,strip", preset.quality.jpeg),
-        OutputFormat::Webp if preset.lossless => "lossless,strip".to_owned(),
-        OutputFormat::Webp => format!("Q={},strip", preset.quality.webp),
-        OutputFormat::Avif => format!("Q={},strip", preset.quality.avif),
+        OutputFormat::Jpeg => format!("Q={},optimize_coding,strip", preset.spec.quality.jpeg),
+        OutputFormat::Webp if preset.spec.lossless => "lossless,strip".to_owned(),
+        OutputFormat::Webp => format!("Q={},strip", preset.spec.quality.webp),
+        OutputFormat::Avif => format!("Q={},strip", preset.spec.quality.avif),
         OutputFormat::Png => "strip".to_owned(),
     }
 }

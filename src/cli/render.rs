@@ -64,7 +64,7 @@ pub(crate) fn run(
         }
         (f, n) => f.or(n),
     };
-    let out_format = match (preset.format, requested) {
+    let out_format = match (preset.spec.format, requested) {
         (FormatChoice::Auto | FormatChoice::Source, Some(f)) => f,
         (choice, requested) => {
             let fixed = OutputFormat::resolve(choice, &source, &[]);
@@ -79,7 +79,8 @@ pub(crate) fn run(
             fixed
         }
     };
-    let rendered = pipeline::render(&bytes, preset, out_format, &limits).map_err(unrenderable)?;
+    let rendered =
+        pipeline::render(&bytes, &preset.spec, out_format, &limits).map_err(unrenderable)?;
     let elapsed = started.elapsed();
     let output = output.unwrap_or_else(|| {
         let stem = input

@@ -96,10 +96,10 @@ pub(crate) fn run(args: UrlArgs) -> Result<(), CliError> {
         let step = presets.get(name)?;
         let (width, enlarges) = match upright {
             Some(upright) => (
-                pipeline::output_size(upright, step).0,
-                pipeline::output_enlarges(upright, step),
+                pipeline::output_size(upright, &step.spec).0,
+                pipeline::output_enlarges(upright, &step.spec),
             ),
-            None => (step.width.unwrap_or(0), false),
+            None => (step.spec.width.unwrap_or(0), false),
         };
         Some(StepVariant {
             url: url_of(name),

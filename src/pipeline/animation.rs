@@ -1,4 +1,4 @@
-//! Animated GIF and WebP kept whole, for presets with `animation = "keep"`: every frame is
+//! Animated GIF and WebP kept whole, for specs with `animation = "keep"`: every frame is
 //! composited onto the canvas, resized and padded as a still would be, and the frames are
 //! written as an animated WebP with their timing. Refused from the header when frames x
 //! pixels exceeds [`Limits::max_animation_pixels`], before any frame is decoded.
@@ -15,11 +15,11 @@ use super::formats::{OutputFormat, Probe, SourceFormat};
 use super::geometry;
 use super::limits::{Limits, check_output};
 use super::resize::{self, Pixels};
-use crate::preset::{Animation, Preset};
+use super::spec::{Animation, Spec};
 
 /// Whether `preset` keeps this source's frames when writing `format`.
-pub fn keeps(preset: &Preset, source: &Probe, format: OutputFormat) -> bool {
-    preset.animation == Animation::Keep && source.frames > 1 && format == OutputFormat::Webp
+pub fn keeps(spec: &Spec, source: &Probe, format: OutputFormat) -> bool {
+    spec.animation == Animation::Keep && source.frames > 1 && format == OutputFormat::Webp
 }
 
 /// Refuses an animation whose frames x pixels exceed the limit (from the header's counts).
@@ -41,11 +41,11 @@ pub fn check(source: &Probe, limits: &Limits) -> Result<(), PipelineError> {
 pub fn render(
     input: &[u8],
     source: &Probe,
-    preset: &Preset,
+    spec: &Spec,
     limits: &Limits,
 ) -> Result<Rendered, PipelineError> {
     check(source, limits)?;
-    let plan = geometry::plan(source.width, source.height, preset);
+    let plan = geometry::plan(source.width, source.height, spec);
     check_output(plan.canvas, limits)?;
     let frames: Frames<'_> = match source.format {
         SourceFormat::Gif => GifDecoder::new(Cursor::new(input))
@@ -68,14 +68,14 @@ pub fn render(
         let (num, den) = frame.delay().numer_denom_ms();
         let canvas = Pixels::from_image(DynamicImage::ImageRgba8(frame.into_buffer()));
         let resized = resize::resize(&canvas, &plan, 1.0)?;
-        out.push((resize::pad(resized, &plan, preset.background), at_ms as i32));
+        out.push((resize::pad(resized, &plan, spec.background), at_ms as i32));
         at_ms += f64::from(num) / f64::from(den.max(1));
     }
     let (width, height) = plan.canvas;
     let mut config = webp::WebPConfig::new()
         .map_err(|_| PipelineError::Internal("cannot set up the WebP encoder".into()))?;
-    config.lossless = i32::from(preset.lossless);
-    config.quality = f32::from(preset.quality.webp);
+    config.lossless = i32::from(spec.lossless);
+    config.quality = f32::from(spec.quality.webp);
     config.method = 4;
     let mut encoder = webp::AnimEncoder::new(width, height, &config);
     encoder.set_loop_count(0);

@@ -13,10 +13,10 @@ use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe};
 use super::geometry::{self, Plan};
 use super::resize::{self, Pixels};
+use super::spec::{Colour, FormatChoice, Spec};
 use super::{
     Limits, Rendered, animation, check_output, colour, encode, probe, shrink_on_load_denominator,
 };
-use crate::preset::{Colour, FormatChoice, Preset};
 
 /// A preset is resized from an earlier, smaller result only when that result still has this
 /// many times the preset's pixels per axis; otherwise from the decoded image. Lanczos from
@@ -79,34 +79,34 @@ impl Composed {
     }
 }
 
-/// Decodes `input` once and composes every one of `presets` from it, in the given order.
+/// Decodes `input` once and composes every one of `specs` from it, in the given order.
 /// The outer error is the original's (it cannot be decoded); an inner one is a preset's
 /// own (its output would exceed the limits).
 pub fn compose_all(
     input: &[u8],
-    presets: &[&Preset],
+    specs: &[&Spec],
     limits: &Limits,
 ) -> Result<Vec<Result<Composed, PipelineError>>, PipelineError> {
     let mut out: Vec<Option<Result<Composed, PipelineError>>> =
-        (0..presets.len()).map(|_| None).collect();
-    compose_each(input, presets, limits, &mut |i, one| out[i] = Some(one))?;
+        (0..specs.len()).map(|_| None).collect();
+    compose_each(input, specs, limits, &mut |i, one| out[i] = Some(one))?;
     Ok(out
         .into_iter()
         .map(|o| o.unwrap_or_else(|| Err(PipelineError::Internal("preset not composed".into()))))
         .collect())
 }
 
-/// [`compose_all`], handing each preset (by its index in `presets`) to `each` as soon as it
+/// [`compose_all`], handing each preset (by its index in `specs`) to `each` as soon as it
 /// is composed, largest first: a caller can start encoding the first while the rest are
 /// still being resized.
 pub fn compose_each(
     input: &[u8],
-    presets: &[&Preset],
+    specs: &[&Spec],
     limits: &Limits,
     each: &mut dyn FnMut(usize, Result<Composed, PipelineError>),
 ) -> Result<(), PipelineError> {
     catch_unwind(AssertUnwindSafe(|| {
-        compose_inner(input, presets, limits, each)
+        compose_inner(input, specs, limits, each)
     }))
     .unwrap_or_else(|_| {
         Err(PipelineError::Internal(
@@ -115,7 +115,7 @@ pub fn compose_each(
     })
 }
 
-/// A whole-image resize kept as a source for smaller presets.
+/// A whole-image resize kept as a source for smaller specs.
 struct Intermediate {
     pixels: Pixels,
     /// Its pixels per full-resolution pixel.
@@ -124,14 +124,14 @@ struct Intermediate {
 
 fn compose_inner(
     input: &[u8],
-    presets: &[&Preset],
+    specs: &[&Spec],
     limits: &Limits,
     each: &mut dyn FnMut(usize, Result<Composed, PipelineError>),
 ) -> Result<(), PipelineError> {
     let probed = probe(input, limits)?;
     // The decode serves every preset: the smallest denominator any of them allows.
     let shrink = |w: u32, h: u32| {
-        presets
+        specs
             .iter()
             .map(|p| {
                 shrink_on_load_denominator(geometry::plan(w, h, p).shrink(), super::SHRINK_MARGIN)
@@ -141,19 +141,19 @@ fn compose_inner(
     };
     let upright = super::decode_probed(input, probed, limits, &shrink, true)?;
     let full = upright.full;
-    let plans: Vec<Plan> = presets
+    let plans: Vec<Plan> = specs
         .iter()
         .map(|p| geometry::plan(full.0, full.1, p))
         .collect();
     // Largest first, so that each result can feed the smaller ones after it.
-    let mut order: Vec<usize> = (0..presets.len()).collect();
+    let mut order: Vec<usize> = (0..specs.len()).collect();
     order.sort_by_key(|&i| {
         let (w, h) = plans[i].resized;
         std::cmp::Reverse(u64::from(w) * u64::from(h))
     });
     let mut kept: Vec<Intermediate> = Vec::new();
     for i in order {
-        let (preset, plan) = (presets[i], &plans[i]);
+        let (spec, plan) = (specs[i], &plans[i]);
         if let Err(e) = check_output(plan.canvas, limits) {
             each(i, Err(e));
             continue;
@@ -179,13 +179,13 @@ fn compose_inner(
         each(
             i,
             Ok(Composed {
-                pixels: resize::pad(resized, plan, preset.background),
-                background: preset.background,
-                how: encode::Encoding::of(preset, limits),
-                choice: preset.format,
+                pixels: resize::pad(resized, plan, spec.background),
+                background: spec.background,
+                how: encode::Encoding::of(spec, limits),
+                choice: spec.format,
                 source: probed,
-                animated: animation::keeps(preset, &probed, OutputFormat::Webp)
-                    .then(|| animation::render(input, &probed, preset, limits)),
+                animated: animation::keeps(spec, &probed, OutputFormat::Webp)
+                    .then(|| animation::render(input, &probed, spec, limits)),
             }),
         );
     }

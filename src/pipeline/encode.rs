@@ -8,7 +8,7 @@ use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe};
 use super::limits::Limits;
 use super::resize::Pixels;
-use crate::preset::{Preset, Quality};
+use super::spec::{Quality, Spec};
 
 /// A rendered thumbnail.
 #[derive(Debug, Clone)]
@@ -32,10 +32,10 @@ pub struct Encoding {
 
 impl Encoding {
     /// What `preset` asks for, with the service's AVIF speed.
-    pub fn of(preset: &Preset, limits: &Limits) -> Self {
+    pub fn of(spec: &Spec, limits: &Limits) -> Self {
         Self {
-            quality: preset.quality,
-            lossless: preset.lossless,
+            quality: spec.quality,
+            lossless: spec.lossless,
             avif_speed: limits.avif_speed,
             exact_speed: false,
         }
@@ -43,14 +43,9 @@ impl Encoding {
 
     /// [`Self::of`] for `format` from `source` (an `auto` WebP of a source with alpha is
     /// lossless).
-    pub fn for_output(
-        preset: &Preset,
-        limits: &Limits,
-        format: OutputFormat,
-        source: &Probe,
-    ) -> Self {
-        let mut how = Self::of(preset, limits);
-        how.lossless |= format.is_lossless_for(preset.format, source);
+    pub fn for_output(spec: &Spec, limits: &Limits, format: OutputFormat, source: &Probe) -> Self {
+        let mut how = Self::of(spec, limits);
+        how.lossless |= format.is_lossless_for(spec.format, source);
         how
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::preset::FormatChoice;
+use super::spec::FormatChoice;
 
 /// Formats thumbkit reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -4,7 +4,7 @@
 //! Planning on the full-resolution size (not the shrunk-on-load one) keeps the output size
 //! independent of how the decoder happened to shrink.
 
-use crate::preset::{Fit, Preset};
+use super::spec::{Fit, Spec};
 
 /// A rectangle in source pixels; fractional so a crop survives shrink-on-load exactly.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,7 +43,7 @@ fn at_least_one(v: f64) -> u32 {
 }
 
 /// Plans the output for an upright source of `width` x `height` pixels.
-pub fn plan(width: u32, height: u32, preset: &Preset) -> Plan {
+pub fn plan(width: u32, height: u32, spec: &Spec) -> Plan {
     let (sw, sh) = (f64::from(width), f64::from(height));
     let whole = Rect {
         left: 0.0,
@@ -52,11 +52,7 @@ pub fn plan(width: u32, height: u32, preset: &Preset) -> Plan {
         height: sh,
     };
     let cap = |scale: f64| {
-        if preset.upscale {
-            scale
-        } else {
-            scale.min(1.0)
-        }
+        if spec.upscale { scale } else { scale.min(1.0) }
     };
     let simple = |resized: (u32, u32)| Plan {
         source: whole,
@@ -64,7 +60,7 @@ pub fn plan(width: u32, height: u32, preset: &Preset) -> Plan {
         canvas: resized,
         offset: (0, 0),
     };
-    match (preset.fit, preset.width, preset.height) {
+    match (spec.fit, spec.width, spec.height) {
         (Fit::Inside | Fit::Contain, w, h) => {
             let sx = w.map(|w| f64::from(w) / sw);
             let sy = h.map(|h| f64::from(h) / sh);
@@ -83,7 +79,7 @@ pub fn plan(width: u32, height: u32, preset: &Preset) -> Plan {
                 (Some(h), Some(y)) if y <= scale => h,
                 _ => at_least_one(sh * scale),
             };
-            if preset.fit == Fit::Inside {
+            if spec.fit == Fit::Inside {
                 return simple((rw, rh));
             }
             let (cw, ch) = (w.unwrap_or(rw).max(rw), h.unwrap_or(rh).max(rh));
@@ -97,7 +93,7 @@ pub fn plan(width: u32, height: u32, preset: &Preset) -> Plan {
         (Fit::Fill, w, h) => {
             let w = w.unwrap_or(width);
             let h = h.unwrap_or(height);
-            if preset.upscale {
+            if spec.upscale {
                 simple((w, h))
             } else {
                 simple((w.min(width), h.min(height)))
@@ -114,14 +110,14 @@ pub fn plan(width: u32, height: u32, preset: &Preset) -> Plan {
             } else {
                 (sw, sw * bh / bw)
             };
-            let (ax, ay) = preset.gravity.anchor();
+            let (ax, ay) = spec.gravity.anchor();
             let source = Rect {
                 left: (sw - cw) * ax,
                 top: (sh - ch) * ay,
                 width: cw,
                 height: ch,
             };
-            let resized = if preset.upscale || cw >= bw {
+            let resized = if spec.upscale || cw >= bw {
                 (bw as u32, bh as u32)
             } else {
                 // Never enlarge: keep the aspect ratio at the source's own resolution.
@@ -142,8 +138,10 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn preset(text: &str) -> Preset {
-        Preset::parse("t", text, Path::new("t.toml")).unwrap()
+    fn preset(text: &str) -> Spec {
+        crate::preset::Preset::parse("t", text, Path::new("t.toml"))
+            .unwrap()
+            .spec
     }
 
     #[test]

@@ -24,11 +24,11 @@ pub mod png;
 pub mod progressive;
 pub mod resize;
 pub mod sniff;
+pub mod spec;
 pub mod version;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::preset::Preset;
 pub use cost::decode_cost;
 pub use encode::Rendered;
 pub use error::PipelineError;
@@ -36,6 +36,7 @@ pub use formats::{OutputFormat, Probe, SourceFormat};
 pub use limits::Limits;
 pub(crate) use limits::check_output;
 pub use resize::Pixels;
+pub use spec::{Animation, Colour, Fit, FormatChoice, Gravity, Quality, Spec};
 pub use version::PIPELINE_VERSION;
 
 /// After shrink-on-load, the decoded image must still be at least this many times larger
@@ -89,7 +90,7 @@ pub fn check(data: &[u8], limits: &Limits) -> Result<inspect::Report, PipelineEr
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Validated {
     pub probe: Probe,
-    /// Width and height once EXIF orientation is applied (what presets are planned on).
+    /// Width and height once EXIF orientation is applied (what specs are planned on).
     pub upright: (u32, u32),
 }
 
@@ -121,10 +122,20 @@ pub fn validate(input: &[u8], limits: &Limits) -> Result<Validated, PipelineErro
 /// A BlurHash of the image (4x3 components, 3x4 when portrait) for placeholders, computed
 /// from a 32-pixel rendering: what a page shows while the real thumbnail loads.
 pub fn placeholder(input: &[u8], limits: &Limits) -> Result<String, PipelineError> {
-    let spec = "width = 32\nheight = 32\nfit = \"inside\"\nformat = \"png\"";
-    let preset = Preset::parse("placeholder", spec, std::path::Path::new("<built-in>"))
-        .map_err(|e| PipelineError::Internal(format!("placeholder preset: {e}")))?;
-    let small = render(input, &preset, OutputFormat::Png, limits)?;
+    // What a 32-pixel PNG needs; BlurHash reads nothing finer.
+    let spec = Spec {
+        width: Some(32),
+        height: Some(32),
+        fit: Fit::Inside,
+        gravity: Gravity::Centre,
+        format: FormatChoice::Png,
+        quality: Quality::like_jpeg(80),
+        lossless: false,
+        animation: Animation::FirstFrame,
+        background: Colour::WHITE,
+        upscale: false,
+    };
+    let small = render(input, &spec, OutputFormat::Png, limits)?;
     let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
         .map_err(PipelineError::from_image)?
         .to_rgba8();
@@ -135,14 +146,14 @@ pub fn placeholder(input: &[u8], limits: &Limits) -> Result<String, PipelineErro
 }
 
 /// The size of `preset`'s output for an upright source of `upright` pixels.
-pub fn output_size(upright: (u32, u32), preset: &Preset) -> (u32, u32) {
-    geometry::plan(upright.0, upright.1, preset).canvas
+pub fn output_size(upright: (u32, u32), spec: &Spec) -> (u32, u32) {
+    geometry::plan(upright.0, upright.1, spec).canvas
 }
 
 /// Whether `preset`'s output enlarges an upright source of `upright` pixels (`upscale`, or a
 /// `cover` box larger than the source): such a step adds no detail to a `srcset`.
-pub fn output_enlarges(upright: (u32, u32), preset: &Preset) -> bool {
-    let (x, y) = geometry::plan(upright.0, upright.1, preset).shrink();
+pub fn output_enlarges(upright: (u32, u32), spec: &Spec) -> bool {
+    let (x, y) = geometry::plan(upright.0, upright.1, spec).shrink();
     x < 1.0 - 1e-9 || y < 1.0 - 1e-9
 }
 
@@ -172,7 +183,7 @@ pub struct Upright {
 /// conversion is left to the caller (in `deferred_icc`), to run on the resized pixels.
 pub fn decode_upright(
     input: &[u8],
-    preset: &Preset,
+    spec: &Spec,
     limits: &Limits,
     margin: Option<f64>,
     defer_colour: bool,
@@ -182,7 +193,7 @@ pub fn decode_upright(
         input,
         probed,
         limits,
-        &denominator_for(preset, margin),
+        &denominator_for(spec, margin),
         defer_colour,
     )?;
     upright.pixels = upright.pixels.into_rgb();
@@ -191,9 +202,9 @@ pub fn decode_upright(
 
 /// The shrink-on-load denominator `preset` allows with `margin` (`None`: full resolution),
 /// as a function of the upright full-resolution size.
-fn denominator_for(preset: &Preset, margin: Option<f64>) -> impl Fn(u32, u32) -> u32 + '_ {
+fn denominator_for(spec: &Spec, margin: Option<f64>) -> impl Fn(u32, u32) -> u32 + '_ {
     move |w: u32, h: u32| match margin {
-        Some(m) => shrink_on_load_denominator(geometry::plan(w, h, preset).shrink(), m),
+        Some(m) => shrink_on_load_denominator(geometry::plan(w, h, spec).shrink(), m),
         None => 1,
     }
 }
@@ -246,23 +257,23 @@ pub(crate) fn decode_probed(
 /// and reported as an internal error.
 pub fn render(
     input: &[u8],
-    preset: &Preset,
+    spec: &Spec,
     format: OutputFormat,
     limits: &Limits,
 ) -> Result<Rendered, PipelineError> {
-    render_with_margin(input, preset, format, limits, SHRINK_MARGIN)
+    render_with_margin(input, spec, format, limits, SHRINK_MARGIN)
 }
 
 /// [`render`] with a chosen shrink-on-load margin (for measuring the margin's effect).
 pub fn render_with_margin(
     input: &[u8],
-    preset: &Preset,
+    spec: &Spec,
     format: OutputFormat,
     limits: &Limits,
     margin: f64,
 ) -> Result<Rendered, PipelineError> {
     catch_unwind(AssertUnwindSafe(|| {
-        render_inner(input, preset, format, limits, margin)
+        render_inner(input, spec, format, limits, margin)
     }))
     .unwrap_or_else(|_| {
         Err(PipelineError::Internal(
@@ -273,7 +284,7 @@ pub fn render_with_margin(
 
 fn render_inner(
     input: &[u8],
-    preset: &Preset,
+    spec: &Spec,
     format: OutputFormat,
     limits: &Limits,
     margin: f64,
@@ -282,18 +293,18 @@ fn render_inner(
     // before paying for the decode; the exact check follows once the orientation is known.
     let probed = probe(input, limits)?;
     let (w, h) = (probed.width, probed.height);
-    if let Err(too_large) = check_output(geometry::plan(w, h, preset).canvas, limits)
-        && check_output(geometry::plan(h, w, preset).canvas, limits).is_err()
+    if let Err(too_large) = check_output(geometry::plan(w, h, spec).canvas, limits)
+        && check_output(geometry::plan(h, w, spec).canvas, limits).is_err()
     {
         return Err(too_large);
     }
-    if animation::keeps(preset, &probed, format) {
-        return animation::render(input, &probed, preset, limits);
+    if animation::keeps(spec, &probed, format) {
+        return animation::render(input, &probed, spec, limits);
     }
-    let shrink = denominator_for(preset, Some(margin));
+    let shrink = denominator_for(spec, Some(margin));
     let upright = tracing::info_span!("decode", format = %probed.format)
         .in_scope(|| decode_probed(input, probed, limits, &shrink, true))?;
-    let plan = geometry::plan(upright.full.0, upright.full.1, preset);
+    let plan = geometry::plan(upright.full.0, upright.full.1, spec);
     check_output(plan.canvas, limits)?;
     let mut resized = tracing::info_span!("resize", width = plan.canvas.0, height = plan.canvas.1)
         .in_scope(|| resize::resize(&upright.pixels, &plan, upright.scale))?;
@@ -301,11 +312,11 @@ fn render_inner(
         colour::convert_pixels(&mut resized, icc);
     }
     drop(upright);
-    let mut out = resize::pad(resized, &plan, preset.background);
+    let mut out = resize::pad(resized, &plan, spec.background);
     if format == OutputFormat::Jpeg || out.is_opaque() {
-        out = out.flatten(preset.background);
+        out = out.flatten(spec.background);
     }
-    let how = encode::Encoding::for_output(preset, limits, format, &probed);
+    let how = encode::Encoding::for_output(spec, limits, format, &probed);
     let bytes = tracing::info_span!("encode", format = %format)
         .in_scope(|| encode::encode(&out, format, how))?;
     Ok(Rendered {

@@ -8,7 +8,7 @@ use image::{DynamicImage, RgbImage, RgbaImage};
 
 use super::error::PipelineError;
 use super::geometry::Plan;
-use crate::preset::Colour;
+use super::spec::Colour;
 
 /// Upright 8-bit sRGB pixels, RGB or RGBA, or (before a resize only) one grey channel.
 #[derive(Clone)]

@@ -14,6 +14,8 @@ pub mod terms;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::pipeline::Spec;
+
 pub use error::PresetError;
 pub use steps::Steps;
 pub use terms::{
@@ -25,17 +27,8 @@ pub use terms::{
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preset {
     pub name: PresetName,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub fit: Fit,
-    pub gravity: Gravity,
-    pub format: FormatChoice,
-    pub quality: Quality,
-    /// WebP outputs are lossless.
-    pub lossless: bool,
-    pub animation: Animation,
-    pub background: Colour,
-    pub upscale: bool,
+    /// What a render of this preset needs: the pipeline sees this and nothing else.
+    pub spec: Spec,
     /// Responsive steps, each a variant of its own (`{name}@2x`, `{name}@640w`).
     pub steps: Steps,
     /// The `sizes` attribute that goes with a width ladder's `srcset`.
@@ -179,7 +172,7 @@ impl Preset {
     pub fn listed(&self) -> serde_json::Value {
         let steps: Vec<_> = self
             .steps
-            .of(self.width, self.height)
+            .of(self.spec.width, self.spec.height)
             .into_iter()
             .enumerate()
             .map(|(i, step)| {
@@ -199,10 +192,10 @@ impl Preset {
             "name": self.name.as_str(),
             "fingerprint": self.fingerprint().to_string(),
             "summary": self.summary(),
-            "width": self.width,
-            "height": self.height,
-            "fit": fit_name(self.fit),
-            "upscale": self.upscale,
+            "width": self.spec.width,
+            "height": self.spec.height,
+            "fit": fit_name(self.spec.fit),
+            "upscale": self.spec.upscale,
             "steps_by": match &self.steps {
                 Steps::One => "none",
                 Steps::Densities(_) => "density",
@@ -217,14 +210,14 @@ impl Preset {
     /// each named `{name}@{suffix}`, with its own box and fingerprint and no steps.
     pub fn step_presets(&self) -> Vec<Preset> {
         self.steps
-            .of(self.width, self.height)
+            .of(self.spec.width, self.spec.height)
             .into_iter()
             .skip(1)
             .map(|step| {
                 let mut p = self.clone();
                 p.name = PresetName::step(&self.name, &step.suffix);
-                p.width = step.width;
-                p.height = step.height;
+                p.spec.width = step.width;
+                p.spec.height = step.height;
                 p.steps = Steps::One;
                 p.step_of = Some(self.name.clone());
                 p.refingerprint();
@@ -236,7 +229,7 @@ impl Preset {
     /// The suffixes of every step, the plain one first (empty without steps).
     pub fn step_suffixes(&self) -> Vec<String> {
         self.steps
-            .of(self.width, self.height)
+            .of(self.spec.width, self.spec.height)
             .into_iter()
             .map(|s| s.suffix)
             .collect()

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::pipeline::Spec;
 use crate::pipeline::version::PIPELINE_VERSION;
 use crate::preset::error::PresetError;
 use crate::preset::file::{self, QualityFile};
@@ -186,8 +187,7 @@ impl Preset {
             },
             path,
         )?;
-        let mut preset = Preset {
-            name,
+        let spec = Spec {
             width,
             height,
             fit,
@@ -202,6 +202,10 @@ impl Preset {
             upscale: file
                 .upscale
                 .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
+        };
+        let mut preset = Preset {
+            name,
+            spec,
             steps,
             sizes: file.sizes,
             client_hints,
@@ -256,25 +260,25 @@ impl Preset {
     /// output for this preset (gravity outside `cover`) are left out.
     fn canonical(&self) -> String {
         let side = |v: Option<u32>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
-        let gravity = if self.fit == Fit::Cover {
-            format!("{:?}", self.gravity).to_lowercase()
+        let gravity = if self.spec.fit == Fit::Cover {
+            format!("{:?}", self.spec.gravity).to_lowercase()
         } else {
             "-".into()
         };
-        let q = self.quality;
+        let q = self.spec.quality;
         format!(
             "pipeline={PIPELINE_VERSION};w={};h={};fit={};gravity={gravity};format={:?};q={}/{}/{};lossless={};animation={:?};bg={};upscale={}",
-            side(self.width),
-            side(self.height),
-            fit_name(self.fit),
-            self.format,
+            side(self.spec.width),
+            side(self.spec.height),
+            fit_name(self.spec.fit),
+            self.spec.format,
             q.jpeg,
             q.webp,
             q.avif,
-            self.lossless,
-            self.animation,
-            self.background,
-            self.upscale
+            self.spec.lossless,
+            self.spec.animation,
+            self.spec.background,
+            self.spec.upscale
         )
     }
 
@@ -288,27 +292,27 @@ impl Preset {
         let side = |v: Option<u32>| v.map_or_else(|| "auto".to_owned(), |v| v.to_string());
         let mut s = format!(
             "{} {}x{}",
-            fit_name(self.fit),
-            side(self.width),
-            side(self.height)
+            fit_name(self.spec.fit),
+            side(self.spec.width),
+            side(self.spec.height)
         );
-        if self.fit == Fit::Cover && self.gravity != Gravity::Centre {
-            s.push_str(&format!(" ({:?})", self.gravity).to_lowercase());
+        if self.spec.fit == Fit::Cover && self.spec.gravity != Gravity::Centre {
+            s.push_str(&format!(" ({:?})", self.spec.gravity).to_lowercase());
         }
-        let q = self.quality;
-        let quality = match self.format {
+        let q = self.spec.quality;
+        let quality = match self.spec.format {
             FormatChoice::Jpeg => format!("q{}", q.jpeg),
-            FormatChoice::Webp if self.lossless => "lossless".into(),
+            FormatChoice::Webp if self.spec.lossless => "lossless".into(),
             FormatChoice::Webp => format!("q{}", q.webp),
             FormatChoice::Avif => format!("q{}", q.avif),
             FormatChoice::Png => "lossless".into(),
             _ => format!("q{}/{}/{}", q.jpeg, q.webp, q.avif),
         };
-        s.push_str(&format!(", {:?} {quality}", self.format).to_lowercase());
-        if self.animation == Animation::Keep {
+        s.push_str(&format!(", {:?} {quality}", self.spec.format).to_lowercase());
+        if self.spec.animation == Animation::Keep {
             s.push_str(", animated");
         }
-        if self.upscale {
+        if self.spec.upscale {
             s.push_str(", upscale");
         }
         s
@@ -358,10 +362,11 @@ mod tests {
 
     #[test]
     fn quality_per_format() {
-        let one = parse("width = 100\nquality = 80").unwrap().quality;
+        let one = parse("width = 100\nquality = 80").unwrap().spec.quality;
         assert_eq!(one, Quality::like_jpeg(80));
         let each = parse("width = 100\nquality = { jpeg = 70, avif = 50 }")
             .unwrap()
+            .spec
             .quality;
         assert_eq!(
             (each.jpeg, each.webp, each.avif),

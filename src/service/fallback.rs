@@ -56,14 +56,14 @@ impl Thumbnails {
                 return None;
             }
         };
-        let format = OutputFormat::resolve(preset.format, &probe, accepted);
+        let format = OutputFormat::resolve(preset.spec.format, &probe, accepted);
         let id = (
             preset.name.to_string(),
             preset.fingerprint().to_string(),
             path.clone(),
             format,
         );
-        let varies = preset.format == crate::preset::FormatChoice::Auto;
+        let varies = preset.spec.format == crate::preset::FormatChoice::Auto;
         let preset = preset.clone();
         let rendered = self
             .fallback_renders
@@ -76,7 +76,7 @@ impl Thumbnails {
                 let rendered = self
                     .workers
                     .run(admitted, pipeline::decode_cost(&bytes), move || {
-                        pipeline::render(&bytes, &preset, format, &limits)
+                        pipeline::render(&bytes, &preset.spec, format, &limits)
                     })
                     .await
                     .map_err(|e| e.to_string())?

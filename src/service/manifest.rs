@@ -134,7 +134,7 @@ pub(crate) fn formats(
     original: &Original,
     modern: &[OutputFormat],
 ) -> Vec<OutputFormat> {
-    OutputFormat::candidates(preset.format, &original.record.probe, modern)
+    OutputFormat::candidates(preset.spec.format, &original.record.probe, modern)
 }
 
 impl Thumbnails {
@@ -146,7 +146,7 @@ impl Thumbnails {
             .presets()
             .every()
             .map(|preset| {
-                let (width, height) = pipeline::output_size(upright, preset);
+                let (width, height) = pipeline::output_size(upright, &preset.spec);
                 let mut url = variant_url(preset.name.as_str(), key, &original.hash);
                 if let Some(signer) = &self.settings.signer {
                     url = signer.sign(&url, expires);
@@ -159,8 +159,9 @@ impl Thumbnails {
                     url,
                     width,
                     height,
-                    format: OutputFormat::resolve(preset.format, &record.probe, &[]).to_string(),
-                    negotiated: preset.format == FormatChoice::Auto,
+                    format: OutputFormat::resolve(preset.spec.format, &record.probe, &[])
+                        .to_string(),
+                    negotiated: preset.spec.format == FormatChoice::Auto,
                     srcset: None,
                     sizes: None,
                     step_of: preset.step_of.as_ref().map(|p| p.to_string()),
@@ -176,7 +177,7 @@ impl Thumbnails {
                 variants.get(name).map(|v| StepVariant {
                     url: v.url.clone(),
                     width: v.width,
-                    enlarges: pipeline::output_enlarges(upright, step),
+                    enlarges: pipeline::output_enlarges(upright, &step.spec),
                 })
             });
             if let Some(info) = variants.get_mut(preset.name.as_str()) {
@@ -207,7 +208,7 @@ impl Thumbnails {
         for preset in self.presets().every() {
             let mut stored = false;
             for format in formats(preset, &original, &self.settings.auto_formats) {
-                let variant = self.settings.layout.variant(&original.hash, preset, format);
+                let variant = self.variant_key(&original.hash, preset, format);
                 stored |= self
                     .storage()
                     .head(&variant, Kind::Variant)

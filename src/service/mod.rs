@@ -263,6 +263,14 @@ impl Thumbnails {
         }
     }
 
+    /// Where `preset`'s variant of the content `hash` in `format` is stored.
+    fn variant_key(&self, hash: &ContentHash, preset: &Preset, format: OutputFormat) -> ObjectKey {
+        let (name, fingerprint) = (&preset.name, preset.fingerprint());
+        self.settings
+            .layout
+            .variant(hash, name, fingerprint, format.extension())
+    }
+
     /// How the service runs.
     pub fn settings(&self) -> &Settings {
         &self.settings

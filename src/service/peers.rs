@@ -55,7 +55,7 @@ fn check_answer(fetched: &Fetched, job: &Job<'_>, limits: &pipeline::Limits) -> 
             job.format.mime()
         ));
     }
-    let want = pipeline::output_size(job.original.record.upright(), job.preset);
+    let want = pipeline::output_size(job.original.record.upright(), &job.preset.spec);
     if (probe.width, probe.height) != want {
         return Err(format!(
             "{}x{} where the variant is {}x{}",
@@ -156,7 +156,7 @@ impl Thumbnails {
             .ok_or_else(|| ServiceError::UnknownPreset(format!("{}/{format}", preset.name)))?;
         let hash = ContentHash::parse(hash)?;
         let key = self.original_key(key)?;
-        let variant_key = self.settings.layout.variant(&hash, preset, format);
+        let variant_key = self.variant_key(&hash, preset, format);
         if let Some(v) = self.memory.get(variant_key.as_str()).await {
             return Ok((v, Tier::Memory));
         }

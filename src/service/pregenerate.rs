@@ -71,7 +71,7 @@ impl Thumbnails {
         let mut missing = Vec::new();
         for (i, preset) in presets.iter().enumerate() {
             for format in formats(preset, original, &self.settings.auto_formats) {
-                let variant_key = self.settings.layout.variant(&original.hash, preset, format);
+                let variant_key = self.variant_key(&original.hash, preset, format);
                 match self.storage.head(&variant_key, Kind::Variant).await {
                     Ok(Some(_)) => {}
                     Ok(None) => missing.push(Missing {
@@ -199,7 +199,7 @@ impl Thumbnails {
             let mut since = Instant::now();
             Some(batch::compose_each(
                 &bytes,
-                &refs,
+                &refs.iter().map(|p| &p.spec).collect::<Vec<_>>(),
                 &limits,
                 &mut |i, one| {
                     // The receiver is gone only if the caller was dropped: nothing to tell.

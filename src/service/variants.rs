@@ -160,17 +160,17 @@ impl Thumbnails {
             });
         }
         let probe = &original.record.probe;
-        let format = OutputFormat::resolve(preset.format, probe, request.accepted);
+        let format = OutputFormat::resolve(preset.spec.format, probe, request.accepted);
         let tried = self
             .serve_as(preset, key, request, &original, unconfirmed, format)
             .await;
         match tried {
             // An `auto` preset's AVIF that outlasts its budget: this request gets the next
             // format the client takes (WebP, else JPEG/PNG); the AVIF is stored behind it.
-            Err(ServiceError::OverBudget(_)) if preset.format == FormatChoice::Auto => {
+            Err(ServiceError::OverBudget(_)) if preset.spec.format == FormatChoice::Auto => {
                 self.metrics.avif_fallback();
                 let next = OutputFormat::resolve(
-                    preset.format,
+                    preset.spec.format,
                     probe,
                     request.accepted.get(1..).unwrap_or_default(),
                 );
@@ -191,7 +191,7 @@ impl Thumbnails {
         unconfirmed: Option<ServiceError>,
         format: OutputFormat,
     ) -> Result<Served, ServiceError> {
-        let variant_key = self.settings.layout.variant(&original.hash, preset, format);
+        let variant_key = self.variant_key(&original.hash, preset, format);
         // The ETag names the content, the preset version and the format, and how the pixels
         // were made (a render alone and pre-generation give other bytes): known before the
         // variant is, so a client revalidating its copy costs no variant fetch and no render.
@@ -209,10 +209,10 @@ impl Thumbnails {
             tier,
             etag,
             pinned: request.pinned.is_some(),
-            varies: preset.format == FormatChoice::Auto,
+            varies: preset.spec.format == FormatChoice::Auto,
             modified: original.record.modified,
             flattened: original.record.probe.frames > 1
-                && !pipeline::animation::keeps(preset, &original.record.probe, format),
+                && !pipeline::animation::keeps(&preset.spec, &original.record.probe, format),
             stale: unconfirmed.is_some(),
         };
         // Either way of making it is this variant, current: the client's copy is answered 304
@@ -326,7 +326,7 @@ impl Thumbnails {
                 return None;
             }
             let started = Instant::now();
-            let out = pipeline::render(&bytes, &preset_owned, format, &limits);
+            let out = pipeline::render(&bytes, &preset_owned.spec, format, &limits);
             Some((out, started.elapsed()))
         });
         let pending = job.await?;

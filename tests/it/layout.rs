@@ -258,3 +258,105 @@ fn the_architecture_page_names_what_is_in_the_tree() {
         }
     }
 }
+
+/// Helpers any layer above the pipeline may use; they use nothing but `secrets`.
+const UTILITIES: [&str; 5] = ["metrics", "secrets", "signing", "telemetry", "runtime"];
+
+/// What each folder (or top-level file) of `src/` may import, besides the utilities where
+/// named: `cli -> startup -> config -> http -> service -> {storage, peers, pipeline,
+/// preset}`, `preset -> pipeline`, `storage -> keys`, and nothing points back up.
+const MAY_IMPORT: [(&str, &[&str], bool); 18] = [
+    (
+        "cli",
+        &[
+            "startup", "config", "http", "bench", "service", "storage", "peers", "preset",
+            "pipeline", "keys",
+        ],
+        true,
+    ),
+    (
+        "startup",
+        &[
+            "config", "http", "service", "storage", "peers", "preset", "pipeline", "keys",
+        ],
+        true,
+    ),
+    (
+        "config",
+        &[
+            "http", "service", "storage", "peers", "sns", "preset", "pipeline", "keys",
+        ],
+        true,
+    ),
+    (
+        "http",
+        &["service", "peers", "sns", "preset", "pipeline", "keys"],
+        true,
+    ),
+    ("bench", &["preset", "pipeline"], false),
+    ("sns", &[], true),
+    (
+        "service",
+        &["storage", "peers", "preset", "pipeline", "keys"],
+        true,
+    ),
+    ("peers", &["keys"], true),
+    ("storage", &["keys"], true),
+    ("preset", &["pipeline", "keys"], false),
+    ("pipeline", &[], false),
+    ("keys", &[], false),
+    ("metrics", &[], false),
+    ("secrets", &[], false),
+    ("runtime", &[], false),
+    ("signing", &["secrets"], false),
+    ("telemetry", &["secrets"], false),
+    ("lib", &[], false),
+];
+
+/// Every import between folders that `MAY_IMPORT` does not allow, as `from -> to`.
+fn direction_violations(edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<String> {
+    let folder = |m: &Vec<String>| m.first().cloned().unwrap_or_else(|| "lib".into());
+    let mut wrong = BTreeSet::new();
+    for (from, targets) in edges {
+        let (a, rule) = (
+            folder(from),
+            MAY_IMPORT.iter().find(|r| r.0 == folder(from)),
+        );
+        for to in targets {
+            let b = folder(to);
+            let allowed = a == b
+                || a == "lib"
+                || rule.is_some_and(|(_, may, utilities)| {
+                    may.contains(&b.as_str()) || (*utilities && UTILITIES.contains(&b.as_str()))
+                });
+            if !allowed {
+                wrong.insert(format!("{} -> {}", from.join("::"), to.join("::")));
+            }
+        }
+    }
+    wrong.into_iter().collect()
+}
+
+#[test]
+fn folders_depend_one_way() {
+    let edges = imports();
+    let folders: BTreeSet<String> = edges.keys().filter_map(|m| m.first().cloned()).collect();
+    for f in &folders {
+        assert!(
+            MAY_IMPORT.iter().any(|r| r.0 == f),
+            "src/{f} is not placed in the layers (MAY_IMPORT)"
+        );
+    }
+    let wrong = direction_violations(&edges);
+    assert!(wrong.is_empty(), "imports against the layers: {wrong:?}");
+    // The check sees a planted import of a preset in the pipeline.
+    let mut planted = edges.clone();
+    planted
+        .entry(vec!["pipeline".into(), "resize".into()])
+        .or_default()
+        .insert(vec!["preset".into()]);
+    assert_eq!(
+        direction_violations(&planted),
+        ["pipeline::resize -> preset"]
+    );
+}

@@ -154,25 +154,28 @@ fn shipped_presets_are_as_documented() {
     assert_eq!(presets.len(), 6);
     let thumb = presets.get("thumb").unwrap();
     assert_eq!(
-        (thumb.width, thumb.height, thumb.fit),
+        (thumb.spec.width, thumb.spec.height, thumb.spec.fit),
         (Some(320), Some(320), Fit::Inside)
     );
-    assert_eq!((thumb.format, thumb.quality.jpeg), (FormatChoice::Jpeg, 80));
+    assert_eq!(
+        (thumb.spec.format, thumb.spec.quality.jpeg),
+        (FormatChoice::Jpeg, 80)
+    );
     for (name, side) in [("small", 640), ("medium", 1280), ("large", 2048)] {
         let p = presets.get(name).unwrap();
         assert_eq!(
-            (p.width, p.fit, p.format),
+            (p.spec.width, p.spec.fit, p.spec.format),
             (Some(side), Fit::Inside, FormatChoice::Auto)
         );
     }
     let avatar = presets.get("avatar").unwrap();
     assert_eq!(
-        (avatar.width, avatar.height, avatar.fit),
+        (avatar.spec.width, avatar.spec.height, avatar.spec.fit),
         (Some(128), Some(128), Fit::Cover)
     );
     let og = presets.get("og").unwrap();
     assert_eq!(
-        (og.width, og.height, og.fit, og.format),
+        (og.spec.width, og.spec.height, og.spec.fit, og.spec.format),
         (Some(1200), Some(630), Fit::Cover, FormatChoice::Jpeg)
     );
 }
@@ -224,8 +227,8 @@ fn cover_presets_fill_their_box_even_from_a_small_original_and_inside_ones_do_no
         crate::helpers::fixtures::render(&square, &strict, thumbkit::pipeline::OutputFormat::Png);
     assert_eq!((out.width, out.height), (80, 80));
     assert!(
-        crate::helpers::fixtures::shipped("avatar").upscale
-            && !crate::helpers::fixtures::shipped("thumb").upscale
+        crate::helpers::fixtures::shipped("avatar").spec.upscale
+            && !crate::helpers::fixtures::shipped("thumb").spec.upscale
     );
 }
 
@@ -239,12 +242,18 @@ fn densities_and_widths_make_named_steps_with_their_own_boxes() {
     let steps = p.step_presets();
     let names: Vec<_> = steps.iter().map(|s| s.name.to_string()).collect();
     assert_eq!(names, ["card@2x", "card@3x"]);
-    assert_eq!((steps[0].width, steps[0].height), (Some(400), Some(200)));
+    assert_eq!(
+        (steps[0].spec.width, steps[0].spec.height),
+        (Some(400), Some(200))
+    );
     assert_ne!(steps[0].fingerprint(), p.fingerprint());
     let w = card("height = 300\nwidths = [400, 800]").unwrap();
-    assert_eq!(w.width, Some(400));
+    assert_eq!(w.spec.width, Some(400));
     let steps = w.step_presets();
-    assert_eq!((steps[0].width, steps[0].height), (Some(800), Some(600)));
+    assert_eq!(
+        (steps[0].spec.width, steps[0].spec.height),
+        (Some(800), Some(600))
+    );
     assert_eq!(
         w.step_for_hints(None, Some(500)).as_deref(),
         Some("card@800w")

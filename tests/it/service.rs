@@ -8,7 +8,6 @@ use crate::helpers::app::*;
 use crate::helpers::fixtures::*;
 use bytes::Bytes;
 use thumbkit::keys::{ContentHash, ObjectKey, VariantKey};
-use thumbkit::pipeline::OutputFormat;
 use thumbkit::service::Settings;
 use thumbkit::storage::{FsStore, Store};
 
@@ -67,7 +66,8 @@ async fn serves_a_thumbnail_then_from_memory_then_from_the_store() {
 
     // The variant is in the store at the documented key.
     let hash = ContentHash::of(&fixture("HMD_Nokia_8.3_5G.jpg"));
-    let key = VariantKey::new("_variants", &hash, &shipped("thumb"), OutputFormat::Jpeg);
+    let thumb = shipped("thumb");
+    let key = VariantKey::new("_variants", &hash, &thumb.name, thumb.fingerprint(), "jpg");
     app.service.drain().await; // the variant is written behind the response
     let stored = std::fs::read(root.join(key.as_str())).expect("variant stored");
     assert_eq!(stored, first.body);

@@ -19,7 +19,7 @@ fn survives(what: &str, bytes: &[u8]) -> bool {
         pipeline::probe(bytes, &limits).map(|_| ()),
         pipeline::validate(bytes, &limits).map(|_| ()),
         pipeline::placeholder(bytes, &limits).map(|_| ()),
-        pipeline::render(bytes, &thumb, OutputFormat::Jpeg, &limits).map(|out| {
+        pipeline::render(bytes, &thumb.spec, OutputFormat::Jpeg, &limits).map(|out| {
             assert!(out.width <= 320 && out.height <= 320, "{what}");
         }),
     ];

@@ -46,7 +46,7 @@ fn every_bomb_is_refused_from_its_header_or_rendered_within_the_limits() {
         let started = Instant::now();
         let header = pipeline::probe(&bomb.bytes, &limits);
         let checked = pipeline::validate(&bomb.bytes, &limits).map(|_| ());
-        let rendered = pipeline::render(&bomb.bytes, &thumb, OutputFormat::Jpeg, &limits);
+        let rendered = pipeline::render(&bomb.bytes, &thumb.spec, OutputFormat::Jpeg, &limits);
         let took = started.elapsed();
         let outcome = match (&checked, &rendered) {
             (Ok(_), Ok(out)) => {

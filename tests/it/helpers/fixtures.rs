@@ -48,7 +48,7 @@ pub fn shipped(name: &str) -> Preset {
 
 /// Renders with default limits.
 pub fn render(bytes: &[u8], preset: &Preset, format: OutputFormat) -> Rendered {
-    pipeline::render(bytes, preset, format, &Limits::default()).expect("renders")
+    pipeline::render(bytes, &preset.spec, format, &Limits::default()).expect("renders")
 }
 
 /// Segments/chunks found in an output, by name, e.g. `APP1`, `COM`, `eXIf`, `EXIF`.

@@ -96,8 +96,9 @@ pub(super) fn owns(app: &App, bytes: &[u8], peer: &PeerUrl) -> bool {
     let preset = app.service.presets().get("thumb").unwrap();
     let variant = app.service.settings().layout.variant(
         &thumbkit::keys::ContentHash::of(bytes),
-        preset,
-        thumbkit::pipeline::OutputFormat::Jpeg,
+        &preset.name,
+        preset.fingerprint(),
+        "jpg",
     );
     app.service
         .peers()

@@ -24,7 +24,12 @@ fn one_decode_stays_within_a_fifth_of_a_db() {
     ] {
         let bytes = fixture(photo);
         let reference = bench::reference(&bytes, &presets[0], &limits).expect("reference");
-        let composed = batch::compose_all(&bytes, &refs, &limits).expect("decodes");
+        let composed = batch::compose_all(
+            &bytes,
+            &refs.iter().map(|p| &p.spec).collect::<Vec<_>>(),
+            &limits,
+        )
+        .expect("decodes");
         for (preset, one) in presets.iter().zip(composed) {
             let batched = one
                 .expect("composed")
@@ -58,7 +63,7 @@ fn one_decode_stays_within_a_fifth_of_a_db() {
 fn one_decode_keeps_alpha_where_a_render_does() {
     let bytes = fixture("bggn4a16.png");
     let p = preset("t", "width = 16\nheight = 16\nformat = \"auto\"");
-    let composed = batch::compose_all(&bytes, &[&p], &Limits::default()).expect("decodes");
+    let composed = batch::compose_all(&bytes, &[&p.spec], &Limits::default()).expect("decodes");
     let one = composed.into_iter().next().expect("one").expect("composed");
     for format in [OutputFormat::Png, OutputFormat::Webp, OutputFormat::Jpeg] {
         let batched = one.encode(format).expect("encodes");
@@ -82,7 +87,7 @@ fn a_preset_over_the_limits_fails_alone() {
         max_output_side: 2048,
         ..Limits::default()
     };
-    let out = batch::compose_all(&bytes, &[&big, &thumb], &limits).expect("decodes");
+    let out = batch::compose_all(&bytes, &[&big.spec, &thumb.spec], &limits).expect("decodes");
     assert!(matches!(out[0], Err(PipelineError::OutputTooLarge { .. })));
     assert_eq!(out[1].as_ref().expect("thumb").size(), (320, 261));
 }
@@ -92,5 +97,5 @@ fn a_preset_over_the_limits_fails_alone() {
 fn an_undecodable_original_is_one_error() {
     let bytes = fixture("truncated.jpg");
     let thumb = shipped("thumb");
-    assert!(batch::compose_all(&bytes, &[&thumb], &Limits::default()).is_err());
+    assert!(batch::compose_all(&bytes, &[&thumb.spec], &Limits::default()).is_err());
 }

@@ -93,7 +93,7 @@ fn shrink_on_load_costs_at_most_half_a_db() {
         let shipped_out = render(&bytes, &thumb, OutputFormat::Jpeg);
         let full = pipeline::render_with_margin(
             &bytes,
-            &thumb,
+            &thumb.spec,
             OutputFormat::Jpeg,
             &Limits::default(),
             f64::INFINITY,

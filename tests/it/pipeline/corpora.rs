@@ -96,7 +96,7 @@ fn every_corpus_file_renders_at_its_size_or_is_refused_clearly() {
             .get(&file)
             .unwrap_or_else(|| panic!("{file} is not in expect.tsv"));
         let bytes = std::fs::read(&path).expect("read");
-        let result = pipeline::render(&bytes, &p, OutputFormat::Png, &Limits::default());
+        let result = pipeline::render(&bytes, &p.spec, OutputFormat::Png, &Limits::default());
         let tally = per_set.entry(set).or_default();
         match (want, result) {
             (Expect::Size(w, h), Ok(out)) => {
@@ -233,7 +233,7 @@ fn pngsuites_corrupt_files_get_one_line_each() {
     ));
     let p = shipped("thumb");
     for (what, bytes) in cases {
-        match pipeline::render(&bytes, &p, OutputFormat::Jpeg, &Limits::default()) {
+        match pipeline::render(&bytes, &p.spec, OutputFormat::Jpeg, &Limits::default()) {
             Err(e) => assert_clear(what, &e),
             Ok(out) => panic!("{what}: rendered {}x{}", out.width, out.height),
         }

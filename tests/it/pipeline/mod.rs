@@ -133,7 +133,7 @@ fn all_eight_orientations_come_out_upright_and_alike() {
 #[test]
 fn auto_resolves_by_alpha_and_acceptance() {
     use thumbkit::pipeline::{Probe, probe};
-    let auto = shipped("small").format;
+    let auto = shipped("small").spec.format;
     let limits = Limits::default();
     let photo: Probe = probe(&fixture("DSCN0010.jpg"), &limits).unwrap();
     let with_alpha = probe(&fixture("1_webp_ll.webp"), &limits).unwrap();

@@ -325,7 +325,8 @@ fn a_frame_bomb_is_refused_from_its_header() {
         "width = 40\nheight = 40\nformat = \"webp\"\nanimation = \"keep\"",
     );
     let started = std::time::Instant::now();
-    let err = pipeline::render(&bytes, &keep, OutputFormat::Webp, &Limits::default()).unwrap_err();
+    let err =
+        pipeline::render(&bytes, &keep.spec, OutputFormat::Webp, &Limits::default()).unwrap_err();
     assert!(
         matches!(err, PipelineError::AnimationTooLarge { frames: 5000, .. }),
         "{err}"
@@ -334,5 +335,5 @@ fn a_frame_bomb_is_refused_from_its_header() {
     assert!(started.elapsed().as_secs() < 5, "refused before decoding");
     // A still of its first frame is cheap and still allowed.
     let still = preset("s", "width = 40\nheight = 40\nformat = \"webp\"");
-    assert!(pipeline::render(&bytes, &still, OutputFormat::Webp, &Limits::default()).is_ok());
+    assert!(pipeline::render(&bytes, &still.spec, OutputFormat::Webp, &Limits::default()).is_ok());
 }

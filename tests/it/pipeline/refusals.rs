@@ -50,8 +50,13 @@ fn every_bad_file_gets_its_error() {
             continue;
         }
         let name = entry["file"].as_str().unwrap_or_default();
-        let err = pipeline::render(&fixture(name), &p, OutputFormat::Jpeg, &Limits::default())
-            .expect_err(name);
+        let err = pipeline::render(
+            &fixture(name),
+            &p.spec,
+            OutputFormat::Jpeg,
+            &Limits::default(),
+        )
+        .expect_err(name);
         let ok = match name {
             "truncated.jpg" => err == PipelineError::Truncated,
             "empty.jpg" => err == PipelineError::Empty,
@@ -78,7 +83,7 @@ fn limits_are_enforced() {
         ..Limits::default()
     };
     assert!(matches!(
-        pipeline::render(&bytes, &p, OutputFormat::Jpeg, &small),
+        pipeline::render(&bytes, &p.spec, OutputFormat::Jpeg, &small),
         Err(PipelineError::InputTooLarge { .. })
     ));
     let few = Limits {
@@ -86,7 +91,7 @@ fn limits_are_enforced() {
         ..Limits::default()
     };
     assert!(matches!(
-        pipeline::render(&bytes, &p, OutputFormat::Jpeg, &few),
+        pipeline::render(&bytes, &p.spec, OutputFormat::Jpeg, &few),
         Err(PipelineError::TooManyPixels { .. })
     ));
     let big = preset("b", "width = 3000\nheight = 3000\nupscale = true");
@@ -95,7 +100,7 @@ fn limits_are_enforced() {
         ..Limits::default()
     };
     assert!(matches!(
-        pipeline::render(&bytes, &big, OutputFormat::Jpeg, &narrow),
+        pipeline::render(&bytes, &big.spec, OutputFormat::Jpeg, &narrow),
         Err(PipelineError::OutputTooLarge { .. })
     ));
     // A one-sided box on a very tall image: too tall either way it is turned.
@@ -105,7 +110,7 @@ fn limits_are_enforced() {
         ..Limits::default()
     };
     assert!(matches!(
-        pipeline::render(&fixture("HMD_Nokia_8.3_5G.jpg"), &wide, OutputFormat::Jpeg, &tall),
+        pipeline::render(&fixture("HMD_Nokia_8.3_5G.jpg"), &wide.spec, OutputFormat::Jpeg, &tall),
         Ok(r) if r.width == 3000
     ));
     let portrait = fixture("Landscape_6.jpg"); // stored 450x600, upright 600x450
@@ -116,7 +121,7 @@ fn limits_are_enforced() {
     };
     // As stored it would be 1400x1867 (too tall), upright it is 1400x1050: the check from
     // the header must not refuse what only the unturned image would exceed.
-    assert!(pipeline::render(&portrait, &p, OutputFormat::Jpeg, &limit).is_ok());
+    assert!(pipeline::render(&portrait, &p.spec, OutputFormat::Jpeg, &limit).is_ok());
 }
 
 #[test]
@@ -145,7 +150,7 @@ fn damaged_inputs_never_panic() {
         ] {
             let r = pipeline::render(
                 &bytes[..cut.min(bytes.len())],
-                &p,
+                &p.spec,
                 OutputFormat::Jpeg,
                 &Limits::default(),
             );
@@ -160,7 +165,7 @@ fn damaged_inputs_never_panic() {
             flipped[i] ^= 0x5A;
         }
         // Either an error or an image; a caught panic would show as an internal error.
-        let r = pipeline::render(&flipped, &p, OutputFormat::Jpeg, &Limits::default());
+        let r = pipeline::render(&flipped, &p.spec, OutputFormat::Jpeg, &Limits::default());
         assert!(
             !matches!(r, Err(PipelineError::Internal(_))),
             "{name} flipped: {r:?}"
@@ -202,7 +207,7 @@ fn mutated_inputs_never_panic() {
                 _ => d.insert(pos, next() as u8),
             }
         }
-        let r = pipeline::render(&d, &p, OutputFormat::Jpeg, &Limits::default());
+        let r = pipeline::render(&d, &p.spec, OutputFormat::Jpeg, &Limits::default());
         assert!(
             !matches!(r, Err(PipelineError::Internal(_))),
             "{} mutation {i}: {r:?}",

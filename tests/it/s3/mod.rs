@@ -21,7 +21,14 @@ mod costs;
 
 fn variant_key(prefix: &str, fixture_name: &str, preset: &str) -> String {
     let hash = ContentHash::of(&fixture(fixture_name));
-    let key = VariantKey::new("_variants", &hash, &shipped(preset), OutputFormat::Jpeg);
+    let preset = shipped(preset);
+    let key = VariantKey::new(
+        "_variants",
+        &hash,
+        &preset.name,
+        preset.fingerprint(),
+        "jpg",
+    );
     format!("{prefix}{key}")
 }
 
