@@ -8,6 +8,7 @@ mod files;
 mod gc;
 mod render;
 mod serve;
+mod show;
 mod store;
 mod url;
 pub(crate) mod usage;
@@ -20,7 +21,6 @@ use thumbkit::bench;
 use thumbkit::config::{InputLimitArgs, LimitArgs, PresetArgs, ServeArgs, Span, StoreArgs};
 
 use error::CliError;
-use files::read;
 use serve::serve;
 use store::{pregen, purge};
 
@@ -220,57 +220,10 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             path,
             ttl,
             signing_key,
-        } => {
-            let Some(signing_key) = signing_key else {
-                return Err(CliError::usage(
-                    "sign needs THUMBKIT_SIGNING_KEY (or --signing-key)".to_owned(),
-                ));
-            };
-            if !path.starts_with("/t/") {
-                return Err(CliError::usage(format!(
-                    "`{path}` is not a thumbnail path (/t/<preset>/<key>)"
-                )));
-            }
-            let signer = thumbkit::signing::Signer::parse(&signing_key).map_err(|reason| {
-                thumbkit::config::ConfigError::Invalid {
-                    setting: "THUMBKIT_SIGNING_KEY",
-                    reason,
-                }
-            })?;
-            println!(
-                "{}",
-                signer.sign(
-                    &path,
-                    thumbkit::signing::expiry(thumbkit::signing::now(), ttl.0)
-                )
-            );
-            Ok(())
-        }
+        } => url::sign(&path, ttl, signing_key),
         Command::Url(args) => url::run(*args),
-        Command::Presets { presets, json } => {
-            let presets = presets.load()?;
-            if json {
-                let listed: Vec<_> = presets.iter().map(|p| p.listed()).collect();
-                println!("{}", serde_json::Value::Array(listed));
-                return Ok(());
-            }
-            for p in presets.every() {
-                println!("{:<12} {}  {}", p.name, p.fingerprint(), p.summary());
-            }
-            Ok(())
-        }
-        Command::Inspect { file, limits } => {
-            let bytes = read(&file)?;
-            match thumbkit::pipeline::check(&bytes, &limits.limits()) {
-                Ok(report) => println!("{report}"),
-                // A file that is no image thumbkit reads is still inspected: it says so.
-                Err(e) if e.is_property_of_input() => {
-                    println!("format:      not an image thumbkit reads\nrenders:     no: {e}");
-                }
-                Err(source) => return Err(CliError::Input { path: file, source }),
-            }
-            Ok(())
-        }
+        Command::Presets { presets, json } => show::presets(&presets.load()?, json),
+        Command::Inspect { file, limits } => show::inspect(file, &limits.limits()),
         Command::Bench {
             args,
             presets,

@@ -1,5 +1,5 @@
-//! `thumbkit url`: the URL (or `srcset`) of a key's variant, pinned to a local copy's content
-//! and signed when asked, as a backend would hand it to a page.
+//! `thumbkit url` and `thumbkit sign`: the URL (or `srcset`) of a key's variant, pinned to a
+//! local copy's content and signed when asked, as a backend would hand it to a page.
 
 use std::path::PathBuf;
 
@@ -114,5 +114,28 @@ pub(crate) fn run(args: UrlArgs) -> Result<(), CliError> {
         ))
     })?;
     println!("{line}");
+    Ok(())
+}
+
+/// `thumbkit sign`: prints `path` signed with the first key, its `exp` rounded up like every
+/// signer's.
+pub(super) fn sign(path: &str, ttl: Span, signing_key: Option<String>) -> Result<(), CliError> {
+    let Some(signing_key) = signing_key else {
+        return Err(CliError::usage(
+            "sign needs THUMBKIT_SIGNING_KEY (or --signing-key)".to_owned(),
+        ));
+    };
+    if !path.starts_with("/t/") {
+        return Err(CliError::usage(format!(
+            "`{path}` is not a thumbnail path (/t/<preset>/<key>)"
+        )));
+    }
+    let signer =
+        Signer::parse(&signing_key).map_err(|reason| thumbkit::config::ConfigError::Invalid {
+            setting: "THUMBKIT_SIGNING_KEY",
+            reason,
+        })?;
+    let expires = thumbkit::signing::expiry(now(), ttl.0);
+    println!("{}", signer.sign(path, expires));
     Ok(())
 }
