@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::pipeline::Spec;
 use crate::pipeline::version::PIPELINE_VERSION;
 use crate::preset::error::PresetError;
-use crate::preset::file::{self, QualityFile};
+use crate::preset::file::{self, PresetFile, QualityFile};
 use crate::preset::steps::Steps;
 use crate::preset::terms::{
     Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
@@ -14,6 +14,7 @@ use crate::preset::terms::{
 use crate::preset::{MAX_PRESET_SIDE, Preset};
 
 /// What a preset asks of its output format, checked together.
+#[derive(Clone, Copy)]
 struct Output {
     format: FormatChoice,
     lossless: bool,
@@ -96,6 +97,106 @@ fn check_format(out: Output, path: &Path) -> Result<(), PresetError> {
     Ok(())
 }
 
+/// An error in `field` of the preset file at `path`.
+fn field(path: &Path, field: &'static str, reason: String) -> PresetError {
+    PresetError::Field {
+        path: path.to_owned(),
+        field,
+        reason,
+    }
+}
+
+/// A `width` or `height` as written: absent, or 1 to `MAX_PRESET_SIDE` pixels.
+fn side(path: &Path, name: &'static str, v: Option<i64>) -> Result<Option<u32>, PresetError> {
+    match v {
+        None => Ok(None),
+        Some(v) if (1..=i64::from(MAX_PRESET_SIDE)).contains(&v) => Ok(Some(v as u32)),
+        Some(v) => Err(field(
+            path,
+            name,
+            format!("must be between 1 and {MAX_PRESET_SIDE} pixels (got {v})"),
+        )),
+    }
+}
+
+/// `sizes` goes with a width ladder and is a media-condition list; client hints need steps.
+fn check_responsive(file: &PresetFile, steps: &Steps, path: &Path) -> Result<(), PresetError> {
+    if file.sizes.is_some() && !steps.by_width() {
+        let reason = "goes with a width ladder (`widths = [...]`)";
+        return Err(field(path, "sizes", reason.into()));
+    }
+    if let Some(sizes) = &file.sizes
+        && (sizes.trim().is_empty() || sizes.chars().any(|c| c.is_control() || c == '"'))
+    {
+        let reason = "must be a media-condition list such as \"(max-width: 600px) 100vw, 50vw\"";
+        return Err(field(path, "sizes", reason.into()));
+    }
+    if file.client_hints == Some(true) && *steps == Steps::One {
+        let reason = "needs steps to choose from (`densities` or `widths`)";
+        return Err(field(path, "client_hints", reason.into()));
+    }
+    Ok(())
+}
+
+/// What a render of the preset needs, checked: a box the fit can use, a gravity only for
+/// `cover`, and a format that can hold what the preset asks of it.
+fn spec_of(
+    file: &mut PresetFile,
+    width: Option<u32>,
+    height: Option<u32>,
+    path: &Path,
+) -> Result<Spec, PresetError> {
+    if width.is_none() && height.is_none() {
+        let reason = "a preset needs a width, a height, or both";
+        return Err(field(path, "width", reason.into()));
+    }
+    let fit = file.fit.unwrap_or(Fit::Inside);
+    if matches!(fit, Fit::Cover | Fit::Contain | Fit::Fill) && (width.is_none() || height.is_none())
+    {
+        let reason = format!("fit = \"{}\" needs both width and height", fit_name(fit));
+        return Err(field(
+            path,
+            if width.is_none() { "width" } else { "height" },
+            reason,
+        ));
+    }
+    if file.gravity.is_some() && fit != Fit::Cover {
+        let reason = format!(
+            "only applies to fit = \"cover\" (this preset has fit = \"{}\")",
+            fit_name(fit)
+        );
+        return Err(field(path, "gravity", reason));
+    }
+    let background = match file.background.as_deref() {
+        None => Colour::WHITE,
+        Some(s) => Colour::parse(s).map_err(|reason| field(path, "background", reason))?,
+    };
+    let out = Output {
+        format: file.format.unwrap_or(FormatChoice::Auto),
+        lossless: file.lossless.unwrap_or(false),
+        animation: file.animation.unwrap_or(Animation::FirstFrame),
+        fit,
+        background,
+    };
+    check_format(out, path)?;
+    Ok(Spec {
+        width,
+        height,
+        fit,
+        gravity: file.gravity.unwrap_or(Gravity::Centre),
+        format: out.format,
+        quality: quality_of(file.quality.take(), path)?,
+        lossless: out.lossless,
+        animation: out.animation,
+        background,
+        // `cover` and `fill` promise the box (a layout slot, a social card of a required
+        // size); `inside` and `contain` promise at most the box, so never enlarge unasked.
+        upscale: file
+            .upscale
+            .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
+    })
+}
+
 impl Preset {
     /// Parses and validates one preset from its TOML text; `path` is only used in errors.
     pub fn parse(name: &str, toml_text: &str, path: &Path) -> Result<Self, PresetError> {
@@ -103,112 +204,24 @@ impl Preset {
             path: path.to_owned(),
             reason,
         })?;
-        let file = file::read(toml_text, path)?;
-        let field = |field: &'static str, reason: String| PresetError::Field {
-            path: path.to_owned(),
-            field,
-            reason,
-        };
-        let side = |name: &'static str, v: Option<i64>| -> Result<Option<u32>, PresetError> {
-            match v {
-                None => Ok(None),
-                Some(v) if (1..=i64::from(MAX_PRESET_SIDE)).contains(&v) => Ok(Some(v as u32)),
-                Some(v) => Err(field(
-                    name,
-                    format!("must be between 1 and {MAX_PRESET_SIDE} pixels (got {v})"),
-                )),
-            }
-        };
-        let height = side("height", file.height)?;
-        let given_width = side("width", file.width)?;
-        let steps = Steps::parse(file.densities, file.widths, given_width, height)
-            .map_err(|(name, reason)| field(name, reason))?;
-        let width = given_width.or(steps.first_width());
-        if file.sizes.is_some() && !steps.by_width() {
-            return Err(field(
-                "sizes",
-                "goes with a width ladder (`widths = [...]`)".into(),
-            ));
-        }
-        if let Some(sizes) = &file.sizes
-            && (sizes.trim().is_empty() || sizes.chars().any(|c| c.is_control() || c == '"'))
-        {
-            return Err(field(
-                "sizes",
-                "must be a media-condition list such as \"(max-width: 600px) 100vw, 50vw\"".into(),
-            ));
-        }
-        let client_hints = file.client_hints.unwrap_or(false);
-        if client_hints && steps == Steps::One {
-            return Err(field(
-                "client_hints",
-                "needs steps to choose from (`densities` or `widths`)".into(),
-            ));
-        }
-        if width.is_none() && height.is_none() {
-            return Err(field(
-                "width",
-                "a preset needs a width, a height, or both".into(),
-            ));
-        }
-        let fit = file.fit.unwrap_or(Fit::Inside);
-        if matches!(fit, Fit::Cover | Fit::Contain | Fit::Fill)
-            && (width.is_none() || height.is_none())
-        {
-            return Err(field(
-                if width.is_none() { "width" } else { "height" },
-                format!("fit = \"{}\" needs both width and height", fit_name(fit)),
-            ));
-        }
-        if file.gravity.is_some() && fit != Fit::Cover {
-            return Err(field(
-                "gravity",
-                format!(
-                    "only applies to fit = \"cover\" (this preset has fit = \"{}\")",
-                    fit_name(fit)
-                ),
-            ));
-        }
-        let quality = quality_of(file.quality, path)?;
-        let format = file.format.unwrap_or(FormatChoice::Auto);
-        let lossless = file.lossless.unwrap_or(false);
-        let background = match file.background.as_deref() {
-            None => Colour::WHITE,
-            Some(s) => Colour::parse(s).map_err(|reason| field("background", reason))?,
-        };
-        let animation = file.animation.unwrap_or(Animation::FirstFrame);
-        check_format(
-            Output {
-                format,
-                lossless,
-                animation,
-                fit,
-                background,
-            },
-            path,
-        )?;
-        let spec = Spec {
-            width,
+        let mut file = file::read(toml_text, path)?;
+        let height = side(path, "height", file.height)?;
+        let given_width = side(path, "width", file.width)?;
+        let steps = Steps::parse(
+            file.densities.take(),
+            file.widths.take(),
+            given_width,
             height,
-            fit,
-            gravity: file.gravity.unwrap_or(Gravity::Centre),
-            format,
-            quality,
-            lossless,
-            animation,
-            background,
-            // `cover` and `fill` promise the box (a layout slot, a social card of a required
-            // size); `inside` and `contain` promise at most the box, so never enlarge unasked.
-            upscale: file
-                .upscale
-                .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
-        };
+        )
+        .map_err(|(name, reason)| field(path, name, reason))?;
+        check_responsive(&file, &steps, path)?;
+        let spec = spec_of(&mut file, given_width.or(steps.first_width()), height, path)?;
         let mut preset = Preset {
             name,
             spec,
             steps,
             sizes: file.sizes,
-            client_hints,
+            client_hints: file.client_hints.unwrap_or(false),
             // Relative to the preset's own folder, so a preset and its image move together.
             fallback: file
                 .fallback
