@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::http::caching::Caching;
 use crate::pipeline::PipelineError;
 use crate::service::ServiceError;
 
@@ -71,10 +72,6 @@ pub(crate) fn fallback_status(e: &ServiceError) -> Option<(StatusCode, &'static 
     }
 }
 
-/// How long a client or CDN may keep the refusal of an original that cannot be rendered
-/// (short: the original may be replaced under the same URL).
-const FAILURE_MAX_AGE: u32 = 60;
-
 /// The problem+json response for a thumbnail that cannot be served. A refusal that comes
 /// from the original's bytes may be cached briefly (`X-Cache: hit-failure` when it was
 /// answered from the remembered failure); every other error must not be.
@@ -86,8 +83,7 @@ pub(crate) fn thumbnail_problem(e: &ServiceError) -> Response {
         _ => (false, None),
     };
     let headers = response.headers_mut();
-    if cacheable && let Ok(v) = HeaderValue::from_str(&format!("public, max-age={FAILURE_MAX_AGE}"))
-    {
+    if cacheable && let Ok(v) = HeaderValue::from_str(&Caching::Refusal.header(0)) {
         headers.insert(header::CACHE_CONTROL, v);
     }
     if let Some(tier) = tier {
@@ -124,8 +120,8 @@ pub fn problem_response(status: StatusCode, title: &str, detail: &str) -> Respon
     (
         status,
         [
-            (header::CONTENT_TYPE, "application/problem+json"),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_TYPE, "application/problem+json".to_owned()),
+            (header::CACHE_CONTROL, Caching::Error.header(0)),
         ],
         body.to_string(),
     )

@@ -14,31 +14,14 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::http::auth::require_signature;
+use crate::http::caching::Caching;
 use crate::http::negotiate::accepts;
 use crate::http::ops::PresetName;
 use crate::http::problem::{fallback_status, thumbnail_problem};
 use crate::pipeline::OutputFormat;
 use crate::service::Thumbnails;
 use crate::service::fallback::Fallback;
-use crate::service::variants::Request;
-
-/// `max-age` of responses whose content is not pinned with `?v=`: short, because the
-/// original behind the key may be replaced.
-const UNPINNED_MAX_AGE: u64 = 60;
-
-/// `max-age` of a fallback image: short, so that no cache keeps it once the original is
-/// there (or fixed).
-const FALLBACK_MAX_AGE: u64 = 10;
-
-/// `stale-while-revalidate` of unpinned responses: a cache may serve its copy for this long
-/// while it revalidates in the background (the ETag makes that a cheap 304).
-const UNPINNED_STALE_WHILE_REVALIDATE: u64 = 86_400;
-
-/// `max-age` of memory hits served while the store cannot confirm the original.
-const STALE_MAX_AGE: u64 = 10;
-
-/// `max-age` of responses pinned to their content with `?v=`: a year (they never change).
-const PINNED_MAX_AGE: u64 = 31_536_000;
+use crate::service::variants::{Request, Served};
 
 /// The thumbnail route, behind the signature check when signing is on.
 pub fn routes(service: Arc<Thumbnails>) -> Router<Arc<Thumbnails>> {
@@ -187,30 +170,19 @@ async fn respond(
             return thumbnail_problem(&e);
         }
     };
-    let mut max_age = if served.pinned {
-        PINNED_MAX_AGE
-    } else {
-        UNPINNED_MAX_AGE
+    let signer = service.settings().signer.as_ref();
+    let caching = Caching::Thumbnail {
+        pinned: served.pinned,
+        stale: served.stale,
+        signed_until: signed_until.filter(|_| signer.is_some()),
     };
-    // A stale answer is good for a moment only: the store may come back with news.
-    if served.stale {
-        max_age = max_age.min(STALE_MAX_AGE);
-    }
-    // No cache may keep a signed URL's response past the signature's expiry.
-    if let (Some(_), Some(exp)) = (&service.settings().signer, signed_until) {
-        max_age = max_age.min(exp.saturating_sub(crate::signing::now()));
-    }
-    let signed = service.settings().signer.is_some() && signed_until.is_some();
-    let cache_control = if served.pinned {
-        format!("public, max-age={max_age}, immutable")
-    } else if served.stale || signed {
-        // Neither a stale answer nor a signed URL's may outlive its max-age.
-        format!("public, max-age={max_age}")
-    } else {
-        format!(
-            "public, max-age={max_age}, stale-while-revalidate={UNPINNED_STALE_WHILE_REVALIDATE}"
-        )
-    };
+    let download = matches!(query.download.as_deref(), Some("1" | "true"));
+    answer(served, caching, key, download)
+}
+
+/// A served thumbnail as a response: 200 with the variant, or 304 when the client's copy is
+/// current, with the validators and how long it may be kept.
+fn answer(served: Served, caching: Caching, key: &str, download: bool) -> Response {
     let mut out = HeaderMap::new();
     let mut set = |name: header::HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -222,7 +194,10 @@ async fn respond(
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified);
         set(header::LAST_MODIFIED, &httpdate::fmt_http_date(at));
     }
-    set(header::CACHE_CONTROL, &cache_control);
+    set(
+        header::CACHE_CONTROL,
+        &caching.header(crate::signing::now()),
+    );
     if served.varies {
         set(header::VARY, "Accept");
     }
@@ -243,7 +218,6 @@ async fn respond(
     };
     set(header::HeaderName::from_static("x-cache"), tier.as_str());
     set(header::CONTENT_TYPE, variant.format.mime());
-    let download = matches!(query.download.as_deref(), Some("1" | "true"));
     set(
         header::CONTENT_DISPOSITION,
         &disposition(key, variant.format, download),
@@ -286,7 +260,7 @@ fn fallback_response(
         header::CONTENT_TYPE,
         HeaderValue::from_static(variant.format.mime()),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={FALLBACK_MAX_AGE}")) {
+    if let Ok(v) = HeaderValue::from_str(&Caching::Fallback.header(crate::signing::now())) {
         out.insert(header::CACHE_CONTROL, v);
     }
     out.insert("x-thumbkit-fallback", HeaderValue::from_static(why));
