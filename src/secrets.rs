@@ -1,5 +1,58 @@
-//! Secrets kept out of every output (logs, errors, `--print-config`, `doctor`): the password
-//! a URL may carry (`http://user:pass@host/`) is shown as `****`.
+//! Secrets kept out of every output (logs, errors, `--print-config`, `doctor`, `Debug`): a
+//! [`Secret`] (the API token, signing keys, the peers' secret) never prints its value, and
+//! the password a URL may carry (`http://user:pass@host/`) is shown as `****`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A value that must never be shown: `Debug` and `Display` print `********`; only
+/// [`Secret::expose`] gives it, where it is used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that checks or uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("********")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
 
 /// `url` with the password of its user information, if any, replaced by `****`.
 pub fn redact_url(url: &str) -> String {
@@ -25,7 +78,15 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{Secret, redact_url};
+
+    #[test]
+    fn a_secret_never_prints_its_value() {
+        let s = Secret::new("hunter2-token");
+        let shown = format!("{s} {s:?} {:?}", Some(s.clone()));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(s.expose(), "hunter2-token");
+    }
 
     #[test]
     fn passwords_in_urls_are_masked_and_everything_else_kept() {

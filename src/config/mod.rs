@@ -23,6 +23,7 @@ pub use units::{AutoFormats, Size, Span};
 use crate::http::Options;
 use crate::http::cors::CorsOrigins;
 use crate::http::server::{ConnectionLimits, default_max_connections, default_max_per_client};
+use crate::secrets::Secret;
 use crate::service::Settings;
 use crate::signing::Signer;
 use crate::sns::SnsOptions;
@@ -74,7 +75,7 @@ pub struct ServeArgs {
     /// Signing keys (`,`-separated; the first signs, any verifies): `/t/...` then requires
     /// `exp` and `sig`, and manifests hand out signed URLs.
     #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
-    pub signing_key: Option<String>,
+    pub signing_key: Option<Secret>,
     /// How long an upload ticket's URL stays valid (at most 15m).
     #[arg(long, env = "THUMBKIT_UPLOAD_TTL", default_value_t = Span(Settings::default().upload_ttl))]
     pub upload_ttl: Span,
@@ -99,7 +100,7 @@ pub struct ServeArgs {
     pub pregenerate: Vec<String>,
     /// Bearer token every /v1/ route requires, reads included (a manifest hands out URLs).
     #[arg(long, env = "THUMBKIT_API_TOKEN", hide_env_values = true)]
-    pub api_token: Option<String>,
+    pub api_token: Option<Secret>,
     /// Accept API writes without a token on a non-loopback address (behind a trusted proxy).
     #[arg(long, env = "THUMBKIT_ALLOW_UNAUTHENTICATED_WRITES", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_unauthenticated_writes: bool,
@@ -227,7 +228,7 @@ impl ServeArgs {
             ("THUMBKIT_SIGNING_KEY", &self.signing_key),
         ] {
             let from_env = std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
-            if [given.clone(), from_env]
+            if [given.as_ref().map(|g| g.expose().to_owned()), from_env]
                 .iter()
                 .flatten()
                 .any(|v| v.split(',').all(|part| part.trim().is_empty()))
@@ -246,8 +247,8 @@ impl ServeArgs {
         }
         let signer = self
             .signing_key
-            .as_deref()
-            .map(Signer::parse)
+            .as_ref()
+            .map(|k| Signer::parse(k.expose()))
             .transpose()
             .map_err(|reason| ConfigError::Invalid {
                 setting: "THUMBKIT_SIGNING_KEY",

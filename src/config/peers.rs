@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use super::error::ConfigError;
 use super::units::Span;
 use crate::peers::{PeerConfig, PeerSecret, PeerSource, PeerUrl};
+use crate::secrets::Secret;
 
 /// How long a peer may take to answer, unless configured.
 pub const DEFAULT_PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -25,7 +26,7 @@ pub struct PeerArgs {
     pub self_url: Option<String>,
     /// The secret the peers share (at least 16 bytes); required with THUMBKIT_PEERS.
     #[arg(long, env = "THUMBKIT_PEER_SECRET", hide_env_values = true)]
-    pub peer_secret: Option<String>,
+    pub peer_secret: Option<Secret>,
     /// Longest a peer may take to answer before this instance renders the variant itself.
     #[arg(long, env = "THUMBKIT_PEER_TIMEOUT", default_value_t = Span(DEFAULT_PEER_TIMEOUT))]
     pub peer_timeout: Span,
@@ -42,14 +43,18 @@ impl PeerArgs {
         };
         let invalid = |setting, reason: String| ConfigError::Invalid { setting, reason };
         let source = PeerSource::parse(spec).map_err(|r| invalid("THUMBKIT_PEERS", r))?;
-        let secret = self.peer_secret.as_deref().ok_or_else(|| {
-            invalid(
+        let secret = self
+            .peer_secret
+            .as_ref()
+            .map(Secret::expose)
+            .ok_or_else(|| {
+                invalid(
                 "THUMBKIT_PEER_SECRET",
                 "required with THUMBKIT_PEERS: the peers' internal route answers only requests \
                  signed with it"
                     .into(),
             )
-        })?;
+            })?;
         let secret = PeerSecret::parse(secret).map_err(|r| invalid("THUMBKIT_PEER_SECRET", r))?;
         let me = match &self.self_url {
             Some(url) => PeerUrl::parse(url).map_err(|r| invalid("THUMBKIT_SELF", r))?,

@@ -34,13 +34,14 @@ use axum::middleware;
 
 use crate::http::problem::problem_response;
 use crate::http::server::ConnectionLimits;
+use crate::secrets::Secret;
 use crate::service::Thumbnails;
 
 /// HTTP settings that are not the service's.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Bearer token required by every `/v1/` route (`THUMBKIT_API_TOKEN`).
-    pub api_token: Option<String>,
+    pub api_token: Option<Secret>,
     /// Longest a client may take to send a request body (`THUMBKIT_BODY_TIMEOUT`).
     pub body_timeout: Duration,
     /// Timeouts and caps of connections.
@@ -85,7 +86,7 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
         ));
     }
     let api = api.route_layer(middleware::from_fn_with_state(
-        auth::digest(options.api_token.as_deref()),
+        auth::digest(options.api_token.as_ref().map(Secret::expose)),
         auth::require_token,
     ));
     let mut router = Router::new();

@@ -257,3 +257,39 @@ fn doctor_names_the_django_storages_variables_the_user_set() {
         "{store}"
     );
 }
+
+#[test]
+fn no_secret_shows_in_a_configuration_printed_for_debugging() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: thumbkit::config::ServeArgs,
+    }
+    let (token, key, peer) = (
+        "tok-3f9a1c77e2",
+        "key-8b21d04c5a-9e77f1",
+        "peer-secret-6e0f2b9d11aa",
+    );
+    let cli = <Cli as clap::Parser>::try_parse_from([
+        "serve",
+        "--api-token",
+        token,
+        "--signing-key",
+        key,
+        "--peers",
+        "http://127.0.0.1:18001,http://127.0.0.1:18002",
+        "--self",
+        "http://127.0.0.1:18001",
+        "--peer-secret",
+        peer,
+    ])
+    .unwrap();
+    let args = format!("{:?}", cli.serve);
+    let config = format!("{:?}", cli.serve.config().expect("a valid configuration"));
+    for shown in [&args, &config] {
+        for secret in [token, key, peer] {
+            assert!(!shown.contains(secret), "{secret} shows in {shown}");
+        }
+    }
+    assert!(config.contains("********"), "{config}");
+}
