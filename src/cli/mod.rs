@@ -124,7 +124,7 @@ pub(crate) enum Command {
         ttl: Span,
         /// Signing keys (the first signs).
         #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
-        signing_key: Option<String>,
+        signing_key: Option<thumbkit::secrets::Secret>,
     },
     /// Print a variant's URL, or a preset's `srcset`, pinned and signed on request.
     Url(Box<url::UrlArgs>),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use thumbkit::config::{PresetArgs, Span};
 use thumbkit::keys::{ContentHash, ObjectKey};
 use thumbkit::pipeline::{self, Limits};
+use thumbkit::secrets::Secret;
 use thumbkit::service::manifest::{StepVariant, srcset, variant_path, variant_url};
 use thumbkit::signing::{Signer, now};
 
@@ -36,7 +37,7 @@ pub(crate) struct UrlArgs {
     #[arg(long, default_value = "1h")]
     ttl: Span,
     #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
-    signing_key: Option<String>,
+    signing_key: Option<Secret>,
     /// Put before each path, e.g. `https://img.example.com` (default: THUMBKIT_PUBLIC_URL,
     /// else none).
     #[arg(long, env = "THUMBKIT_PUBLIC_URL", default_value = "")]
@@ -50,21 +51,20 @@ pub(crate) fn run(args: UrlArgs) -> Result<(), CliError> {
         .ok_or_else(|| CliError::usage(format!("no preset named `{}`", args.preset)))?;
     let key = ObjectKey::parse(&args.key)
         .map_err(|e| CliError::usage(format!("`{}` is not a usable key: {e}", args.key)))?;
-    let signer =
-        match (args.sign, &args.signing_key) {
-            (false, _) => None,
-            (true, Some(spec)) => Some(Signer::parse(spec).map_err(|reason| {
-                thumbkit::config::ConfigError::Invalid {
-                    setting: "THUMBKIT_SIGNING_KEY",
-                    reason,
-                }
-            })?),
-            (true, None) => {
-                return Err(CliError::usage(
-                    "--sign needs THUMBKIT_SIGNING_KEY (or --signing-key)".to_owned(),
-                ));
+    let signer = match (args.sign, &args.signing_key) {
+        (false, _) => None,
+        (true, Some(spec)) => Some(Signer::parse(spec.expose()).map_err(|reason| {
+            thumbkit::config::ConfigError::Invalid {
+                setting: "THUMBKIT_SIGNING_KEY",
+                reason,
             }
-        };
+        })?),
+        (true, None) => {
+            return Err(CliError::usage(
+                "--sign needs THUMBKIT_SIGNING_KEY (or --signing-key)".to_owned(),
+            ));
+        }
+    };
     let (hash, upright) = match &args.file {
         Some(path) => {
             let bytes = read(path)?;
@@ -119,7 +119,7 @@ pub(crate) fn run(args: UrlArgs) -> Result<(), CliError> {
 
 /// `thumbkit sign`: prints `path` signed with the first key, its `exp` rounded up like every
 /// signer's.
-pub(super) fn sign(path: &str, ttl: Span, signing_key: Option<String>) -> Result<(), CliError> {
+pub(super) fn sign(path: &str, ttl: Span, signing_key: Option<Secret>) -> Result<(), CliError> {
     let Some(signing_key) = signing_key else {
         return Err(CliError::usage(
             "sign needs THUMBKIT_SIGNING_KEY (or --signing-key)".to_owned(),
@@ -130,11 +130,12 @@ pub(super) fn sign(path: &str, ttl: Span, signing_key: Option<String>) -> Result
             "`{path}` is not a thumbnail path (/t/<preset>/<key>)"
         )));
     }
-    let signer =
-        Signer::parse(&signing_key).map_err(|reason| thumbkit::config::ConfigError::Invalid {
+    let signer = Signer::parse(signing_key.expose()).map_err(|reason| {
+        thumbkit::config::ConfigError::Invalid {
             setting: "THUMBKIT_SIGNING_KEY",
             reason,
-        })?;
+        }
+    })?;
     let expires = thumbkit::signing::expiry(now(), ttl.0);
     println!("{}", signer.sign(path, expires));
     Ok(())
