@@ -226,7 +226,7 @@ impl Thumbnails {
     /// it in the original's record so that it is computed once. `None` if that fails.
     async fn compute_placeholder(&self, key: &ObjectKey, original: &Original) -> Option<String> {
         let admitted = self.workers.admit(Patience::Wait).await.ok()?;
-        let bytes = self.originals.bytes(key, original).await.ok()?.ok()?;
+        let bytes = self.originals.fetch(key, original).await.ok()?.bytes()?;
         let limits = self.settings.limits;
         let blurhash = self
             .workers

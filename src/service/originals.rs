@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, Limits, PipelineError};
 use crate::service::error::ServiceError;
 use crate::service::records::{self, Failure, Record, UNREADABLE};
-pub use crate::service::records::{Original, Replaced};
+pub use crate::service::records::{Fetched, Original};
 use crate::service::render::{Patience, Workers};
 use crate::storage::{Kind, Storage, StoreError};
 
@@ -215,29 +215,21 @@ impl Originals {
         self.fresh.invalidate(key).await;
     }
 
-    /// The original's bytes for a render, as long as they are still the version `original`
-    /// describes.
-    pub async fn bytes(
+    /// The original's bytes for a render, saying whether they were just hashed to
+    /// `original`'s hash (those read to learn it: the render need not hash them again), or
+    /// that the original was replaced meanwhile.
+    pub async fn fetch(
         &self,
         key: &ObjectKey,
         original: &Original,
-    ) -> Result<Result<Bytes, Replaced>, ServiceError> {
-        Ok(self
-            .bytes_hashed(key, original)
-            .await?
-            .map(|(bytes, _)| bytes))
-    }
-
-    /// [`Self::bytes`], saying whether they were just hashed to `original`'s hash (those
-    /// read to learn it): the render need not hash them again.
-    pub async fn bytes_hashed(
-        &self,
-        key: &ObjectKey,
-        original: &Original,
-    ) -> Result<Result<(Bytes, bool), Replaced>, ServiceError> {
+    ) -> Result<Fetched, ServiceError> {
         let id = (key.clone(), original.record.etag.clone());
         if let Some((bytes, hash)) = self.downloaded.remove(&id).await {
-            return Ok(Ok((bytes, hash == original.hash)));
+            return Ok(if hash == original.hash {
+                Fetched::Hashed(bytes)
+            } else {
+                Fetched::Unchecked(bytes)
+            });
         }
         let object = self
             .storage
@@ -246,9 +238,9 @@ impl Originals {
             .ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
         if object.info.etag != original.record.etag {
             self.forget(key).await;
-            return Ok(Err(Replaced));
+            return Ok(Fetched::Replaced);
         }
-        Ok(Ok((object.bytes, false)))
+        Ok(Fetched::Unchecked(object.bytes))
     }
 
     async fn lookup(&self, key: &ObjectKey) -> Result<Original, ServiceError> {

@@ -21,7 +21,7 @@ use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::Preset;
 use crate::service::error::ServiceError;
 use crate::service::manifest::{Manifest, formats};
-use crate::service::originals::Original;
+use crate::service::originals::{Fetched, Original};
 use crate::service::records::HASH_METADATA;
 use crate::service::render::Patience;
 use crate::service::{MADE_METADATA, Made, Thumbnails, Variant};
@@ -180,13 +180,15 @@ impl Thumbnails {
             .collect();
         let chosen: Vec<Preset> = wanted.iter().map(|&i| presets[i].clone()).collect();
         let admitted = self.workers.admit(Patience::Wait).await?;
-        let (bytes, hashed) = match held {
+        let fetched = match held {
             // An upload's own bytes: its hash was just computed from them.
-            Some(bytes) => (bytes.clone(), true),
-            None => match self.originals.bytes_hashed(key, original).await? {
-                Ok(fetched) => fetched,
-                Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
-            },
+            Some(bytes) => Fetched::Hashed(bytes.clone()),
+            None => self.originals.fetch(key, original).await?,
+        };
+        let (bytes, hashed) = match fetched {
+            Fetched::Hashed(bytes) => (bytes, true),
+            Fetched::Unchecked(bytes) => (bytes, false),
+            Fetched::Replaced => return Err(ServiceError::Changed(key.to_string())),
         };
         let (limits, expected) = (self.settings.limits, original.hash.clone());
         let cost = pipeline::decode_cost(&bytes);

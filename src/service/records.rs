@@ -158,9 +158,27 @@ impl Original {
     }
 }
 
-/// The original's bytes changed between learning its hash and reading it for a render.
+/// An original's bytes as read for a render.
 #[derive(Debug)]
-pub struct Replaced;
+pub enum Fetched {
+    /// Just hashed (to learn the hash the render files its variant under): known to match.
+    Hashed(bytes::Bytes),
+    /// Read from the store as the version whose hash was learned: to be checked on the
+    /// render thread before a variant is filed under that hash.
+    Unchecked(bytes::Bytes),
+    /// The original changed between learning its hash and reading it.
+    Replaced,
+}
+
+impl Fetched {
+    /// The bytes, unless the original was replaced.
+    pub fn bytes(self) -> Option<bytes::Bytes> {
+        match self {
+            Fetched::Hashed(bytes) | Fetched::Unchecked(bytes) => Some(bytes),
+            Fetched::Replaced => None,
+        }
+    }
+}
 
 /// The writes that share `record` (of the original at `key`) with other instances: under the
 /// original's key and ETag (the shared record) and under its key alone (the index that lets

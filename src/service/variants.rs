@@ -9,15 +9,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Instant;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::keys::{ContentHash, ObjectKey};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, OutputFormat};
+use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::{FormatChoice, Preset};
 use crate::service::error::ServiceError;
-use crate::service::originals::Original;
+use crate::service::originals::{Fetched, Original};
 use crate::service::records::HASH_METADATA;
 use crate::service::render::{Patience, Pending};
 use crate::service::{MADE_METADATA, Made, Thumbnails, Variant};
@@ -99,12 +99,13 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
-/// What a render job answers: `None` when the bytes are not the content they were said to
-/// be, else the render and how long it took.
-type RenderJob = Option<(
-    Result<pipeline::Rendered, pipeline::PipelineError>,
-    std::time::Duration,
-)>;
+/// What a render worker made of an original's bytes.
+enum Rendered {
+    /// The render (or why the pipeline refused it), and how long it took.
+    Made(Result<pipeline::Rendered, PipelineError>, Duration),
+    /// The bytes are not the content they were said to be: nothing may be filed under it.
+    HashMismatch,
+}
 
 /// One variant to find or render: the original it comes from and what to make of it.
 #[derive(Clone, Copy)]
@@ -265,27 +266,23 @@ impl Thumbnails {
         } else {
             &self.memory
         };
-        let tier = AtomicU8::new(0);
+        // The tier this caller's computation reached (another caller's answers from memory).
+        let reached = OnceLock::new();
         let variant = cache
             .try_get_with(job.variant_key.as_str().to_owned(), async {
                 if let Some(owner) = &owner
                     && let Some(v) = self.ask_owner_for(owner, &job).await?
                 {
-                    tier.store(Tier::Peer as u8 + 1, Ordering::Relaxed);
+                    let _ = reached.set(Tier::Peer);
                     return Ok(Arc::new(v));
                 }
                 let (v, t) = self.fetch_or_render(&job).await?;
-                tier.store(t as u8 + 1, Ordering::Relaxed);
+                let _ = reached.set(t);
                 Ok::<_, ServiceError>(Arc::new(v))
             })
             .await
             .map_err(ServiceError::unshare)?;
-        let tier = match tier.load(Ordering::Relaxed) {
-            2 => Tier::Store,
-            3 => Tier::Miss,
-            4 => Tier::Peer,
-            _ => Tier::Memory,
-        };
+        let tier = reached.get().copied().unwrap_or(Tier::Memory);
         Ok((variant, tier))
     }
 
@@ -310,10 +307,11 @@ impl Thumbnails {
         }
         // A visitor is refused at once when the queue is full.
         let admitted = self.workers.admit(Patience::Refuse).await?;
-        let (bytes, hashed) = match self.originals.bytes_hashed(key, original).await? {
-            Ok(fetched) => fetched,
+        let (bytes, hashed) = match self.originals.fetch(key, original).await? {
+            Fetched::Hashed(bytes) => (bytes, true),
+            Fetched::Unchecked(bytes) => (bytes, false),
             // Never store new pixels under the old content's key.
-            Err(_replaced) => return Err(ServiceError::Changed(key.to_string())),
+            Fetched::Replaced => return Err(ServiceError::Changed(key.to_string())),
         };
         let preset_owned = preset.clone();
         let limits = self.settings.limits;
@@ -323,11 +321,11 @@ impl Thumbnails {
             // A variant is filed under the hash of the bytes it was rendered from, whatever
             // metadata or records claimed (unless these bytes were just hashed to learn it).
             if !hashed && ContentHash::of(&bytes) != expected {
-                return None;
+                return Rendered::HashMismatch;
             }
             let started = Instant::now();
             let out = pipeline::render(&bytes, &preset_owned.spec, format, &limits);
-            Some((out, started.elapsed()))
+            Rendered::Made(out, started.elapsed())
         });
         let pending = job.await?;
         let finished = if format == OutputFormat::Avif {
@@ -341,7 +339,7 @@ impl Thumbnails {
         } else {
             pending.wait().await
         };
-        let Some((rendered, took)) = finished? else {
+        let Rendered::Made(rendered, took) = finished? else {
             tracing::warn!(key = %key, claimed = %original.hash, "an original's recorded hash does not match its bytes; hashing it again");
             self.originals.distrust(key, original).await;
             return Err(ServiceError::Changed(key.to_string()));
@@ -370,14 +368,14 @@ impl Thumbnails {
 
     /// Finishes a render no request waits for any more, and keeps it like any other (in
     /// memory, then in the store).
-    fn finish_behind(&self, pending: Pending<RenderJob>, key: ObjectKey, hash: ContentHash) {
+    fn finish_behind(&self, pending: Pending<Rendered>, key: ObjectKey, hash: ContentHash) {
         let (memory, storage, metrics) = (
             self.cache_for(&key).clone(),
             self.storage.clone(),
             self.metrics.clone(),
         );
         self.writes.spawn(async move {
-            let Ok(Some((Ok(rendered), _))) = pending.wait().await else {
+            let Ok(Rendered::Made(Ok(rendered), _)) = pending.wait().await else {
                 return;
             };
             let bytes = bytes::Bytes::from(rendered.bytes);
