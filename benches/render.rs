@@ -10,7 +10,7 @@ use thumbkit::preset::Preset;
 
 fn task_a(c: &mut Criterion) {
     // As the `thumbkit` binary does at start (see src/runtime.rs).
-    thumbkit::runtime::tune_allocator();
+    thumbkit::process::tune_allocator();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let preset = Preset::load(&root.join("presets/thumb.toml")).expect("thumb preset");
     let limits = Limits::default();

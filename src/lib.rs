@@ -5,7 +5,7 @@
 //! a render) and handles uploads, pre-generation and events, [`storage`] holds originals and
 //! variants (a local directory or S3) under the names [`keys`] gives them, and [`pipeline`]
 //! turns an original's bytes into a variant of a [`preset`]. Beside them: [`metrics`],
-//! [`signing`] (signed URLs), [`sns`] (verifying SNS messages), [`runtime`] (allocator and
+//! [`signing`] (signed URLs), [`sns`] (verifying SNS messages), [`process`] (allocator and
 //! limits), [`pipeline::inspect`] (what a file carries) and [`bench`] (the pipeline against libvips).
 
 pub mod bench;
@@ -16,7 +16,7 @@ pub mod metrics;
 pub mod peers;
 pub mod pipeline;
 pub mod preset;
-pub mod runtime;
+pub mod process;
 pub mod secrets;
 pub mod service;
 pub mod signing;

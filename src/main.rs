@@ -7,7 +7,7 @@ use clap::{CommandFactory, FromArgMatches};
 mod cli;
 
 fn main() -> ExitCode {
-    thumbkit::runtime::tune_allocator();
+    thumbkit::process::tune_allocator();
     // Before the flags, whose defaults the environment (and so `.env`) can set.
     if let Some(e) = &thumbkit::config::env::load().dotenv_error {
         eprintln!("thumbkit: .env: {e}");

@@ -16,7 +16,7 @@ pub(crate) fn serve(
     matches: Option<&clap::ArgMatches>,
 ) -> Result<(), CliError> {
     // Before the configuration: the connection cap's default depends on the files limit.
-    thumbkit::runtime::raise_open_files_limit();
+    thumbkit::process::raise_open_files_limit();
     if args.print_config {
         if let (Some(sub), Some(matches)) = (command, matches) {
             print!("{}", report::render(&report::effective(sub, matches)));

@@ -43,7 +43,7 @@ fn route_of(path: &str) -> &'static str {
 /// The preset a thumbnail response was for, set by the handler for [`observe`] (only for
 /// presets that exist, so metric labels stay a closed set).
 #[derive(Debug, Clone)]
-pub struct PresetName(pub String);
+pub struct LoggedPreset(pub String);
 
 /// One log line and one count per request, with its preset, cache tier, status and duration.
 pub async fn observe(
@@ -81,7 +81,7 @@ pub async fn observe(
     };
     let preset = response
         .extensions()
-        .get::<PresetName>()
+        .get::<LoggedPreset>()
         .map_or("", |p| p.0.as_str());
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if path.starts_with("/t/") {

@@ -65,7 +65,7 @@ impl Default for ConnectionLimits {
 /// 1024, or fewer when the process may not open that many files (a quarter of the
 /// descriptors stay for the store, files and the listener).
 pub fn default_max_connections() -> usize {
-    let soft = crate::runtime::open_files_limit().unwrap_or(1024);
+    let soft = crate::process::open_files_limit().unwrap_or(1024);
     (soft - soft / 4).clamp(16, 1024) as usize
 }
 

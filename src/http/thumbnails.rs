@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::http::auth::require_signature;
 use crate::http::caching::Caching;
 use crate::http::negotiate::accepts;
-use crate::http::ops::PresetName;
+use crate::http::ops::LoggedPreset;
 use crate::http::problem::{fallback_status, thumbnail_problem};
 use crate::pipeline::OutputFormat;
 use crate::service::Thumbnails;
@@ -75,7 +75,7 @@ pub(crate) async fn thumbnail(
     let known = service
         .presets()
         .get(&preset)
-        .map(|p| PresetName(p.name.as_str().to_owned()));
+        .map(|p| LoggedPreset(p.name.as_str().to_owned()));
     // A preset that opts in to client hints picks its step for the plain URL from them.
     let hinted = service
         .presets()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::keys::KeyError;
 use crate::pipeline::PipelineError;
-use crate::service::render::WorkError;
+use crate::service::workers::WorkError;
 use crate::storage::StoreError;
 
 /// Why a thumbnail could not be served.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::pipeline::{self, Limits, OutputFormat};
-use crate::service::render::Patience;
+use crate::service::workers::Patience;
 use crate::service::{Thumbnails, Variant};
 
 /// A fallback image rendered for one preset and format.

@@ -13,7 +13,7 @@ use crate::preset::{FormatChoice, Preset};
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
 use crate::service::originals::Original;
-use crate::service::render::Patience;
+use crate::service::workers::Patience;
 use crate::signing::now;
 use crate::storage::Kind;
 

@@ -25,10 +25,10 @@ pub mod originals;
 pub mod peers;
 pub mod pregenerate;
 pub mod records;
-pub mod render;
 pub mod tickets;
 pub mod uploads;
 pub mod variants;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +46,7 @@ use crate::storage::{Storage, Store};
 pub use error::ServiceError;
 
 use originals::Originals;
-use render::{Admitted, Patience, Workers};
+use workers::{Admitted, Patience, Workers};
 
 /// A variant's bytes and what they are.
 #[derive(Debug)]

@@ -26,7 +26,7 @@ use crate::pipeline::{self, Limits, PipelineError};
 use crate::service::error::ServiceError;
 use crate::service::records::{self, Failure, Record, UNREADABLE};
 pub use crate::service::records::{Fetched, Original};
-use crate::service::render::{Patience, Workers};
+use crate::service::workers::{Patience, Workers};
 use crate::storage::{Kind, Storage, StoreError};
 
 /// How long bytes read to learn a hash are kept for the render that usually follows.

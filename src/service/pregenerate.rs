@@ -23,7 +23,7 @@ use crate::service::error::ServiceError;
 use crate::service::manifest::{Manifest, formats};
 use crate::service::originals::{Fetched, Original};
 use crate::service::records::HASH_METADATA;
-use crate::service::render::Patience;
+use crate::service::workers::Patience;
 use crate::service::{MADE_METADATA, Made, Thumbnails, Variant};
 use crate::storage::Kind;
 

@@ -19,7 +19,7 @@ use crate::preset::Preset;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
 use crate::service::manifest::Manifest;
-use crate::service::render::Patience;
+use crate::service::workers::Patience;
 use crate::signing::now;
 use crate::storage::Kind;
 

@@ -14,7 +14,7 @@ use crate::service::error::ServiceError;
 use crate::service::manifest::Manifest;
 use crate::service::originals::Original;
 use crate::service::records::Record;
-use crate::service::render::Admitted;
+use crate::service::workers::Admitted;
 use crate::storage::Kind;
 
 /// What a delete removed.

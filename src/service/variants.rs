@@ -19,7 +19,7 @@ use crate::preset::{FormatChoice, Preset};
 use crate::service::error::ServiceError;
 use crate::service::originals::{Fetched, Original};
 use crate::service::records::HASH_METADATA;
-use crate::service::render::{Patience, Pending};
+use crate::service::workers::{Patience, Pending};
 use crate::service::{MADE_METADATA, Made, Thumbnails, Variant};
 use crate::storage::{Kind, Storage};
 

@@ -260,7 +260,7 @@ fn the_architecture_page_names_what_is_in_the_tree() {
 }
 
 /// Helpers any layer above the pipeline may use; they use nothing but `secrets`.
-const UTILITIES: [&str; 5] = ["metrics", "secrets", "signing", "telemetry", "runtime"];
+const UTILITIES: [&str; 5] = ["metrics", "secrets", "signing", "telemetry", "process"];
 
 /// What each folder (or top-level file) of `src/` may import, besides the utilities where
 /// named: `cli -> startup -> config -> http -> service -> {storage, peers, pipeline,
@@ -307,7 +307,7 @@ const MAY_IMPORT: [(&str, &[&str], bool); 18] = [
     ("keys", &[], false),
     ("metrics", &[], false),
     ("secrets", &[], false),
-    ("runtime", &[], false),
+    ("process", &[], false),
     ("signing", &["secrets"], false),
     ("telemetry", &["secrets"], false),
     ("lib", &[], false),

@@ -2,7 +2,7 @@
 //! validation, BlurHash), behind one admission bound.
 //!
 //! Fixed threads are what bounds memory: each thread that allocates large buffers gets a
-//! glibc arena that keeps what it freed for reuse ([`crate::runtime`]), so work spread over
+//! glibc arena that keeps what it freed for reuse ([`crate::process`]), so work spread over
 //! tokio's blocking pool (up to 512 threads) grew one retained arena per thread it landed on.
 //! Here the number of threads that ever hold pixels is the number of workers, and at most
 //! `workers + queue` jobs (with their original's bytes) are admitted at a time.
