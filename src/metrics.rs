@@ -8,7 +8,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -59,98 +59,46 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Empty metrics, registered under the `thumbkit_` names.
+    #[rustfmt::skip] // a table: one metric, its name and its help per entry
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let renders = Family::<PresetLabels, Counter>::default();
+        let mut r = Registry::default();
         // 1 ms .. 33 s: a thumbnail takes ~10-50 ms; a huge original seconds.
-        let render_seconds: Family<PresetLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 16)));
-        let storage_requests = Family::<StorageLabels, Counter>::default();
-        let peer_requests = Family::<OutcomeLabels, Counter>::default();
-        let store_write_failures = Counter::default();
-        let store_write_retries = Counter::default();
-        let avif_fallbacks = Counter::default();
-        let stale_served = Counter::default();
-        let memory_cache_bytes = Gauge::default();
-        let memory_cache_entries = Gauge::default();
-        let pending_writes = Gauge::default();
-        registry.register(
-            "thumbkit_requests",
-            "Thumbnail requests by preset, HTTP status and cache tier",
-            requests.clone(),
-        );
-        registry.register(
-            "thumbkit_renders",
-            "Variants rendered (cache misses that ran the pipeline)",
-            renders.clone(),
-        );
-        registry.register(
-            "thumbkit_render_seconds",
-            "Time to render one variant on a worker",
-            render_seconds.clone(),
-        );
-        registry.register(
-            "thumbkit_storage_requests",
-            "Calls to the store (S3 or fs) by operation and what they were for",
-            storage_requests.clone(),
-        );
-        registry.register(
-            "thumbkit_peer_requests",
-            "Variants asked of their owning peer, by outcome (ok, unreachable, timeout, error, \
-             over_budget); every outcome but ok was answered by a render here",
-            peer_requests.clone(),
-        );
-        registry.register(
-            "thumbkit_store_write_failures",
-            "Rendered variants or records that could not be written to the store",
-            store_write_failures.clone(),
-        );
-        registry.register(
-            "thumbkit_store_write_retries",
-            "Writes behind a response tried again because the store was unreachable or overloaded",
-            store_write_retries.clone(),
-        );
-        registry.register(
-            "thumbkit_avif_fallbacks",
-            "Requests answered in the next format because an AVIF render outlasted its budget",
-            avif_fallbacks.clone(),
-        );
-        registry.register(
-            "thumbkit_stale_served",
-            "Memory hits served while the store could not confirm the original (stale-if-error)",
-            stale_served.clone(),
-        );
-        registry.register(
-            "thumbkit_memory_cache_bytes",
-            "Bytes of variants held in the memory tier",
-            memory_cache_bytes.clone(),
-        );
-        registry.register(
-            "thumbkit_memory_cache_entries",
-            "Variants held in the memory tier",
-            memory_cache_entries.clone(),
-        );
-        registry.register(
-            "thumbkit_pending_writes",
-            "Rendered variants still being written to the store",
-            pending_writes.clone(),
-        );
-        Self {
-            registry,
-            requests,
-            renders,
-            render_seconds,
-            storage_requests,
-            peer_requests,
-            store_write_failures,
-            store_write_retries,
-            avif_fallbacks,
-            stale_served,
-            memory_cache_bytes,
-            memory_cache_entries,
-            pending_writes,
-        }
+        let histogram: fn() -> Histogram = || Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        let metrics = Self {
+            requests: registered(&mut r, "thumbkit_requests",
+                "Thumbnail requests by preset, HTTP status and cache tier", Family::default()),
+            renders: registered(&mut r, "thumbkit_renders",
+                "Variants rendered (cache misses that ran the pipeline)", Family::default()),
+            render_seconds: registered(&mut r, "thumbkit_render_seconds",
+                "Time to render one variant on a worker", Family::new_with_constructor(histogram)),
+            storage_requests: registered(&mut r, "thumbkit_storage_requests",
+                "Calls to the store (S3 or fs) by operation and what they were for",
+                Family::default()),
+            peer_requests: registered(&mut r, "thumbkit_peer_requests",
+                "Variants asked of their owning peer, by outcome (ok, unreachable, timeout, \
+                 error, over_budget); every outcome but ok was answered by a render here",
+                Family::default()),
+            store_write_failures: registered(&mut r, "thumbkit_store_write_failures",
+                "Rendered variants or records that could not be written to the store",
+                Counter::default()),
+            store_write_retries: registered(&mut r, "thumbkit_store_write_retries",
+                "Writes behind a response tried again because the store was unreachable or \
+                 overloaded", Counter::default()),
+            avif_fallbacks: registered(&mut r, "thumbkit_avif_fallbacks",
+                "Requests answered in the next format because an AVIF render outlasted its \
+                 budget", Counter::default()),
+            stale_served: registered(&mut r, "thumbkit_stale_served",
+                "Memory hits served while the store could not confirm the original \
+                 (stale-if-error)", Counter::default()),
+            memory_cache_bytes: registered(&mut r, "thumbkit_memory_cache_bytes",
+                "Bytes of variants held in the memory tier", Gauge::default()),
+            memory_cache_entries: registered(&mut r, "thumbkit_memory_cache_entries",
+                "Variants held in the memory tier", Gauge::default()),
+            pending_writes: registered(&mut r, "thumbkit_pending_writes",
+                "Rendered variants still being written to the store", Gauge::default()),
+            registry: Registry::default(),
+        };
+        Self { registry: r, ..metrics }
     }
 
     /// Counts one thumbnail request (`preset` empty when it named no known preset).
@@ -222,4 +170,10 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+/// `metric`, registered in `registry` under `name` with `help`.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
