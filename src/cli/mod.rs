@@ -241,12 +241,21 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             preset,
             out_dir,
             files,
-        } => {
-            let (presets, limits) = (presets.load()?, limits.limits());
-            let preset = presets
-                .get(&preset)
-                .ok_or_else(|| CliError::usage(format!("no preset named `{preset}`")))?;
-            bench::worker(preset, &limits, &out_dir, &files).map_err(CliError::Bench)
-        }
+        } => bench_worker(&presets, limits, &preset, &out_dir, &files),
     }
+}
+
+/// One worker of `thumbkit bench`: renders `files` with `preset` into `out_dir`.
+fn bench_worker(
+    presets: &PresetArgs,
+    limits: LimitArgs,
+    preset: &str,
+    out_dir: &std::path::Path,
+    files: &[PathBuf],
+) -> Result<(), CliError> {
+    let presets = presets.load()?;
+    let preset = presets
+        .get(preset)
+        .ok_or_else(|| CliError::usage(format!("no preset named `{preset}`")))?;
+    bench::worker(preset, &limits.limits(), out_dir, files).map_err(CliError::Bench)
 }

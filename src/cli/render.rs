@@ -1,7 +1,7 @@
 //! `thumbkit render`: one image through one preset, written where `-o` says (or beside it),
 //! in the format the preset, `-f` and the output's extension agree on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use thumbkit::pipeline::{self, OutputFormat};
@@ -36,34 +36,7 @@ pub(crate) fn run(
         source,
     };
     let source = pipeline::probe(&bytes, &limits).map_err(unrenderable)?;
-    let flag = match &format {
-        Some(f) => Some(OutputFormat::parse(f).ok_or_else(|| {
-            CliError::usage(format!(
-                "unknown format `{f}` (use jpeg, png, webp or avif)"
-            ))
-        })?),
-        None => None,
-    };
-    // The output's extension names a format too: never write one under another's name.
-    let named = match output.as_deref().and_then(|o| o.extension()) {
-        Some(ext) => {
-            let ext = ext.to_string_lossy();
-            Some(OutputFormat::parse(&ext).ok_or_else(|| {
-                CliError::usage(format!(
-                    "cannot write a `.{ext}` file: thumbkit writes .jpg, .png or .webp"
-                ))
-            })?)
-        }
-        None => None,
-    };
-    let requested = match (flag, named) {
-        (Some(f), Some(n)) if f != n => {
-            return Err(CliError::usage(format!(
-                "-f {f} does not match the output's extension ({n})"
-            )));
-        }
-        (f, n) => f.or(n),
-    };
+    let requested = requested_format(format.as_deref(), output.as_deref())?;
     let out_format = match (preset.spec.format, requested) {
         (FormatChoice::Auto | FormatChoice::Source, Some(f)) => f,
         (choice, requested) => {
@@ -100,4 +73,37 @@ pub(crate) fn run(
         elapsed.as_secs_f64() * 1e3
     );
     Ok(())
+}
+
+/// The format `-f` and the output's extension ask for, if any; refused when they disagree
+/// or name a format thumbkit does not write (never one format under another's name).
+fn requested_format(
+    flag: Option<&str>,
+    output: Option<&Path>,
+) -> Result<Option<OutputFormat>, CliError> {
+    let flag = match flag {
+        Some(f) => Some(OutputFormat::parse(f).ok_or_else(|| {
+            CliError::usage(format!(
+                "unknown format `{f}` (use jpeg, png, webp or avif)"
+            ))
+        })?),
+        None => None,
+    };
+    let named = match output.and_then(|o| o.extension()) {
+        Some(ext) => {
+            let ext = ext.to_string_lossy();
+            Some(OutputFormat::parse(&ext).ok_or_else(|| {
+                CliError::usage(format!(
+                    "cannot write a `.{ext}` file: thumbkit writes .jpg, .png or .webp"
+                ))
+            })?)
+        }
+        None => None,
+    };
+    match (flag, named) {
+        (Some(f), Some(n)) if f != n => Err(CliError::usage(format!(
+            "-f {f} does not match the output's extension ({n})"
+        ))),
+        (f, n) => Ok(f.or(n)),
+    }
 }
