@@ -15,6 +15,18 @@ pub struct Rect {
     pub height: f64,
 }
 
+impl Rect {
+    /// All of a `width` x `height` source.
+    pub fn whole(width: u32, height: u32) -> Self {
+        Self {
+            left: 0.0,
+            top: 0.0,
+            width: f64::from(width),
+            height: f64::from(height),
+        }
+    }
+}
+
 /// What to do with an upright source of a given size.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plan {
@@ -44,52 +56,14 @@ fn at_least_one(v: f64) -> u32 {
 
 /// Plans the output for an upright source of `width` x `height` pixels.
 pub fn plan(width: u32, height: u32, spec: &Spec) -> Plan {
-    let (sw, sh) = (f64::from(width), f64::from(height));
-    let whole = Rect {
-        left: 0.0,
-        top: 0.0,
-        width: sw,
-        height: sh,
-    };
-    let cap = |scale: f64| {
-        if spec.upscale { scale } else { scale.min(1.0) }
-    };
     let simple = |resized: (u32, u32)| Plan {
-        source: whole,
+        source: Rect::whole(width, height),
         resized,
         canvas: resized,
         offset: (0, 0),
     };
     match (spec.fit, spec.width, spec.height) {
-        (Fit::Inside | Fit::Contain, w, h) => {
-            let sx = w.map(|w| f64::from(w) / sw);
-            let sy = h.map(|h| f64::from(h) / sh);
-            let scale = cap(match (sx, sy) {
-                (Some(x), Some(y)) => x.min(y),
-                (Some(x), None) => x,
-                (None, Some(y)) => y,
-                (None, None) => 1.0,
-            });
-            // Round from the box side that binds, so the output meets the box exactly.
-            let rw = match (w, sx) {
-                (Some(w), Some(x)) if x <= scale => w,
-                _ => at_least_one(sw * scale),
-            };
-            let rh = match (h, sy) {
-                (Some(h), Some(y)) if y <= scale => h,
-                _ => at_least_one(sh * scale),
-            };
-            if spec.fit == Fit::Inside {
-                return simple((rw, rh));
-            }
-            let (cw, ch) = (w.unwrap_or(rw).max(rw), h.unwrap_or(rh).max(rh));
-            Plan {
-                source: whole,
-                resized: (rw, rh),
-                canvas: (cw, ch),
-                offset: ((cw - rw) / 2, (ch - rh) / 2),
-            }
-        }
+        (Fit::Inside | Fit::Contain, w, h) => within(width, height, w, h, spec),
         (Fit::Fill, w, h) => {
             let w = w.unwrap_or(width);
             let h = h.unwrap_or(height);
@@ -99,37 +73,72 @@ pub fn plan(width: u32, height: u32, spec: &Spec) -> Plan {
                 simple((w.min(width), h.min(height)))
             }
         }
-        (Fit::Cover, w, h) => {
-            let (bw, bh) = (
-                f64::from(w.unwrap_or(width)),
-                f64::from(h.unwrap_or(height)),
-            );
-            // The largest part of the source with the box's aspect ratio.
-            let (cw, ch) = if sw / sh > bw / bh {
-                (sh * bw / bh, sh)
-            } else {
-                (sw, sw * bh / bw)
-            };
-            let (ax, ay) = spec.gravity.anchor();
-            let source = Rect {
-                left: (sw - cw) * ax,
-                top: (sh - ch) * ay,
-                width: cw,
-                height: ch,
-            };
-            let resized = if spec.upscale || cw >= bw {
-                (bw as u32, bh as u32)
-            } else {
-                // Never enlarge: keep the aspect ratio at the source's own resolution.
-                (at_least_one(cw), at_least_one(ch))
-            };
-            Plan {
-                source,
-                resized,
-                canvas: resized,
-                offset: (0, 0),
-            }
-        }
+        (Fit::Cover, w, h) => cover(width, height, w.unwrap_or(width), h.unwrap_or(height), spec),
+    }
+}
+
+/// `inside` and `contain`: the whole source scaled to fit the box (never enlarged unless
+/// the spec upscales); `contain` pads it to the box, centred.
+fn within(width: u32, height: u32, w: Option<u32>, h: Option<u32>, spec: &Spec) -> Plan {
+    let (sw, sh) = (f64::from(width), f64::from(height));
+    let sx = w.map(|w| f64::from(w) / sw);
+    let sy = h.map(|h| f64::from(h) / sh);
+    let scale = match (sx, sy) {
+        (Some(x), Some(y)) => x.min(y),
+        (Some(x), None) => x,
+        (None, Some(y)) => y,
+        (None, None) => 1.0,
+    };
+    let scale = if spec.upscale { scale } else { scale.min(1.0) };
+    // Round from the box side that binds, so the output meets the box exactly.
+    let rw = match (w, sx) {
+        (Some(w), Some(x)) if x <= scale => w,
+        _ => at_least_one(sw * scale),
+    };
+    let rh = match (h, sy) {
+        (Some(h), Some(y)) if y <= scale => h,
+        _ => at_least_one(sh * scale),
+    };
+    let (cw, ch) = match spec.fit {
+        Fit::Contain => (w.unwrap_or(rw).max(rw), h.unwrap_or(rh).max(rh)),
+        _ => (rw, rh),
+    };
+    Plan {
+        source: Rect::whole(width, height),
+        resized: (rw, rh),
+        canvas: (cw, ch),
+        offset: ((cw - rw) / 2, (ch - rh) / 2),
+    }
+}
+
+/// `cover`: the largest part of the source with the box's aspect ratio, placed by gravity,
+/// scaled to the box (or kept at its own resolution when the spec does not upscale).
+fn cover(width: u32, height: u32, box_w: u32, box_h: u32, spec: &Spec) -> Plan {
+    let (sw, sh) = (f64::from(width), f64::from(height));
+    let (bw, bh) = (f64::from(box_w), f64::from(box_h));
+    let (cw, ch) = if sw / sh > bw / bh {
+        (sh * bw / bh, sh)
+    } else {
+        (sw, sw * bh / bw)
+    };
+    let (ax, ay) = spec.gravity.anchor();
+    let source = Rect {
+        left: (sw - cw) * ax,
+        top: (sh - ch) * ay,
+        width: cw,
+        height: ch,
+    };
+    let resized = if spec.upscale || cw >= bw {
+        (box_w, box_h)
+    } else {
+        // Never enlarge: keep the aspect ratio at the source's own resolution.
+        (at_least_one(cw), at_least_one(ch))
+    };
+    Plan {
+        source,
+        resized,
+        canvas: resized,
+        offset: (0, 0),
     }
 }
 
