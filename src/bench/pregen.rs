@@ -47,38 +47,17 @@ pub fn run(
                     .map(move |f| (i, f))
             })
             .collect();
-        let (mut one_large, mut alone, mut batched) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut composing, mut modern) = (Vec::new(), Vec::new());
+        let mut times = Times::default();
         for _ in 0..rounds.max(1) {
-            let t = Instant::now();
-            pipeline::render(&bytes, &large.spec, OutputFormat::Jpeg, limits)
-                .map_err(|e| e.to_string())?;
-            one_large.push(ms(t));
-            let t = Instant::now();
-            for &(i, f) in &wanted {
-                pipeline::render(&bytes, &all[i].spec, f, limits).map_err(|e| e.to_string())?;
-            }
-            alone.push(ms(t));
-            let t = Instant::now();
-            let composed = batch::compose_all(
-                &bytes,
-                &all.iter().map(|p| &p.spec).collect::<Vec<_>>(),
-                limits,
-            )
-            .map_err(|e| e.to_string())?;
-            composing.push(ms(t));
-            let mut modern_ms = 0.0;
-            for &(i, f) in &wanted {
-                let c = composed[i].as_ref().map_err(|e| e.to_string())?;
-                let e = Instant::now();
-                c.encode(f).map_err(|e| e.to_string())?;
-                if OutputFormat::MODERN.contains(&f) {
-                    modern_ms += ms(e);
-                }
-            }
-            batched.push(ms(t));
-            modern.push(modern_ms);
+            times.round(&bytes, large, &all, &wanted, limits)?;
         }
+        let Times {
+            one_large,
+            alone,
+            batched,
+            composing,
+            modern,
+        } = times;
         let (l, a, b) = (median(&one_large), median(&alone), median(&batched));
         let name = image
             .file_name()
@@ -98,4 +77,53 @@ pub fn run(
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+/// Each round's milliseconds: one `large`, every variant alone, every variant from one
+/// decode, of which composing and of which WebP and AVIF encoding.
+#[derive(Default)]
+struct Times {
+    one_large: Vec<f64>,
+    alone: Vec<f64>,
+    batched: Vec<f64>,
+    composing: Vec<f64>,
+    modern: Vec<f64>,
+}
+
+impl Times {
+    /// Times one round of the three ways.
+    fn round(
+        &mut self,
+        bytes: &[u8],
+        large: &Preset,
+        all: &[&Preset],
+        wanted: &[(usize, OutputFormat)],
+        limits: &Limits,
+    ) -> Result<(), String> {
+        let t = Instant::now();
+        pipeline::render(bytes, &large.spec, OutputFormat::Jpeg, limits)
+            .map_err(|e| e.to_string())?;
+        self.one_large.push(ms(t));
+        let t = Instant::now();
+        for &(i, f) in wanted {
+            pipeline::render(bytes, &all[i].spec, f, limits).map_err(|e| e.to_string())?;
+        }
+        self.alone.push(ms(t));
+        let t = Instant::now();
+        let specs: Vec<_> = all.iter().map(|p| &p.spec).collect();
+        let composed = batch::compose_all(bytes, &specs, limits).map_err(|e| e.to_string())?;
+        self.composing.push(ms(t));
+        let mut modern_ms = 0.0;
+        for &(i, f) in wanted {
+            let c = composed[i].as_ref().map_err(|e| e.to_string())?;
+            let e = Instant::now();
+            c.encode(f).map_err(|e| e.to_string())?;
+            if OutputFormat::MODERN.contains(&f) {
+                modern_ms += ms(e);
+            }
+        }
+        self.batched.push(ms(t));
+        self.modern.push(modern_ms);
+        Ok(())
+    }
 }
