@@ -251,11 +251,9 @@ async fn store(config: &StoreConfig, report: &mut Report) {
 /// needs them (variants written and read, a bucket listed, purges).
 async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Report) {
     let folder = format!("{}/_doctor/", config.layout.prefix());
-    let nonce = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let Ok(key) = ObjectKey::parse(&format!("{folder}probe-{}-{nonce}", std::process::id())) else {
+    // A fresh name from the CSPRNG, so concurrent doctors never touch each other's probe.
+    let nonce = thumbkit::signing::random_hex(16);
+    let Ok(key) = ObjectKey::parse(&format!("{folder}probe-{nonce}")) else {
         report.fail(
             "permissions",
             "no probe key",
@@ -264,20 +262,11 @@ async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Repor
         return;
     };
     let body = Bytes::from(format!("thumbkit doctor {nonce}\n"));
-    let need = |action: &str, on: &str| match &config.spec {
-        StorageSpec::S3(l) => format!(
-            "grant {action} on arn:aws:s3:::{}{on} (deploy/iam-policy.json)",
-            l.bucket()
-        ),
-        StorageSpec::Fs(root) => format!(
-            "let thumbkit's user write to {}",
-            root.join(config.layout.prefix()).display()
-        ),
-    };
-    let prefixed = |rest: &str| match &config.spec {
-        StorageSpec::S3(l) => format!("/{}{}{rest}", l.prefix(), config.layout.prefix()),
-        StorageSpec::Fs(_) => String::new(),
-    };
+    let grants = Grants(config);
+    let (need, prefixed) = (
+        |a: &str, on: &str| grants.need(a, on),
+        |r: &str| grants.prefixed(r),
+    );
     let t = config.timeout;
     let timed = |r: Result<Result<(), String>, tokio::time::error::Elapsed>| {
         r.unwrap_or_else(|_| Err(format!("no answer within {t:?}")))
@@ -330,6 +319,33 @@ async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Repor
             format!("{e} (the probe {key} is left behind)"),
             need("s3:DeleteObject", &prefixed("/*")),
         ),
+    }
+}
+
+/// What to grant, in the words of the user's store.
+struct Grants<'a>(&'a StoreConfig);
+
+impl Grants<'_> {
+    /// "grant `action` on the bucket's `on`" (S3), or the folder to make writable (fs).
+    fn need(&self, action: &str, on: &str) -> String {
+        match &self.0.spec {
+            StorageSpec::S3(l) => format!(
+                "grant {action} on arn:aws:s3:::{}{on} (deploy/iam-policy.json)",
+                l.bucket()
+            ),
+            StorageSpec::Fs(root) => format!(
+                "let thumbkit's user write to {}",
+                root.join(self.0.layout.prefix()).display()
+            ),
+        }
+    }
+
+    /// `rest` under the store's prefix and thumbkit's folder (S3), for an ARN.
+    fn prefixed(&self, rest: &str) -> String {
+        match &self.0.spec {
+            StorageSpec::S3(l) => format!("/{}{}{rest}", l.prefix(), self.0.layout.prefix()),
+            StorageSpec::Fs(_) => String::new(),
+        }
     }
 }
 
