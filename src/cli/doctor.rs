@@ -152,10 +152,11 @@ fn secrets(args: &ServeArgs, report: &mut Report) {
 
 fn memory(args: &ServeArgs, report: &mut Report) {
     let workers = args
+        .service
         .render_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
         .max(1) as u64;
-    let need = args.memory_cache.0 + workers * PER_WORKER + BASE_BYTES;
+    let need = args.service.memory_cache.0 + workers * PER_WORKER + BASE_BYTES;
     let Some((limit, source)) = memory_limit() else {
         report.ok(
             "memory",
@@ -165,7 +166,7 @@ fn memory(args: &ServeArgs, report: &mut Report) {
     };
     let what = format!(
         "cache {} + {workers} workers x {} decode budget + {} base = {} of {} ({source})",
-        mib(args.memory_cache.0),
+        mib(args.service.memory_cache.0),
         mib(PER_WORKER),
         mib(BASE_BYTES),
         mib(need),
