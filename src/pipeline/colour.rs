@@ -128,28 +128,9 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
         Decoded::Cmyk {
             width,
             height,
-            mut data,
+            data,
             inverted,
-        } => {
-            if inverted {
-                data.iter_mut().for_each(|v| *v = 255 - *v);
-            }
-            let default = || transform(DEFAULT_CMYK_PROFILE, Layout::Rgba, Layout::Rgb);
-            let executor = match (icc, space) {
-                (Some(icc), Some(DataColorSpace::Cmyk)) => {
-                    transform(icc, Layout::Rgba, Layout::Rgb).or_else(default)
-                }
-                _ => default(),
-            }
-            .ok_or_else(|| PipelineError::Internal("no usable CMYK profile".into()))?;
-            let mut rgb = vec![0u8; width as usize * height as usize * 3];
-            executor
-                .transform(&data, &mut rgb)
-                .map_err(|e| PipelineError::Internal(format!("CMYK conversion: {e}")))?;
-            let img = RgbImage::from_raw(width, height, rgb)
-                .ok_or_else(|| PipelineError::Internal("CMYK buffer size".into()))?;
-            Ok(DynamicImage::ImageRgb8(img))
-        }
+        } => cmyk_to_srgb(width, height, data, inverted, icc, space),
         Decoded::Image(img) => {
             let is_gray = matches!(
                 img,
@@ -158,66 +139,94 @@ pub fn to_srgb(decoded: Decoded, icc: Option<&[u8]>) -> Result<DynamicImage, Pip
                     | DynamicImage::ImageLumaA8(_)
                     | DynamicImage::ImageLumaA16(_)
             );
-            let alpha = img.color().has_alpha();
-            let p = match (icc, space) {
+            let profile = match (icc, space) {
                 (Some(p), Some(DataColorSpace::Rgb)) if !is_gray => Some(p),
                 (Some(p), Some(DataColorSpace::Gray)) if is_gray => Some(p),
                 _ => None,
             };
-            let (width, height) = (img.width(), img.height());
-            let Some(p) = p else {
+            Ok(match profile {
+                Some(p) => with_profile(img, is_gray, p),
                 // 8-bit grey stays one channel until the resize has made it small: a
                 // 49-megapixel grey PNG is 49 MB, where its RGB copy would add 147 more.
-                if let DynamicImage::ImageLuma8(_) = img {
-                    return Ok(img);
-                }
-                return Ok(if alpha {
-                    DynamicImage::ImageRgba8(img.into_rgba8())
-                } else {
-                    DynamicImage::ImageRgb8(img.into_rgb8())
-                });
-            };
-            let n = width as usize * height as usize;
-            // A transform that fails leaves the pixels as they are (treated as sRGB).
-            let converted = match (is_gray, alpha) {
-                (true, false) => {
-                    let src = img.into_luma8();
-                    run(transform(p, Layout::Gray, Layout::Rgb), src.as_raw(), n * 3)
-                        .and_then(|out| RgbImage::from_raw(width, height, out))
-                        .unwrap_or_else(|| DynamicImage::ImageLuma8(src).into_rgb8())
-                        .into()
-                }
-                (true, true) => {
-                    let src = img.into_luma_alpha8();
-                    run(
-                        transform(p, Layout::GrayAlpha, Layout::Rgba),
-                        src.as_raw(),
-                        n * 4,
-                    )
-                    .and_then(|out| RgbaImage::from_raw(width, height, out))
-                    .unwrap_or_else(|| DynamicImage::ImageLumaA8(src).into_rgba8())
-                    .into()
-                }
-                (false, false) => {
-                    let src = img.into_rgb8();
-                    run(transform(p, Layout::Rgb, Layout::Rgb), src.as_raw(), n * 3)
-                        .and_then(|out| RgbImage::from_raw(width, height, out))
-                        .unwrap_or(src)
-                        .into()
-                }
-                (false, true) => {
-                    let src = img.into_rgba8();
-                    run(
-                        transform(p, Layout::Rgba, Layout::Rgba),
-                        src.as_raw(),
-                        n * 4,
-                    )
-                    .and_then(|out| RgbaImage::from_raw(width, height, out))
-                    .unwrap_or(src)
-                    .into()
-                }
-            };
-            Ok(converted)
+                None if matches!(img, DynamicImage::ImageLuma8(_)) => img,
+                None if img.color().has_alpha() => DynamicImage::ImageRgba8(img.into_rgba8()),
+                None => DynamicImage::ImageRgb8(img.into_rgb8()),
+            })
+        }
+    }
+}
+
+/// CMYK (Adobe-inverted or not) to RGB through its own profile, else the default press
+/// profile.
+fn cmyk_to_srgb(
+    width: u32,
+    height: u32,
+    mut data: Vec<u8>,
+    inverted: bool,
+    icc: Option<&[u8]>,
+    space: Option<DataColorSpace>,
+) -> Result<DynamicImage, PipelineError> {
+    if inverted {
+        data.iter_mut().for_each(|v| *v = 255 - *v);
+    }
+    let default = || transform(DEFAULT_CMYK_PROFILE, Layout::Rgba, Layout::Rgb);
+    let executor = match (icc, space) {
+        (Some(icc), Some(DataColorSpace::Cmyk)) => {
+            transform(icc, Layout::Rgba, Layout::Rgb).or_else(default)
+        }
+        _ => default(),
+    }
+    .ok_or_else(|| PipelineError::Internal("no usable CMYK profile".into()))?;
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    executor
+        .transform(&data, &mut rgb)
+        .map_err(|e| PipelineError::Internal(format!("CMYK conversion: {e}")))?;
+    let img = RgbImage::from_raw(width, height, rgb)
+        .ok_or_else(|| PipelineError::Internal("CMYK buffer size".into()))?;
+    Ok(DynamicImage::ImageRgb8(img))
+}
+
+/// Grey or RGB, with or without alpha, through the embedded profile `p` to 8-bit sRGB. A
+/// transform that fails leaves the pixels as they are (treated as sRGB).
+fn with_profile(img: DynamicImage, is_gray: bool, p: &[u8]) -> DynamicImage {
+    let (width, height) = (img.width(), img.height());
+    let n = width as usize * height as usize;
+    match (is_gray, img.color().has_alpha()) {
+        (true, false) => {
+            let src = img.into_luma8();
+            run(transform(p, Layout::Gray, Layout::Rgb), src.as_raw(), n * 3)
+                .and_then(|out| RgbImage::from_raw(width, height, out))
+                .unwrap_or_else(|| DynamicImage::ImageLuma8(src).into_rgb8())
+                .into()
+        }
+        (true, true) => {
+            let src = img.into_luma_alpha8();
+            run(
+                transform(p, Layout::GrayAlpha, Layout::Rgba),
+                src.as_raw(),
+                n * 4,
+            )
+            .and_then(|out| RgbaImage::from_raw(width, height, out))
+            .unwrap_or_else(|| DynamicImage::ImageLumaA8(src).into_rgba8())
+            .into()
+        }
+        (false, false) => {
+            let src = img.into_rgb8();
+            run(transform(p, Layout::Rgb, Layout::Rgb), src.as_raw(), n * 3)
+                .and_then(|out| RgbImage::from_raw(width, height, out))
+                .unwrap_or(src)
+                .into()
+        }
+        (false, true) => {
+            let src = img.into_rgba8();
+            run(
+                transform(p, Layout::Rgba, Layout::Rgba),
+                src.as_raw(),
+                n * 4,
+            )
+            .and_then(|out| RgbaImage::from_raw(width, height, out))
+            .unwrap_or(src)
+            .into()
         }
     }
 }
