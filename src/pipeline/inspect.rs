@@ -245,26 +245,7 @@ pub fn metadata_of(
             m.iptc = j.iptc;
             m.comment = j.comment;
         }
-        SourceFormat::Png => {
-            for chunk in png::chunks(data) {
-                let (kind, body) = (chunk.kind, chunk.body);
-                match kind {
-                    b"eXIf" => exif = Some(body.to_vec()),
-                    b"iCCP" => icc = png::iccp_profile(body),
-                    b"iTXt" if body.starts_with(b"XML:com.adobe.xmp\0") => m.xmp = true,
-                    b"tEXt" | b"zTXt" | b"iTXt" => {
-                        let key = body.split(|b| *b == 0).next().unwrap_or_default();
-                        match key {
-                            b"Raw profile type exif" | b"Raw profile type APP1" => m.exif = true,
-                            b"Raw profile type iptc" => m.iptc = true,
-                            b"Raw profile type xmp" => m.xmp = true,
-                            _ => m.comment = true,
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
+        SourceFormat::Png => (exif, icc) = png_metadata(data, &mut m),
         SourceFormat::Webp => {
             for (kind, body) in riff_chunks(data) {
                 match kind {
@@ -286,35 +267,7 @@ pub fn metadata_of(
             icc = profile.or_else(|| c.icc().then(Vec::new));
         }
         SourceFormat::Gif | SourceFormat::Tiff => {
-            use image::ImageDecoder;
-            // Without the PNG's metadata chunks, which its decoder would inflate.
-            let cleaned = match format {
-                SourceFormat::Png => png::for_decoder(data).1,
-                _ => None,
-            };
-            let mut reader = image::ImageReader::with_format(
-                std::io::Cursor::new(cleaned.as_deref().unwrap_or(data)),
-                sniff::image_format(format),
-            );
-            reader.no_limits();
-            if let Ok(mut d) = reader.into_decoder() {
-                icc = d.icc_profile().ok().flatten();
-                exif = d.exif_metadata().ok().flatten();
-            }
-            if format == SourceFormat::Tiff {
-                // A TIFF is itself an EXIF structure: its EXIF and GPS IFDs, XMP (700) and
-                // IPTC (33723) hang off its first IFD.
-                let has_exif_ifd = exif::Reader::new().read_raw(data.to_vec()).is_ok_and(|e| {
-                    e.fields().any(|f| {
-                        matches!(f.tag.context(), exif::Context::Exif | exif::Context::Gps)
-                    })
-                });
-                if has_exif_ifd {
-                    exif = Some(data.to_vec());
-                }
-                m.xmp = contains_tag(data, 700);
-                m.iptc = contains_tag(data, 33723);
-            }
+            (exif, icc) = decoder_metadata(data, format, &mut m)
         }
     }
     if let Some(e) = &exif {
@@ -323,6 +276,61 @@ pub fn metadata_of(
     }
     m.icc = icc.is_some();
     (m, exif, icc)
+}
+
+/// A PNG's chunks: `eXIf` and `iCCP` for decoding; XMP, text and raw profiles noted.
+fn png_metadata(data: &[u8], m: &mut Metadata) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let (mut exif, mut icc) = (None, None);
+    for chunk in png::chunks(data) {
+        let (kind, body) = (chunk.kind, chunk.body);
+        match kind {
+            b"eXIf" => exif = Some(body.to_vec()),
+            b"iCCP" => icc = png::iccp_profile(body),
+            b"iTXt" if body.starts_with(b"XML:com.adobe.xmp\0") => m.xmp = true,
+            b"tEXt" | b"zTXt" | b"iTXt" => {
+                let key = body.split(|b| *b == 0).next().unwrap_or_default();
+                match key {
+                    b"Raw profile type exif" | b"Raw profile type APP1" => m.exif = true,
+                    b"Raw profile type iptc" => m.iptc = true,
+                    b"Raw profile type xmp" => m.xmp = true,
+                    _ => m.comment = true,
+                }
+            }
+            _ => {}
+        }
+    }
+    (exif, icc)
+}
+
+/// GIF and TIFF through their decoders; a TIFF's own IFDs for EXIF, XMP and IPTC.
+fn decoder_metadata(
+    data: &[u8],
+    format: SourceFormat,
+    m: &mut Metadata,
+) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    use image::ImageDecoder;
+    let (mut exif, mut icc) = (None, None);
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(data), sniff::image_format(format));
+    reader.no_limits();
+    if let Ok(mut d) = reader.into_decoder() {
+        icc = d.icc_profile().ok().flatten();
+        exif = d.exif_metadata().ok().flatten();
+    }
+    if format == SourceFormat::Tiff {
+        // A TIFF is itself an EXIF structure: its EXIF and GPS IFDs, XMP (700) and IPTC
+        // (33723) hang off its first IFD.
+        let has_exif_ifd = exif::Reader::new().read_raw(data.to_vec()).is_ok_and(|e| {
+            e.fields()
+                .any(|f| matches!(f.tag.context(), exif::Context::Exif | exif::Context::Gps))
+        });
+        if has_exif_ifd {
+            exif = Some(data.to_vec());
+        }
+        m.xmp = contains_tag(data, 700);
+        m.iptc = contains_tag(data, 33723);
+    }
+    (exif, icc)
 }
 
 fn contains_tag(tiff: &[u8], tag: u16) -> bool {
