@@ -286,7 +286,7 @@ fn decode_stream(
     };
     let pitch = width as usize * usize::from(channels);
     let precision = handle.get(raw::TJPARAM_TJPARAM_PRECISION);
-    let (mut pixels, res) = match precision {
+    let (pixels, res) = match precision {
         // 12-bit lossy (medical, some cameras' raw previews) and 13-16-bit lossless JPEG:
         // decoded at their precision, then reduced to 8 bits for the rest of the pipeline.
         9..=16 => decode_deep(&handle, data, pitch, height as usize, format, precision),
@@ -318,31 +318,36 @@ fn decode_stream(
             corrupt_or_truncated(&message)
         });
     }
-    // libjpeg rounds the scaled size up: the last column and row then stand for a partial
-    // block (2725 px at 1/4 gives 682 columns, the last one covering a quarter of a block).
-    // Dropping them keeps every decoded pixel exactly `denominator` source pixels wide, so
-    // the resize can map coordinates by 1/denominator with no sub-pixel drift (which cost
-    // ~1.9 dB of PSNR when the partial pixel was stretched over the image instead).
-    let (keep_w, keep_h) = (header.width / denominator, header.height / denominator);
-    if denominator > 1 && keep_w > 0 && keep_h > 0 && (keep_w, keep_h) != (width, height) {
-        let row = keep_w as usize * usize::from(channels);
-        for y in 1..keep_h as usize {
-            pixels.copy_within(y * pitch..y * pitch + row, y * row);
-        }
-        pixels.truncate(row * keep_h as usize);
-        return Ok(JpegPixels {
-            width: keep_w,
-            height: keep_h,
-            channels,
-            data: pixels,
-        });
-    }
-    Ok(JpegPixels {
+    let decoded = JpegPixels {
         width,
         height,
         channels,
         data: pixels,
-    })
+    };
+    Ok(whole_blocks(decoded, header, denominator))
+}
+
+/// libjpeg rounds the scaled size up: the last column and row then stand for a partial
+/// block (2725 px at 1/4 gives 682 columns, the last one covering a quarter of a block).
+/// Dropping them keeps every decoded pixel exactly `denominator` source pixels wide, so the
+/// resize can map coordinates by 1/denominator with no sub-pixel drift (which cost ~1.9 dB
+/// of PSNR when the partial pixel was stretched over the image instead).
+fn whole_blocks(mut decoded: JpegPixels, header: &JpegHeader, denominator: u32) -> JpegPixels {
+    let (keep_w, keep_h) = (header.width / denominator, header.height / denominator);
+    let (width, height) = (decoded.width, decoded.height);
+    if denominator > 1 && keep_w > 0 && keep_h > 0 && (keep_w, keep_h) != (width, height) {
+        let pitch = width as usize * usize::from(decoded.channels);
+        let row = keep_w as usize * usize::from(decoded.channels);
+        for y in 1..keep_h as usize {
+            decoded
+                .data
+                .copy_within(y * pitch..y * pitch + row, y * row);
+        }
+        decoded.data.truncate(row * keep_h as usize);
+        decoded.width = keep_w;
+        decoded.height = keep_h;
+    }
+    decoded
 }
 
 /// Decodes a JPEG of 9-16 bits per sample and scales its samples to 8 bits.

@@ -360,3 +360,71 @@ fn folders_depend_one_way() {
         ["pipeline::resize -> preset"]
     );
 }
+
+/// "Functions stay under ~80 lines": longer ones are doing several things.
+const MAX_FUNCTION_LINES: usize = 80;
+
+/// Each function of `code` over `MAX_FUNCTION_LINES`, as `name (lines)`: from its `fn` line
+/// to the `}` at the same indent (signatures included).
+fn long_functions(code: &str) -> Vec<String> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut long = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let rest = ["pub(crate) ", "pub(super) ", "pub "]
+            .iter()
+            .find_map(|p| trimmed.strip_prefix(p))
+            .unwrap_or(trimmed);
+        let rest = rest.strip_prefix("async ").unwrap_or(rest);
+        let Some(name) = rest.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // A declaration without a body (a trait's) ends with `;` before any `{`.
+        let Some(open) = (i..lines.len()).find(|&j| lines[j].trim_end().ends_with('{')) else {
+            continue;
+        };
+        if (i..open).any(|j| lines[j].trim_end().ends_with(';')) {
+            continue;
+        }
+        let close = format!("{indent}}}");
+        if let Some(end) = (open + 1..lines.len()).find(|&j| lines[j] == close) {
+            let n = end - i + 1;
+            if n > MAX_FUNCTION_LINES {
+                long.push(format!("{name} ({n} lines)"));
+            }
+        }
+    }
+    long
+}
+
+#[test]
+fn no_function_is_over_eighty_lines() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut long = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or_default();
+        for f in long_functions(code) {
+            long.push(format!(
+                "{}: {f}",
+                path.strip_prefix(src()).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines: {long:?}"
+    );
+    // The check sees a long one.
+    let planted = format!("fn planted() {{\n{}}}\n", "    let _ = 1;\n".repeat(90));
+    assert_eq!(long_functions(&planted), ["planted (92 lines)"]);
+}
