@@ -15,7 +15,7 @@ pub struct Limits {
     pub avif_speed: u8,
 }
 
-/// The AVIF speed by default, measured with `thumbkit bench --formats` (README).
+/// The AVIF speed by default, measured with `thumbkit bench --formats` (docs/benchmarks.md).
 pub const AVIF_SPEED: u8 = 8;
 
 impl Default for Limits {

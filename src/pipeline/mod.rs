@@ -44,7 +44,7 @@ pub use version::PIPELINE_VERSION;
 /// with. Measured with `thumbkit bench --margins` (PSNR of the `thumb` JPEG against a
 /// full-resolution Lanczos3 reference, five photos): margins of 1.51-1.80 cost 0.15-0.42 dB
 /// against a full-resolution decode for a 20-25% faster render; a margin of 1.06 cost
-/// 2.4 dB. The README has the table; `shrink_on_load_costs_at_most_half_a_db` guards it.
+/// 2.4 dB. docs/benchmarks.md has the table; `shrink_on_load_costs_at_most_half_a_db` guards it.
 pub const SHRINK_MARGIN: f64 = 1.5;
 
 /// Checks the input's size and header against the limits and returns what the header says,

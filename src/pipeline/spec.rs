@@ -97,8 +97,8 @@ pub struct Quality {
 
 impl Quality {
     /// The per-format qualities that look like JPEG quality `q`: WebP and AVIF at the
-    /// settings whose SSIMULACRA2 score matched JPEG's on the README photos
-    /// (`thumbkit bench --formats`; the table is in the README).
+    /// settings whose SSIMULACRA2 score matched JPEG's on three photos
+    /// (`thumbkit bench --formats`; the table is in docs/benchmarks.md).
     pub fn like_jpeg(q: u8) -> Self {
         Self {
             jpeg: q,
@@ -109,7 +109,7 @@ impl Quality {
 }
 
 /// (JPEG quality, WebP quality of equal SSIMULACRA2): the median over three photos of
-/// `thumbkit bench --formats --jpeg-quality 50,70,80,90` (2026-12-01, README).
+/// `thumbkit bench --formats --jpeg-quality 50,70,80,90` (2026-12-01, docs/benchmarks.md).
 const WEBP_LIKE_JPEG: [(u8, u8); 4] = [(50, 61), (70, 77), (80, 83), (90, 97)];
 /// (JPEG quality, AVIF quality at speed 8 of equal SSIMULACRA2), measured the same way.
 const AVIF_LIKE_JPEG: [(u8, u8); 4] = [(50, 54), (70, 62), (80, 68), (90, 89)];
