@@ -172,15 +172,7 @@ fn print_config_says_where_each_value_came_from_and_masks_secrets() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = |name: &str| {
-        text.lines()
-            .find(|l| l.split_whitespace().next() == Some(name))
-            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-            .split_whitespace()
-            .skip(1)
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let line = |name: &str| super::settings::line(&out, name);
     assert_eq!(
         line("THUMBKIT_STORAGE"),
         "s3://media AWS_STORAGE_BUCKET_NAME (.env)"

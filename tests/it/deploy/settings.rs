@@ -29,7 +29,7 @@ fn thumbkit(args: &[&str], env: &[(&str, &str)], dotenv: Option<&str>) -> Output
 }
 
 /// The value column of `name`'s line in `--print-config`, and its source.
-fn line(out: &Output, name: &str) -> String {
+pub(super) fn line(out: &Output, name: &str) -> String {
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find(|l| l.split_whitespace().next() == Some(name))
