@@ -9,6 +9,7 @@
 //! limits), [`pipeline::inspect`] (what a file carries) and [`bench`] (the pipeline against libvips).
 
 pub mod bench;
+pub mod caching;
 pub mod config;
 pub mod http;
 pub mod keys;

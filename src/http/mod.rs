@@ -7,7 +7,6 @@
 
 pub mod auth;
 pub mod body;
-pub mod caching;
 pub mod cors;
 pub mod deadline;
 pub mod demo;

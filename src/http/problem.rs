@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::http::caching::Caching;
+use crate::caching::Caching;
 use crate::pipeline::PipelineError;
 use crate::service::ServiceError;
 

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use crate::caching::{self, Caching, Hints};
 use crate::http::auth::require_signature;
-use crate::http::caching::Caching;
 use crate::http::negotiate::accepts;
 use crate::http::ops::LoggedPreset;
 use crate::http::problem::{fallback_status, thumbnail_problem};
@@ -83,7 +83,11 @@ pub(crate) async fn thumbnail(
         .filter(|p| p.client_hints)
         .map(|p| {
             (
-                p.steps.by_width(),
+                if p.steps.by_width() {
+                    Hints::WidthAndDpr
+                } else {
+                    Hints::Dpr
+                },
                 p.step_for_hints(dpr(&headers), width_hint(&headers)),
             )
         });
@@ -92,22 +96,14 @@ pub(crate) async fn thumbnail(
         _ => preset.as_str(),
     };
     let mut response = respond(&service, chosen, &key, query, &headers, accept).await;
-    if let Some((by_width, _)) = hinted {
-        let (accept_ch, vary) = if by_width {
-            (
-                "Sec-CH-Width, Sec-CH-DPR",
-                "Sec-CH-Width, Sec-CH-DPR, Width, DPR",
-            )
-        } else {
-            ("Sec-CH-DPR", "Sec-CH-DPR, DPR")
-        };
+    if let Some((hints, _)) = hinted {
         let out = response.headers_mut();
-        out.insert("accept-ch", HeaderValue::from_static(accept_ch));
-        let joined = match out.get(header::VARY).and_then(|v| v.to_str().ok()) {
-            Some(v) => format!("{v}, {vary}"),
-            None => vary.to_owned(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&joined) {
+        out.insert("accept-ch", HeaderValue::from_static(hints.accept_ch()));
+        // Whatever answered (thumbnail, 304, fallback, problem) depends on the hints too.
+        let negotiated = out.get(header::VARY).is_some();
+        if let Some(v) = caching::vary(negotiated, Some(hints))
+            && let Ok(v) = HeaderValue::from_str(&v)
+        {
             out.insert(header::VARY, v);
         }
     }
@@ -198,8 +194,8 @@ fn answer(served: Served, caching: Caching, key: &str, download: bool) -> Respon
         header::CACHE_CONTROL,
         &caching.header(crate::signing::now()),
     );
-    if served.varies {
-        set(header::VARY, "Accept");
+    if let Some(vary) = caching::vary(served.varies, None) {
+        set(header::VARY, &vary);
     }
     if served.flattened {
         set(
@@ -264,8 +260,10 @@ fn fallback_response(
         out.insert(header::CACHE_CONTROL, v);
     }
     out.insert("x-thumbkit-fallback", HeaderValue::from_static(why));
-    if fallback.varies {
-        out.insert(header::VARY, HeaderValue::from_static("Accept"));
+    if let Some(v) = caching::vary(fallback.varies, None)
+        && let Ok(v) = HeaderValue::from_str(&v)
+    {
+        out.insert(header::VARY, v);
     }
     if let Ok(v) = HeaderValue::from_str(&disposition(key, variant.format, false)) {
         out.insert(header::CONTENT_DISPOSITION, v);

@@ -43,6 +43,7 @@ use crate::preset::{Preset, Presets};
 use crate::signing::Signer;
 use crate::storage::{Storage, Store};
 
+pub use crate::caching::Made;
 pub use error::ServiceError;
 
 use originals::Originals;
@@ -57,43 +58,6 @@ pub struct Variant {
     pub hash: ContentHash,
     /// How its pixels were made, which its ETag says (the two ways give other bytes).
     pub made: Made,
-}
-
-/// How a variant's pixels were made. A render of one preset and pre-generation (every preset
-/// from one decode, smaller ones resized from larger) are both faithful, but not the same
-/// bytes; a strong ETag promises the same bytes, so each has its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Made {
-    /// Rendered alone.
-    Alone,
-    /// Composed with the original's other presets from one decode.
-    OneDecode,
-}
-
-impl Made {
-    /// As written in a stored variant's metadata ([`MADE_METADATA`]) and on the peer route.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Made::Alone => "alone",
-            Made::OneDecode => "one-decode",
-        }
-    }
-
-    /// Read back from [`Self::as_str`]; anything else (older variants) was rendered alone.
-    pub fn parse(s: Option<&str>) -> Self {
-        match s {
-            Some("one-decode") => Made::OneDecode,
-            _ => Made::Alone,
-        }
-    }
-
-    /// What the ETag of a variant made this way ends with.
-    pub fn etag_suffix(self) -> &'static str {
-        match self {
-            Made::Alone => "",
-            Made::OneDecode => "-1d",
-        }
-    }
 }
 
 /// The stored variant's metadata that says how it was made.

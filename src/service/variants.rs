@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::caching::{self, Made};
 use crate::keys::{ContentHash, ObjectKey};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, OutputFormat, PipelineError};
@@ -20,7 +21,7 @@ use crate::service::error::ServiceError;
 use crate::service::originals::{Fetched, Original};
 use crate::service::records::HASH_METADATA;
 use crate::service::workers::{Patience, Pending};
-use crate::service::{MADE_METADATA, Made, Thumbnails, Variant};
+use crate::service::{MADE_METADATA, Thumbnails, Variant};
 use crate::storage::{Kind, Storage};
 
 /// Where a response came from, for `X-Cache`.
@@ -82,23 +83,6 @@ pub struct Request<'a> {
     pub if_none_match: Option<&'a str>,
 }
 
-/// The shortest `?v=` accepted: the 32 hex digits the ETag shows (128 bits, as unambiguous
-/// as a content hash needs to be).
-pub const MIN_PIN_DIGITS: usize = 32;
-
-/// Whether `?v=` names `hash`: all 64 digits or a prefix of at least [`MIN_PIN_DIGITS`].
-fn pins(v: &str, hash: &ContentHash) -> bool {
-    v.len() >= MIN_PIN_DIGITS && hash.as_str().starts_with(v)
-}
-
-/// Whether an `If-None-Match` value names `etag` (weak comparison, as RFC 9110 asks for).
-fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    if_none_match
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
-}
-
 /// What a render worker made of an original's bytes.
 enum Rendered {
     /// The render (or why the pipeline refused it), and how long it took.
@@ -153,7 +137,7 @@ impl Thumbnails {
         // version it last confirmed is served rather than an error (stale-if-error).
         let (original, unconfirmed) = self.originals.resolve_or_stale(key).await?;
         if let Some(v) = request.pinned
-            && !pins(v, &original.hash)
+            && !caching::pins(v, &original.hash)
         {
             return Err(ServiceError::StalePin {
                 key: key.to_string(),
@@ -193,16 +177,14 @@ impl Thumbnails {
         format: OutputFormat,
     ) -> Result<Served, ServiceError> {
         let variant_key = self.variant_key(&original.hash, preset, format);
-        // The ETag names the content, the preset version and the format, and how the pixels
-        // were made (a render alone and pre-generation give other bytes): known before the
-        // variant is, so a client revalidating its copy costs no variant fetch and no render.
-        let etag = |made: Made| {
-            format!(
-                "\"{}-{}-{}{}\"",
-                &original.hash.as_str()[..32],
+        // Known before the variant is, so a client revalidating its copy costs no variant
+        // fetch and no render.
+        let etag = |made| {
+            caching::etag(
+                &original.hash,
                 preset.fingerprint(),
                 format.extension(),
-                made.etag_suffix()
+                made,
             )
         };
         let served = |variant: Option<Arc<Variant>>, tier: Option<Tier>, etag: String| Served {
@@ -219,8 +201,8 @@ impl Thumbnails {
         // Either way of making it is this variant, current: the client's copy is answered 304
         // under the ETag it has.
         if let Some(inm) = request.if_none_match {
-            for made in [Made::Alone, Made::OneDecode] {
-                if etag_matches(inm, &etag(made)) {
+            for made in Made::ALL {
+                if caching::etag_matches(inm, &etag(made)) {
                     return Ok(served(None, None, etag(made)));
                 }
             }

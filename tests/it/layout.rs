@@ -265,7 +265,7 @@ const UTILITIES: [&str; 5] = ["metrics", "secrets", "signing", "telemetry", "pro
 /// What each folder (or top-level file) of `src/` may import, besides the utilities where
 /// named: `cli -> startup -> config -> http -> service -> {storage, peers, pipeline,
 /// preset}`, `preset -> pipeline`, `storage -> keys`, and nothing points back up.
-const MAY_IMPORT: [(&str, &[&str], bool); 18] = [
+const MAY_IMPORT: [(&str, &[&str], bool); 19] = [
     (
         "cli",
         &[
@@ -290,20 +290,23 @@ const MAY_IMPORT: [(&str, &[&str], bool); 18] = [
     ),
     (
         "http",
-        &["service", "peers", "sns", "preset", "pipeline", "keys"],
+        &[
+            "service", "caching", "peers", "sns", "preset", "pipeline", "keys",
+        ],
         true,
     ),
     ("bench", &["preset", "pipeline"], false),
     ("sns", &[], true),
     (
         "service",
-        &["storage", "peers", "preset", "pipeline", "keys"],
+        &["caching", "storage", "peers", "preset", "pipeline", "keys"],
         true,
     ),
     ("peers", &["keys"], true),
     ("storage", &["keys"], true),
     ("preset", &["pipeline", "keys"], false),
     ("pipeline", &[], false),
+    ("caching", &["keys"], false),
     ("keys", &[], false),
     ("metrics", &[], false),
     ("secrets", &[], false),
