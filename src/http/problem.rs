@@ -99,7 +99,7 @@ pub(crate) fn thumbnail_problem(e: &ServiceError) -> Response {
 pub fn problem(e: &ServiceError) -> Response {
     let status = status_of(e);
     let title = status.canonical_reason().unwrap_or("Error");
-    let mut response = problem_response(status, title, &e.to_string());
+    let mut response = problem_response(status, title, &e.answered());
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response
             .headers_mut()

@@ -115,7 +115,7 @@ pub async fn backfill(
                 }
             }
             Err(e) => {
-                summary.failed.insert(key, e.to_string());
+                summary.failed.insert(key, e.answered());
             }
         }
     }

@@ -75,12 +75,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::Reserved(key) => ServiceError::ReservedKey(key),
             StoreError::Conflict { .. } => ServiceError::Conflict(e.to_string()),
-            e => {
-                // The whole story (endpoint, path, SDK cause) is for the operator's log;
-                // the client gets what it can act on.
-                tracing::warn!(error = %e, "storage");
-                ServiceError::Store(Arc::new(e))
-            }
+            e => ServiceError::Store(Arc::new(e)),
         }
     }
 }
@@ -101,8 +96,69 @@ impl ServiceError {
         Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone())
     }
 
+    /// The error as the client is told it (its `Display`), after logging once what only the
+    /// operator should see: a store failure's whole story (endpoint, path, SDK cause). Called
+    /// where the error is answered, so each failure is logged once.
+    pub fn answered(&self) -> String {
+        if let ServiceError::Store(e) = self {
+            tracing::warn!(error = %e, "storage");
+        }
+        self.to_string()
+    }
+
     /// The store could not be reached or did not answer in time: worth retrying (503).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, ServiceError::Store(e) if e.is_unavailable())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// What `f` logs, as text.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if let Ok(mut l) = self.0.lock() {
+                    l.extend_from_slice(buf);
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = lines.0.lock().map(|l| l.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    #[test]
+    fn a_store_failure_is_logged_once_where_it_is_answered_with_its_whole_story() {
+        let story = "dns error: failed to lookup address information for s3.internal";
+        let mut answer = String::new();
+        let log = logged(|| {
+            let e = ServiceError::from(StoreError::Unreachable(story.into()));
+            // Passed along, shared between waiters, copied: not logged yet.
+            let shared = Arc::new(e);
+            let e = ServiceError::unshare(shared.clone());
+            let _copy = (*shared).clone();
+            answer = e.answered();
+        });
+        assert_eq!(log.matches(story).count(), 1, "{log}");
+        // The client is told what it can act on, not the endpoint or the SDK's cause.
+        assert!(!answer.contains("s3.internal"), "{answer}");
     }
 }

@@ -37,7 +37,7 @@ impl Thumbnails {
                 None,
             );
         }
-        let failed = |e: ServiceError| report(key.as_str(), "failed", Some(e.to_string()), None);
+        let failed = |e: ServiceError| report(key.as_str(), "failed", Some(e.answered()), None);
         if event.name.starts_with("ObjectCreated:") {
             // Whatever this instance knew of a previous version is void.
             self.originals.forget(&key).await;

@@ -22,6 +22,7 @@ pub mod gc;
 pub mod intake;
 pub mod manifest;
 pub mod originals;
+pub mod outage;
 pub mod peers;
 pub mod pregenerate;
 pub mod records;

@@ -24,17 +24,15 @@ use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Limits, PipelineError};
 use crate::service::error::ServiceError;
+pub use crate::service::outage::OUTAGE_RECHECK;
+use crate::service::outage::Outage;
 use crate::service::records::{self, Failure, Record, UNREADABLE};
-pub use crate::service::records::{Fetched, Original};
+pub use crate::service::records::{Fetched, Original, Resolved};
 use crate::service::workers::{Patience, Workers};
 use crate::storage::{Kind, Storage, StoreError};
 
 /// How long bytes read to learn a hash are kept for the render that usually follows.
 const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
-
-/// During an outage, how often a request asks the store again instead of being answered
-/// from what the store last confirmed.
-pub const OUTAGE_RECHECK: Duration = Duration::from_secs(1);
 
 /// How long a request that has a stale answer to fall back on waits for the store.
 const STALE_PROBE_WAIT: Duration = Duration::from_millis(500);
@@ -51,8 +49,8 @@ pub struct Originals {
     metrics: Arc<Metrics>,
     /// key → facts, each trusted for the revalidation interval.
     fresh: Cache<ObjectKey, Original>,
-    /// Until when the store is taken to be unreachable, and why (see [`Self::resolve_or_stale`]).
-    outage: std::sync::Mutex<Option<(std::time::Instant, ServiceError)>>,
+    /// Whether the store is taken to be unreachable (see [`Self::resolve_or_stale`]).
+    outage: Outage,
     /// key → facts last confirmed by the store, for at most the stale-if-error bound: what
     /// memory hits are served by while the store cannot be reached.
     confirmed: Cache<ObjectKey, Original>,
@@ -80,7 +78,7 @@ impl Originals {
         workers: Arc<Workers>,
     ) -> Self {
         Self {
-            outage: std::sync::Mutex::new(None),
+            outage: Outage::default(),
             confirmed: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(stale_if_error.max(Duration::from_millis(1)))
@@ -116,70 +114,64 @@ impl Originals {
             })
             .await
             .map_err(ServiceError::unshare)
-            .and_then(renderable)
+            .and_then(Original::renderable)
     }
 
     /// The facts of `key`, or, when the store cannot be reached, what it last confirmed
-    /// (within the stale-if-error bound) with the error that made it stale. After a failure
-    /// the store is asked again at most once per [`OUTAGE_RECHECK`], so during an outage
-    /// stale answers come at once instead of each waiting for a storage timeout.
-    pub async fn resolve_or_stale(
-        &self,
-        key: &ObjectKey,
-    ) -> Result<(Original, Option<ServiceError>), ServiceError> {
+    /// (within the stale-if-error bound) with the error that made it stale. During an
+    /// [`Outage`] stale answers come at once instead of each waiting for a storage timeout.
+    pub async fn resolve_or_stale(&self, key: &ObjectKey) -> Result<Resolved, ServiceError> {
         if let Some(original) = self.fresh.get(key).await {
-            return Ok((renderable(original)?, None));
+            return Ok(Resolved::Confirmed(original.renderable()?));
         }
-        // The store failed lately: it is asked again at most once per OUTAGE_RECHECK, and
-        // only briefly while a stale answer is at hand.
-        let outage = self.outage.lock().ok().and_then(|o| o.clone());
-        let fallback = match &outage {
+        let down = self.outage.current();
+        let last_confirmed = match &down {
             Some(_) => self.confirmed.get(key).await,
             None => None,
         };
-        if let (Some((until, e)), Some(original)) = (&outage, &fallback)
-            && *until > std::time::Instant::now()
+        if let (Some(down), Some(original)) = (&down, &last_confirmed)
+            && !down.recheck_due()
         {
-            return Ok((renderable(original.clone())?, Some(e.clone())));
+            return Resolved::stale(original.clone(), down.because.clone());
         }
-        let resolved = match &fallback {
-            // The SDK retries a refused connection with backoff: no need to wait for it.
-            Some(_) => tokio::time::timeout(STALE_PROBE_WAIT, self.resolve(key))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ServiceError::Store(Arc::new(StoreError::Timeout {
-                        op: "HEAD",
-                        key: key.to_string(),
-                        after: STALE_PROBE_WAIT,
-                    })))
-                }),
-            None => self.resolve(key).await,
-        };
-        match resolved {
+        match self.ask_store(key, last_confirmed.is_some()).await {
             Ok(original) => {
-                if outage.is_some()
-                    && let Ok(mut o) = self.outage.lock()
-                {
-                    *o = None;
+                if down.is_some() {
+                    self.outage.ended();
                 }
-                Ok((original, None))
+                Ok(Resolved::Confirmed(original))
             }
             Err(e) if e.is_unavailable() => {
-                if let Ok(mut o) = self.outage.lock() {
-                    *o = Some((std::time::Instant::now() + OUTAGE_RECHECK, e.clone()));
-                }
-                // A request that came in before the outage was known has no fallback yet.
-                let fallback = match fallback {
-                    Some(f) => Some(f),
+                self.outage.began(e.clone());
+                // A request that came in before the outage was known has not looked yet.
+                let last_confirmed = match last_confirmed {
+                    Some(original) => Some(original),
                     None => self.confirmed.get(key).await,
                 };
-                match fallback {
-                    Some(original) => Ok((renderable(original)?, Some(e))),
+                match last_confirmed {
+                    Some(original) => Resolved::stale(original, e),
                     None => Err(e),
                 }
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// [`Self::resolve`], waiting only [`STALE_PROBE_WAIT`] when a stale answer is at hand
+    /// (`briefly`): the SDK retries a refused connection with backoff, no need to wait for it.
+    async fn ask_store(&self, key: &ObjectKey, briefly: bool) -> Result<Original, ServiceError> {
+        if !briefly {
+            return self.resolve(key).await;
+        }
+        tokio::time::timeout(STALE_PROBE_WAIT, self.resolve(key))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ServiceError::Store(Arc::new(StoreError::Timeout {
+                    op: "HEAD",
+                    key: key.to_string(),
+                    after: STALE_PROBE_WAIT,
+                })))
+            })
     }
 
     /// Stops believing the hash `original` names for `key` at its ETag (its bytes hash to
@@ -410,13 +402,5 @@ impl Originals {
         let original = Original::new(record);
         self.known.insert(id, original.clone()).await;
         original
-    }
-}
-
-/// `original`, unless it is known not to render.
-fn renderable(original: Original) -> Result<Original, ServiceError> {
-    match &original.record.failure {
-        Some(failure) => Err(ServiceError::Remembered(failure.error.clone())),
-        None => Ok(original),
     }
 }

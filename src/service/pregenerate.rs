@@ -80,7 +80,7 @@ impl Thumbnails {
                         key: variant_key,
                     }),
                     Err(e) => {
-                        outcomes[i] = format!("failed: {}", ServiceError::from(e));
+                        outcomes[i] = format!("failed: {}", ServiceError::from(e).answered());
                         missing.retain(|m| m.preset != i);
                         break;
                     }
@@ -151,13 +151,14 @@ impl Thumbnails {
                     outcomes[preset] = "rendered".into();
                 }
                 Ok(()) => {}
-                Err(e) => outcomes[preset] = format!("failed: {e}"),
+                Err(e) => outcomes[preset] = format!("failed: {}", e.answered()),
             }
         }
         if let Err(e) = composed {
+            let failed = format!("failed: {}", e.answered());
             for m in missing {
                 if outcomes[m.preset] != "rendered" {
-                    outcomes[m.preset] = format!("failed: {e}");
+                    outcomes[m.preset] = failed.clone();
                 }
             }
         }
@@ -324,7 +325,7 @@ impl KeyOutcome {
             Err(e) => Self {
                 key,
                 manifest: None,
-                error: Some(e.to_string()),
+                error: Some(e.answered()),
             },
         }
     }

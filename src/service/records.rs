@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Limits, PipelineError, Probe};
+use crate::service::error::ServiceError;
 use crate::storage::{Kind, ObjectInfo, Storage};
 
 /// Object metadata key under which thumbkit records an original's content hash.
@@ -154,6 +155,45 @@ impl Original {
         Self {
             hash: record.content_hash(),
             record: Arc::new(record),
+        }
+    }
+
+    /// The original, unless it is known not to render: then the remembered failure.
+    pub(crate) fn renderable(self) -> Result<Self, ServiceError> {
+        match &self.record.failure {
+            Some(failure) => Err(ServiceError::Remembered(failure.error.clone())),
+            None => Ok(self),
+        }
+    }
+}
+
+/// What is known of an original for a request: confirmed by the store, or only what it last
+/// confirmed, because it cannot be reached now (stale-if-error).
+#[derive(Debug)]
+pub enum Resolved {
+    /// The store confirmed it within the revalidation interval.
+    Confirmed(Original),
+    /// The store cannot be reached; this is what it confirmed last.
+    Stale {
+        original: Original,
+        /// Why the store could not confirm it: the answer when memory does not hold the variant.
+        because: ServiceError,
+    },
+}
+
+impl Resolved {
+    /// A stale answer of `original`, unless it is known not to render.
+    pub(crate) fn stale(original: Original, because: ServiceError) -> Result<Self, ServiceError> {
+        Ok(Resolved::Stale {
+            original: original.renderable()?,
+            because,
+        })
+    }
+
+    /// The original's facts, confirmed or not.
+    pub fn original(&self) -> &Original {
+        match self {
+            Resolved::Confirmed(original) | Resolved::Stale { original, .. } => original,
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::{FormatChoice, Preset};
 use crate::service::error::ServiceError;
-use crate::service::originals::{Fetched, Original};
+use crate::service::originals::{Fetched, Original, Resolved};
 use crate::service::records::HASH_METADATA;
 use crate::service::workers::{Patience, Pending};
 use crate::service::{MADE_METADATA, Thumbnails, Variant};
@@ -135,7 +135,8 @@ impl Thumbnails {
     ) -> Result<Served, ServiceError> {
         // When the store cannot say whether the original changed, what memory holds for the
         // version it last confirmed is served rather than an error (stale-if-error).
-        let (original, unconfirmed) = self.originals.resolve_or_stale(key).await?;
+        let resolved = self.originals.resolve_or_stale(key).await?;
+        let original = resolved.original();
         if let Some(v) = request.pinned
             && !caching::pins(v, &original.hash)
         {
@@ -146,9 +147,7 @@ impl Thumbnails {
         }
         let probe = &original.record.probe;
         let format = OutputFormat::resolve(preset.spec.format, probe, request.accepted);
-        let tried = self
-            .serve_as(preset, key, request, &original, unconfirmed, format)
-            .await;
+        let tried = self.serve_as(preset, key, request, &resolved, format).await;
         match tried {
             // An `auto` preset's AVIF that outlasts its budget: this request gets the next
             // format the client takes (WebP, else JPEG/PNG); the AVIF is stored behind it.
@@ -159,8 +158,7 @@ impl Thumbnails {
                     probe,
                     request.accepted.get(1..).unwrap_or_default(),
                 );
-                self.serve_as(preset, key, request, &original, None, next)
-                    .await
+                self.serve_as(preset, key, request, &resolved, next).await
             }
             other => other,
         }
@@ -172,10 +170,11 @@ impl Thumbnails {
         preset: &Preset,
         key: &ObjectKey,
         request: &Request<'_>,
-        original: &Original,
-        unconfirmed: Option<ServiceError>,
+        resolved: &Resolved,
         format: OutputFormat,
     ) -> Result<Served, ServiceError> {
+        let original = resolved.original();
+        let stale = matches!(resolved, Resolved::Stale { .. });
         let variant_key = self.variant_key(&original.hash, preset, format);
         // Known before the variant is, so a client revalidating its copy costs no variant
         // fetch and no render.
@@ -196,7 +195,7 @@ impl Thumbnails {
             modified: original.record.modified,
             flattened: original.record.probe.frames > 1
                 && !pipeline::animation::keeps(&preset.spec, &original.record.probe, format),
-            stale: unconfirmed.is_some(),
+            stale,
         };
         // Either way of making it is this variant, current: the client's copy is answered 304
         // under the ETag it has.
@@ -212,14 +211,14 @@ impl Thumbnails {
             None => self.hot.get(variant_key.as_str()).await,
         };
         if let Some(v) = in_memory {
-            if unconfirmed.is_some() {
+            if stale {
                 self.metrics.stale_served();
             }
             let tag = etag(v.made);
             return Ok(served(Some(v), Some(Tier::Memory), tag));
         }
-        if let Some(e) = unconfirmed {
-            return Err(e);
+        if let Resolved::Stale { because, .. } = resolved {
+            return Err(because.clone());
         }
         let job = Job {
             key,
