@@ -4,7 +4,7 @@
 use thumbkit::config::StoreArgs;
 use thumbkit::pipeline::Limits;
 use thumbkit::preset::Presets;
-use thumbkit::service::gc::Staleness;
+use thumbkit::service::gc::{Collection, Staleness};
 
 use super::error::CliError;
 use super::store::offline_service;
@@ -17,7 +17,11 @@ pub(crate) fn run(
     delete: bool,
 ) -> Result<(), CliError> {
     let (runtime, service) = offline_service(store, presets, limits)?;
-    let collection = runtime.block_on(service.collect_stale())?;
+    let collection = runtime.block_on(Collection::gather(
+        service.storage(),
+        &service.settings().layout,
+        service.presets(),
+    ))?;
     for s in &collection.stale {
         let why = match &s.why {
             Staleness::Edited { current } => format!("{} is now {current}", s.preset),
@@ -37,7 +41,7 @@ pub(crate) fn run(
         );
         return Ok(());
     }
-    let (deleted, failed) = runtime.block_on(service.delete_stale(&collection));
+    let (deleted, failed) = runtime.block_on(collection.delete(service.storage()));
     for (key, reason) in &failed {
         eprintln!("thumbkit: {key}: {reason}");
     }

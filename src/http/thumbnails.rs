@@ -251,10 +251,9 @@ fn fallback_response(
     key: &str,
 ) -> Response {
     let mut out = HeaderMap::new();
-    let variant = &fallback.variant;
     out.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(variant.format.mime()),
+        HeaderValue::from_static(fallback.format.mime()),
     );
     if let Ok(v) = HeaderValue::from_str(&Caching::Fallback.header(crate::signing::now())) {
         out.insert(header::CACHE_CONTROL, v);
@@ -265,8 +264,8 @@ fn fallback_response(
     {
         out.insert(header::VARY, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&disposition(key, variant.format, false)) {
+    if let Ok(v) = HeaderValue::from_str(&disposition(key, fallback.format, false)) {
         out.insert(header::CONTENT_DISPOSITION, v);
     }
-    (status, out, variant.bytes.clone()).into_response()
+    (status, out, fallback.bytes.clone()).into_response()
 }

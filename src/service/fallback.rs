@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use moka::future::Cache;
 
-use crate::pipeline::{self, Limits, OutputFormat};
-use crate::service::workers::Patience;
-use crate::service::{Thumbnails, Variant};
+use crate::pipeline::{self, FormatChoice, Limits, OutputFormat, Probe};
+use crate::preset::Preset;
+use crate::service::workers::{Patience, Workers};
 
 /// A fallback image rendered for one preset and format.
 #[derive(Debug, Clone)]
 pub struct Fallback {
-    pub variant: Arc<Variant>,
+    pub bytes: Bytes,
+    pub format: OutputFormat,
     /// The format depends on `Accept`.
     pub varies: bool,
 }
@@ -31,25 +33,38 @@ pub fn check(path: &Path, limits: &Limits) -> Result<(), String> {
     })
 }
 
-impl Thumbnails {
+/// The fallback images as read, by path, and as rendered per preset and format: each is made
+/// once, on the render workers, and kept.
+pub(super) struct Fallbacks {
+    /// `THUMBKIT_FALLBACK`, for presets without one of their own.
+    default: Option<PathBuf>,
+    limits: Limits,
+    workers: Arc<Workers>,
+    files: Cache<PathBuf, (Bytes, Probe)>,
+    renders: Cache<(String, String, PathBuf, OutputFormat), Arc<Fallback>>,
+}
+
+impl Fallbacks {
+    /// No fallback image read or rendered yet.
+    pub(super) fn new(default: Option<PathBuf>, limits: Limits, workers: Arc<Workers>) -> Self {
+        Self {
+            default,
+            limits,
+            workers,
+            files: Cache::builder().max_capacity(64).build(),
+            renders: Cache::builder().max_capacity(1024).build(),
+        }
+    }
+
     /// `preset`'s fallback image in the best of `accepted` its format allows, or `None`
     /// when it has none (or it cannot be rendered: logged, and the error is served).
-    pub async fn fallback(&self, preset: &str, accepted: &[OutputFormat]) -> Option<Fallback> {
-        let preset = self.presets().get(preset)?;
-        let path: PathBuf = preset
-            .fallback
-            .clone()
-            .or_else(|| self.settings.fallback.clone())?;
-        let limits = self.settings.limits;
-        let read = self
-            .fallback_files
-            .try_get_with(path.clone(), async {
-                let bytes = Bytes::from(tokio::fs::read(&path).await.map_err(|e| e.to_string())?);
-                let probe = pipeline::probe(&bytes, &limits).map_err(|e| e.to_string())?;
-                Ok::<_, String>((bytes, probe))
-            })
-            .await;
-        let (bytes, probe) = match read {
+    pub(super) async fn render(
+        &self,
+        preset: &Preset,
+        accepted: &[OutputFormat],
+    ) -> Option<Arc<Fallback>> {
+        let path = preset.fallback.clone().or_else(|| self.default.clone())?;
+        let (bytes, probe) = match self.read(&path).await {
             Ok(read) => read,
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "the fallback image cannot be read");
@@ -63,10 +78,10 @@ impl Thumbnails {
             path.clone(),
             format,
         );
-        let varies = preset.spec.format == crate::preset::FormatChoice::Auto;
-        let preset = preset.clone();
+        let spec = preset.spec;
+        let limits = self.limits;
         let rendered = self
-            .fallback_renders
+            .renders
             .try_get_with(id, async {
                 let admitted = self
                     .workers
@@ -76,25 +91,36 @@ impl Thumbnails {
                 let rendered = self
                     .workers
                     .run(admitted, pipeline::decode_cost(&bytes), move || {
-                        pipeline::render(&bytes, &preset.spec, format, &limits)
+                        pipeline::render(&bytes, &spec, format, &limits)
                     })
                     .await
                     .map_err(|e| e.to_string())?
                     .map_err(|e| e.to_string())?;
-                Ok::<_, String>(Arc::new(Variant {
-                    hash: crate::keys::ContentHash::of(&rendered.bytes),
+                Ok::<_, String>(Arc::new(Fallback {
                     bytes: rendered.bytes.into(),
                     format: rendered.format,
-                    made: super::Made::Alone,
+                    varies: spec.format == FormatChoice::Auto,
                 }))
             })
             .await;
         match rendered {
-            Ok(variant) => Some(Fallback { variant, varies }),
+            Ok(fallback) => Some(fallback),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "the fallback image cannot be rendered");
                 None
             }
         }
+    }
+
+    /// The image at `path` and its header facts, read once.
+    async fn read(&self, path: &Path) -> Result<(Bytes, Probe), Arc<String>> {
+        let limits = self.limits;
+        self.files
+            .try_get_with(path.to_path_buf(), async {
+                let bytes = Bytes::from(tokio::fs::read(path).await.map_err(|e| e.to_string())?);
+                let probe = pipeline::probe(&bytes, &limits).map_err(|e| e.to_string())?;
+                Ok::<_, String>((bytes, probe))
+            })
+            .await
     }
 }

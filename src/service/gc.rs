@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 
-use super::{ServiceError, Thumbnails};
-use crate::keys::ObjectKey;
-use crate::storage::Kind;
+use super::ServiceError;
+use crate::keys::{Layout, ObjectKey};
+use crate::preset::Presets;
+use crate::storage::{Kind, Storage};
 
 /// Storage calls a collection keeps in flight.
 const CONCURRENCY: usize = 16;
@@ -65,18 +66,19 @@ impl Collection {
     }
 }
 
-impl Thumbnails {
-    /// Lists the variants folder and sorts each variant into current or stale (with its
-    /// size). Deletes nothing.
-    pub async fn collect_stale(&self) -> Result<Collection, ServiceError> {
-        let layout = &self.settings.layout;
-        let current: BTreeMap<&str, String> = self
-            .presets()
+impl Collection {
+    /// Lists the variants folder of `layout` and sorts each variant into current or stale
+    /// under `presets` (with its size). Deletes nothing.
+    pub async fn gather(
+        storage: &Storage,
+        layout: &Layout,
+        presets: &Presets,
+    ) -> Result<Collection, ServiceError> {
+        let current: BTreeMap<&str, String> = presets
             .every()
             .map(|p| (p.name.as_str(), p.fingerprint().to_string()))
             .collect();
-        let listed = self
-            .storage()
+        let listed = storage
             .list(&format!("{}/", layout.prefix()), Kind::Variant)
             .await?;
         let mut collection = Collection::default();
@@ -106,8 +108,7 @@ impl Thumbnails {
         }
         let sized: Vec<Result<StaleVariant, ServiceError>> = futures_util::stream::iter(stale)
             .map(|mut s| async move {
-                s.bytes = self
-                    .storage()
+                s.bytes = storage
                     .head(&s.key, Kind::Variant)
                     .await?
                     .map(|info| info.size);
@@ -123,18 +124,17 @@ impl Thumbnails {
         Ok(collection)
     }
 
-    /// Deletes the variants of `collection.stale`; returns how many were deleted and the
-    /// keys that could not be, with why.
-    pub async fn delete_stale(&self, collection: &Collection) -> (usize, Vec<(String, String)>) {
-        let results: Vec<(String, Result<(), String>)> =
-            futures_util::stream::iter(&collection.stale)
-                .map(|s| async move {
-                    let done = self.storage().delete(&s.key, Kind::Variant).await;
-                    (s.key.to_string(), done.map_err(|e| e.to_string()))
-                })
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
+    /// Deletes the stale variants; returns how many were deleted and the keys that could not
+    /// be, with why.
+    pub async fn delete(&self, storage: &Storage) -> (usize, Vec<(String, String)>) {
+        let results: Vec<(String, Result<(), String>)> = futures_util::stream::iter(&self.stale)
+            .map(|s| async move {
+                let done = storage.delete(&s.key, Kind::Variant).await;
+                (s.key.to_string(), done.map_err(|e| e.to_string()))
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
         let mut failed = Vec::new();
         let mut deleted = 0;
         for (key, result) in results {

@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use crate::keys::{ContentHash, ObjectKey};
 use crate::pipeline::{self, OutputFormat};
-use crate::preset::{FormatChoice, Preset};
-use crate::service::Thumbnails;
+use crate::preset::{FormatChoice, Preset, Presets};
 use crate::service::error::ServiceError;
 use crate::service::originals::Original;
 use crate::service::workers::Patience;
+use crate::service::{Settings, Thumbnails};
 use crate::signing::now;
 use crate::storage::Kind;
 
@@ -137,22 +137,28 @@ pub(crate) fn formats(
     OutputFormat::candidates(preset.spec.format, &original.record.probe, modern)
 }
 
-impl Thumbnails {
-    pub(crate) fn manifest(&self, key: &ObjectKey, original: &Original) -> Manifest {
+impl Manifest {
+    /// What `presets` make of `original` (at `key`), with URLs as `settings` hand them out:
+    /// signed, and under the public URL.
+    pub(crate) fn of(
+        key: &ObjectKey,
+        original: &Original,
+        presets: &Presets,
+        settings: &Settings,
+    ) -> Manifest {
         let record = &original.record;
         let upright = record.upright();
-        let expires = crate::signing::expiry(now(), self.settings.signed_url_ttl);
-        let mut variants: BTreeMap<String, VariantInfo> = self
-            .presets()
+        let expires = crate::signing::expiry(now(), settings.signed_url_ttl);
+        let mut variants: BTreeMap<String, VariantInfo> = presets
             .every()
             .map(|preset| {
                 let (width, height) = pipeline::output_size(upright, &preset.spec);
                 let mut url = variant_url(preset.name.as_str(), key, &original.hash);
-                if let Some(signer) = &self.settings.signer {
+                if let Some(signer) = &settings.signer {
                     url = signer.sign(&url, expires);
                 }
                 // The signature covers the path: the CDN forwards it unchanged.
-                if let Some(base) = &self.settings.public_url {
+                if let Some(base) = &settings.public_url {
                     url.insert_str(0, base);
                 }
                 let info = VariantInfo {
@@ -171,9 +177,9 @@ impl Thumbnails {
                 (preset.name.as_str().to_owned(), info)
             })
             .collect();
-        for preset in self.presets().iter() {
+        for preset in presets.iter() {
             let srcset = srcset(preset, |name| {
-                let step = self.presets().get(name)?;
+                let step = presets.get(name)?;
                 variants.get(name).map(|v| StepVariant {
                     url: v.url.clone(),
                     width: v.width,
@@ -196,12 +202,14 @@ impl Thumbnails {
             variants,
         }
     }
+}
 
+impl Thumbnails {
     /// The original's manifest with, for each preset, whether its variant is stored now.
     pub async fn describe(&self, key: &str) -> Result<Manifest, ServiceError> {
         let key = self.original_key(key)?;
         let original = self.originals.resolve(&key).await?;
-        let mut manifest = self.manifest(&key, &original);
+        let mut manifest = Manifest::of(&key, &original, self.presets(), &self.settings);
         if manifest.blurhash.is_none() {
             manifest.blurhash = self.compute_placeholder(&key, &original).await;
         }

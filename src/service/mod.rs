@@ -156,9 +156,7 @@ pub struct Thumbnails {
     /// Every decode-like step runs here, within the admission bound.
     workers: Arc<Workers>,
     writes: TaskTracker,
-    /// Fallback images as read, by path, and as rendered per preset and format.
-    fallback_files: Cache<std::path::PathBuf, (bytes::Bytes, crate::pipeline::Probe)>,
-    fallback_renders: Cache<(String, String, std::path::PathBuf, OutputFormat), Arc<Variant>>,
+    fallbacks: fallback::Fallbacks,
     /// Signs the fs store's upload URLs: the configured signing key, else a key of this
     /// process's own (fs stores serve one instance).
     upload_signer: Signer,
@@ -210,6 +208,8 @@ impl Thumbnails {
             workers.clone(),
         );
         let intake = intake::Intake::new(settings.limits.max_input_bytes);
+        let fallbacks =
+            fallback::Fallbacks::new(settings.fallback.clone(), settings.limits, workers.clone());
         Self {
             workers,
             storage,
@@ -221,11 +221,22 @@ impl Thumbnails {
             hot,
             peers,
             writes: TaskTracker::new(),
-            fallback_files: Cache::builder().max_capacity(64).build(),
-            fallback_renders: Cache::builder().max_capacity(1024).build(),
+            fallbacks,
             upload_signer: settings_signer,
             intake,
         }
+    }
+
+    /// `preset`'s fallback image in the best of `accepted` its format allows, or `None`
+    /// when it has none (or it cannot be rendered: logged, and the error is served).
+    pub async fn fallback(
+        &self,
+        preset: &str,
+        accepted: &[OutputFormat],
+    ) -> Option<Arc<fallback::Fallback>> {
+        self.fallbacks
+            .render(self.presets.get(preset)?, accepted)
+            .await
     }
 
     /// Where `preset`'s variant of the content `hash` in `format` is stored.

@@ -66,7 +66,7 @@ impl Thumbnails {
         bytes: Option<&Bytes>,
         presets: &[&Preset],
     ) -> Manifest {
-        let mut manifest = self.manifest(key, original);
+        let mut manifest = Manifest::of(key, original, self.presets(), &self.settings);
         let mut outcomes: Vec<String> = vec!["existing".to_owned(); presets.len()];
         let mut missing = Vec::new();
         for (i, preset) in presets.iter().enumerate() {
