@@ -338,27 +338,38 @@ def processes(commands, env=None):
     return time.perf_counter() - t, cpu, peak
 
 
-def part2(tk, th, pics, args, report):
+def part2(tk, th, pics, args, report, base=None):
     store = WORK / "tk-store"
     cold = store / "cold"
     cold.mkdir(parents=True, exist_ok=True)
-    out = {tool: WORK / "out" / tool for tool in ("thumbkit", "thumbor", "pipeline", "vipsthumbnail")}
+    # --baseline: an earlier build, over its own store (so nothing the other rendered is a hit).
+    base_cold = WORK / "base-store" / "cold"
+    tools = ("thumbkit", *(("baseline",) if base else ()), "thumbor", "pipeline", "vipsthumbnail")
+    out = {tool: WORK / "out" / tool for tool in tools}
     for d in out.values():
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
     figures = {tool: {"rate": [], "cpu": [], "bytes": 0} for tool in out}
-    peaks = {"thumbkit": 0, "thumbor": 0, "pipeline": 0, "vipsthumbnail": 0}
+    peaks = {tool: 0 for tool in tools}
     for r in range(args.rounds):
         names = []
         for name, data in pics:
             fname = f"r{r}-{name}"
             (cold / fname).write_bytes(fresh(data, f"cold {r} {time.time()}"))
+            if base:
+                base_cold.mkdir(parents=True, exist_ok=True)
+                (base_cold / fname).write_bytes(fresh(data, f"base {r} {time.time()}"))
             names.append(fname)
-        # thumbkit over HTTP, then thumbor, then the bare pipeline, then vipsthumbnail.
-        for tool, server, path in (
-            ("thumbkit", tk, lambda n: f"/t/thumb/cold/{n}"),
-            ("thumbor", th, lambda n: f"/unsafe/fit-in/320x320/cold/{n}"),
-        ):
+        # thumbkit over HTTP (and the baseline build), then thumbor, then the bare pipeline,
+        # then vipsthumbnail.
+        servers = [("thumbkit", tk, lambda n: f"/t/thumb/cold/{n}")]
+        if base:
+            servers.append(("baseline", base, lambda n: f"/t/thumb/cold/{n}"))
+        servers.append(("thumbor", th, lambda n: f"/unsafe/fit-in/320x320/cold/{n}"))
+        # Which build goes first alternates by round, so neither always meets a warmer machine.
+        if base and r % 2:
+            servers[0], servers[1] = servers[1], servers[0]
+        for tool, server, path in servers:
             server.reset_peak()
             before = server.cpu()
             secs, bodies = fetch_all(server.port, [path(n) for n in names])
@@ -386,17 +397,19 @@ def part2(tk, th, pics, args, report):
         peaks["vipsthumbnail"] = max(peaks["vipsthumbnail"], peak)
         for n in names:
             (cold / n).unlink()
+            if base:
+                (base_cold / n).unlink()
     # PSNR of the last round's outputs, per photo and tool.
     last = [f"r{args.rounds - 1}-{name}" for name, _ in pics]
     psnr = {}
     for (name, data), n in zip(pics, last):
         original = WORK / "photos" / name
-        outputs = [out[t] / jpg(n) for t in ("thumbkit", "thumbor", "pipeline", "vipsthumbnail")]
+        outputs = [out[t] / jpg(n) for t in tools]
         lines = subprocess.run(
             [str(TK), "bench", "--preset", "thumb", "--preset-files", str(ROOT / "presets"),
              "--images", str(original), "--psnr-of", ",".join(str(o) for o in outputs)],
             capture_output=True, text=True, check=True).stdout.split("\n")
-        for tool, line in zip(("thumbkit", "thumbor", "pipeline", "vipsthumbnail"), lines):
+        for tool, line in zip(tools, lines):
             parts = line.split()
             psnr[(name, tool)] = (parts[1], float(parts[2]))
         for tool in out:
@@ -421,13 +434,19 @@ def part2(tk, th, pics, args, report):
     report.append("")
     report.append(f"Service overhead over the bare pipeline: {(pl_rate / tk_rate - 1) * 100:.0f}% "
                   f"(images/s {tk_rate:.1f} against {pl_rate:.1f}).")
+    if base:
+        b_rate = median(figures["baseline"]["rate"])
+        report.append("")
+        report.append(f"This build against the baseline ({args.baseline}), same rounds: "
+                      f"{tk_rate / b_rate:.3f}× the images/s, "
+                      f"{median(figures['thumbkit']['cpu']) / median(figures['baseline']['cpu']):.3f}× the CPU per image.")
     report.append("")
     report.append("PSNR (dB) against a full-resolution Lanczos3 reference, outputs decoded colour-managed:")
     report.append("")
-    report.append("| photo | size | thumbkit | thumbor | pipeline | vipsthumbnail |")
-    report.append("|---|---|---|---|---|---|")
+    report.append("| photo | size | " + " | ".join(tools) + " |")
+    report.append("|---|---|" + "---|" * len(tools))
     for name, _ in pics:
-        cells = [f"{psnr[(name, t)][1]:.2f}" for t in ("thumbkit", "thumbor", "pipeline", "vipsthumbnail")]
+        cells = [f"{psnr[(name, t)][1]:.2f}" for t in tools]
         report.append(f"| {name} | {psnr[(name, 'thumbkit')][0]} | " + " | ".join(cells) + " |")
     report.append("")
     return peaks["thumbkit"], tk_rate
@@ -584,6 +603,8 @@ def main():
     ap.add_argument("--parts", type=int, nargs="+", default=[1, 2, 4], help="which of parts 1, 2, 4 to run")
     ap.add_argument("--s3", action="store_true", help="also part 3: renders from S3 on Garage")
     ap.add_argument("--out", default=str(ROOT / "target" / "bench-http"))
+    ap.add_argument("--baseline", help="another thumbkit binary (an earlier build) rendered cold in the "
+                    "same rounds as this one, for before/after figures of a change")
     args = ap.parse_args()
     WORK = Path(args.out)
     shutil.rmtree(WORK, ignore_errors=True)
@@ -596,10 +617,18 @@ def main():
                              "--log", "warn", "--api-token", TOKEN, "--memory-cache", "256MiB"],
                 port, ready="/healthz")
     th = thumbor(WORK / "tk-store")
+    base = None
+    if args.baseline:
+        (WORK / "base-store").mkdir(exist_ok=True)
+        base_port = free_port()
+        base = Server("baseline", [args.baseline, "serve", "--listen", f"127.0.0.1:{base_port}", "--storage",
+                                   f"fs:{WORK / 'base-store'}", "--preset-files", str(ROOT / "presets"),
+                                   "--log", "warn", "--api-token", TOKEN, "--memory-cache", "256MiB"],
+                      base_port, ready="/healthz")
     report = []
     try:
         ng_peak = part1(tk, args, report) if 1 in args.parts else 0
-        tk_cold_peak, fs_rate = part2(tk, th, pics, args, report) if 2 in args.parts else (0, float("nan"))
+        tk_cold_peak, fs_rate = part2(tk, th, pics, args, report, base) if 2 in args.parts else (0, float("nan"))
         if args.s3:
             part3(pics, fs_rate, args, report)
         else:
@@ -620,6 +649,8 @@ def main():
     finally:
         th.stop()
         tk.stop()
+        if base:
+            base.stop()
     cpu = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):

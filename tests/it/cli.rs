@@ -205,7 +205,7 @@ fn a_bad_preset_directory_fails_with_the_file_and_field() {
 
 #[test]
 fn purge_deletes_an_original_and_what_was_derived_from_it() {
-    let dir = std::env::temp_dir().join(format!("thumbkit-cli-purge-{}", std::process::id()));
+    let dir = crate::helpers::app::temp_dir("cli-purge");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("a")).unwrap();
     std::fs::write(
@@ -258,7 +258,7 @@ fn purge_deletes_an_original_and_what_was_derived_from_it() {
 
 #[test]
 fn pregen_renders_every_missing_variant_once_and_a_second_run_renders_nothing() {
-    let dir = std::env::temp_dir().join(format!("thumbkit-cli-pregen-{}", std::process::id()));
+    let dir = crate::helpers::app::temp_dir("cli-pregen");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("albums/x")).unwrap();
     std::fs::write(

@@ -431,3 +431,24 @@ fn no_function_is_over_eighty_lines() {
     let planted = format!("fn planted() {{\n{}}}\n", "    let _ = 1;\n".repeat(90));
     assert_eq!(long_functions(&planted), ["planted (92 lines)"]);
 }
+
+#[test]
+fn test_runs_remove_what_finished_runs_left_in_the_temporary_folder() {
+    use crate::helpers::app::{sweep_finished_runs, temp_dir};
+    // Thousands of leftover folders (10 GB) is what per-test names under /tmp came to.
+    let mine = temp_dir("sweep");
+    let root = mine
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .to_path_buf();
+    let finished = root.join("4294967295").join("left-0");
+    std::fs::create_dir_all(&finished).unwrap();
+    std::fs::write(finished.join("a.jpg"), b"left behind").unwrap();
+    let not_a_run = root.join("notes");
+    std::fs::create_dir_all(&not_a_run).unwrap();
+    sweep_finished_runs(&root);
+    assert!(!finished.exists(), "a finished run's folder was kept");
+    assert!(!not_a_run.exists(), "a stray folder was kept");
+    assert!(mine.exists(), "this run's own folder was removed");
+}

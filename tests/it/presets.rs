@@ -130,7 +130,7 @@ fn mistakes_are_told_in_the_presets_words() {
 fn bad_names_and_duplicates_are_refused() {
     let e = Preset::parse("Thumb", "width = 1", Path::new("presets/Thumb.toml")).unwrap_err();
     assert!(e.to_string().contains("only a-z, 0-9"), "{e}");
-    let root = std::env::temp_dir().join(format!("thumbkit-dup-{}", std::process::id()));
+    let root = crate::helpers::app::temp_dir("dup");
     let (a, b) = (root.join("a"), root.join("b"));
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
@@ -182,7 +182,7 @@ fn shipped_presets_are_as_documented() {
 
 #[test]
 fn editing_a_preset_file_changes_its_fingerprint_reformatting_does_not() {
-    let dir = std::env::temp_dir().join(format!("thumbkit-fp-{}", std::process::id()));
+    let dir = crate::helpers::app::temp_dir("fp");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("p.toml");
     std::fs::write(&file, "width = 320\nheight = 320\nquality = 80").unwrap();
@@ -295,7 +295,7 @@ fn bad_steps_are_refused_naming_the_field() {
 
 #[test]
 fn a_preset_fallback_is_found_beside_its_file_or_refused_at_load() {
-    let dir = std::env::temp_dir().join(format!("thumbkit-fallback-{}", std::process::id()));
+    let dir = crate::helpers::app::temp_dir("fallback");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(

@@ -28,7 +28,7 @@ fn the_bucket_documents_are_valid_s3_api_inputs_and_an_invalid_one_is_caught() {
     assert!(ok, "{text}");
     assert_eq!(text.matches(": valid ").count(), 3, "{text}");
     // The validator has teeth: a lifecycle rule with a day count as words is refused.
-    let broken = std::env::temp_dir().join(format!("thumbkit-deploy-{}", std::process::id()));
+    let broken = crate::helpers::app::temp_dir("deploy");
     std::fs::create_dir_all(&broken).unwrap();
     for f in ["lifecycle.json", "notification.json", "cors.json"] {
         std::fs::copy(repo().join("deploy").join(f), broken.join(f)).unwrap();

@@ -14,10 +14,7 @@ pub fn thumbkit() -> Command {
 
 /// A fresh, empty directory for one CLI test.
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("thumbkit-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    super::app::temp_dir(&format!("cli-{tag}"))
 }
 
 /// What the command printed on stderr.

@@ -5,7 +5,7 @@ use super::*;
 
 /// Renders with vipsthumbnail (which must be installed: `make deps`).
 fn vipsthumbnail(name: &str, size: &str) -> image::RgbImage {
-    let dir = std::env::temp_dir().join(format!("thumbkit-vips-{}-{name}", std::process::id()));
+    let dir = crate::helpers::app::temp_dir(&format!("vips-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("out.png");
     let status = std::process::Command::new("vipsthumbnail")

@@ -25,7 +25,7 @@ fn tool(name: &str, args: &[&str]) {
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("thumbkit-modern-{}", std::process::id()));
+    let dir = crate::helpers::app::temp_dir("modern");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
