@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The binary, run from the repo's root (so `fixtures/` and `presets/` resolve).
@@ -12,9 +12,43 @@ pub fn thumbkit() -> Command {
     c
 }
 
-/// A fresh, empty directory for one CLI test.
+/// A fresh, empty temporary directory for one test, under this run's own folder of
+/// [`tests_root`] (what earlier runs left there is removed when the first one is made).
 pub fn temp_dir(tag: &str) -> PathBuf {
-    super::app::temp_dir(&format!("cli-{tag}"))
+    // Unique per call: every test shares this process (and so its id).
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| sweep_finished_runs(&tests_root()));
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = tests_root()
+        .join(std::process::id().to_string())
+        .join(format!("{tag}-{n}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Where test runs keep their files: one folder per test process, named by its id.
+pub fn tests_root() -> PathBuf {
+    std::env::temp_dir().join("thumbkit-tests")
+}
+
+/// Removes the folders of test processes that are no longer running (a test binary cannot
+/// clean up after itself: a failed test's files are what one looks at).
+pub fn sweep_finished_runs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let running = name
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !running {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// What the command printed on stderr.
