@@ -65,6 +65,11 @@ pub fn decode(
     if format == SourceFormat::Jpeg {
         return decode_jpeg(data, limits, shrink, scans);
     }
+    if format == SourceFormat::Webp
+        && let Some(source) = decode_webp(data, full, limits, shrink)?
+    {
+        return Ok(source);
+    }
     if format.is_heif() {
         // libheif applies the container's transforms: the result is upright already.
         let heif = super::heif::decode(data, limits)?;
@@ -120,6 +125,39 @@ pub fn decode(
         orientation,
         scale: 1.0,
     })
+}
+
+/// A still WebP through libwebp, scaled on load; `None` for an animation.
+fn decode_webp(
+    data: &[u8],
+    full: (u32, u32),
+    limits: &Limits,
+    shrink: &dyn Fn(u32, u32) -> u32,
+) -> Result<Option<Source>, PipelineError> {
+    let (mut icc, mut orientation) = (None, Orientation::NoTransforms);
+    for (kind, body) in super::webp::riff_chunks(data) {
+        match kind {
+            b"ICCP" => icc = Some(body.to_vec()),
+            b"EXIF" => orientation = exif_orientation(super::webp::strip_exif_header(body)),
+            _ => {}
+        }
+    }
+    let upright = if swaps_axes(orientation) {
+        (full.1, full.0)
+    } else {
+        full
+    };
+    let denominator = shrink(upright.0, upright.1);
+    let Some(still) = super::webp::decode_scaled(data, denominator, limits.max_pixels)? else {
+        return Ok(None);
+    };
+    Ok(Some(Source {
+        full: still.full,
+        decoded: Decoded::Image(still.image),
+        icc,
+        orientation,
+        scale: 1.0 / f64::from(denominator.max(1)),
+    }))
 }
 
 fn decode_jpeg(

@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::formats::SourceFormat;
+use crate::pipeline::webp::{riff_chunks, strip_exif_header};
 use crate::pipeline::{decode, isobmff, jpeg, png, sniff};
 
 /// Frames counted at most (a count beyond is reported as "at least").
@@ -337,28 +338,4 @@ fn contains_tag(tiff: &[u8], tag: u16) -> bool {
     exif::Reader::new()
         .read_raw(tiff.to_vec())
         .is_ok_and(|e| e.fields().any(|f| f.tag.number() == tag))
-}
-
-/// Some writers keep the JPEG-style `Exif\0\0` prefix inside container chunks.
-fn strip_exif_header(body: &[u8]) -> &[u8] {
-    body.strip_prefix(b"Exif\0\0").unwrap_or(body)
-}
-
-/// The chunks of a RIFF (WebP) file as (fourcc, body).
-pub fn riff_chunks(data: &[u8]) -> Vec<(&[u8; 4], &[u8])> {
-    let mut out = Vec::new();
-    let mut pos = 12;
-    while pos + 8 <= data.len() {
-        let len = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]])
-            as usize;
-        let Some(end) = (pos + 8).checked_add(len).filter(|e| *e <= data.len()) else {
-            break;
-        };
-        let Ok(kind) = <&[u8; 4]>::try_from(&data[pos..pos + 4]) else {
-            break;
-        };
-        out.push((kind, &data[pos + 8..end]));
-        pos = end + (len & 1);
-    }
-    out
 }

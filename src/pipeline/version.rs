@@ -3,4 +3,5 @@
 //! without depending on the pipeline.
 
 /// Bumped whenever a change to the pipeline changes its output; part of every fingerprint.
-pub const PIPELINE_VERSION: u32 = 1;
+/// 2: WebP stills decoded by libwebp, scaled on load.
+pub const PIPELINE_VERSION: u32 = 2;
