@@ -45,25 +45,8 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Render one image with a preset and write the thumbnail.
-    Render {
-        /// The preset's name (see `thumbkit presets`).
-        #[arg(long)]
-        preset: String,
-        #[command(flatten)]
-        presets: PresetArgs,
-        #[command(flatten)]
-        limits: LimitArgs,
-        /// The original image.
-        input: PathBuf,
-        /// Where to write the thumbnail (default: `<input stem>.<preset>.<ext>` beside it).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Output format for `auto`/`source` presets: jpeg, png, webp or avif
-        /// (default: from the output's extension, else as the service would without WebP).
-        #[arg(short, long)]
-        format: Option<String>,
-    },
+    /// Render images with a preset and write the thumbnails (one, or a batch in parallel).
+    Render(render::RenderArgs),
     /// Serve thumbnails over HTTP: GET /t/{preset}/{key}.
     Serve(Box<ServeArgs>),
     /// Check a deployment with `serve`'s configuration: the store, every permission, the
@@ -171,14 +154,7 @@ pub(crate) enum Command {
 
 pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
     match cli.command {
-        Command::Render {
-            preset,
-            presets,
-            limits,
-            input,
-            output,
-            format,
-        } => render::run(preset, presets, limits, input, output, format),
+        Command::Render(args) => render::run(args),
         Command::Serve(args) => {
             let command = <Cli as clap::CommandFactory>::command();
             serve(

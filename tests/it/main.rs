@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api;
+mod batch_render;
 mod bench;
 mod bombs;
 mod browser;
