@@ -134,7 +134,8 @@ fn compose_inner(
         specs
             .iter()
             .map(|p| {
-                shrink_on_load_denominator(geometry::plan(w, h, p).shrink(), super::SHRINK_MARGIN)
+                let margin = super::shrink_margin(w, h);
+                shrink_on_load_denominator(geometry::plan(w, h, p).shrink(), margin)
             })
             .min()
             .unwrap_or(1)

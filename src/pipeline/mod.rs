@@ -40,15 +40,33 @@ pub use resize::Pixels;
 pub use spec::{Animation, Colour, Fit, FormatChoice, Gravity, Quality, Spec};
 pub use version::PIPELINE_VERSION;
 
-/// After shrink-on-load, the decoded image must still be at least this many times larger
-/// than the resize target on both axes, so the final Lanczos step has real detail to work
-/// with (libvips leaves the same factor of two). Measured with `thumbkit bench --margins`
-/// (PSNR of the `thumb` JPEG against a full-resolution Lanczos3 reference): on camera photos
-/// a margin of 1.5 cost 0.15-0.42 dB against a full-resolution decode, but on a sharp 2 K
-/// source (a photo already downscaled: JPEG q90, WebP q75) 1.5 dB, where 3.2 costs 0.01 dB.
-/// docs/benchmarks.md has the table; `shrink_on_load_costs_at_most_half_a_db` and
-/// `shrink_on_load_costs_nothing_on_a_sharp_2k_source` guard it.
-pub const SHRINK_MARGIN: f64 = 2.0;
+/// After shrink-on-load, the decoded image must still be at least a margin times larger than
+/// the resize target on both axes, so the final Lanczos step has real detail to work with.
+/// The margin depends on the source ([`shrink_margin`]): this one is for sources of up to
+/// [`CAMERA_PIXELS`], which are usually already downscaled and sharp at the pixel level. On a
+/// 2 K photo (JPEG q90, WebP q75) a margin of 1.6 cost 1.5 dB against a full decode, 3.2 cost
+/// 0.01 dB (`thumbkit bench --margins`); 2 is libvips' own rule.
+pub const SHARP_MARGIN: f64 = 2.0;
+
+/// The margin for sources over [`CAMERA_PIXELS`]: a camera's full-resolution output, soft at
+/// the pixel level (optics, demosaicing), where a margin of 1.5-1.8 cost 0.0-0.4 dB against
+/// the next scale up on five camera photos and saves 15-25% of the render, and lets a
+/// progressive file be decoded from its DC coefficients alone at 1/8 (4x faster).
+pub const CAMERA_MARGIN: f64 = 1.5;
+
+/// Sources over this many pixels are taken to be a camera's full-resolution output.
+pub const CAMERA_PIXELS: u64 = 8_000_000;
+
+/// The shrink-on-load margin for a `width` x `height` source (see [`SHARP_MARGIN`] and
+/// [`CAMERA_MARGIN`]); `shrink_on_load_costs_at_most_half_a_db` and
+/// `shrink_on_load_costs_nothing_on_a_sharp_2k_source` guard both.
+pub fn shrink_margin(width: u32, height: u32) -> f64 {
+    if u64::from(width) * u64::from(height) > CAMERA_PIXELS {
+        CAMERA_MARGIN
+    } else {
+        SHARP_MARGIN
+    }
+}
 
 /// Checks the input's size and header against the limits and returns what the header says,
 /// without decoding any pixels.
@@ -264,7 +282,14 @@ pub fn render(
     format: OutputFormat,
     limits: &Limits,
 ) -> Result<Rendered, PipelineError> {
-    render_with_margin(input, spec, format, limits, SHRINK_MARGIN)
+    catch_unwind(AssertUnwindSafe(|| {
+        render_inner(input, spec, format, limits, None)
+    }))
+    .unwrap_or_else(|_| {
+        Err(PipelineError::Internal(
+            "a decoder failed on this input".into(),
+        ))
+    })
 }
 
 /// [`render`] with a chosen shrink-on-load margin (for measuring the margin's effect).
@@ -276,7 +301,7 @@ pub fn render_with_margin(
     margin: f64,
 ) -> Result<Rendered, PipelineError> {
     catch_unwind(AssertUnwindSafe(|| {
-        render_inner(input, spec, format, limits, margin)
+        render_inner(input, spec, format, limits, Some(margin))
     }))
     .unwrap_or_else(|_| {
         Err(PipelineError::Internal(
@@ -290,7 +315,7 @@ fn render_inner(
     spec: &Spec,
     format: OutputFormat,
     limits: &Limits,
-    margin: f64,
+    margin: Option<f64>,
 ) -> Result<Rendered, PipelineError> {
     // Refuse from the header what would be too large either way the image may be turned,
     // before paying for the decode; the exact check follows once the orientation is known.
@@ -304,6 +329,7 @@ fn render_inner(
     if animation::keeps(spec, &probed, format) {
         return animation::render(input, &probed, spec, limits);
     }
+    let margin = margin.unwrap_or_else(|| shrink_margin(w, h));
     let shrink = denominator_for(spec, Some(margin));
     let upright = tracing::info_span!("decode", format = %probed.format)
         .in_scope(|| decode_probed(input, probed, limits, &shrink, true))?;
