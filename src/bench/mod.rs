@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod formats;
+mod inputs;
 mod pregen;
 mod quality;
 mod tools;
@@ -66,6 +67,10 @@ pub struct Args {
     /// The JPEG qualities `--formats` matches.
     #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [80u8])]
     jpeg_quality: Vec<u8>,
+    /// The format matrix: each `--images` photo saved as each of these (jpeg, png, webp,
+    /// avif) at 2040 px and at full size, and the comparison run on those files.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    inputs: Vec<String>,
     /// The libaom speeds `--formats` measures AVIF at.
     #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [6u8, 7, 8, 9])]
     avif_speeds: Vec<u8>,
@@ -130,7 +135,14 @@ pub fn run(
     if args.pregen {
         return pregen::run(&images, args.rounds, presets, limits);
     }
-    compare(args, &images, preset, preset_files, limits)
+    if args.inputs.is_empty() {
+        return compare(args, &images, preset, preset_files, limits);
+    }
+    let dir = std::env::temp_dir().join(format!("thumbkit-bench-inputs-{}", std::process::id()));
+    let result = inputs::make(&images, &args.inputs, limits, &dir)
+        .and_then(|made| compare(args, &made, preset, preset_files, limits));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 /// One tool's timings for one image and worker count: rates, peak RSS, the first output.

@@ -90,3 +90,50 @@ fn bench_help_takes_any_format() {
     assert!(!help.contains("JPEG photos"), "{help}");
     assert!(help.contains("any format"), "{help}");
 }
+
+#[test]
+fn bench_makes_the_format_matrix_from_a_photo_and_compares_on_every_file() {
+    let o = thumbkit()
+        .args([
+            "bench",
+            "--inputs",
+            "webp,png",
+            "--images",
+            "fixtures/DSCN0010.jpg",
+        ])
+        .args(["--rounds", "1", "--batch", "2", "--workers", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // Each format at 2040 px and at full size (640x480: the 2 K box does not enlarge it).
+    for file in [
+        "DSCN0010-2k.webp",
+        "DSCN0010-2k.png",
+        "DSCN0010-full.webp",
+        "DSCN0010-full.png",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(file) && l.contains("thumbkit"))
+            .unwrap_or_else(|| panic!("no row for {file}: {stdout}"));
+        let psnr: f64 = row.split_whitespace().last().unwrap().parse().unwrap();
+        assert!(psnr > 25.0, "{row}");
+    }
+    assert_eq!(rows(&stdout, "vipsthumbnail").len(), 4, "{stdout}");
+    // A format thumbkit cannot save is one line naming what it can.
+    let o = thumbkit()
+        .args([
+            "bench",
+            "--inputs",
+            "webp,gif",
+            "--images",
+            "fixtures/DSCN0010.jpg",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot save `gif`"), "{err}");
+}
