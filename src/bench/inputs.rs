@@ -4,9 +4,9 @@
 //! files: every tool reads the same bytes.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::pipeline::{self, Limits, OutputFormat};
-use crate::preset::Preset;
+use crate::pipeline::{Limits, OutputFormat};
 
 /// The formats the matrix can be made in (those thumbkit writes), with the quality each is
 /// saved at: the peers' common settings (JPEG q90, WebP q75, AVIF q60; PNG is lossless).
@@ -43,30 +43,51 @@ pub(super) fn make(
                 })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Made by `thumbkit render` in child processes: a worker's peak RSS, as the kernel
+    // reports it, includes its parent's, which encoding full-size AVIFs here would inflate.
+    let preset_dir = dir.join("presets");
+    std::fs::create_dir_all(&preset_dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut made = Vec::new();
     for image in images {
-        let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
         let stem = image
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("image");
         for (size, side) in SIZES {
             for (format, quality) in &chosen {
+                let name = format!("made-{size}-{format}");
                 let toml = format!(
                     "width = {side}\nheight = {side}\nformat = \"{format}\"\nquality = {quality}"
                 );
-                let preset = Preset::parse("made", &toml, Path::new("--inputs"))
-                    .map_err(|e| format!("--inputs {format}: {e}"))?;
+                let file = preset_dir.join(format!("{name}.toml"));
+                std::fs::write(&file, toml).map_err(|e| format!("{}: {e}", file.display()))?;
                 let out = OutputFormat::parse(format).ok_or("a format thumbkit writes")?;
-                let rendered = pipeline::render(&bytes, &preset.spec, out, limits)
-                    .map_err(|e| format!("{}: {e}", image.display()))?;
                 let path = dir.join(format!("{stem}-{size}.{}", out.extension()));
-                std::fs::write(&path, &rendered.bytes)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let done = Command::new(&exe)
+                    .args(["render", "--preset", &name, "--preset-files"])
+                    .arg(&preset_dir)
+                    .args(limit_flags(limits))
+                    .arg("-o")
+                    .arg(&path)
+                    .arg(image)
+                    .output()
+                    .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+                if !done.status.success() {
+                    return Err(String::from_utf8_lossy(&done.stderr).trim().to_owned());
+                }
                 made.push(path);
             }
         }
     }
     Ok(made)
+}
+
+/// The flags that give a child `thumbkit render` these limits.
+fn limit_flags(limits: &Limits) -> Vec<String> {
+    vec![
+        format!("--max-input-bytes={}", limits.max_input_bytes),
+        format!("--max-pixels={}", limits.max_pixels),
+        format!("--max-output-side={}", limits.max_output_side),
+    ]
 }

@@ -38,14 +38,14 @@ impl Reference {
             canvas: (w, h),
             offset: (0, 0),
         };
-        resize::resize(&self.full, &plan, 1.0).map_err(|e| e.to_string())
+        resize::resize(&self.full, &plan, (1.0, 1.0)).map_err(|e| e.to_string())
     }
 
     /// What `preset` looks like rendered from full resolution with Lanczos3 (cropped and
     /// padded as the preset says, alpha flattened onto its background), as RGB.
     pub fn planned(&self, preset: &Preset) -> Result<Pixels, String> {
         let plan = geometry::plan(self.upright.0, self.upright.1, &preset.spec);
-        let resized = resize::resize(&self.full, &plan, 1.0).map_err(|e| e.to_string())?;
+        let resized = resize::resize(&self.full, &plan, (1.0, 1.0)).map_err(|e| e.to_string())?;
         Ok(resize::pad(resized, &plan, preset.spec.background).flatten(preset.spec.background))
     }
 

@@ -67,7 +67,7 @@ pub fn render(
         let frame = frame.map_err(PipelineError::from_image)?;
         let (num, den) = frame.delay().numer_denom_ms();
         let canvas = Pixels::from_image(DynamicImage::ImageRgba8(frame.into_buffer()));
-        let resized = resize::resize(&canvas, &plan, 1.0)?;
+        let resized = resize::resize(&canvas, &plan, (1.0, 1.0))?;
         out.push((resize::pad(resized, &plan, spec.background), at_ms as i32));
         at_ms += f64::from(num) / f64::from(den.max(1));
     }

@@ -119,7 +119,7 @@ pub fn compose_each(
 struct Intermediate {
     pixels: Pixels,
     /// Its pixels per full-resolution pixel.
-    scale: f64,
+    scale: (f64, f64),
 }
 
 fn compose_inner(
@@ -164,14 +164,17 @@ fn compose_inner(
         // The smallest kept result with the margin, else the decoded image.
         let source = kept
             .iter()
-            .filter(|k| shrink * k.scale >= CASCADE_MARGIN)
+            .filter(|k| shrink * k.scale.0.min(k.scale.1) >= CASCADE_MARGIN)
             .min_by_key(|k| k.pixels.width)
             .map_or((&upright.pixels, upright.scale), |k| (&k.pixels, k.scale));
         let mut resized = resize::resize(source.0, plan, source.1)?;
         if covers_whole(plan, full) {
             kept.push(Intermediate {
                 pixels: resized.clone(),
-                scale: f64::from(resized.width) / f64::from(full.0),
+                scale: (
+                    f64::from(resized.width) / f64::from(full.0),
+                    f64::from(resized.height) / f64::from(full.1),
+                ),
             });
         }
         if let Some(icc) = &upright.deferred_icc {

@@ -23,8 +23,9 @@ pub struct Source {
     pub orientation: Orientation,
     /// The full-resolution size as stored (before orientation and shrink-on-load).
     pub full: (u32, u32),
-    /// Decoded pixels per source pixel: 1/denominator of the shrink-on-load, else 1.
-    pub scale: f64,
+    /// Decoded pixels per source pixel on each stored axis: 1/denominator of a JPEG's
+    /// shrink-on-load, the exact ratio of a WebP scaled to whole pixels, else 1.
+    pub scale: (f64, f64),
 }
 
 /// Reads the EXIF orientation from a TIFF-structured EXIF block; 1 when absent or invalid.
@@ -81,7 +82,7 @@ pub fn decode(
             decoded: heif.decoded,
             icc: heif.icc,
             orientation: Orientation::NoTransforms,
-            scale: 1.0,
+            scale: (1.0, 1.0),
         });
     }
     // A PNG's profile is inflated here with a bound, and the decoder gets a copy without
@@ -123,7 +124,7 @@ pub fn decode(
         decoded: Decoded::Image(img),
         icc,
         orientation,
-        scale: 1.0,
+        scale: (1.0, 1.0),
     })
 }
 
@@ -151,12 +152,18 @@ fn decode_webp(
     let Some(still) = super::webp::decode_scaled(data, denominator, limits.max_pixels)? else {
         return Ok(None);
     };
+    // libwebp spreads the whole image over the rounded size: the exact ratio per axis
+    // (1/denominator would drift by up to a pixel across the image).
+    let scale = (
+        f64::from(still.image.width()) / f64::from(still.full.0),
+        f64::from(still.image.height()) / f64::from(still.full.1),
+    );
     Ok(Some(Source {
         full: still.full,
         decoded: Decoded::Image(still.image),
         icc,
         orientation,
-        scale: 1.0 / f64::from(denominator.max(1)),
+        scale,
     }))
 }
 
@@ -199,6 +206,9 @@ fn decode_jpeg(
         icc: markers.icc,
         orientation,
         full: (header.width, header.height),
-        scale: 1.0 / f64::from(if header.lossless { 1 } else { denominator }),
+        scale: {
+            let k = 1.0 / f64::from(if header.lossless { 1 } else { denominator });
+            (k, k)
+        },
     })
 }

@@ -193,8 +193,9 @@ pub struct Upright {
     pub pixels: Pixels,
     /// The upright full-resolution size (what the plan is made for).
     pub full: (u32, u32),
-    /// Decoded pixels per full-resolution pixel (below 1 after shrink-on-load).
-    pub scale: f64,
+    /// Decoded pixels per full-resolution pixel on each upright axis (below 1 after
+    /// shrink-on-load).
+    pub scale: (f64, f64),
     /// An RGB profile whose conversion to sRGB was deferred (see [`decode_upright`]).
     pub deferred_icc: Option<Vec<u8>>,
 }
@@ -248,10 +249,13 @@ pub(crate) fn decode_probed(
         shrink,
         jpeg::Scans::Needed,
     )?;
-    let upright = if decode::swaps_axes(source.orientation) {
-        (source.full.1, source.full.0)
+    let (upright, scale) = if decode::swaps_axes(source.orientation) {
+        (
+            (source.full.1, source.full.0),
+            (source.scale.1, source.scale.0),
+        )
     } else {
-        source.full
+        (source.full, source.scale)
     };
     let defer = defer_colour && colour::can_defer(&source.decoded, source.icc.as_deref());
     let (mut img, deferred_icc) = if defer {
@@ -269,7 +273,7 @@ pub(crate) fn decode_probed(
     Ok(Upright {
         pixels: Pixels::from_image_keeping_grey(img),
         full: upright,
-        scale: source.scale,
+        scale,
         deferred_icc,
     })
 }

@@ -119,9 +119,10 @@ impl Pixels {
 }
 
 /// Resizes the planned part of `src` to the planned size. The plan is in full-resolution
-/// pixels; `scale` is decoded pixels per full-resolution pixel (below 1 after shrink-on-load).
-pub fn resize(src: &Pixels, plan: &Plan, scale: f64) -> Result<Pixels, PipelineError> {
-    let (kx, ky) = (scale, scale);
+/// pixels; `scale` is decoded pixels per full-resolution pixel on each axis (below 1 after
+/// shrink-on-load; the axes differ by a rounding when a decoder scaled to whole pixels).
+pub fn resize(src: &Pixels, plan: &Plan, scale: (f64, f64)) -> Result<Pixels, PipelineError> {
+    let (kx, ky) = scale;
     let pixel_type = match (src.grey, src.alpha) {
         (true, _) => PixelType::U8,
         (false, true) => PixelType::U8x4,

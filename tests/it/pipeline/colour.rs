@@ -92,6 +92,16 @@ fn shrink_on_load_costs_at_most_half_a_db() {
         eprintln!("{name}: {a:.2} dB shrunk on load, {b:.2} dB from full resolution");
         assert!(a > b - 0.5, "{name}: {a:.2} dB against {b:.2} dB");
     }
+    // The 6 MP photo as a WebP: libwebp scales 2725 px to 682, spreading the whole image
+    // over them; mapped as if by exactly 1/4 it drifted to 1.8 dB below vipsthumbnail.
+    let as_webp = preset(
+        "full-webp",
+        "width = 10000\nheight = 10000\nformat = \"webp\"\nquality = { jpeg = 75, webp = 75 }",
+    );
+    let webp = render(&fixture(PHOTO_6MP), &as_webp, OutputFormat::Webp).bytes;
+    let (a, b) = shrunk_and_full(&webp, &thumb);
+    eprintln!("6 MP WebP: {a:.2} dB shrunk on load, {b:.2} dB from full resolution");
+    assert!(a > b - 0.5, "6 MP WebP: {a:.2} dB against {b:.2} dB");
 }
 
 #[test]
