@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Each installs what it needs.
-.PHONY: deps test-deps run render test bench bench-http
+.PHONY: deps test-deps run render test bench bench-deps bench-http
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := cmake nasm libvips-tools openssl
@@ -72,7 +72,13 @@ test: test-deps
 	cargo test
 	scripts/openapi-check.sh
 
-bench: deps
+# sharp (npm, with its own prebuilt libvips) is the in-process peer; installed here, never by `make test`.
+bench-deps: deps
+	@command -v node >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	@[ -d benches/sharp/node_modules/sharp ] || (cd benches/sharp && npm ci --no-audit --no-fund)
+
+bench: bench-deps
 	cargo build --release
 	./target/release/thumbkit bench
 

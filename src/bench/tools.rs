@@ -1,6 +1,7 @@
-//! The two tools `thumbkit bench` runs, each one process per worker: a `thumbkit
-//! bench-worker` given the same presets and limits as the bench itself, and `vipsthumbnail`
-//! given the preset's geometry, format and quality in its own words.
+//! The tools `thumbkit bench` runs, each one process per worker: a `thumbkit bench-worker`
+//! given the same presets and limits as the bench itself, and `vipsthumbnail` and sharp
+//! (`benches/sharp/worker.mjs`, in-process on one thread) given the preset's geometry,
+//! format and quality in their own words.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,6 +65,107 @@ pub(super) fn vips(
         vips_save_options(preset, format)
     ));
     c
+}
+
+/// `vipsthumbnail --version`, or how to install it.
+pub(super) fn vips_version() -> Result<String, String> {
+    let out = Command::new("vipsthumbnail")
+        .arg("--version")
+        .output()
+        .map_err(|_| {
+            "vipsthumbnail not found: install Debian's libvips-tools (`make deps`)".to_owned()
+        })?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// sharp's version when `dir` holds the worker script and an installed sharp, else why not.
+pub(super) fn sharp_dir(dir: &Path) -> Result<String, String> {
+    let script = dir.join("worker.mjs");
+    if !script.is_file() {
+        return Err(format!(
+            "{} not found (run from the repository, or pass --sharp DIR)",
+            script.display()
+        ));
+    }
+    let out = Command::new("node")
+        .current_dir(dir)
+        .args([
+            "--input-type=module",
+            "-e",
+            "import s from 'sharp'; console.log(s.versions.sharp)",
+        ])
+        .output()
+        .map_err(|_| "node not found (`make bench` installs it)".to_owned())?;
+    if !out.status.success() {
+        return Err(format!(
+            "sharp is not installed in {} (`make bench` installs it)",
+            dir.display()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// sharp over `files` in one node process (`concurrency(1)`, cache off), writing
+/// `<stem>.<ext>`; alpha flattened on the preset's background for JPEG, as thumbkit does.
+pub(super) fn sharp(
+    dir: &Path,
+    preset: &Preset,
+    format: OutputFormat,
+    out_dir: &Path,
+    files: &[PathBuf],
+) -> Command {
+    let spec = &preset.spec;
+    let mut c = Command::new("node");
+    c.arg(dir.join("worker.mjs"));
+    if let Some(w) = spec.width {
+        c.arg("--width").arg(w.to_string());
+    }
+    if let Some(h) = spec.height {
+        c.arg("--height").arg(h.to_string());
+    }
+    let fit = match spec.fit {
+        Fit::Cover => "cover",
+        Fit::Contain => "contain",
+        Fit::Inside => "inside",
+        Fit::Fill => "fill",
+    };
+    let quality = match format {
+        OutputFormat::Jpeg => spec.quality.jpeg,
+        OutputFormat::Webp => spec.quality.webp,
+        OutputFormat::Avif => spec.quality.avif,
+        OutputFormat::Png => 100,
+    };
+    let [r, g, b, _] = spec.background.0;
+    let format_name = match format {
+        OutputFormat::Jpeg => "jpeg",
+        other => other.extension(),
+    };
+    c.args(["--fit", fit, "--gravity", sharp_position(spec.gravity)])
+        .args(["--format", format_name, "--quality", &quality.to_string()])
+        .args(["--background", &format!("{r},{g},{b}")]);
+    if spec.upscale {
+        c.arg("--upscale");
+    }
+    if spec.lossless {
+        c.arg("--lossless");
+    }
+    c.arg("--out-dir").arg(out_dir).args(files);
+    c
+}
+
+/// sharp's `position` for a gravity: the compass words are the same.
+fn sharp_position(gravity: Gravity) -> &'static str {
+    match gravity {
+        Gravity::Centre => "centre",
+        Gravity::North => "north",
+        Gravity::Northeast => "northeast",
+        Gravity::East => "east",
+        Gravity::Southeast => "southeast",
+        Gravity::South => "south",
+        Gravity::Southwest => "southwest",
+        Gravity::West => "west",
+        Gravity::Northwest => "northwest",
+    }
 }
 
 /// The preset's box in vipsthumbnail's `--size` syntax: `!` stretches (`fill`), `>` only

@@ -1,0 +1,259 @@
+//! The comparison itself: every image at every worker count, thumbkit, vipsthumbnail and
+//! (when installed) sharp on the same files in interleaved rounds; then one table row per
+//! tool with its rate, its ratio, peak RSS per worker, output size and PSNR against the
+//! image's lossless master.
+
+use std::path::{Path, PathBuf};
+
+use super::quality::{Reference, median, reference};
+use super::{Args, tools};
+use crate::pipeline::{self, Limits, OutputFormat};
+use crate::preset::Preset;
+
+/// One file to render and the lossless image its quality is measured against (itself, when
+/// no better master exists).
+pub(super) struct Input {
+    pub file: PathBuf,
+    pub master: PathBuf,
+}
+
+/// A tool the comparison times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tool {
+    Thumbkit,
+    Vips,
+    /// sharp through `--sharp`'s `worker.mjs`.
+    Sharp,
+}
+
+impl Tool {
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Thumbkit => "thumbkit",
+            Tool::Vips => "vipsthumbnail",
+            Tool::Sharp => "sharp",
+        }
+    }
+}
+
+/// One tool's figures for one image and worker count.
+struct Figures {
+    images_per_s: f64,
+    peak_rss_mib: f64,
+    out_bytes: u64,
+    /// The output's width and height.
+    size: (u32, u32),
+    psnr: f64,
+}
+
+/// One tool's timings for one image and worker count: rates, peak RSS, the first output.
+#[derive(Default)]
+struct Timed(Vec<f64>, u64, Vec<u8>);
+
+/// The comparison: every image, at every worker count, every tool; then the table.
+pub(super) fn compare(
+    args: &Args,
+    inputs: &[Input],
+    preset: &Preset,
+    preset_files: &[PathBuf],
+    limits: &Limits,
+) -> Result<(), String> {
+    let vips_version = tools::vips_version()?;
+    let sharp = tools::sharp_dir(&args.sharp);
+    let mut tools = vec![Tool::Thumbkit, Tool::Vips];
+    let sharp_note = match &sharp {
+        Ok(version) => {
+            tools.push(Tool::Sharp);
+            format!("sharp {version} in-process, concurrency(1), cache off")
+        }
+        Err(why) => format!("sharp not measured: {why}"),
+    };
+    let work = std::env::temp_dir().join(format!("thumbkit-bench-{}", std::process::id()));
+    let run = Run {
+        args,
+        tools: &tools,
+        preset,
+        preset_files,
+        limits,
+        work: &work,
+    };
+    let result = (|| {
+        println!(
+            "preset `{}` ({}), {} rounds x {} images, interleaved; medians. vipsthumbnail: {vips_version}, VIPS_CONCURRENCY=1 per worker; {sharp_note}",
+            preset.name,
+            preset.summary(),
+            args.rounds,
+            args.batch
+        );
+        println!(
+            "{:<30} {:>7}  {:<14} {:>8} {:>7} {:>7} {:>16} {:>10} {:>9} {:>8}",
+            "image",
+            "workers",
+            "tool",
+            "img/s",
+            "×vips",
+            "×sharp",
+            "peak RSS/worker",
+            "out bytes",
+            "size",
+            "PSNR dB"
+        );
+        // Every timed run happens before any reference is decoded: a child's peak RSS as the
+        // kernel reports it includes the parent's peak (the memory it was forked from), so
+        // the parent must stay small until all workers have run.
+        let mut measured = Vec::new();
+        for input in inputs {
+            measured.push((input, run.image(&input.file)?));
+        }
+        for (input, rows) in measured {
+            run.print(input, rows)?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// What every round of one comparison shares.
+struct Run<'a> {
+    args: &'a Args,
+    tools: &'a [Tool],
+    preset: &'a Preset,
+    preset_files: &'a [PathBuf],
+    limits: &'a Limits,
+    work: &'a Path,
+}
+
+impl Run<'_> {
+    /// Times every tool on `batch` copies of `image` at each worker count.
+    fn image(&self, image: &Path) -> Result<Vec<(usize, Vec<Timed>)>, String> {
+        let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
+        let source = pipeline::probe(&bytes, self.limits)
+            .map_err(|e| format!("{}: {e}", image.display()))?;
+        let format = OutputFormat::resolve(self.preset.spec.format, &source, &[]);
+        let _ = std::fs::remove_dir_all(self.work.join("in"));
+        let inputs = tools::copies(&self.work.join("in"), image, &bytes, self.args.batch)?;
+        drop(bytes);
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let outs: Vec<PathBuf> = self
+            .tools
+            .iter()
+            .map(|t| self.work.join(format!("out-{}", t.name())))
+            .collect();
+        for dir in &outs {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        let mut rows = Vec::new();
+        for &workers in &self.args.workers {
+            let chunks: Vec<&[PathBuf]> = inputs
+                .chunks(inputs.len().div_ceil(workers.max(1)))
+                .collect();
+            let mut timed: Vec<Timed> = self.tools.iter().map(|_| Timed::default()).collect();
+            for round in 0..self.args.rounds.max(1) {
+                // Rotate which tool goes first, so none always meets a warm cache.
+                for k in 0..self.tools.len() {
+                    let i = (round + k) % self.tools.len();
+                    let commands = chunks.iter().map(|files| match self.tools[i] {
+                        Tool::Thumbkit => tools::thumbkit(
+                            &exe,
+                            self.preset,
+                            self.preset_files,
+                            self.limits,
+                            &outs[i],
+                            files,
+                        ),
+                        Tool::Vips => tools::vips(self.preset, format, &outs[i], files),
+                        Tool::Sharp => {
+                            tools::sharp(&self.args.sharp, self.preset, format, &outs[i], files)
+                        }
+                    });
+                    let (seconds, rss) = tools::run_parallel(commands.collect())?;
+                    timed[i].0.push(inputs.len() as f64 / seconds);
+                    timed[i].1 = timed[i].1.max(rss);
+                }
+            }
+            let first = inputs[0]
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let ext = format.extension();
+            for (i, tool) in self.tools.iter().enumerate() {
+                let name = match tool {
+                    Tool::Vips => format!("tn_{first}.{ext}"),
+                    _ => format!("{first}.{ext}"),
+                };
+                timed[i].2 = read_output(&outs[i].join(name))?;
+            }
+            rows.push((workers, timed));
+        }
+        Ok(rows)
+    }
+
+    /// Prints one image's rows: each tool's median rate, memory, bytes and PSNR.
+    fn print(&self, input: &Input, rows: Vec<(usize, Vec<Timed>)>) -> Result<(), String> {
+        let master =
+            std::fs::read(&input.master).map_err(|e| format!("{}: {e}", input.master.display()))?;
+        let name = input
+            .file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("image");
+        let reference = reference(&master, self.preset, self.limits)?;
+        drop(master);
+        for (workers, timed) in rows {
+            let figures = timed
+                .iter()
+                .map(|t| figures(t, &reference, self.preset, self.limits))
+                .collect::<Result<Vec<_>, String>>()?;
+            let ratio_to = |tool: Tool| {
+                let i = self.tools.iter().position(|t| *t == tool)?;
+                Some(format!(
+                    "{:.2}",
+                    figures[0].images_per_s / figures[i].images_per_s
+                ))
+            };
+            let (vs_vips, vs_sharp) = (ratio_to(Tool::Vips), ratio_to(Tool::Sharp));
+            for (i, (tool, f)) in self.tools.iter().zip(&figures).enumerate() {
+                let ratio = |r: &Option<String>| match (i, r) {
+                    (0, Some(r)) => r.clone(),
+                    _ => String::new(),
+                };
+                println!(
+                    "{:<30} {:>7}  {:<14} {:>8.1} {:>7} {:>7} {:>12.1} MiB {:>10} {:>9} {:>8.2}",
+                    name,
+                    workers,
+                    tool.name(),
+                    f.images_per_s,
+                    ratio(&vs_vips),
+                    ratio(&vs_sharp),
+                    f.peak_rss_mib,
+                    f.out_bytes,
+                    format!("{}x{}", f.size.0, f.size.1),
+                    f.psnr
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_output(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn figures(
+    Timed(rates, rss, bytes): &Timed,
+    reference: &Reference,
+    preset: &Preset,
+    limits: &Limits,
+) -> Result<Figures, String> {
+    Ok(Figures {
+        images_per_s: median(rates),
+        peak_rss_mib: *rss as f64 / (1024.0 * 1024.0),
+        out_bytes: bytes.len() as u64,
+        size: pipeline::probe(bytes, limits)
+            .map_err(|e| format!("an output: {e}"))?
+            .upright(),
+        psnr: reference.psnr_of_output(preset, bytes, limits)?,
+    })
+}
