@@ -4,4 +4,5 @@
 
 /// Bumped whenever a change to the pipeline changes its output; part of every fingerprint.
 /// 2: WebP stills decoded by libwebp, scaled on load.
-pub const PIPELINE_VERSION: u32 = 2;
+/// 3: progressive JPEGs at 1/8 scale take subsampled chroma from its DC coefficients.
+pub const PIPELINE_VERSION: u32 = 3;
