@@ -127,13 +127,8 @@ struct Run<'a> {
 impl Run<'_> {
     /// Times every tool on `batch` copies of `image` at each worker count.
     fn image(&self, image: &Path) -> Result<Vec<(usize, Vec<Timed>)>, String> {
-        let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
-        let source = pipeline::probe(&bytes, self.limits)
-            .map_err(|e| format!("{}: {e}", image.display()))?;
-        let format = OutputFormat::resolve(self.preset.spec.format, &source, &[]);
         let _ = std::fs::remove_dir_all(self.work.join("in"));
-        let inputs = tools::copies(&self.work.join("in"), image, &bytes, self.args.batch)?;
-        drop(bytes);
+        let inputs = tools::copies(&self.work.join("in"), image, self.args.batch)?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let outs: Vec<PathBuf> = self
             .tools
@@ -141,8 +136,11 @@ impl Run<'_> {
             .map(|t| self.work.join(format!("out-{}", t.name())))
             .collect();
         for dir in &outs {
+            let _ = std::fs::remove_dir_all(dir);
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
+        let log = self.work.join("stderr.log");
+        let format = self.output_format(&exe, &inputs[0], &outs[0], &log)?;
         let mut rows = Vec::new();
         for &workers in &self.args.workers {
             let chunks: Vec<&[PathBuf]> = inputs
@@ -167,7 +165,7 @@ impl Run<'_> {
                             tools::sharp(&self.args.sharp, self.preset, format, &outs[i], files)
                         }
                     });
-                    let (seconds, rss) = tools::run_parallel(commands.collect())?;
+                    let (seconds, rss) = tools::run_parallel(commands.collect(), &log)?;
                     timed[i].0.push(inputs.len() as f64 / seconds);
                     timed[i].1 = timed[i].1.max(rss);
                 }
@@ -187,6 +185,34 @@ impl Run<'_> {
             rows.push((workers, timed));
         }
         Ok(rows)
+    }
+
+    /// The format `auto` or `source` presets give this input, from an untimed thumbkit run
+    /// on it (the bench does not read inputs itself: see [`tools::run_parallel`]).
+    fn output_format(
+        &self,
+        exe: &Path,
+        input: &Path,
+        out: &Path,
+        log: &Path,
+    ) -> Result<OutputFormat, String> {
+        let files = [input.to_path_buf()];
+        let run = tools::thumbkit(
+            exe,
+            self.preset,
+            self.preset_files,
+            self.limits,
+            out,
+            &files,
+        );
+        tools::run_parallel(vec![run], log)?;
+        let stem = input.file_stem().unwrap_or_default();
+        std::fs::read_dir(out)
+            .map_err(|e| format!("{}: {e}", out.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .find(|p| p.file_stem() == Some(stem))
+            .and_then(|p| OutputFormat::parse(p.extension()?.to_str()?))
+            .ok_or_else(|| format!("{}: thumbkit wrote no output", input.display()))
     }
 
     /// Prints one image's rows: each tool's median rate, memory, bytes and PSNR.

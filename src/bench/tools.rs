@@ -208,13 +208,9 @@ fn vips_save_options(preset: &Preset, format: OutputFormat) -> String {
 }
 
 /// `batch` copies of one image under distinct names (so no tool can reuse a cached
-/// result), keeping its extension.
-pub(super) fn copies(
-    dir: &Path,
-    image: &Path,
-    bytes: &[u8],
-    batch: usize,
-) -> Result<Vec<PathBuf>, String> {
+/// result), keeping its extension. Copied by the kernel: the bench itself never holds an
+/// input, whose size would otherwise raise every worker's peak RSS (below).
+pub(super) fn copies(dir: &Path, image: &Path, batch: usize) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let stem = image
         .file_stem()
@@ -224,7 +220,7 @@ pub(super) fn copies(
     (0..batch.max(1))
         .map(|i| {
             let path = dir.join(format!("{stem}-{i:03}.{ext}"));
-            std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+            std::fs::copy(image, &path).map_err(|e| format!("{}: {e}", image.display()))?;
             Ok(path)
         })
         .collect()
@@ -232,11 +228,19 @@ pub(super) fn copies(
 
 /// Starts every command at once and waits for all; returns wall seconds and the largest
 /// peak RSS (bytes) of any of them, as the kernel accounted it.
-pub(super) fn run_parallel(commands: Vec<Command>) -> Result<(f64, u64), String> {
+///
+/// A child's `ru_maxrss` starts from the bench's own peak (exec records the peak of the
+/// memory it replaces, which a spawned child shares with its parent), so the bench keeps
+/// itself small: it never reads an input or decodes a reference before the timed runs end.
+/// Each child's stderr goes to `stderr` (libvips warns once per image on some files) and is
+/// shown only when a child fails.
+pub(super) fn run_parallel(commands: Vec<Command>, stderr: &Path) -> Result<(f64, u64), String> {
+    let log = std::fs::File::create(stderr).map_err(|e| format!("{}: {e}", stderr.display()))?;
     let started = Instant::now();
     let mut pids = Vec::new();
     for mut c in commands {
         c.stdout(std::process::Stdio::null());
+        c.stderr(log.try_clone().map_err(|e| e.to_string())?);
         let child = c
             .spawn()
             .map_err(|e| format!("cannot start {:?}: {e}", c.get_program()))?;
@@ -256,8 +260,16 @@ pub(super) fn run_parallel(commands: Vec<Command>) -> Result<(f64, u64), String>
         peak = peak.max(usage.ru_maxrss as u64 * 1024);
     }
     match failed {
-        // Every child is reaped before saying so (its own error is on stderr above).
-        Some(status) => Err(format!("a benchmark worker failed (status {status})")),
+        // Every child is reaped before saying so, with the end of what they printed.
+        Some(status) => {
+            let said = std::fs::read_to_string(stderr).unwrap_or_default();
+            let tail: Vec<&str> = said.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            Err(format!(
+                "a benchmark worker failed (status {status}): {}",
+                tail.join(" / ")
+            ))
+        }
         None => Ok((started.elapsed().as_secs_f64(), peak)),
     }
 }

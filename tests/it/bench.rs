@@ -157,3 +157,50 @@ fn bench_makes_the_format_matrix_from_a_photo_and_compares_on_every_file() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("cannot make `heic`"), "{err}");
 }
+
+/// Peak RSS per worker is the worker's own: the bench never holds an input itself (a
+/// spawned child's `ru_maxrss` starts from its parent's peak, so reading a 27 MB TIFF used
+/// to put every later worker, of every tool, above 27 MiB).
+#[test]
+fn a_large_input_does_not_raise_the_next_images_peak_rss() {
+    let dir = temp_dir("bench-rss");
+    let tif = dir.join("big.tif");
+    let made = std::process::Command::new("vips")
+        .args([
+            "black",
+            tif.to_str().unwrap(),
+            "3000",
+            "3000",
+            "--bands",
+            "3",
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert!(std::fs::metadata(&tif).unwrap().len() > 27_000_000);
+    let small = dir.join("small.jpg");
+    std::fs::write(&small, fixture("DSCN0010.jpg")).unwrap();
+    let images = format!("{},{}", tif.display(), small.display());
+    let o = thumbkit()
+        .args(["bench", "--images", &images, "--sharp", "/nonexistent"])
+        .args(["--rounds", "1", "--batch", "2", "--workers", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // libvips' own floor is ~40 MiB; before the fix both read 66 MiB.
+    for (tool, limit) in [("thumbkit", 27.0), ("vipsthumbnail", 55.0)] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with("small.jpg") && l.split_whitespace().nth(2) == Some(tool))
+            .unwrap_or_else(|| panic!("no {tool} row: {stdout}"));
+        let mib: f64 = row
+            .split(" MiB")
+            .next()
+            .and_then(|s| s.split_whitespace().last())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(mib < limit, "{row}");
+    }
+}
