@@ -48,5 +48,11 @@ for (const file of opts.files) {
     process.exit(2);
   }
   const stem = basename(file, extname(file));
-  await pipeline.toFile(join(opts.out_dir, `${stem}.${ext}`));
+  try {
+    await pipeline.toFile(join(opts.out_dir, `${stem}.${ext}`));
+  } catch (e) {
+    // One line, which `thumbkit bench` shows in sharp's row.
+    console.error(`sharp: ${basename(file)}: ${e.message.split('\n')[0]}`);
+    process.exit(1);
+  }
 }

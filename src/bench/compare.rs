@@ -46,9 +46,10 @@ struct Figures {
     psnr: f64,
 }
 
-/// One tool's timings for one image and worker count: rates, peak RSS, the first output.
+/// One tool's timings for one image and worker count: rates, peak RSS, the first output;
+/// or why the tool could not render the image (a peer that cannot read a format).
 #[derive(Default)]
-struct Timed(Vec<f64>, u64, Vec<u8>);
+struct Timed(Vec<f64>, u64, Vec<u8>, Option<String>);
 
 /// The comparison: every image, at every worker count, every tool; then the table.
 pub(super) fn compare(
@@ -151,6 +152,9 @@ impl Run<'_> {
                 // Rotate which tool goes first, so none always meets a warm cache.
                 for k in 0..self.tools.len() {
                     let i = (round + k) % self.tools.len();
+                    if timed[i].3.is_some() {
+                        continue;
+                    }
                     let commands = chunks.iter().map(|files| match self.tools[i] {
                         Tool::Thumbkit => tools::thumbkit(
                             &exe,
@@ -165,9 +169,15 @@ impl Run<'_> {
                             tools::sharp(&self.args.sharp, self.preset, format, &outs[i], files)
                         }
                     });
-                    let (seconds, rss) = tools::run_parallel(commands.collect(), &log)?;
-                    timed[i].0.push(inputs.len() as f64 / seconds);
-                    timed[i].1 = timed[i].1.max(rss);
+                    match tools::run_parallel(commands.collect(), &log) {
+                        Ok((seconds, rss)) => {
+                            timed[i].0.push(inputs.len() as f64 / seconds);
+                            timed[i].1 = timed[i].1.max(rss);
+                        }
+                        // thumbkit failing is the bench failing; a peer is shown as unable.
+                        Err(e) if self.tools[i] == Tool::Thumbkit => return Err(e),
+                        Err(e) => timed[i].3 = Some(e),
+                    }
                 }
             }
             let first = inputs[0]
@@ -176,6 +186,9 @@ impl Run<'_> {
                 .unwrap_or_default();
             let ext = format.extension();
             for (i, tool) in self.tools.iter().enumerate() {
+                if timed[i].3.is_some() {
+                    continue;
+                }
                 let name = match tool {
                     Tool::Vips => format!("tn_{first}.{ext}"),
                     _ => format!("{first}.{ext}"),
@@ -229,17 +242,27 @@ impl Run<'_> {
         for (workers, timed) in rows {
             let figures = timed
                 .iter()
-                .map(|t| figures(t, &reference, self.preset, self.limits))
+                .map(|t| match &t.3 {
+                    Some(why) => Ok(Err(why.clone())),
+                    None => figures(t, &reference, self.preset, self.limits).map(Ok),
+                })
                 .collect::<Result<Vec<_>, String>>()?;
             let ratio_to = |tool: Tool| {
                 let i = self.tools.iter().position(|t| *t == tool)?;
-                Some(format!(
-                    "{:.2}",
-                    figures[0].images_per_s / figures[i].images_per_s
-                ))
+                let (Ok(tk), Ok(peer)) = (&figures[0], &figures[i]) else {
+                    return None;
+                };
+                Some(format!("{:.2}", tk.images_per_s / peer.images_per_s))
             };
             let (vs_vips, vs_sharp) = (ratio_to(Tool::Vips), ratio_to(Tool::Sharp));
             for (i, (tool, f)) in self.tools.iter().zip(&figures).enumerate() {
+                let f = match f {
+                    Ok(f) => f,
+                    Err(why) => {
+                        println!("{name:<30} {workers:>7}  {:<14} cannot: {why}", tool.name());
+                        continue;
+                    }
+                };
                 let ratio = |r: &Option<String>| match (i, r) {
                     (0, Some(r)) => r.clone(),
                     _ => String::new(),
@@ -268,7 +291,7 @@ fn read_output(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn figures(
-    Timed(rates, rss, bytes): &Timed,
+    Timed(rates, rss, bytes, _): &Timed,
     reference: &Reference,
     preset: &Preset,
     limits: &Limits,

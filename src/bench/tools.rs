@@ -263,11 +263,10 @@ pub(super) fn run_parallel(commands: Vec<Command>, stderr: &Path) -> Result<(f64
         // Every child is reaped before saying so, with the end of what they printed.
         Some(status) => {
             let said = std::fs::read_to_string(stderr).unwrap_or_default();
-            let tail: Vec<&str> = said.lines().rev().take(5).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Err(format!(
-                "a benchmark worker failed (status {status}): {}",
-                tail.join(" / ")
+            let last = said.lines().rev().find(|l| !l.trim().is_empty());
+            Err(last.map_or_else(
+                || format!("a benchmark worker failed (status {status})"),
+                |l| l.trim().to_owned(),
             ))
         }
         None => Ok((started.elapsed().as_secs_f64(), peak)),

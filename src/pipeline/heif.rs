@@ -60,7 +60,12 @@ pub struct Heif {
 /// Decodes the primary image, refusing from the header what exceeds `limits`.
 pub fn decode(data: &[u8], limits: &Limits) -> Result<Heif, PipelineError> {
     LazyLock::force(&LIBHEIF);
-    let context = HeifContext::read_from_bytes(data).map_err(failed("not a readable HEIF file"))?;
+    let mut context =
+        HeifContext::read_from_bytes(data).map_err(failed("not a readable HEIF file"))?;
+    // A grid (every iPhone photo) is decoded tile by tile on this thread: by default libheif
+    // starts 4 threads, which took 1.5 cores and more memory per render while every render
+    // worker already has a core of its own.
+    context.set_max_decoding_threads(0);
     let handle = primary(&context)?;
     let (width, height) = (handle.width(), handle.height());
     // The coded size too: a small `clap` crop can hide a huge coded image.
