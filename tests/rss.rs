@@ -51,3 +51,63 @@ fn bad_files_get_one_line_and_a_failing_exit_with_little_memory() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A render's peak memory above the binary's own stays within what `decode_cost` tells the
+/// render workers' shared budget, for the formats decoded by C libraries whose buffers
+/// thumbkit does not see (libheif with dav1d or libde265). An AVIF used to take 14 bytes a
+/// pixel where the budget counted 9.
+#[test]
+fn heif_and_avif_decodes_stay_within_the_cost_the_budget_counts() {
+    let dir = temp_dir("cost");
+    let presets = dir.join("presets");
+    std::fs::create_dir_all(&presets).unwrap();
+    std::fs::write(
+        presets.join("master.toml"),
+        "width = 2040\nheight = 2040\nformat = \"avif\"\nquality = 60\n",
+    )
+    .unwrap();
+    std::fs::write(
+        presets.join("tiny.toml"),
+        "width = 64\nheight = 64\nformat = \"jpeg\"\n",
+    )
+    .unwrap();
+    let avif = dir.join("photo.avif");
+    let render = |preset: &str, input: &str, out: &std::path::Path| {
+        let args = [
+            "render",
+            "--preset-files",
+            presets.to_str().unwrap(),
+            "--preset",
+            preset,
+            input,
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        let (o, rss) = run_measured(&args);
+        assert!(o.status.success(), "{input}: {}", stderr(&o));
+        rss
+    };
+    let made = render("master", "fixtures/2569067123_aca715a2ee_o.jpg", &avif);
+    assert!(made > 0);
+    // The binary's own peak: a 64 px render of a 64 px JPEG.
+    let small = dir.join("small.jpg");
+    let base = render("tiny", "fixtures/Landscape_1.jpg", &small);
+    let base = base.max(render(
+        "tiny",
+        small.to_str().unwrap(),
+        &dir.join("again.jpg"),
+    ));
+    for input in [avif.to_str().unwrap(), "fixtures/IMG_5195.HEIC"] {
+        let rss = render("tiny", input, &dir.join("out.jpg"));
+        let cost = thumbkit::pipeline::decode_cost(&std::fs::read(input).unwrap());
+        let used = rss.saturating_sub(base);
+        assert!(
+            used <= cost,
+            "{input}: {} MiB above the binary's {} MiB, the budget counts {} MiB",
+            used >> 20,
+            base >> 20,
+            cost >> 20
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
