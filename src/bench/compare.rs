@@ -155,21 +155,8 @@ impl Run<'_> {
                     if timed[i].3.is_some() {
                         continue;
                     }
-                    let commands = chunks.iter().map(|files| match self.tools[i] {
-                        Tool::Thumbkit => tools::thumbkit(
-                            &exe,
-                            self.preset,
-                            self.preset_files,
-                            self.limits,
-                            &outs[i],
-                            files,
-                        ),
-                        Tool::Vips => tools::vips(self.preset, format, &outs[i], files),
-                        Tool::Sharp => {
-                            tools::sharp(&self.args.sharp, self.preset, format, &outs[i], files)
-                        }
-                    });
-                    match tools::run_parallel(commands.collect(), &log) {
+                    let ran = self.time(self.tools[i], &chunks, (&exe, format, &outs[i]), &log);
+                    match ran {
                         Ok((seconds, rss)) => {
                             timed[i].0.push(inputs.len() as f64 / seconds);
                             timed[i].1 = timed[i].1.max(rss);
@@ -198,6 +185,32 @@ impl Run<'_> {
             rows.push((workers, timed));
         }
         Ok(rows)
+    }
+
+    /// One timed run of `tool`, one worker per chunk: wall seconds (sharp's own, from its
+    /// first image) and the largest peak RSS.
+    fn time(
+        &self,
+        tool: Tool,
+        chunks: &[&[PathBuf]],
+        (exe, format, out): (&Path, OutputFormat, &Path),
+        log: &Path,
+    ) -> Result<(f64, u64), String> {
+        let times: Vec<PathBuf> = (0..chunks.len())
+            .map(|j| self.work.join(format!("sharp-seconds-{j}")))
+            .collect();
+        let commands = chunks.iter().zip(&times).map(|(files, time)| match tool {
+            Tool::Thumbkit => {
+                tools::thumbkit(exe, self.preset, self.preset_files, self.limits, out, files)
+            }
+            Tool::Vips => tools::vips(self.preset, format, out, files),
+            Tool::Sharp => tools::sharp(&self.args.sharp, self.preset, format, (out, time), files),
+        });
+        let (seconds, rss) = tools::run_parallel(commands.collect(), log)?;
+        match tool {
+            Tool::Sharp => Ok((tools::sharp_seconds(&times)?, rss)),
+            _ => Ok((seconds, rss)),
+        }
     }
 
     /// The format `auto` or `source` presets give this input, from an untimed thumbkit run

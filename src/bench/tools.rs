@@ -111,7 +111,7 @@ pub(super) fn sharp(
     dir: &Path,
     preset: &Preset,
     format: OutputFormat,
-    out_dir: &Path,
+    (out_dir, time_file): (&Path, &Path),
     files: &[PathBuf],
 ) -> Command {
     let spec = &preset.spec;
@@ -149,8 +149,22 @@ pub(super) fn sharp(
     if spec.lossless {
         c.arg("--lossless");
     }
-    c.arg("--out-dir").arg(out_dir).args(files);
+    c.arg("--out-dir").arg(out_dir);
+    c.arg("--time-file").arg(time_file).args(files);
     c
+}
+
+/// The longest in-process time the sharp workers wrote (seconds from their first image to
+/// their last: sharp is used in-process, so node's start-up is left out of its rate).
+pub(super) fn sharp_seconds(time_files: &[PathBuf]) -> Result<f64, String> {
+    time_files.iter().try_fold(0.0f64, |longest, f| {
+        let s = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let s: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{}: not seconds", f.display()))?;
+        Ok(longest.max(s))
+    })
 }
 
 /// sharp's `position` for a gravity: the compass words are the same.
