@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::quality::{Reference, median, reference};
-use super::{Args, tools};
+use super::tools;
 use crate::pipeline::{self, Limits, OutputFormat};
 use crate::preset::Preset;
 
@@ -15,6 +15,15 @@ use crate::preset::Preset;
 pub(super) struct Input {
     pub file: PathBuf,
     pub master: PathBuf,
+}
+
+/// How much to run: the bench's `--rounds`, `--batch`, `--workers` and `--sharp`.
+pub(super) struct Rounds {
+    pub rounds: usize,
+    pub batch: usize,
+    pub workers: Vec<usize>,
+    /// The directory of sharp's worker script.
+    pub sharp: PathBuf,
 }
 
 /// A tool the comparison times.
@@ -53,7 +62,7 @@ struct Timed(Vec<f64>, u64, Vec<u8>, Option<String>);
 
 /// The comparison: every image, at every worker count, every tool; then the table.
 pub(super) fn compare(
-    args: &Args,
+    args: &Rounds,
     inputs: &[Input],
     preset: &Preset,
     preset_files: &[PathBuf],
@@ -117,7 +126,7 @@ pub(super) fn compare(
 
 /// What every round of one comparison shares.
 struct Run<'a> {
-    args: &'a Args,
+    args: &'a Rounds,
     tools: &'a [Tool],
     preset: &'a Preset,
     preset_files: &'a [PathBuf],

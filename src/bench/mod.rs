@@ -82,6 +82,16 @@ pub struct Args {
 }
 
 impl Args {
+    /// What the comparison needs of these options.
+    fn rounds(&self) -> compare::Rounds {
+        compare::Rounds {
+            rounds: self.rounds,
+            batch: self.batch,
+            workers: self.workers.clone(),
+            sharp: self.sharp.clone(),
+        }
+    }
+
     /// `--images`, or the repository's photos, each checked to exist (a missing default is
     /// explained: it is relative to the repository).
     fn images(&self) -> Result<Vec<PathBuf>, String> {
@@ -138,11 +148,11 @@ pub fn run(
                 master: file.clone(),
             })
             .collect();
-        return compare::compare(args, &inputs, preset, preset_files, limits);
+        return compare::compare(&args.rounds(), &inputs, preset, preset_files, limits);
     }
     let dir = std::env::temp_dir().join(format!("thumbkit-bench-inputs-{}", std::process::id()));
     let result = inputs::make(&images, &args.inputs, limits, &dir)
-        .and_then(|made| compare::compare(args, &made, preset, preset_files, limits));
+        .and_then(|made| compare::compare(&args.rounds(), &made, preset, preset_files, limits));
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
