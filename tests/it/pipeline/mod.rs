@@ -129,6 +129,22 @@ fn all_eight_orientations_come_out_upright_and_alike() {
         );
         assert!(d * 5.0 < wrong, "threshold too loose: {d:.1} vs {wrong:.1}");
     }
+    // The same eight as TIFFs (libvips keeps the orientation as the TIFF's own tag).
+    let dir = crate::helpers::process::temp_dir("tiff-orientation");
+    for i in 1..=8 {
+        let tif = dir.join(format!("{i}.tif"));
+        let made = std::process::Command::new("vips")
+            .arg("copy")
+            .arg(crate::helpers::fixtures::fixtures().join(format!("Landscape_{i}.jpg")))
+            .arg(&tif)
+            .status()
+            .expect("vips (libvips-tools)");
+        assert!(made.success());
+        let r = decode_rgb(&render(&std::fs::read(&tif).unwrap(), &p, OutputFormat::Png).bytes);
+        assert_eq!(r.dimensions(), (120, 90), "{i}.tif");
+        let d = mean_abs_diff(upright, &r);
+        assert!(d < 4.0, "{i}.tif differs from Landscape_1 by {d:.1}");
+    }
 }
 
 #[test]
