@@ -140,7 +140,12 @@ fn all_eight_orientations_come_out_upright_and_alike() {
             .status()
             .expect("vips (libvips-tools)");
         assert!(made.success());
-        let r = decode_rgb(&render(&std::fs::read(&tif).unwrap(), &p, OutputFormat::Png).bytes);
+        let bytes = std::fs::read(&tif).unwrap();
+        // `inspect` says so too (it used to read a TIFF's orientation only beside EXIF IFDs,
+        // so said 1 for these while the render turned them).
+        let report = thumbkit::pipeline::inspect::inspect(&bytes).unwrap();
+        assert_eq!(report.orientation, i, "{i}.tif");
+        let r = decode_rgb(&render(&bytes, &p, OutputFormat::Png).bytes);
         assert_eq!(r.dimensions(), (120, 90), "{i}.tif");
         let d = mean_abs_diff(upright, &r);
         assert!(d < 4.0, "{i}.tif differs from Landscape_1 by {d:.1}");
