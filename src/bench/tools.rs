@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::pipeline::{Limits, OutputFormat};
-use crate::preset::{Fit, Gravity, Preset};
+use crate::preset::{Fit, Gravity, Preset, fit_name};
 
 /// A `thumbkit bench-worker` over `files`, loading presets from `preset_files` (the bench's
 /// own `--preset-files`) under the bench's limits.
@@ -123,12 +123,6 @@ pub(super) fn sharp(
     if let Some(h) = spec.height {
         c.arg("--height").arg(h.to_string());
     }
-    let fit = match spec.fit {
-        Fit::Cover => "cover",
-        Fit::Contain => "contain",
-        Fit::Inside => "inside",
-        Fit::Fill => "fill",
-    };
     let quality = match format {
         OutputFormat::Jpeg => spec.quality.jpeg,
         OutputFormat::Webp => spec.quality.webp,
@@ -140,7 +134,9 @@ pub(super) fn sharp(
         OutputFormat::Jpeg => "jpeg",
         other => other.extension(),
     };
-    c.args(["--fit", fit, "--gravity", sharp_position(spec.gravity)])
+    // sharp's fits and positions have thumbkit's names (the gravities' in lower case).
+    let gravity = format!("{:?}", spec.gravity).to_lowercase();
+    c.args(["--fit", fit_name(spec.fit), "--gravity", &gravity])
         .args(["--format", format_name, "--quality", &quality.to_string()])
         .args(["--background", &format!("{r},{g},{b}")]);
     if spec.upscale {
@@ -165,21 +161,6 @@ pub(super) fn sharp_seconds(time_files: &[PathBuf]) -> Result<f64, String> {
             .map_err(|_| format!("{}: not seconds", f.display()))?;
         Ok(longest.max(s))
     })
-}
-
-/// sharp's `position` for a gravity: the compass words are the same.
-fn sharp_position(gravity: Gravity) -> &'static str {
-    match gravity {
-        Gravity::Centre => "centre",
-        Gravity::North => "north",
-        Gravity::Northeast => "northeast",
-        Gravity::East => "east",
-        Gravity::Southeast => "southeast",
-        Gravity::South => "south",
-        Gravity::Southwest => "southwest",
-        Gravity::West => "west",
-        Gravity::Northwest => "northwest",
-    }
 }
 
 /// The preset's box in vipsthumbnail's `--size` syntax: `!` stretches (`fill`), `>` only
