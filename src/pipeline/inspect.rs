@@ -225,11 +225,15 @@ fn icc_description(icc: &[u8]) -> Option<String> {
 
 /// True when a TIFF-structured EXIF block has a GPS IFD.
 fn exif_has_gps(tiff: &[u8]) -> bool {
-    // A GPS IFD holding only GPSVersionID (as some cameras write) carries no location.
-    exif::Reader::new().read_raw(tiff.to_vec()).is_ok_and(|e| {
-        e.fields()
-            .any(|f| f.tag.context() == exif::Context::Gps && f.tag != exif::Tag::GPSVersionID)
-    })
+    exif::Reader::new()
+        .read_raw(tiff.to_vec())
+        .is_ok_and(|e| e.fields().any(is_location))
+}
+
+/// A GPS field that says where: a GPS IFD holding only GPSVersionID (as some cameras write)
+/// carries no location.
+fn is_location(f: &exif::Field) -> bool {
+    f.tag.context() == exif::Context::Gps && f.tag != exif::Tag::GPSVersionID
 }
 
 /// Finds the metadata segments, and returns the EXIF block and ICC profile for decoding.
@@ -329,7 +333,7 @@ fn decoder_metadata(
         // and each parse copied it (four copies of 18 MB for a 6 MP TIFF).
         let any = |f: &dyn Fn(&exif::Field) -> bool| e.fields().any(f);
         m.exif = any(&|f| matches!(f.tag.context(), exif::Context::Exif | exif::Context::Gps));
-        m.gps = any(&|f| f.tag.context() == exif::Context::Gps && f.tag != exif::Tag::GPSVersionID);
+        m.gps = any(&is_location);
         m.xmp = any(&|f| f.tag.number() == 700);
         m.iptc = any(&|f| f.tag.number() == 33723);
     }
