@@ -96,5 +96,6 @@ pub fn render(
         width,
         height,
         format: OutputFormat::Webp,
+        subject: None,
     })
 }

@@ -13,9 +13,11 @@ use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe};
 use super::geometry::{self, Plan};
 use super::resize::{self, Pixels};
-use super::spec::{Colour, FormatChoice, Spec};
+use super::saliency::Saliency;
+use super::spec::{Colour, FormatChoice, Spec, Subject};
 use super::{
-    Limits, Rendered, animation, check_output, colour, encode, probe, shrink_on_load_denominator,
+    Limits, Rendered, animation, check_output, colour, encode, needs_subject, probe,
+    shrink_on_load_denominator, subject,
 };
 
 /// A preset is resized from an earlier, smaller result only when that result still has this
@@ -34,6 +36,8 @@ pub struct Composed {
     source: Probe,
     /// The whole animation as WebP, for a preset that keeps an animated source's frames.
     animated: Option<Result<Rendered, PipelineError>>,
+    /// The subject found for this preset's `smart` crop, if it was not given.
+    subject: Option<Saliency>,
 }
 
 impl Composed {
@@ -73,6 +77,7 @@ impl Composed {
                 width: px.width,
                 height: px.height,
                 format,
+                subject: self.subject,
             })
         }))
         .unwrap_or_else(|_| Err(PipelineError::Internal("an encoder panicked".into())))
@@ -142,9 +147,27 @@ fn compose_inner(
     };
     let upright = super::decode_probed(input, probed, limits, &shrink, true)?;
     let full = upright.full;
+    // One subject for every `smart` preset, found once in the shared decode.
+    let found = specs
+        .iter()
+        .any(|s| needs_subject(s))
+        .then(|| subject::find(&upright.pixels));
+    let specs: Vec<(Spec, Option<Saliency>)> = specs
+        .iter()
+        .map(|s| match found {
+            Some(region) if needs_subject(s) => (
+                Spec {
+                    subject: Subject::Salient(region),
+                    ..**s
+                },
+                found,
+            ),
+            _ => (**s, None),
+        })
+        .collect();
     let plans: Vec<Plan> = specs
         .iter()
-        .map(|p| geometry::plan(full.0, full.1, p))
+        .map(|(p, _)| geometry::plan(full.0, full.1, p))
         .collect();
     // Largest first, so that each result can feed the smaller ones after it.
     let mut order: Vec<usize> = (0..specs.len()).collect();
@@ -154,7 +177,7 @@ fn compose_inner(
     });
     let mut kept: Vec<Intermediate> = Vec::new();
     for i in order {
-        let (spec, plan) = (specs[i], &plans[i]);
+        let ((spec, subject), plan) = (&specs[i], &plans[i]);
         if let Err(e) = check_output(plan.canvas, limits) {
             each(i, Err(e));
             continue;
@@ -190,6 +213,7 @@ fn compose_inner(
                 source: probed,
                 animated: animation::keeps(spec, &probed, OutputFormat::Webp)
                     .then(|| animation::render(input, &probed, spec, limits)),
+                subject: *subject,
             }),
         );
     }

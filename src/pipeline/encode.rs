@@ -8,6 +8,7 @@ use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe};
 use super::limits::Limits;
 use super::resize::Pixels;
+use super::saliency::Saliency;
 use super::spec::{Quality, Spec};
 
 /// A rendered thumbnail.
@@ -17,6 +18,9 @@ pub struct Rendered {
     pub width: u32,
     pub height: u32,
     pub format: OutputFormat,
+    /// The subject this render found for a `smart` crop (to keep with the original, so
+    /// later renders reuse it); `None` when it was given or not needed.
+    pub subject: Option<Saliency>,
 }
 
 /// How a preset's pixels are encoded: its qualities, lossless WebP, the AVIF effort.

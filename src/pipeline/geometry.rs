@@ -4,7 +4,7 @@
 //! Planning on the full-resolution size (not the shrunk-on-load one) keeps the output size
 //! independent of how the decoder happened to shrink.
 
-use super::spec::{Fit, Spec};
+use super::spec::{Fit, Gravity, Spec, Subject};
 
 /// A rectangle in source pixels; fractional so a crop survives shrink-on-load exactly.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,10 +121,10 @@ fn cover(width: u32, height: u32, box_w: u32, box_h: u32, spec: &Spec) -> Plan {
     } else {
         (sw, sw * bh / bw)
     };
-    let (ax, ay) = spec.gravity.anchor();
+    let (left, top) = place((sw, sh), (cw, ch), spec);
     let source = Rect {
-        left: (sw - cw) * ax,
-        top: (sh - ch) * ay,
+        left,
+        top,
         width: cw,
         height: ch,
     };
@@ -142,9 +142,34 @@ fn cover(width: u32, height: u32, box_w: u32, box_h: u32, spec: &Spec) -> Plan {
     }
 }
 
+/// Where `cover`'s crop of `crop` pixels sits in a `source` of pixels: by the gravity's
+/// anchor, or for `smart` centred on the subject (a focal point, or the centre of a region,
+/// which is then kept whole when it fits), moved only as far as the edges require.
+fn place(source: (f64, f64), crop: (f64, f64), spec: &Spec) -> (f64, f64) {
+    let around = |centre: f64, window: f64, side: f64| {
+        (centre * side - window / 2.0).clamp(0.0, (side - window).max(0.0))
+    };
+    let centre = match (spec.gravity, spec.subject) {
+        (Gravity::Smart, Subject::Focus(p)) => Some(p),
+        (Gravity::Smart, Subject::Region(r)) => Some(r.centre()),
+        (Gravity::Smart, Subject::Salient(map)) => {
+            Some(map.centre_for(crop.0 / source.0, crop.1 / source.1))
+        }
+        _ => None,
+    };
+    match centre {
+        Some(c) => (around(c.x, crop.0, source.0), around(c.y, crop.1, source.1)),
+        None => {
+            let (ax, ay) = spec.gravity.anchor();
+            ((source.0 - crop.0) * ax, (source.1 - crop.1) * ay)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::spec::{Point, Region};
     use std::path::Path;
 
     fn preset(text: &str) -> Spec {
@@ -191,6 +216,37 @@ mod tests {
         // ...or, told not to, keeps the box's aspect ratio without being enlarged.
         let p = preset("width = 128\nheight = 128\nfit = \"cover\"\nupscale = false");
         assert_eq!(plan(100, 50, &p).canvas, (50, 50));
+    }
+
+    #[test]
+    fn smart_centres_on_the_subject_and_stops_at_the_edges() {
+        let mut p = preset("width = 100\nheight = 100\nfit = \"cover\"\ngravity = \"smart\"");
+        // Unknown subject: the centre, like `centre`.
+        assert_eq!(plan(400, 200, &p).source.left, 100.0);
+        p.subject = Subject::Focus(Point { x: 0.3, y: 0.5 });
+        assert_eq!(plan(400, 200, &p).source.left, 20.0);
+        p.subject = Subject::Focus(Point { x: 0.95, y: 0.5 });
+        assert_eq!(plan(400, 200, &p).source.left, 200.0);
+        // A region: its centre, so a region narrower than the crop is kept whole.
+        let region = Region {
+            x: 0.7,
+            y: 0.1,
+            w: 0.2,
+            h: 0.2,
+        };
+        p.subject = Subject::Region(region);
+        let s = plan(400, 200, &p).source;
+        assert_eq!((s.left, s.top), (200.0, 0.0));
+        let crop = Region {
+            x: s.left / 400.0,
+            y: s.top / 200.0,
+            w: s.width / 400.0,
+            h: s.height / 200.0,
+        };
+        assert!(region.kept_by(&crop) > 0.999);
+        // Compass gravities ignore the subject.
+        p.gravity = Gravity::West;
+        assert_eq!(plan(400, 200, &p).source.left, 0.0);
     }
 
     #[test]

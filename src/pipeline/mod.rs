@@ -23,8 +23,10 @@ pub mod limits;
 pub mod png;
 pub mod progressive;
 pub mod resize;
+pub mod saliency;
 pub mod sniff;
 pub mod spec;
+pub mod subject;
 pub mod version;
 pub mod webp;
 
@@ -37,7 +39,10 @@ pub use formats::{OutputFormat, Probe, SourceFormat};
 pub use limits::Limits;
 pub(crate) use limits::check_output;
 pub use resize::Pixels;
-pub use spec::{Animation, Colour, Fit, FormatChoice, Gravity, Quality, Spec};
+pub use saliency::Saliency;
+pub use spec::{
+    Animation, Colour, Fit, FormatChoice, Gravity, Point, Quality, Region, Spec, Subject,
+};
 pub use version::PIPELINE_VERSION;
 
 /// After shrink-on-load, the decoded image must still be at least a margin times larger than
@@ -155,6 +160,7 @@ pub fn placeholder(input: &[u8], limits: &Limits) -> Result<String, PipelineErro
         animation: Animation::FirstFrame,
         background: Colour::WHITE,
         upscale: false,
+        subject: Subject::Unknown,
     };
     let small = render(input, &spec, OutputFormat::Png, limits)?;
     let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
@@ -337,6 +343,7 @@ fn render_inner(
     let shrink = denominator_for(spec, Some(margin));
     let upright = tracing::info_span!("decode", format = %probed.format)
         .in_scope(|| decode_probed(input, probed, limits, &shrink, true))?;
+    let (spec, found) = &with_subject(spec, &upright.pixels);
     let plan = geometry::plan(upright.full.0, upright.full.1, spec);
     check_output(plan.canvas, limits)?;
     let mut resized = tracing::info_span!("resize", width = plan.canvas.0, height = plan.canvas.1)
@@ -357,5 +364,25 @@ fn render_inner(
         width: out.width,
         height: out.height,
         format,
+        subject: *found,
     })
+}
+
+/// Whether `spec` crops `smart` without knowing its subject.
+pub(crate) fn needs_subject(spec: &Spec) -> bool {
+    spec.fit == Fit::Cover && spec.gravity == Gravity::Smart && spec.subject == Subject::Unknown
+}
+
+/// `spec` with its subject found in `pixels` (upright, any scale) when it crops `smart` and
+/// its caller did not know the subject; the region found is returned to be kept.
+pub(crate) fn with_subject(spec: &Spec, pixels: &Pixels) -> (Spec, Option<Saliency>) {
+    if !needs_subject(spec) {
+        return (*spec, None);
+    }
+    let map = tracing::info_span!("subject").in_scope(|| subject::find(pixels));
+    let spec = Spec {
+        subject: Subject::Salient(map),
+        ..*spec
+    };
+    (spec, Some(map))
 }

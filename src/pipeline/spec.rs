@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use super::saliency::Saliency;
 
 /// One render's recipe: the box and how the picture goes into it, and how it is encoded.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +25,9 @@ pub struct Spec {
     pub background: Colour,
     /// Enlarge pictures smaller than the box.
     pub upscale: bool,
+    /// What a `smart` crop keeps: known from the original, never from the preset, so it
+    /// is [`Subject::Unknown`] in a preset's spec and set per original by the caller.
+    pub subject: Subject,
 }
 
 /// How the picture is fitted into the box (sharp's meanings).
@@ -53,13 +58,16 @@ pub enum Gravity {
     Southwest,
     West,
     Northwest,
+    /// Around the subject: the original's focal point, else what is found in the picture.
+    Smart,
 }
 
 impl Gravity {
-    /// Horizontal and vertical anchor, each 0.0 (left/top), 0.5 or 1.0 (right/bottom).
+    /// Horizontal and vertical anchor, each 0.0 (left/top), 0.5 or 1.0 (right/bottom);
+    /// `smart` anchors at the centre when its subject is unknown.
     pub fn anchor(self) -> (f64, f64) {
         match self {
-            Gravity::Centre => (0.5, 0.5),
+            Gravity::Centre | Gravity::Smart => (0.5, 0.5),
             Gravity::North => (0.5, 0.0),
             Gravity::Northeast => (1.0, 0.0),
             Gravity::East => (1.0, 0.5),
@@ -69,6 +77,70 @@ impl Gravity {
             Gravity::West => (0.0, 0.5),
             Gravity::Northwest => (0.0, 0.0),
         }
+    }
+}
+
+/// What a `smart` crop keeps, in fractions of the upright picture.
+// The map inline (576 bytes) keeps `Spec` `Copy`; it is copied a few times per render.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Subject {
+    /// Not known yet: the render finds it in the decoded picture.
+    #[default]
+    Unknown,
+    /// A point the application chose: the crop is centred on it, moved only as far as the
+    /// picture's edges require.
+    Focus(Point),
+    /// A region found earlier (faces): the crop is centred on it, so it is kept whole when
+    /// it fits.
+    Region(Region),
+    /// The picture's saliency, found earlier: the crop holds the most of it.
+    Salient(Saliency),
+}
+
+/// A point in fractions of the upright picture: (0, 0) is the top left, (1, 1) the bottom
+/// right.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+}
+
+impl Point {
+    /// The point, if both coordinates are fractions (0.0-1.0).
+    pub fn new(x: f64, y: f64) -> Option<Self> {
+        let fraction = |v: f64| (0.0..=1.0).contains(&v);
+        (fraction(x) && fraction(y)).then_some(Self { x, y })
+    }
+}
+
+/// A rectangle in fractions of the upright picture (left, top, width, height).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+impl Region {
+    /// Its centre.
+    pub fn centre(&self) -> Point {
+        Point {
+            x: self.x + self.w / 2.0,
+            y: self.y + self.h / 2.0,
+        }
+    }
+
+    /// The fraction of this region's area that lies inside `other` (0.0-1.0).
+    pub fn kept_by(&self, other: &Region) -> f64 {
+        let w = (self.x + self.w).min(other.x + other.w) - self.x.max(other.x);
+        let h = (self.y + self.h).min(other.y + other.h) - self.y.max(other.y);
+        let area = self.w * self.h;
+        if w <= 0.0 || h <= 0.0 || area <= 0.0 {
+            return 0.0;
+        }
+        (w * h / area).min(1.0)
     }
 }
 

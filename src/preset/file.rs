@@ -133,7 +133,7 @@ pub(super) fn read(text: &str, path: &Path) -> Result<PresetFile, PresetError> {
             "fit" => file.fit = Some(choice(value, "inside, cover, contain or fill", key, path)?),
             "gravity" => {
                 let allowed = "centre, north, northeast, east, southeast, south, southwest, \
-                               west or northwest";
+                               west, northwest or smart";
                 file.gravity = Some(choice(value, allowed, key, path)?);
             }
             "format" => {

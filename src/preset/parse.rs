@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::pipeline::Spec;
 use crate::pipeline::version::PIPELINE_VERSION;
+use crate::pipeline::{Spec, Subject};
 use crate::preset::error::PresetError;
 use crate::preset::file::{self, PresetFile, QualityFile};
 use crate::preset::steps::Steps;
@@ -194,6 +194,7 @@ fn spec_of(
         upscale: file
             .upscale
             .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
+        subject: Subject::Unknown,
     })
 }
 

@@ -84,6 +84,8 @@ pub struct Request<'a> {
 }
 
 /// What a render worker made of an original's bytes.
+// A render's bytes dwarf the saliency map it may carry inline.
+#[allow(clippy::large_enum_variant)]
 enum Rendered {
     /// The render (or why the pipeline refused it), and how long it took.
     Made(Result<pipeline::Rendered, PipelineError>, Duration),
