@@ -151,6 +151,32 @@ pub fn pins(v: &str, hash: &ContentHash) -> bool {
     v.len() >= MIN_PIN_DIGITS && hash.as_str().starts_with(v)
 }
 
+/// What a `?v=` says of the variant asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pin {
+    /// It names the content and how the crop is decided now: the response is immutable.
+    Current,
+    /// It names the content, but not how a `smart` crop is decided (a bare hash, or a focal
+    /// point since moved): served, but revalidated like an unpinned URL.
+    Content,
+    /// It names other content.
+    Stale,
+}
+
+/// Reads `v` (`{hash}` or `{hash}.{tag}`) against the content `hash` and the crop's `tag`
+/// (`None` for presets whose crop the content alone decides).
+pub fn pin(v: &str, hash: &ContentHash, tag: Option<&str>) -> Pin {
+    let (pinned, pinned_tag) = match v.split_once('.') {
+        Some((h, t)) => (h, Some(t)),
+        None => (v, None),
+    };
+    match (pins(pinned, hash), pinned_tag == tag) {
+        (false, _) => Pin::Stale,
+        (true, true) => Pin::Current,
+        (true, false) => Pin::Content,
+    }
+}
+
 /// Which client hints pick a preset's step, for `Accept-CH` and `Vary`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hints {

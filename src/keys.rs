@@ -225,6 +225,7 @@ impl fmt::Display for VariantKey {
 /// {prefix}/{h[0..2]}/{h}/{preset}.{fingerprint}.{ext}   a variant of the content h
 /// {prefix}/_records/{d[0..2]}/{d}.json                   an original's facts, d = blake3(key \n etag)
 /// {prefix}/_keys/{d[0..2]}/{d}.json                      its last facts by key, d = blake3(key)
+/// {prefix}/_focus/{d[0..2]}/{d}.json                     its focal point, d = blake3(key)
 /// {prefix}/_staging/{id}.bytes | {id}.json               a browser upload and its ticket
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +283,11 @@ impl Layout {
     /// the variants of an original that is already gone).
     pub fn index(&self, key: &ObjectKey) -> ObjectKey {
         self.hashed("_keys", key.as_str())
+    }
+
+    /// The focal point an application set on the original at `key`.
+    pub fn focus(&self, key: &ObjectKey) -> ObjectKey {
+        self.hashed("_focus", key.as_str())
     }
 
     /// A staged browser upload (`what` = `bytes`) or its ticket (`json`); `id` is 32 hex

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::schemas::{HookOutcome, PregenerateRequest, PresetInfo, Problem};
 use crate::service::events::EventOutcome;
-use crate::service::manifest::{Manifest, VariantInfo};
+use crate::service::manifest::{Focus, Manifest, SubjectBox, VariantInfo};
 use crate::service::pregenerate::KeyOutcome;
 use crate::service::tickets::{Ticket, UploadRequest};
 use crate::service::uploads::Deleted;
@@ -38,6 +38,7 @@ impl Modify for BearerToken {
         crate::http::originals::describe,
         crate::http::originals::upload,
         crate::http::originals::delete,
+        crate::http::originals::update,
         crate::http::originals::pregenerate,
         crate::http::uploads::start_upload,
         crate::http::uploads::receive_upload,
@@ -50,7 +51,7 @@ impl Modify for BearerToken {
         openapi_json,
     ),
     components(schemas(
-        Problem, Manifest, VariantInfo, Deleted, Ticket, UploadRequest, KeyOutcome,
+        Problem, Manifest, VariantInfo, Focus, SubjectBox, crate::http::originals::OriginalPatch, Deleted, Ticket, UploadRequest, KeyOutcome,
         EventOutcome, PresetInfo, PregenerateRequest, HookOutcome
     )),
     modifiers(&BearerToken)

@@ -98,7 +98,8 @@ pub(crate) async fn receive_upload(
 /// Completes a browser upload: validates and stores it (as `PUT /v1/originals`).
 #[utoipa::path(post, path = "/v1/uploads/{id}/complete", tag = "uploads", security(("token" = [])),
     params(("id" = String, Path, description = "The ticket's id"),
-           ("pregenerate" = Option<String>, Query, description = "`all` or preset names")),
+           ("pregenerate" = Option<String>, Query, description = "`all` or preset names"),
+           ("focus" = Option<String>, Query, description = "The focal point `smart` crops are centred on: `x,y`, fractions of the upright picture")),
     responses((status = 201, description = "Stored", body = crate::service::manifest::Manifest), (status = "default", description = "An error", body = crate::http::schemas::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn complete_upload(
     State(service): State<Arc<Thumbnails>>,
@@ -106,6 +107,7 @@ pub(crate) async fn complete_upload(
     Query(query): Query<UploadQuery>,
 ) -> Result<Response, ServiceError> {
     let presets = query.presets(&service)?;
-    let manifest = service.complete_upload(&id, &presets).await?;
+    let focus = query.focus()?;
+    let manifest = service.complete_upload(&id, &presets, focus).await?;
     Ok((StatusCode::CREATED, Json(manifest)).into_response())
 }

@@ -147,24 +147,7 @@ fn compose_inner(
     };
     let upright = super::decode_probed(input, probed, limits, &shrink, true)?;
     let full = upright.full;
-    // One subject for every `smart` preset, found once in the shared decode.
-    let found = specs
-        .iter()
-        .any(|s| needs_subject(s))
-        .then(|| subject::find(&upright.pixels));
-    let specs: Vec<(Spec, Option<Saliency>)> = specs
-        .iter()
-        .map(|s| match found {
-            Some(region) if needs_subject(s) => (
-                Spec {
-                    subject: Subject::Salient(region),
-                    ..**s
-                },
-                found,
-            ),
-            _ => (**s, None),
-        })
-        .collect();
+    let specs = with_subjects(specs, &upright.pixels);
     let plans: Vec<Plan> = specs
         .iter()
         .map(|(p, _)| geometry::plan(full.0, full.1, p))
@@ -218,6 +201,28 @@ fn compose_inner(
         );
     }
     Ok(())
+}
+
+/// `specs`, each `smart` one that does not know its subject given the one found in `pixels`
+/// (once for all of them), with what was found for it.
+fn with_subjects(specs: &[&Spec], pixels: &Pixels) -> Vec<(Spec, Option<Saliency>)> {
+    let found = specs
+        .iter()
+        .any(|s| needs_subject(s))
+        .then(|| subject::find(pixels));
+    specs
+        .iter()
+        .map(|s| match found {
+            Some(map) if needs_subject(s) => (
+                Spec {
+                    subject: Subject::Salient(map),
+                    ..**s
+                },
+                found,
+            ),
+            _ => (**s, None),
+        })
+        .collect()
 }
 
 /// Whether `plan` resizes the whole image (no `cover` crop), so its result can stand in

@@ -172,6 +172,21 @@ pub fn placeholder(input: &[u8], limits: &Limits) -> Result<String, PipelineErro
         .map_err(|e| PipelineError::Internal(format!("blurhash: {e}")))
 }
 
+/// The saliency map of `input` (where `smart` crops go), from a decode shrunk to what the
+/// map reads (a few hundred pixels a side).
+pub fn saliency(input: &[u8], limits: &Limits) -> Result<Saliency, PipelineError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let probed = probe(input, limits)?;
+        let enough = |w: u32, h: u32| {
+            let s = f64::from(w.max(h)) / subject::ENOUGH;
+            shrink_on_load_denominator((s, s), 1.0)
+        };
+        let upright = decode_probed(input, probed, limits, &enough, true)?;
+        Ok(subject::find(&upright.pixels))
+    }))
+    .unwrap_or_else(|_| Err(PipelineError::Internal("the decoder panicked".into())))
+}
+
 /// The size of `preset`'s output for an upright source of `upright` pixels.
 pub fn output_size(upright: (u32, u32), spec: &Spec) -> (u32, u32) {
     geometry::plan(upright.0, upright.1, spec).canvas

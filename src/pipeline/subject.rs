@@ -24,6 +24,9 @@ const UNSEEN: f64 = 1.0;
 /// Samples per cell and axis read from a large decode (the cell's average, not every pixel).
 const SAMPLES: usize = 4;
 
+/// Pixels on the longer side a decode needs for the map: [`SAMPLES`] per cell.
+pub const ENOUGH: f64 = (GRID * SAMPLES) as f64;
+
 /// The saliency of `pixels` (upright, any scale), pooled into a [`Saliency`] map.
 pub fn find(pixels: &Pixels) -> Saliency {
     let grid = Grid::of(pixels);

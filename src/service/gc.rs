@@ -87,8 +87,12 @@ impl Collection {
             let Some((preset, fingerprint)) = variant_name(layout.prefix(), key.as_str()) else {
                 continue;
             };
+            // A `smart` variant's fingerprint carries its focal point's tag after a `-`.
+            let preset_part = fingerprint
+                .split_once('-')
+                .map_or(fingerprint, |(fp, _)| fp);
             let why = match current.get(preset) {
-                Some(now) if *now == fingerprint => {
+                Some(now) if *now == preset_part => {
                     collection.current += 1;
                     continue;
                 }

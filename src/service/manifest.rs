@@ -8,9 +8,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::keys::{ContentHash, ObjectKey};
-use crate::pipeline::{self, OutputFormat};
+use crate::pipeline::{self, OutputFormat, Point, Region};
 use crate::preset::{FormatChoice, Preset, Presets};
 use crate::service::error::ServiceError;
+use crate::service::focus::Crop;
 use crate::service::originals::Original;
 use crate::service::workers::Patience;
 use crate::service::{Settings, Thumbnails};
@@ -29,6 +30,49 @@ pub(crate) const PATH: &AsciiSet = &NON_ALPHANUMERIC
 /// The URL path of `key`'s variant for `preset`, pinned to `hash`.
 pub fn variant_url(preset: &str, key: &ObjectKey, hash: &ContentHash) -> String {
     format!("{}?v={hash}", variant_path(preset, key))
+}
+
+/// [`variant_url`] pinned to how a `smart` preset's crop is decided too (`?v={hash}.{tag}`).
+fn crop_url(preset: &str, key: &ObjectKey, hash: &ContentHash, crop: &Crop) -> String {
+    match &crop.tag {
+        Some(tag) => format!("{}.{tag}", variant_url(preset, key, hash)),
+        None => variant_url(preset, key, hash),
+    }
+}
+
+/// A focal point: fractions of the upright picture, (0, 0) its top left.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Focus {
+    pub x: f64,
+    pub y: f64,
+}
+
+impl From<Point> for Focus {
+    fn from(p: Point) -> Self {
+        Self { x: p.x, y: p.y }
+    }
+}
+
+/// Where the picture's subject is (what `smart` crops keep): fractions of the upright
+/// picture.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SubjectBox {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+impl From<Region> for SubjectBox {
+    fn from(r: Region) -> Self {
+        let round = |v: f64| (v * 1e4).round() / 1e4;
+        Self {
+            x: round(r.x),
+            y: round(r.y),
+            w: round(r.w),
+            h: round(r.h),
+        }
+    }
 }
 
 /// The URL path of `key`'s variant for `preset`, unpinned (whatever the key holds now).
@@ -50,6 +94,12 @@ pub struct Manifest {
     /// BlurHash placeholder (known for uploads; computed on `GET` otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blurhash: Option<String>,
+    /// The focal point the application set (`smart` crops are centred on it), or null.
+    pub focus: Option<Focus>,
+    /// Where the picture's subject was found (known for uploads when a preset is `smart`;
+    /// computed on `GET` otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<SubjectBox>,
     pub variants: BTreeMap<String, VariantInfo>,
 }
 
@@ -145,6 +195,7 @@ impl Manifest {
         original: &Original,
         presets: &Presets,
         settings: &Settings,
+        focus: Option<Point>,
     ) -> Manifest {
         let record = &original.record;
         let upright = record.upright();
@@ -153,7 +204,8 @@ impl Manifest {
             .every()
             .map(|preset| {
                 let (width, height) = pipeline::output_size(upright, &preset.spec);
-                let mut url = variant_url(preset.name.as_str(), key, &original.hash);
+                let crop = Crop::of(preset, focus, record.saliency);
+                let mut url = crop_url(preset.name.as_str(), key, &original.hash, &crop);
                 if let Some(signer) = &settings.signer {
                     url = signer.sign(&url, expires);
                 }
@@ -199,6 +251,8 @@ impl Manifest {
             width: upright.0,
             height: upright.1,
             blurhash: record.blurhash.clone(),
+            focus: focus.map(Focus::from),
+            subject: record.saliency.map(|m| m.region().into()),
             variants,
         }
     }
@@ -208,15 +262,22 @@ impl Thumbnails {
     /// The original's manifest with, for each preset, whether its variant is stored now.
     pub async fn describe(&self, key: &str) -> Result<Manifest, ServiceError> {
         let key = self.original_key(key)?;
-        let original = self.originals.resolve(&key).await?;
-        let mut manifest = Manifest::of(&key, &original, self.presets(), &self.settings);
+        let mut original = self.originals.resolve(&key).await?;
+        if original.record.saliency.is_none()
+            && let Some(found) = self.compute_saliency(&key, &original).await
+        {
+            original = found;
+        }
+        let focus = self.focus.of(&key, &original.hash).await?;
+        let mut manifest = Manifest::of(&key, &original, self.presets(), &self.settings, focus);
         if manifest.blurhash.is_none() {
             manifest.blurhash = self.compute_placeholder(&key, &original).await;
         }
         for preset in self.presets().every() {
             let mut stored = false;
+            let crop = Crop::of(preset, focus, original.record.saliency);
             for format in formats(preset, &original, &self.settings.auto_formats) {
-                let variant = self.variant_key(&original.hash, preset, format);
+                let variant = self.variant_key(&original.hash, preset, &crop, format);
                 stored |= self
                     .storage()
                     .head(&variant, Kind::Variant)
@@ -228,6 +289,26 @@ impl Thumbnails {
             }
         }
         Ok(manifest)
+    }
+
+    /// Finds the saliency of an original that was not uploaded through thumbkit (or before
+    /// it kept one), and shares it in the original's record. `None` if that fails.
+    async fn compute_saliency(&self, key: &ObjectKey, original: &Original) -> Option<Original> {
+        let admitted = self.workers.admit(Patience::Wait).await.ok()?;
+        let bytes = self.originals.fetch(key, original).await.ok()?.bytes()?;
+        let limits = self.settings.limits;
+        let map = self
+            .workers
+            .run(admitted, pipeline::decode_cost(&bytes), move || {
+                pipeline::saliency(&bytes, &limits)
+            })
+            .await
+            .ok()?
+            .ok()?;
+        let mut record = (*original.record).clone();
+        record.saliency = Some(map);
+        let _ = self.originals.share(&record).await;
+        Some(Original::new(record))
     }
 
     /// Computes the BlurHash of an original that was not uploaded through thumbkit, and shares

@@ -18,6 +18,7 @@ pub mod budget;
 pub mod error;
 pub mod events;
 pub mod fallback;
+pub mod focus;
 pub mod gc;
 pub mod intake;
 pub mod manifest;
@@ -162,6 +163,8 @@ pub struct Thumbnails {
     upload_signer: Signer,
     /// The bodies of browser uploads being received (fs store).
     intake: intake::Intake,
+    /// The focal points applications set.
+    focus: focus::FocusBook,
 }
 
 impl Thumbnails {
@@ -208,6 +211,11 @@ impl Thumbnails {
             workers.clone(),
         );
         let intake = intake::Intake::new(settings.limits.max_input_bytes);
+        let focus = focus::FocusBook::new(
+            storage.clone(),
+            settings.layout.clone(),
+            settings.revalidate,
+        );
         let fallbacks =
             fallback::Fallbacks::new(settings.fallback.clone(), settings.limits, workers.clone());
         Self {
@@ -224,6 +232,7 @@ impl Thumbnails {
             fallbacks,
             upload_signer: settings_signer,
             intake,
+            focus,
         }
     }
 
@@ -240,11 +249,55 @@ impl Thumbnails {
     }
 
     /// Where `preset`'s variant of the content `hash` in `format` is stored.
-    fn variant_key(&self, hash: &ContentHash, preset: &Preset, format: OutputFormat) -> ObjectKey {
-        let (name, fingerprint) = (&preset.name, preset.fingerprint());
+    fn variant_key(
+        &self,
+        hash: &ContentHash,
+        preset: &Preset,
+        crop: &focus::Crop,
+        format: OutputFormat,
+    ) -> ObjectKey {
         self.settings
             .layout
-            .variant(hash, name, fingerprint, format.extension())
+            .variant(hash, &preset.name, &crop.fingerprint, format.extension())
+    }
+
+    /// What a render made, counted; a failure is remembered for the original, and a subject
+    /// it found is kept with it (its other presets and the other instances reuse it).
+    async fn made(
+        &self,
+        original: &originals::Original,
+        preset: &Preset,
+        rendered: Result<crate::pipeline::Rendered, crate::pipeline::PipelineError>,
+        took: Duration,
+    ) -> Result<crate::pipeline::Rendered, ServiceError> {
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                self.originals.failed(original, &e).await;
+                return Err(e.into());
+            }
+        };
+        self.metrics
+            .render(preset.name.as_str(), took.as_secs_f64());
+        if let Some(map) = rendered.subject {
+            self.originals.found_saliency(original, map).await;
+        }
+        Ok(rendered)
+    }
+
+    /// What decides `preset`'s crop of the original at `key`: its focal point (read only
+    /// for `smart` presets) and its saliency.
+    async fn crop_of(
+        &self,
+        preset: &Preset,
+        key: &ObjectKey,
+        original: &originals::Original,
+    ) -> Result<focus::Crop, ServiceError> {
+        if !focus::is_smart(&preset.spec) {
+            return Ok(focus::Crop::plain(preset));
+        }
+        let point = self.focus.of(key, &original.hash).await?;
+        Ok(focus::Crop::of(preset, point, original.record.saliency))
     }
 
     /// How the service runs.

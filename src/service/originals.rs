@@ -320,6 +320,7 @@ impl Originals {
             blurhash: None,
             modified: object.info.modified,
             failure,
+            saliency: None,
         };
         self.share_behind(&record).await?;
         let id = (key.clone(), etag);
@@ -385,6 +386,19 @@ impl Originals {
             &self.storage,
             &self.metrics,
         ))
+    }
+
+    /// Keeps the saliency map a render found for `original` in its shared record, so later
+    /// presets and other instances reuse it. Only saves work: failures are logged.
+    pub async fn found_saliency(&self, original: &Original, map: pipeline::Saliency) {
+        if original.record.saliency.is_some() || original.record.etag.is_empty() {
+            return;
+        }
+        let mut record = (*original.record).clone();
+        record.saliency = Some(map);
+        if let Err(e) = self.share_behind(&record).await {
+            tracing::warn!(key = %record.key, error = %e, "cannot keep an original's saliency");
+        }
     }
 
     /// The last record shared for `key`, whatever its version (for purges).

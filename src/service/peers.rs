@@ -10,7 +10,7 @@ use std::sync::Arc;
 use moka::future::Cache;
 use percent_encoding::utf8_percent_encode;
 
-use crate::keys::{ContentHash, ObjectKey};
+use crate::keys::{ContentHash, Fingerprint, ObjectKey};
 use crate::peers::{Fetched, PeerError, PeerUrl, Peers};
 use crate::pipeline::{self, OutputFormat};
 use crate::preset::Preset;
@@ -24,15 +24,15 @@ use crate::service::{Thumbnails, Variant};
 /// preset differs (a rolling edit) answer "not mine" instead of another version's variant.
 pub fn peer_path(
     preset: &Preset,
+    fingerprint: &Fingerprint,
     format: OutputFormat,
     hash: &ContentHash,
     key: &ObjectKey,
 ) -> String {
     let key = utf8_percent_encode(key.as_str(), PATH);
     format!(
-        "/_peer/v2/{}/{}/{}/{hash}/{key}",
+        "/_peer/v2/{}/{fingerprint}/{}/{hash}/{key}",
         preset.name,
-        preset.fingerprint(),
         format.extension()
     )
 }
@@ -105,7 +105,14 @@ impl Thumbnails {
         let Some(peers) = &self.peers else {
             return Ok(None);
         };
-        let path = peer_path(job.preset, job.format, &job.original.hash, job.key);
+        let fingerprint = &job.crop.fingerprint;
+        let path = peer_path(
+            job.preset,
+            fingerprint,
+            job.format,
+            &job.original.hash,
+            job.key,
+        );
         let limits = self.settings.limits;
         match peers
             .fetch(owner, &path, |f| check_answer(f, job, &limits))
@@ -145,18 +152,32 @@ impl Thumbnails {
             .presets
             .get(preset)
             .ok_or_else(|| ServiceError::UnknownPreset(preset.to_owned()))?;
-        if preset.fingerprint().as_str() != fingerprint {
-            return Err(ServiceError::NotMine(format!(
+        // The preset's own fingerprint, or it tagged with a focal point (checked against this
+        // instance's view of the original below).
+        let base = preset.fingerprint().as_str();
+        let ours = fingerprint == base
+            || fingerprint
+                .strip_prefix(base)
+                .is_some_and(|tag| tag.starts_with('-'));
+        let not_mine = || {
+            ServiceError::NotMine(format!(
                 "{}.{}",
                 preset.name,
                 fingerprint.chars().take(40).collect::<String>()
-            )));
+            ))
+        };
+        if !ours {
+            return Err(not_mine());
         }
         let format = OutputFormat::parse(format)
             .ok_or_else(|| ServiceError::UnknownPreset(format!("{}/{format}", preset.name)))?;
         let hash = ContentHash::parse(hash)?;
         let key = self.original_key(key)?;
-        let variant_key = self.variant_key(&hash, preset, format);
+        let asked = Fingerprint(fingerprint.to_owned());
+        let variant_key =
+            self.settings
+                .layout
+                .variant(&hash, &preset.name, &asked, format.extension());
         if let Some(v) = self.memory.get(variant_key.as_str()).await {
             return Ok((v, Tier::Memory));
         }
@@ -164,11 +185,17 @@ impl Thumbnails {
         if original.hash != hash {
             return Err(ServiceError::Changed(key.to_string()));
         }
+        let crop = self.crop_of(preset, &key, &original).await?;
+        if crop.fingerprint != asked {
+            // This instance places the crop elsewhere (a focal point it has not seen move).
+            return Err(not_mine());
+        }
         let job = Job {
             key: &key,
             variant_key: &variant_key,
             original: &original,
             preset,
+            crop: &crop,
             format,
         };
         let deadline = self.settings.request_timeout;

@@ -20,6 +20,7 @@ use crate::pipeline::batch::{self, Composed};
 use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::Preset;
 use crate::service::error::ServiceError;
+use crate::service::focus::{Crop, is_smart};
 use crate::service::manifest::{Manifest, formats};
 use crate::service::originals::{Fetched, Original};
 use crate::service::records::HASH_METADATA;
@@ -66,12 +67,22 @@ impl Thumbnails {
         bytes: Option<&Bytes>,
         presets: &[&Preset],
     ) -> Manifest {
-        let mut manifest = Manifest::of(key, original, self.presets(), &self.settings);
+        let focus = match self.presets().every().any(|p| is_smart(&p.spec)) {
+            // Unreadable focal point: the manifest says none, and each smart render that
+            // needs it fails on its own below.
+            true => self.focus.of(key, &original.hash).await.ok().flatten(),
+            false => None,
+        };
+        let mut manifest = Manifest::of(key, original, self.presets(), &self.settings, focus);
         let mut outcomes: Vec<String> = vec!["existing".to_owned(); presets.len()];
         let mut missing = Vec::new();
+        let crops: Vec<Crop> = presets
+            .iter()
+            .map(|p| Crop::of(p, focus, original.record.saliency))
+            .collect();
         for (i, preset) in presets.iter().enumerate() {
             for format in formats(preset, original, &self.settings.auto_formats) {
-                let variant_key = self.variant_key(&original.hash, preset, format);
+                let variant_key = self.variant_key(&original.hash, preset, &crops[i], format);
                 match self.storage.head(&variant_key, Kind::Variant).await {
                     Ok(Some(_)) => {}
                     Ok(None) => missing.push(Missing {
@@ -88,7 +99,18 @@ impl Thumbnails {
             }
         }
         if !missing.is_empty() {
-            self.render_missing(key, original, bytes, presets, &missing, &mut outcomes)
+            // Each preset as it renders for this original (a `smart` one with its subject).
+            let cropped: Vec<Preset> = presets
+                .iter()
+                .zip(&crops)
+                .map(|(p, c)| {
+                    let mut p = (*p).clone();
+                    p.spec = c.spec(&p.spec);
+                    p
+                })
+                .collect();
+            let cropped: Vec<&Preset> = cropped.iter().collect();
+            self.render_missing(key, original, bytes, &cropped, &missing, &mut outcomes)
                 .await;
         }
         for (preset, outcome) in presets.iter().zip(outcomes) {

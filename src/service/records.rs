@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Limits, PipelineError, Probe};
+use crate::pipeline::{self, Limits, PipelineError, Probe, Saliency};
 use crate::service::error::ServiceError;
 use crate::storage::{Kind, ObjectInfo, Storage};
 
@@ -23,6 +23,8 @@ pub const PROBE_METADATA: &str = "thumbkit-probe";
 pub const ORIENTATION_METADATA: &str = "thumbkit-orientation";
 /// Object metadata key under which thumbkit records an original's BlurHash.
 pub const BLURHASH_METADATA: &str = "thumbkit-blurhash";
+/// Object metadata key under which thumbkit records an original's saliency map.
+pub const SALIENCY_METADATA: &str = "thumbkit-saliency";
 
 /// An original that this pipeline cannot render, remembered (in memory and in the shared
 /// record) so that it is not read and decoded again on every request.
@@ -77,6 +79,9 @@ pub struct Record {
     /// Why these bytes cannot be rendered, once a render or probe found out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// Where its subject is (what `smart` crops keep), once found; of this pipeline version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saliency: Option<Saliency>,
 }
 
 fn upright_orientation() -> u8 {
@@ -105,6 +110,10 @@ impl Record {
             blurhash: info.metadata.get(BLURHASH_METADATA).cloned(),
             modified: info.modified,
             failure: None,
+            saliency: info
+                .metadata
+                .get(SALIENCY_METADATA)
+                .and_then(|m| Saliency::parse(m)),
         })
     }
 
@@ -115,8 +124,9 @@ impl Record {
         probe: &Probe,
         orientation: u8,
         blurhash: &str,
+        saliency: Option<&Saliency>,
     ) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut metadata = BTreeMap::from([
             (BLURHASH_METADATA.to_owned(), blurhash.to_owned()),
             (HASH_METADATA.to_owned(), hash.to_string()),
             (
@@ -124,7 +134,11 @@ impl Record {
                 serde_json::to_string(probe).unwrap_or_default(),
             ),
             (ORIENTATION_METADATA.to_owned(), orientation.to_string()),
-        ])
+        ]);
+        if let Some(map) = saliency {
+            metadata.insert(SALIENCY_METADATA.to_owned(), map.to_string());
+        }
+        metadata
     }
 
     /// Width and height once the orientation is applied.

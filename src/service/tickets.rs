@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::ObjectKey;
-use crate::pipeline::SourceFormat;
+use crate::pipeline::{Point, SourceFormat};
 use crate::preset::Preset;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
@@ -306,6 +306,7 @@ impl Thumbnails {
         &self,
         id: &str,
         pregenerate: &[&Preset],
+        focus: Option<Point>,
     ) -> Result<Manifest, ServiceError> {
         let intent = self.intent(id).await?;
         let staged = self.staging(id, "bytes")?;
@@ -321,7 +322,7 @@ impl Thumbnails {
             return Err(ServiceError::NothingUploaded(id.to_owned()));
         };
         let result = self
-            .upload(&intent.key, object.bytes, pregenerate, admitted)
+            .upload(&intent.key, object.bytes, pregenerate, admitted, focus)
             .await;
         // Valid or not, the staged copy and the ticket are done with (an upload that failed
         // for a storage reason can be retried with a new ticket).

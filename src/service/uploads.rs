@@ -1,16 +1,17 @@
 //! Originals arriving and leaving through the API: an upload is validated in full and
 //! stored only once it is known to render, with its hash and header facts in its metadata
 //! (so no instance ever reads it to learn them); a delete removes the original with
-//! everything derived from it.
+//! everything derived from it; a `PATCH` moves its focal point.
 
 use bytes::Bytes;
 use serde::Serialize;
 
 use crate::keys::{ContentHash, ObjectKey};
-use crate::pipeline::{self, PipelineError};
+use crate::pipeline::{self, PipelineError, Point};
 use crate::preset::Preset;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
+use crate::service::focus::{focus_tag, is_smart};
 use crate::service::manifest::Manifest;
 use crate::service::originals::Original;
 use crate::service::records::Record;
@@ -38,20 +39,34 @@ impl Thumbnails {
         bytes: Bytes,
         pregenerate: &[&Preset],
         admitted: Admitted,
+        focus: Option<Point>,
     ) -> Result<Manifest, ServiceError> {
         let key = self.original_key(key)?;
         let limits = self.settings.limits;
         let checked = bytes.clone();
-        let (validated, hash, blurhash) = self
+        // Found now, while the upload is in memory, when any preset crops around it.
+        let smart = self.presets.every().any(|p| is_smart(&p.spec));
+        let (validated, hash, blurhash, saliency) = self
             .workers
             .run(admitted, pipeline::decode_cost(&bytes), move || {
                 let validated = pipeline::validate(&checked, &limits)?;
                 let blurhash = pipeline::placeholder(&checked, &limits)?;
-                Ok::<_, PipelineError>((validated, ContentHash::of(&checked), blurhash))
+                let saliency = match smart {
+                    true => Some(pipeline::saliency(&checked, &limits)?),
+                    false => None,
+                };
+                let hash = ContentHash::of(&checked);
+                Ok::<_, PipelineError>((validated, hash, blurhash, saliency))
             })
             .await??;
         let orientation = validated.probe.orientation;
-        let metadata = Record::metadata(&hash, &validated.probe, orientation, &blurhash);
+        let metadata = Record::metadata(
+            &hash,
+            &validated.probe,
+            orientation,
+            &blurhash,
+            saliency.as_ref(),
+        );
         let content_type = validated.probe.format.mime();
         let size = bytes.len() as u64;
         self.storage()
@@ -68,8 +83,11 @@ impl Thumbnails {
             blurhash: Some(blurhash),
             modified: Some(crate::signing::now()),
             failure: None,
+            saliency,
         };
         self.originals.share(&record).await?;
+        // A new picture starts without the old one's focal point, unless given its own.
+        self.focus.set(&key, &hash, focus).await?;
         // What this instance knew of the previous version is void.
         self.originals.forget(&key).await;
         // The original was just validated and is in memory: pre-generation renders from
@@ -130,6 +148,11 @@ impl Thumbnails {
                 }
             }
         }
+        let focus = self.settings.layout.focus(&key);
+        if self.storage().head(&focus, Kind::Record).await?.is_some() {
+            self.storage().delete(&focus, Kind::Record).await?;
+            derived.push(focus.to_string());
+        }
         let index = self.settings.layout.index(&key);
         if self.storage().head(&index, Kind::Record).await?.is_some() {
             self.storage().delete(&index, Kind::Record).await?;
@@ -137,5 +160,34 @@ impl Thumbnails {
         }
         self.originals.forget(&key).await;
         Ok(derived)
+    }
+
+    /// Sets (or with `None` clears) the focal point of the original at `key`, deletes the
+    /// variants cropped around the old one, and answers with the manifest (whose `smart`
+    /// URLs name the new point).
+    pub async fn set_focus(
+        &self,
+        key: &str,
+        focus: Option<Point>,
+    ) -> Result<Manifest, ServiceError> {
+        let key = self.original_key(key)?;
+        let original = self.originals.resolve(&key).await?;
+        let old = self.focus.of(&key, &original.hash).await?;
+        self.focus.set(&key, &original.hash, focus).await?;
+        if let Some(old) = old
+            && Some(old) != focus
+        {
+            // Never served again (their key names the old point): only space.
+            let tagged = format!("-{}.", focus_tag(old));
+            let prefix = self.settings.layout.variants_of(&original.hash);
+            for variant in self.storage.list(&prefix, Kind::Variant).await? {
+                if variant.as_str().contains(&tagged) {
+                    self.storage.delete(&variant, Kind::Variant).await?;
+                    self.memory.invalidate(variant.as_str()).await;
+                    self.hot.invalidate(variant.as_str()).await;
+                }
+            }
+        }
+        self.describe(key.as_str()).await
     }
 }

@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::caching::{self, Made};
+use crate::caching::{self, Made, Pin};
 use crate::keys::{ContentHash, ObjectKey};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::{FormatChoice, Preset};
 use crate::service::error::ServiceError;
+use crate::service::focus::Crop;
 use crate::service::originals::{Fetched, Original, Resolved};
 use crate::service::records::HASH_METADATA;
 use crate::service::workers::{Patience, Pending};
@@ -100,6 +101,8 @@ pub(super) struct Job<'a> {
     pub(super) variant_key: &'a ObjectKey,
     pub(super) original: &'a Original,
     pub(super) preset: &'a Preset,
+    /// What decides the crop beyond the preset (a `smart` preset's subject).
+    pub(super) crop: &'a Crop,
     pub(super) format: OutputFormat,
 }
 
@@ -139,8 +142,9 @@ impl Thumbnails {
         // version it last confirmed is served rather than an error (stale-if-error).
         let resolved = self.originals.resolve_or_stale(key).await?;
         let original = resolved.original();
+        let crop = self.crop_of(preset, key, original).await?;
         if let Some(v) = request.pinned
-            && !caching::pins(v, &original.hash)
+            && caching::pin(v, &original.hash, crop.tag.as_deref()) == Pin::Stale
         {
             return Err(ServiceError::StalePin {
                 key: key.to_string(),
@@ -149,7 +153,7 @@ impl Thumbnails {
         }
         let probe = &original.record.probe;
         let format = OutputFormat::resolve(preset.spec.format, probe, request.accepted);
-        let tried = self.serve_as(preset, key, request, &resolved, format).await;
+        let tried = (self.serve_as(preset, key, request, &resolved, &crop, format)).await;
         match tried {
             // An `auto` preset's AVIF that outlasts its budget: this request gets the next
             // format the client takes (WebP, else JPEG/PNG); the AVIF is stored behind it.
@@ -160,7 +164,8 @@ impl Thumbnails {
                     probe,
                     request.accepted.get(1..).unwrap_or_default(),
                 );
-                self.serve_as(preset, key, request, &resolved, next).await
+                self.serve_as(preset, key, request, &resolved, &crop, next)
+                    .await
             }
             other => other,
         }
@@ -173,26 +178,24 @@ impl Thumbnails {
         key: &ObjectKey,
         request: &Request<'_>,
         resolved: &Resolved,
+        crop: &Crop,
         format: OutputFormat,
     ) -> Result<Served, ServiceError> {
         let original = resolved.original();
         let stale = matches!(resolved, Resolved::Stale { .. });
-        let variant_key = self.variant_key(&original.hash, preset, format);
+        let pinned = request
+            .pinned
+            .is_some_and(|v| caching::pin(v, &original.hash, crop.tag.as_deref()) == Pin::Current);
+        let variant_key = self.variant_key(&original.hash, preset, crop, format);
         // Known before the variant is, so a client revalidating its copy costs no variant
         // fetch and no render.
-        let etag = |made| {
-            caching::etag(
-                &original.hash,
-                preset.fingerprint(),
-                format.extension(),
-                made,
-            )
-        };
+        let etag =
+            |made| caching::etag(&original.hash, &crop.fingerprint, format.extension(), made);
         let served = |variant: Option<Arc<Variant>>, tier: Option<Tier>, etag: String| Served {
             variant,
             tier,
             etag,
-            pinned: request.pinned.is_some(),
+            pinned,
             varies: preset.spec.format == FormatChoice::Auto,
             modified: original.record.modified,
             flattened: original.record.probe.frames > 1
@@ -227,6 +230,7 @@ impl Thumbnails {
             variant_key: &variant_key,
             original,
             preset,
+            crop,
             format,
         };
         let (variant, tier) = self.cached_or_rendered(job, true).await?;
@@ -275,6 +279,7 @@ impl Thumbnails {
             variant_key,
             original,
             preset,
+            crop,
             format,
         } = *job;
         let stored_key = variant_key.clone();
@@ -296,7 +301,7 @@ impl Thumbnails {
             // Never store new pixels under the old content's key.
             Fetched::Replaced => return Err(ServiceError::Changed(key.to_string())),
         };
-        let preset_owned = preset.clone();
+        let spec = crop.spec(&preset.spec);
         let limits = self.settings.limits;
         let expected = original.hash.clone();
         let cost = pipeline::decode_cost(&bytes);
@@ -307,7 +312,7 @@ impl Thumbnails {
                 return Rendered::HashMismatch;
             }
             let started = Instant::now();
-            let out = pipeline::render(&bytes, &preset_owned.spec, format, &limits);
+            let out = pipeline::render(&bytes, &spec, format, &limits);
             Rendered::Made(out, started.elapsed())
         });
         let pending = job.await?;
@@ -327,15 +332,7 @@ impl Thumbnails {
             self.originals.distrust(key, original).await;
             return Err(ServiceError::Changed(key.to_string()));
         };
-        let rendered = match rendered {
-            Ok(rendered) => rendered,
-            Err(e) => {
-                self.originals.failed(original, &e).await;
-                return Err(e.into());
-            }
-        };
-        self.metrics
-            .render(preset.name.as_str(), took.as_secs_f64());
+        let rendered = self.made(original, preset, rendered, took).await?;
         let bytes = bytes::Bytes::from(rendered.bytes);
         self.write_behind(stored_key, bytes.clone(), format, &original.hash);
         Ok((

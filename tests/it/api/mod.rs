@@ -11,6 +11,7 @@ use thumbkit::service::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod events;
+mod focus;
 mod formats;
 mod frontends;
 mod tickets;

@@ -11,7 +11,7 @@ mod corpora;
 mod modern;
 mod privacy;
 mod refusals;
-mod smart;
+pub(crate) mod smart;
 mod webp;
 
 const PHOTO_6MP: &str = "2569067123_aca715a2ee_o.jpg"; // 2725x2225
