@@ -23,7 +23,8 @@ const width = opts.width ? Number(opts.width) : undefined;
 const height = opts.height ? Number(opts.height) : undefined;
 const [r, g, b] = (opts.background || '255,255,255').split(',').map(Number);
 const background = { r, g, b, alpha: 1 };
-// thumbkit's compass gravities are sharp's positions of the same names.
+// thumbkit's compass gravities are sharp's positions of the same names; `attention` is
+// the bench's word for thumbkit's `smart`.
 const position = opts.gravity || 'centre';
 const quality = Number(opts.quality || 80);
 

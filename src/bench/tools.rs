@@ -134,8 +134,12 @@ pub(super) fn sharp(
         OutputFormat::Jpeg => "jpeg",
         other => other.extension(),
     };
-    // sharp's fits and positions have thumbkit's names (the gravities' in lower case).
-    let gravity = format!("{:?}", spec.gravity).to_lowercase();
+    // sharp's fits and positions have thumbkit's names (the gravities' in lower case);
+    // `smart` is sharp's `attention` (libvips' saliency crop).
+    let gravity = match spec.gravity {
+        Gravity::Smart => "attention".to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    };
     c.args(["--fit", fit_name(spec.fit), "--gravity", &gravity])
         .args(["--format", format_name, "--quality", &quality.to_string()])
         .args(["--background", &format!("{r},{g},{b}")]);
@@ -183,6 +187,10 @@ fn vips_size(preset: &Preset) -> Option<String> {
 /// vipsthumbnail's crop that keeps the side thumbkit's gravity keeps (`low` is the top or
 /// left edge, `high` the bottom or right; a corner keeps the one axis a crop cuts).
 fn vips_crop(gravity: Gravity) -> &'static str {
+    if gravity == Gravity::Smart {
+        // libvips' own saliency crop, the peer of `smart`.
+        return "attention";
+    }
     match gravity.anchor() {
         (x, y) if x == 0.5 && y == 0.5 => "centre",
         (x, y) if x == 0.0 || y == 0.0 => "low",
