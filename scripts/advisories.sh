@@ -23,7 +23,10 @@ fi
 out=deny/advisory-db
 rm -rf "$out"
 mkdir -p "$out/crates"
-awk -F'"' '/^name = /{print $2}' Cargo.lock fuzz/Cargo.lock 2>/dev/null | sort -u > "$out/crates.txt"
+# fuzz/Cargo.lock exists once the fuzz targets have been built; awk fails on a missing file.
+locks=(Cargo.lock)
+[ -f fuzz/Cargo.lock ] && locks+=(fuzz/Cargo.lock)
+awk -F'"' '/^name = /{print $2}' "${locks[@]}" | sort -u > "$out/crates.txt"
 while read -r c; do
   [ -d "$src/crates/$c" ] && cp -r "$src/crates/$c" "$out/crates/"
 done < "$out/crates.txt"

@@ -7,49 +7,18 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use summed_area::SummedArea;
 
-/// A point in fractions of the upright picture: (0, 0) is the top left, (1, 1) the bottom
-/// right.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    pub x: f64,
-    pub y: f64,
-}
+use super::faces::{Faces, MAX_FACES};
+pub use super::fractions::{Point, Region};
 
-impl Point {
-    /// The point, if both coordinates are fractions (0.0-1.0).
-    pub fn new(x: f64, y: f64) -> Option<Self> {
-        let fraction = |v: f64| (0.0..=1.0).contains(&v);
-        (fraction(x) && fraction(y)).then_some(Self { x, y })
-    }
-}
-
-/// A rectangle in fractions of the upright picture (left, top, width, height).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Region {
-    pub x: f64,
-    pub y: f64,
-    pub w: f64,
-    pub h: f64,
-}
-
-impl Region {
-    /// Its centre.
-    pub fn centre(&self) -> Point {
-        Point {
-            x: self.x + self.w / 2.0,
-            y: self.y + self.h / 2.0,
-        }
-    }
-
-    /// The fraction of this region's area that lies inside `other` (0.0-1.0).
-    pub fn kept_by(&self, other: &Region) -> f64 {
-        let w = (self.x + self.w).min(other.x + other.w) - self.x.max(other.x);
-        let h = (self.y + self.h).min(other.y + other.h) - self.y.max(other.y);
-        let area = self.w * self.h;
-        if w <= 0.0 || h <= 0.0 || area <= 0.0 {
-            return 0.0;
-        }
-        (w * h / area).min(1.0)
+/// A face as written `x,y,w,h`, each a fraction.
+fn parse_region(text: &str) -> Option<Region> {
+    let v: Vec<f64> = text
+        .split(',')
+        .map(|n| n.parse().ok().filter(|v: &f64| (0.0..=1.0).contains(v)))
+        .collect::<Option<_>>()?;
+    match v[..] {
+        [x, y, w, h] if x + w <= 1.0 + 1e-3 && y + h <= 1.0 + 1e-3 => Some(Region { x, y, w, h }),
+        _ => None,
     }
 }
 
@@ -63,13 +32,18 @@ const LEVELS: f64 = 15.0;
 /// map's mean: a subject's cells add up, a busy background's spread out and cancel.
 const FLOOR: f64 = 1.5;
 
-/// How salient each part of the upright picture is: `cols` x `rows` cells of 0-15, row by row.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Where the subject of the upright picture is: the faces found in it, and how salient each
+/// part is (`cols` x `rows` cells of 0-15, row by row).
+#[derive(Clone, Copy, PartialEq)]
 pub struct Saliency {
     cols: u8,
     rows: u8,
     cells: [u8; CELLS * CELLS],
+    faces: Faces,
 }
+
+// Every face's coordinates are finite fractions (checked when parsed, clamped when found).
+impl Eq for Saliency {}
 
 impl fmt::Debug for Saliency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -77,12 +51,16 @@ impl fmt::Debug for Saliency {
     }
 }
 
-/// Written `{cols}x{rows}:{one hex digit per cell}`, how records keep it.
+/// Written `{cols}x{rows}:{one hex digit per cell}`, then `;x,y,w,h` per face (four
+/// decimals), how records keep it.
 impl fmt::Display for Saliency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}x{}:", self.cols, self.rows)?;
         for &c in self.used() {
             write!(f, "{c:x}")?;
+        }
+        for r in self.faces.iter() {
+            write!(f, ";{:.4},{:.4},{:.4},{:.4}", r.x, r.y, r.w, r.h)?;
         }
         Ok(())
     }
@@ -116,11 +94,32 @@ impl Saliency {
             cols: cols as u8,
             rows: rows as u8,
             cells,
+            faces: Faces::default(),
         }
+    }
+
+    /// This map with the faces found in the same picture (which crops keep before the rest).
+    pub fn with_faces(self, faces: Faces) -> Self {
+        Self { faces, ..self }
+    }
+
+    /// The faces found.
+    pub fn faces(&self) -> &Faces {
+        &self.faces
     }
 
     /// Reads what [`Display`](fmt::Display) wrote; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split(';');
+        let map = parts.next()?;
+        let faces: Vec<Region> = parts.map(parse_region).collect::<Option<_>>()?;
+        if faces.len() > MAX_FACES {
+            return None;
+        }
+        Some(Self::parse_map(map)?.with_faces(Faces::of(faces)))
+    }
+
+    fn parse_map(text: &str) -> Option<Self> {
         let (size, digits) = text.split_once(':')?;
         let (cols, rows) = size.split_once('x')?;
         let (cols, rows): (usize, usize) = (cols.parse().ok()?, rows.parse().ok()?);
@@ -136,6 +135,7 @@ impl Saliency {
             cols: cols as u8,
             rows: rows as u8,
             cells,
+            faces: Faces::default(),
         })
     }
 
@@ -152,9 +152,13 @@ impl Saliency {
         (usize::from(self.cols), usize::from(self.rows))
     }
 
-    /// Where to centre a crop `w` x `h` (fractions of the picture) so that it holds the most
-    /// saliency; among equals, the one nearest the picture's centre.
+    /// Where to centre a crop `w` x `h` (fractions of the picture): on the faces it can hold
+    /// (all, else the largest), else where it holds the most saliency (among equals, the
+    /// position nearest the picture's centre).
     pub fn centre_for(&self, w: f64, h: f64) -> Point {
+        if let Some(kept) = self.faces.kept_in(w, h) {
+            return kept.centre();
+        }
         let (cols, rows) = self.size();
         let mean = self.mean();
         // Only what rises above the mean counts: a background's even texture does not pull
@@ -234,6 +238,32 @@ mod tests {
         let map = map_with_hot_cell(24, 16, (3, 4));
         let text = map.to_string();
         assert_eq!(Saliency::parse(&text), Some(map));
+        let face = Region {
+            x: 0.25,
+            y: 0.125,
+            w: 0.5,
+            h: 0.25,
+        };
+        let with_face = map.with_faces(Faces::of(vec![face]));
+        let text = with_face.to_string();
+        assert!(text.ends_with(";0.2500,0.1250,0.5000,0.2500"), "{text}");
+        assert_eq!(Saliency::parse(&text), Some(with_face));
+        let base = map.to_string();
+        for bad_face in [
+            ";1,1,1,1",
+            ";0.5,0.5",
+            ";x,0,0,0",
+            ";-0.1,0,0.1,0.1",
+            ";0.9,0,0.5,0.1",
+        ] {
+            assert_eq!(
+                Saliency::parse(&format!("{base}{bad_face}")),
+                None,
+                "{bad_face}"
+            );
+        }
+        let nine = ";0.1,0.1,0.1,0.1".repeat(9);
+        assert_eq!(Saliency::parse(&format!("{base}{nine}")), None);
         for bad in [
             "",
             "24x16",

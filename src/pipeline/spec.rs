@@ -6,8 +6,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+pub use super::fractions::{Point, Region};
 use super::saliency::Saliency;
-pub use super::saliency::{Point, Region};
 
 /// One render's recipe: the box and how the picture goes into it, and how it is encoded.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -10,6 +10,7 @@
 
 use summed_area::SummedArea;
 
+use super::faces;
 use super::resize::Pixels;
 use super::saliency::{CELLS, Saliency};
 
@@ -41,7 +42,7 @@ pub fn find(pixels: &Pixels) -> Saliency {
             pooled[(i / w) * rows / h * cols + (i % w) * cols / w] += s;
         }
     }
-    Saliency::new(cols, rows, &pooled)
+    Saliency::new(cols, rows, &pooled).with_faces(faces::find(pixels))
 }
 
 /// The picture as a grid of CIELAB cell averages.

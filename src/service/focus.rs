@@ -13,6 +13,7 @@ use bytes::Bytes;
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 
+use crate::caching::{self, Pin};
 use crate::keys::{ContentHash, Fingerprint, Layout, ObjectKey};
 use crate::pipeline::{Fit, Gravity, PipelineError, Point, Saliency, Spec, Subject};
 use crate::preset::Preset;
@@ -122,9 +123,11 @@ impl FocusBook {
 pub struct Crop {
     /// The preset's fingerprint, with the focal point's tag when one decides the crop.
     pub fingerprint: Fingerprint,
-    /// What `?v=` must name beside the content for the response to be immutable: the
-    /// focal point's tag, or [`AUTO`] (`smart` presets only).
+    /// The focal point's tag, which `?v=` names beside the content (`{hash}.{tag}`).
     pub tag: Option<String>,
+    /// A focal point set later would move the crop: only a `?v=` naming the point (`{hash}.
+    /// {tag}`) is immutable; a bare `?v={hash}` is served as it is now, and revalidated.
+    pub movable: bool,
     pub subject: Subject,
 }
 
@@ -140,15 +143,14 @@ impl Crop {
                 Self {
                     fingerprint: Fingerprint(format!("{}-{tag}", preset.fingerprint())),
                     tag: Some(tag),
+                    movable: true,
                     subject: Subject::Focus(p),
                 }
             }
             (None, saliency) => Self {
-                fingerprint: preset.fingerprint().clone(),
-                // The content decides the crop until a focal point is set, which a bare
-                // `?v={hash}` cannot say: only `{hash}.auto` is immutable.
-                tag: Some(AUTO.to_owned()),
                 subject: saliency.map_or(Subject::Unknown, Subject::Salient),
+                movable: true,
+                ..Self::plain(preset)
             },
         }
     }
@@ -158,7 +160,17 @@ impl Crop {
         Self {
             fingerprint: preset.fingerprint().clone(),
             tag: None,
+            movable: false,
             subject: Subject::Unknown,
+        }
+    }
+
+    /// What a `?v=` says of this crop of the content `hash`.
+    pub fn pin(&self, v: &str, hash: &ContentHash) -> Pin {
+        match caching::pin(v, hash, self.tag.as_deref()) {
+            // Immutable only if a later focal point could not change it.
+            Pin::Current if self.movable && self.tag.is_none() => Pin::Content,
+            other => other,
         }
     }
 
@@ -170,9 +182,6 @@ impl Crop {
         }
     }
 }
-
-/// The `?v=` tag of a `smart` crop that the content alone decides (no focal point).
-pub const AUTO: &str = "auto";
 
 /// Whether `spec` crops around a subject.
 pub fn is_smart(spec: &Spec) -> bool {

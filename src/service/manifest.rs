@@ -8,7 +8,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::keys::{ContentHash, ObjectKey};
-use crate::pipeline::{self, OutputFormat, Point, Region};
+use crate::pipeline::{self, OutputFormat, Point, Region, Saliency};
 use crate::preset::{FormatChoice, Preset, Presets};
 use crate::service::error::ServiceError;
 use crate::service::focus::Crop;
@@ -53,14 +53,43 @@ impl From<Point> for Focus {
     }
 }
 
-/// Where the picture's subject is (what `smart` crops keep): fractions of the upright
-/// picture.
+/// A box in fractions of the upright picture.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SubjectBox {
     pub x: f64,
     pub y: f64,
     pub w: f64,
     pub h: f64,
+}
+
+/// Where the picture's subject is (what `smart` crops keep without a focal point): the faces
+/// found, and the box holding them, else the most salient part.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Subject {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    /// Each face found, the largest first.
+    pub faces: Vec<SubjectBox>,
+}
+
+impl From<Saliency> for Subject {
+    fn from(map: Saliency) -> Self {
+        let faces: Vec<SubjectBox> = map.faces().iter().map(SubjectBox::from).collect();
+        let around = map
+            .faces()
+            .kept_in(1.0, 1.0)
+            .unwrap_or_else(|| map.region());
+        let b = SubjectBox::from(around);
+        Self {
+            x: b.x,
+            y: b.y,
+            w: b.w,
+            h: b.h,
+            faces,
+        }
+    }
 }
 
 impl From<Region> for SubjectBox {
@@ -99,7 +128,7 @@ pub struct Manifest {
     /// Where the picture's subject was found (known for uploads when a preset is `smart`;
     /// computed on `GET` otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<SubjectBox>,
+    pub subject: Option<Subject>,
     pub variants: BTreeMap<String, VariantInfo>,
 }
 
@@ -252,7 +281,7 @@ impl Manifest {
             height: upright.1,
             blurhash: record.blurhash.clone(),
             focus: focus.map(Focus::from),
-            subject: record.saliency.map(|m| m.region().into()),
+            subject: record.saliency.map(Subject::from),
             variants,
         }
     }

@@ -144,7 +144,7 @@ impl Thumbnails {
         let original = resolved.original();
         let crop = self.crop_of(preset, key, original).await?;
         if let Some(v) = request.pinned
-            && caching::pin(v, &original.hash, crop.tag.as_deref()) == Pin::Stale
+            && crop.pin(v, &original.hash) == Pin::Stale
         {
             return Err(ServiceError::StalePin {
                 key: key.to_string(),

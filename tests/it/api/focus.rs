@@ -74,11 +74,14 @@ async fn an_uploads_focus_moves_the_smart_crop_and_a_patch_moves_it_again() {
     let subject = &m["subject"];
     assert!(subject["x"].as_f64().unwrap() < 0.2, "{m}");
     let url = m["variants"]["square"]["url"].as_str().unwrap().to_owned();
-    assert!(url.ends_with(".auto"), "{url}");
+    let hash = m["hash"].as_str().unwrap().to_owned();
+    // What the helpers build from the hash: a focal point set later would move the crop, so
+    // it is revalidated rather than immutable.
+    assert!(url.ends_with(&format!("?v={hash}")), "{url}");
     let auto = app.get(path_of(&url)).await;
     assert_eq!(auto.status, 200);
     assert!(saturated_share(&auto.body) > 0.1, "smart found the patch");
-    assert!(auto.header("cache-control").contains("immutable"));
+    assert!(!auto.header("cache-control").contains("immutable"));
 
     // The application says the subject is at the right: the crop goes there.
     let r = send(
@@ -98,6 +101,7 @@ async fn an_uploads_focus_moves_the_smart_crop_and_a_patch_moves_it_again() {
     assert_eq!(right.status, 200);
     assert!(saturated_share(&right.body) < 0.01, "centred on the right");
     assert_ne!(right.header("etag"), auto.header("etag"));
+    assert!(right.header("cache-control").contains("immutable"));
     // Other presets are untouched by the focal point.
     assert_eq!(
         m["variants"]["thumb"]["url"],
@@ -132,7 +136,6 @@ async fn an_uploads_focus_moves_the_smart_crop_and_a_patch_moves_it_again() {
     assert!(saturated_share(&left.body) > 0.1);
     assert_ne!(left.header("etag"), right.header("etag"));
     // The URL a client builds from the hash alone serves the current crop, revalidated.
-    let hash = m["hash"].as_str().unwrap();
     let bare = app.get(&format!("/t/square/p/pano.jpg?v={hash}")).await;
     assert_eq!(bare.status, 200);
     assert_eq!(bare.header("etag"), left.header("etag"));
@@ -269,4 +272,34 @@ async fn hostile_focal_points_are_refused_and_store_nothing() {
     assert_eq!(r.status, 404);
     let m = json(&send(app.addr, "GET", "/v1/originals/h.jpg", Some(TOKEN), b"").await);
     assert!(m["focus"].is_null(), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manifest_shows_the_faces_and_the_avatar_keeps_them() {
+    let s3 = S3Server::start("focus-faces").await;
+    let app = app(&s3, Settings::default()).await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/faces/astronaut.png");
+    let portrait = image::open(path).unwrap().to_rgb8();
+    // A landscape strip with the face at its left: a square avatar must move to it.
+    let strip = image::imageops::crop_imm(&portrait, 128, 26, 384, 205).to_image();
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(strip)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let r = send(app.addr, "PUT", "/v1/originals/me.png", Some(TOKEN), &png).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let m = json(&r);
+    let faces = m["subject"]["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{m}");
+    // The face is at x 0.36-0.54 of the portrait: 0.19-0.43 of the strip.
+    let x = faces[0]["x"].as_f64().unwrap();
+    assert!((0.1..0.3).contains(&x), "{m}");
+    assert!(
+        m["variants"]["avatar"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(".auto")
+    );
+    let avatar = app.get("/t/avatar/me.png").await;
+    assert_eq!(avatar.status, 200);
 }

@@ -90,10 +90,14 @@ async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits
         let served = app.get(url).await;
         assert_eq!(served.status, 200, "{name}: {url}");
         assert_ne!(served.header("x-cache"), "miss", "{name}");
-        assert_eq!(
-            served.header("cache-control"),
+        // `avatar` crops `smart`: a focal point set later would move it, so its URL pinned to
+        // the content alone is revalidated; every other preset's is immutable.
+        let expected = if name.starts_with("avatar") {
+            "public, max-age=60, stale-while-revalidate=86400"
+        } else {
             "public, max-age=31536000, immutable"
-        );
+        };
+        assert_eq!(served.header("cache-control"), expected, "{name}");
         let size = decode_rgb(&served.body).dimensions();
         let want = (
             v["width"].as_u64().unwrap() as u32,
