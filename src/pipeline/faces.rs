@@ -8,13 +8,12 @@ use std::sync::OnceLock;
 use rustface::{ImageData, Model};
 
 use super::fractions::Region;
-use super::resize::Pixels;
 
 /// SeetaFace's frontal model (BSD 2-Clause, `assets/faces/`).
 static MODEL: &[u8] = include_bytes!("../../assets/faces/seeta_fd_frontal_v1.0.bin");
 
 /// The longer side of the grey copy searched: faces of a twentieth of it and up are found.
-const SIDE: u32 = 480;
+pub const SIDE: u32 = 480;
 
 /// The smallest face searched, in pixels of the copy (the detector's own floor is 20).
 const MIN_FACE: u32 = 24;
@@ -82,13 +81,13 @@ fn model() -> Option<&'static Model> {
         .as_ref()
 }
 
-/// The faces in `pixels` (upright, any scale).
-pub fn find(pixels: &Pixels) -> Faces {
+/// The faces in `grey`, a `w` x `h` grey copy of the upright picture whose longer side is
+/// at most [`SIDE`] pixels.
+pub fn find(grey: &[u8], w: u32, h: u32) -> Faces {
     let Some(model) = model() else {
         return Faces::default();
     };
-    let (grey, w, h) = grey_copy(pixels);
-    if w < MIN_FACE || h < MIN_FACE {
+    if w < MIN_FACE || h < MIN_FACE || grey.len() != w as usize * h as usize {
         return Faces::default();
     }
     let mut detector = rustface::create_detector_with_model(model.clone());
@@ -96,7 +95,7 @@ pub fn find(pixels: &Pixels) -> Faces {
     detector.set_score_thresh(SCORE);
     detector.set_pyramid_scale_factor(0.8);
     detector.set_slide_window_step(4, 4);
-    let faces = detector.detect(&ImageData::new(&grey, w, h));
+    let faces = detector.detect(&ImageData::new(grey, w, h));
     let (fw, fh) = (f64::from(w), f64::from(h));
     let regions = faces
         .iter()
@@ -117,39 +116,6 @@ pub fn find(pixels: &Pixels) -> Faces {
         .filter(|r| r.w > 0.0 && r.h > 0.0)
         .collect();
     Faces::of(regions)
-}
-
-/// A grey copy of `pixels` whose longer side is at most [`SIDE`] (box-averaged).
-fn grey_copy(pixels: &Pixels) -> (Vec<u8>, u32, u32) {
-    let (pw, ph) = (pixels.width as usize, pixels.height as usize);
-    let k = pw.max(ph).div_ceil(SIDE as usize).max(1);
-    let (w, h) = (pw / k, ph / k);
-    let channels = if pixels.grey {
-        1
-    } else if pixels.alpha {
-        4
-    } else {
-        3
-    };
-    let mut grey = vec![0u8; w * h];
-    for (y, row) in grey.chunks_exact_mut(w.max(1)).enumerate().take(h) {
-        for (x, out) in row.iter_mut().enumerate() {
-            let mut sum = 0u32;
-            for dy in 0..k {
-                let line = (y * k + dy) * pw * channels;
-                for dx in 0..k {
-                    let px = &pixels.data[line + (x * k + dx) * channels..][..channels];
-                    sum += match *px {
-                        [g] => u32::from(g) * 10,
-                        [r, g, b, ..] => u32::from(r) * 3 + u32::from(g) * 6 + u32::from(b),
-                        _ => 0,
-                    };
-                }
-            }
-            *out = (sum / (10 * (k * k) as u32)).min(255) as u8;
-        }
-    }
-    (grey, w as u32, h as u32)
 }
 
 #[cfg(test)]
@@ -176,21 +142,9 @@ mod tests {
     #[test]
     fn the_model_loads_and_a_blank_picture_has_no_faces() {
         assert!(model().is_some());
-        let blank = Pixels {
-            width: 300,
-            height: 200,
-            alpha: false,
-            grey: true,
-            data: vec![200; 300 * 200],
-        };
-        assert!(find(&blank).is_empty());
-        let tiny = Pixels {
-            width: 3,
-            height: 2,
-            alpha: true,
-            grey: false,
-            data: vec![0; 24],
-        };
-        assert!(find(&tiny).is_empty());
+        assert!(find(&vec![200; 300 * 200], 300, 200).is_empty());
+        assert!(find(&[0; 6], 3, 2).is_empty());
+        // A buffer that is not the size it claims is no picture.
+        assert!(find(&[0; 10], 300, 200).is_empty());
     }
 }

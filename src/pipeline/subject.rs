@@ -42,7 +42,41 @@ pub fn find(pixels: &Pixels) -> Saliency {
             pooled[(i / w) * rows / h * cols + (i % w) * cols / w] += s;
         }
     }
-    Saliency::new(cols, rows, &pooled).with_faces(faces::find(pixels))
+    let (grey, gw, gh) = grey_copy(pixels);
+    Saliency::new(cols, rows, &pooled).with_faces(faces::find(&grey, gw, gh))
+}
+
+/// A grey copy of `pixels` whose longer side is at most [`faces::SIDE`] (box-averaged).
+fn grey_copy(pixels: &Pixels) -> (Vec<u8>, u32, u32) {
+    let (pw, ph) = (pixels.width as usize, pixels.height as usize);
+    let k = pw.max(ph).div_ceil(faces::SIDE as usize).max(1);
+    let (w, h) = (pw / k, ph / k);
+    let channels = if pixels.grey {
+        1
+    } else if pixels.alpha {
+        4
+    } else {
+        3
+    };
+    let mut grey = vec![0u8; w * h];
+    for (y, row) in grey.chunks_exact_mut(w.max(1)).enumerate().take(h) {
+        for (x, out) in row.iter_mut().enumerate() {
+            let mut sum = 0u32;
+            for dy in 0..k {
+                let line = (y * k + dy) * pw * channels;
+                for dx in 0..k {
+                    let px = &pixels.data[line + (x * k + dx) * channels..][..channels];
+                    sum += match *px {
+                        [g] => u32::from(g) * 10,
+                        [r, g, b, ..] => u32::from(r) * 3 + u32::from(g) * 6 + u32::from(b),
+                        _ => 0,
+                    };
+                }
+            }
+            *out = (sum / (10 * (k * k) as u32)).min(255) as u8;
+        }
+    }
+    (grey, w as u32, h as u32)
 }
 
 /// The picture as a grid of CIELAB cell averages.

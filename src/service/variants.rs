@@ -185,7 +185,7 @@ impl Thumbnails {
         let stale = matches!(resolved, Resolved::Stale { .. });
         let pinned = request
             .pinned
-            .is_some_and(|v| caching::pin(v, &original.hash, crop.tag.as_deref()) == Pin::Current);
+            .is_some_and(|v| crop.pin(v, &original.hash) == Pin::Current);
         let variant_key = self.variant_key(&original.hash, preset, crop, format);
         // Known before the variant is, so a client revalidating its copy costs no variant
         // fetch and no render.
