@@ -112,8 +112,40 @@ function snippets(manifest) {
   }
 }
 
+/// The whole picture (the first variant that keeps its aspect ratio) with the subject's box
+/// and each face's drawn over it, in percentages of the picture.
+function subject(manifest) {
+  const place = $("subject");
+  place.replaceChildren();
+  if (!manifest.subject) return;
+  const ratio = manifest.width / manifest.height;
+  const whole = Object.values(manifest.variants)
+    .filter((v) => !v.step_of && Math.abs(v.width / v.height - ratio) < 0.02)
+    .sort((a, b) => a.width - b.width)
+    .find((v) => v.width >= 320);
+  if (!whole) return;
+  const img = document.createElement("img");
+  img.src = whole.url;
+  img.alt = `${manifest.key} with its subject marked`;
+  img.width = whole.width;
+  img.height = whole.height;
+  place.append(img);
+  const box = (b, kind) => {
+    const div = document.createElement("div");
+    div.className = `box ${kind}`;
+    div.dataset.kind = kind;
+    Object.assign(div.style, {
+      left: `${b.x * 100}%`, top: `${b.y * 100}%`, width: `${b.w * 100}%`, height: `${b.h * 100}%`,
+    });
+    place.append(div);
+  };
+  box(manifest.subject, "subject");
+  for (const face of manifest.subject.faces || []) box(face, "face");
+}
+
 async function show(manifest) {
   window.thumbkitManifest = manifest;
+  subject(manifest);
   const entries = Object.entries(manifest.variants);
   const cards = entries.map(([name, info]) => [card(name, info, manifest.blurhash), info]);
   $("grid").replaceChildren(...cards.map(([c]) => c.figure));

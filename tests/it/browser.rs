@@ -73,6 +73,20 @@ async fn the_demo_page_uploads_a_photo_and_shows_every_variant_at_its_manifest_s
         );
     }
     assert_eq!(manifest["variants"]["card@2x"]["width"], 480);
+    // The subject `smart` crops keep is drawn over the whole picture, where the API says.
+    let boxes = browser
+        .script(
+            "return [...document.querySelectorAll('#subject .box')].map(b => ({kind: b.dataset.kind, left: b.style.left}));",
+        )
+        .await;
+    let boxes = boxes.as_array().unwrap();
+    assert_eq!(boxes[0]["kind"], "subject", "{boxes:?}");
+    let x = manifest["subject"]["x"].as_f64().unwrap();
+    let left = boxes[0]["left"].as_str().unwrap().trim_end_matches('%');
+    assert!(
+        (left.parse::<f64>().unwrap() - x * 100.0).abs() < 0.01,
+        "{boxes:?}"
+    );
     // The snippet carries the srcset.
     let snippet = browser
         .script("return [...document.querySelectorAll('#snippets pre')].map(p => p.textContent).join('\\n');")
