@@ -292,16 +292,13 @@ impl Thumbnails {
     pub async fn describe(&self, key: &str) -> Result<Manifest, ServiceError> {
         let key = self.original_key(key)?;
         let mut original = self.originals.resolve(&key).await?;
-        if original.record.saliency.is_none()
-            && let Some(found) = self.compute_saliency(&key, &original).await
+        if (original.record.saliency.is_none() || original.record.blurhash.is_none())
+            && let Some(found) = self.complete_facts(&key, &original).await
         {
             original = found;
         }
         let focus = self.focus.of(&key, &original.hash).await?;
         let mut manifest = Manifest::of(&key, &original, self.presets(), &self.settings, focus);
-        if manifest.blurhash.is_none() {
-            manifest.blurhash = self.compute_placeholder(&key, &original).await;
-        }
         for preset in self.presets().every() {
             let mut stored = false;
             let crop = Crop::of(preset, focus, original.record.saliency);
@@ -320,44 +317,35 @@ impl Thumbnails {
         Ok(manifest)
     }
 
-    /// Finds the saliency of an original that was not uploaded through thumbkit (or before
-    /// it kept one), and shares it in the original's record. `None` if that fails.
-    async fn compute_saliency(&self, key: &ObjectKey, original: &Original) -> Option<Original> {
+    /// Computes what an original that was not uploaded through thumbkit (or before thumbkit
+    /// kept it) lacks of its BlurHash and saliency, from one read of its bytes, and shares it
+    /// in the original's record so that it is computed once. `None` if that fails.
+    async fn complete_facts(&self, key: &ObjectKey, original: &Original) -> Option<Original> {
         let admitted = self.workers.admit(Patience::Wait).await.ok()?;
         let bytes = self.originals.fetch(key, original).await.ok()?.bytes()?;
         let limits = self.settings.limits;
-        let map = self
+        let mut record = (*original.record).clone();
+        let (had_blurhash, had_saliency) = (record.blurhash.clone(), record.saliency);
+        let (blurhash, saliency) = self
             .workers
             .run(admitted, pipeline::decode_cost(&bytes), move || {
-                pipeline::saliency(&bytes, &limits)
+                let blurhash = match had_blurhash {
+                    Some(known) => known,
+                    None => pipeline::placeholder(&bytes, &limits)?,
+                };
+                let saliency = match had_saliency {
+                    Some(known) => known,
+                    None => pipeline::saliency(&bytes, &limits)?,
+                };
+                Ok::<_, pipeline::PipelineError>((blurhash, saliency))
             })
             .await
             .ok()?
             .ok()?;
-        let mut record = (*original.record).clone();
-        record.saliency = Some(map);
+        record.blurhash = Some(blurhash);
+        record.saliency = Some(saliency);
         let _ = self.originals.share(&record).await;
         Some(Original::new(record))
-    }
-
-    /// Computes the BlurHash of an original that was not uploaded through thumbkit, and shares
-    /// it in the original's record so that it is computed once. `None` if that fails.
-    async fn compute_placeholder(&self, key: &ObjectKey, original: &Original) -> Option<String> {
-        let admitted = self.workers.admit(Patience::Wait).await.ok()?;
-        let bytes = self.originals.fetch(key, original).await.ok()?.bytes()?;
-        let limits = self.settings.limits;
-        let blurhash = self
-            .workers
-            .run(admitted, pipeline::decode_cost(&bytes), move || {
-                pipeline::placeholder(&bytes, &limits)
-            })
-            .await
-            .ok()?
-            .ok()?;
-        let mut record = (*original.record).clone();
-        record.blurhash = Some(blurhash.clone());
-        let _ = self.originals.share(&record).await;
-        Some(blurhash)
     }
 }
 
