@@ -216,8 +216,9 @@ async fn slow_down_answers_are_retried_then_a_clear_503_and_the_store_recovers_w
     // a message that says only that storage is unavailable.
     proxy.slow_down(usize::MAX);
     // The SDK's pooled connections were cut by the switch: one request finds them dead, and
-    // the store is left alone for a moment after a failure (OUTAGE_RECHECK).
-    let _ = app.get("/t/small/a.jpg").await;
+    // the store is left alone for a moment after a failure (OUTAGE_RECHECK). It asks for an
+    // original that is not there, so no write-behind keeps retrying into the counted window.
+    let _ = app.get("/t/small/not-there.jpg").await;
     tokio::time::sleep(thumbkit::service::originals::OUTAGE_RECHECK + Duration::from_millis(200))
         .await;
     let before = proxy.answered.load(std::sync::atomic::Ordering::SeqCst);
