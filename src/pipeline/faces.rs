@@ -13,12 +13,14 @@ use super::fractions::Region;
 /// SeetaFace's frontal model (BSD 2-Clause, `assets/faces/`).
 static MODEL: &[u8] = include_bytes!("../../assets/faces/seeta_fd_frontal_v1.0.bin");
 
-/// The longer side of the grey copy searched: faces of a thirteenth of it and up are found
-/// (a portrait's or an avatar's face is far larger; the search costs with its pixels).
-pub const SIDE: u32 = 320;
+/// The longer side of the grey copy searched. The detector's window is 40 pixels and
+/// `rustface` never enlarges the picture (it ignores `set_min_face_size`), so faces from a
+/// sixth of the longer side up are found: a portrait's, an avatar's or a small group's. Each
+/// halving of the smallest face found would cost four times the search.
+pub const SIDE: u32 = 256;
 
-/// The smallest face searched, in pixels of the copy (the detector's own floor is 20).
-const MIN_FACE: u32 = 24;
+/// The detector's window: no face is smaller, and no picture smaller is searched.
+const WINDOW: u32 = 40;
 
 /// Between the image pyramid's levels: faces of every size in between are still found by
 /// the cascade's own tolerance, at half the levels of 0.8.
@@ -98,7 +100,7 @@ pub fn find(grey: &[u8], w: u32, h: u32) -> Faces {
     let Some(model) = model() else {
         return Faces::default();
     };
-    if w < MIN_FACE || h < MIN_FACE || grey.len() != w as usize * h as usize {
+    if w < WINDOW || h < WINDOW || grey.len() != w as usize * h as usize {
         return Faces::default();
     }
     let faces = DETECTOR.with(|cell| {
@@ -106,7 +108,6 @@ pub fn find(grey: &[u8], w: u32, h: u32) -> Faces {
         let detector = slot.get_or_insert_with(|| {
             // Once per render thread: the model is 1.2 MB of classifiers.
             let mut d = rustface::create_detector_with_model(model.clone());
-            d.set_min_face_size(MIN_FACE);
             d.set_score_thresh(SCORE);
             d.set_pyramid_scale_factor(PYRAMID);
             d.set_slide_window_step(4, 4);

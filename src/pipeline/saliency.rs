@@ -28,6 +28,9 @@ pub const CELLS: usize = 24;
 /// Levels per cell: 4 bits, one hex digit each when kept as text.
 const LEVELS: f64 = 15.0;
 
+/// How much less saliency than the most a crop nearer the centre may hold.
+const TOLERANCE: f64 = 0.05;
+
 /// A cell counts for the subject's region by how far it rises above this many times the
 /// map's mean: a subject's cells add up, a busy background's spread out and cancel.
 const FLOOR: f64 = 1.5;
@@ -171,20 +174,29 @@ impl Saliency {
         let table = SummedArea::<f64>::new_slice(&values, cols);
         let ww = ((w * cols as f64).round() as usize).clamp(1, cols);
         let wh = ((h * rows as f64).round() as usize).clamp(1, rows);
-        let mut best = (f64::MIN, f64::MAX, (0, 0));
+        let sum_at = |left: usize, top: usize| table.try_sum_rect(left, top, ww, wh).unwrap_or(0.0);
+        let mut most = 0.0f64;
         for top in 0..=rows - wh {
             for left in 0..=cols - ww {
-                let sum = table.try_sum_rect(left, top, ww, wh).unwrap_or(0.0);
+                most = most.max(sum_at(left, top));
+            }
+        }
+        // Of the windows holding nearly the most, the one nearest the centre: the crop leaves
+        // the centre only for clearly more of the subject.
+        let enough = most * (1.0 - TOLERANCE);
+        let mut best = (f64::MAX, (0, 0));
+        for top in 0..=rows - wh {
+            for left in 0..=cols - ww {
                 // Twice the offset of the window's centre from the map's, per axis.
                 let off_x = (2 * left + ww) as f64 - cols as f64;
                 let off_y = (2 * top + wh) as f64 - rows as f64;
                 let distance = off_x.abs() + off_y.abs();
-                if sum > best.0 || (sum == best.0 && distance < best.1) {
-                    best = (sum, distance, (left, top));
+                if sum_at(left, top) >= enough && distance < best.0 {
+                    best = (distance, (left, top));
                 }
             }
         }
-        let (left, top) = best.2;
+        let (left, top) = best.1;
         Point {
             x: (left as f64 + ww as f64 / 2.0) / cols as f64,
             y: (top as f64 + wh as f64 / 2.0) / rows as f64,
@@ -288,6 +300,27 @@ mod tests {
         );
         let r = map.region();
         assert!((r.x - 2.0 / 24.0).abs() < 1e-9 && (r.y - 13.0 / 16.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_crop_leaves_the_centre_only_for_clearly_more_saliency() {
+        // Two subjects a 6-cell-wide crop cannot hold together: one at the centre, one at the
+        // left edge holding `left` against the centre's 30.
+        let map = |left: &[f64]| {
+            let mut values = vec![0.0; 24 * 16];
+            values[8 * 24 + 11] = 15.0;
+            values[8 * 24 + 12] = 15.0;
+            for (i, v) in left.iter().enumerate() {
+                values[8 * 24 + 1 + i] = *v;
+            }
+            Saliency::new(24, 16, &values)
+        };
+        // 3% more at the edge: the crop stays on the centre's subject.
+        let c = map(&[15.0, 15.0, 1.0]).centre_for(0.25, 0.5);
+        assert!((c.x - 0.5).abs() < 0.05, "{c:?}");
+        // Half as much again: the crop goes to the edge.
+        let c = map(&[15.0, 15.0, 15.0]).centre_for(0.25, 0.5);
+        assert!(c.x < 0.2, "{c:?}");
     }
 
     #[test]

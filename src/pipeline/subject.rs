@@ -5,8 +5,8 @@
 //! `gravity=auto` uses): each cell's distance in CIELAB from the mean of the largest window
 //! centred on it. Smooth backgrounds and linear gradients score near zero, a detailed or
 //! differently coloured object high, and the shrinking windows near the edges favour what is
-//! inside the frame. The copy is a fixed grid of cell averages over the upright picture, so
-//! the subject barely depends on the scale the picture was decoded at.
+//! inside the frame. The map is a fixed grid of cell averages over a small copy of the
+//! upright picture, so the subject barely depends on the scale the picture was decoded at.
 
 use summed_area::SummedArea;
 
@@ -22,15 +22,15 @@ const GRID: usize = 96;
 /// salient at all (and a flat picture's rounding errors are not a map).
 const UNSEEN: f64 = 1.0;
 
-/// Samples per cell and axis read from a large decode (the cell's average, not every pixel).
-const SAMPLES: usize = 4;
-
-/// Pixels on the longer side a decode needs for the map: [`SAMPLES`] per cell.
-pub const ENOUGH: f64 = (GRID * SAMPLES) as f64;
+/// Pixels on the longer side a decode needs: the small copy's, with room for its box filter.
+pub const ENOUGH: f64 = faces::SIDE as f64 * 1.5;
 
 /// The saliency of `pixels` (upright, any scale), pooled into a [`Saliency`] map.
 pub fn find(pixels: &Pixels) -> Saliency {
-    let grid = Grid::of(pixels);
+    // One small copy feeds both the map and the faces: reading every pixel of a large
+    // decode twice cost more than the map itself.
+    let copy = small_copy(pixels);
+    let grid = Grid::of(&copy);
     let map = saliency(&grid);
     let (w, h) = (grid.width, grid.height);
     let long = w.max(h);
@@ -42,41 +42,71 @@ pub fn find(pixels: &Pixels) -> Saliency {
             pooled[(i / w) * rows / h * cols + (i % w) * cols / w] += s;
         }
     }
-    let (grey, gw, gh) = grey_copy(pixels);
-    Saliency::new(cols, rows, &pooled).with_faces(faces::find(&grey, gw, gh))
+    let grey: Vec<u8> = copy
+        .data
+        .chunks_exact(3)
+        .map(|p| ((u32::from(p[0]) * 3 + u32::from(p[1]) * 6 + u32::from(p[2])) / 10) as u8)
+        .collect();
+    Saliency::new(cols, rows, &pooled).with_faces(faces::find(&grey, copy.width, copy.height))
 }
 
-/// A grey copy of `pixels` whose longer side is at most [`faces::SIDE`] (box-averaged).
-fn grey_copy(pixels: &Pixels) -> (Vec<u8>, u32, u32) {
-    let (pw, ph) = (pixels.width as usize, pixels.height as usize);
-    let k = pw.max(ph).div_ceil(faces::SIDE as usize).max(1);
-    let (w, h) = (pw / k, ph / k);
-    let channels = if pixels.grey {
+/// An opaque RGB copy of `pixels` whose longer side is at most [`faces::SIDE`] (each pixel
+/// the average of the pixels it covers; transparent parts seen on white, as crops mostly are).
+fn small_copy(pixels: &Pixels) -> Pixels {
+    let (pw, ph) = (pixels.width.max(1), pixels.height.max(1));
+    let long = pw.max(ph);
+    let shrunk = (long > faces::SIDE).then(|| {
+        let side = |v: u32| (u64::from(v) * u64::from(faces::SIDE) / u64::from(long)).max(1) as u32;
+        box_average(pixels, side(pw), side(ph))
+    });
+    let src = match &shrunk {
+        Some(Some(copy)) => copy,
+        _ => pixels,
+    };
+    let channels = channels(src);
+    let mut data = Vec::with_capacity(src.data.len() / channels * 3);
+    for px in src.data.chunks_exact(channels) {
+        data.extend_from_slice(&opaque(px));
+    }
+    Pixels {
+        width: src.width,
+        height: src.height,
+        alpha: false,
+        grey: false,
+        data,
+    }
+}
+
+/// `pixels` box-averaged to `w` x `h` (SIMD, `fast_image_resize`); `None` if it refused.
+fn box_average(pixels: &Pixels, w: u32, h: u32) -> Option<Pixels> {
+    use fast_image_resize::images::{Image, ImageRef};
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+    let kind = match channels(pixels) {
+        1 => PixelType::U8,
+        4 => PixelType::U8x4,
+        _ => PixelType::U8x3,
+    };
+    let view = ImageRef::new(pixels.width, pixels.height, &pixels.data, kind).ok()?;
+    let mut dst = Image::new(w, h, kind);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Box));
+    Resizer::new().resize(&view, &mut dst, &options).ok()?;
+    Some(Pixels {
+        width: w,
+        height: h,
+        alpha: pixels.alpha,
+        grey: pixels.grey,
+        data: dst.into_vec(),
+    })
+}
+
+fn channels(pixels: &Pixels) -> usize {
+    if pixels.grey {
         1
     } else if pixels.alpha {
         4
     } else {
         3
-    };
-    let mut grey = vec![0u8; w * h];
-    for (y, row) in grey.chunks_exact_mut(w.max(1)).enumerate().take(h) {
-        for (x, out) in row.iter_mut().enumerate() {
-            let mut sum = 0u32;
-            for dy in 0..k {
-                let line = (y * k + dy) * pw * channels;
-                for dx in 0..k {
-                    let px = &pixels.data[line + (x * k + dx) * channels..][..channels];
-                    sum += match *px {
-                        [g] => u32::from(g) * 10,
-                        [r, g, b, ..] => u32::from(r) * 3 + u32::from(g) * 6 + u32::from(b),
-                        _ => 0,
-                    };
-                }
-            }
-            *out = (sum / (10 * (k * k) as u32)).min(255) as u8;
-        }
     }
-    (grey, w as u32, h as u32)
 }
 
 /// The picture as a grid of CIELAB cell averages.
@@ -88,32 +118,22 @@ struct Grid {
 }
 
 impl Grid {
-    fn of(pixels: &Pixels) -> Self {
-        let (pw, ph) = (pixels.width as usize, pixels.height as usize);
+    /// The grid of `copy`, an opaque RGB picture: each cell the average of its pixels.
+    fn of(copy: &Pixels) -> Self {
+        let (pw, ph) = (copy.width as usize, copy.height as usize);
         let long = pw.max(ph).max(1);
         // Never more cells than pixels: every cell holds at least one.
         let width = (pw * GRID).div_ceil(long).clamp(1, GRID).min(pw.max(1));
         let height = (ph * GRID).div_ceil(long).clamp(1, GRID).min(ph.max(1));
-        let channels = if pixels.grey {
-            1
-        } else if pixels.alpha {
-            4
-        } else {
-            3
-        };
-        let step_x = (pw / (width * SAMPLES)).max(1);
-        let step_y = (ph / (height * SAMPLES)).max(1);
-        let mut sums = vec![[0.0f64; 4]; width * height];
-        for y in (0..ph).step_by(step_y) {
-            let row = &pixels.data[y * pw * channels..(y + 1) * pw * channels];
-            let cy = y * height / ph;
-            for x in (0..pw).step_by(step_x) {
-                let px = &row[x * channels..(x + 1) * channels];
-                let rgb = opaque(px);
-                let cell = &mut sums[cy * width + x * width / pw];
-                for (sum, v) in cell.iter_mut().zip(rgb) {
-                    *sum += v;
-                }
+        let column: Vec<usize> = (0..pw).map(|x| x * width / pw).collect();
+        let mut sums = vec![[0.0f32; 4]; width * height];
+        for (y, row) in copy.data.chunks_exact(pw * 3).enumerate().take(ph) {
+            let cells = &mut sums[y * height / ph * width..][..width];
+            for (px, &cx) in row.chunks_exact(3).zip(&column) {
+                let cell = &mut cells[cx];
+                cell[0] += f32::from(px[0]);
+                cell[1] += f32::from(px[1]);
+                cell[2] += f32::from(px[2]);
                 cell[3] += 1.0;
             }
         }
@@ -122,10 +142,18 @@ impl Grid {
             vec![0.0; width * height],
             vec![0.0; width * height],
         ];
+        // The sRGB curve, read between its whole values: a power per cell and channel cost
+        // most of the grid's time.
+        let curve: Vec<f64> = (0..=256).map(|v| to_linear(f64::from(v))).collect();
+        let linear = |v: f64| {
+            let i = (v as usize).min(255);
+            let t = v - i as f64;
+            curve[i] + (curve[i + 1] - curve[i]) * t
+        };
         for (i, cell) in sums.iter().enumerate() {
-            let n = cell[3].max(1.0);
-            let lab = lab([cell[0] / n, cell[1] / n, cell[2] / n]);
-            for (plane, v) in planes.iter_mut().zip(lab) {
+            let n = f64::from(cell[3].max(1.0));
+            let rgb = [0, 1, 2].map(|c| linear(f64::from(cell[c]) / n));
+            for (plane, v) in planes.iter_mut().zip(lab(rgb)) {
                 plane[i] = v;
             }
         }
@@ -138,29 +166,32 @@ impl Grid {
 }
 
 /// A pixel's sRGB (0-255), transparent parts seen on white as the crop's output mostly is.
-fn opaque(px: &[u8]) -> [f64; 3] {
+fn opaque(px: &[u8]) -> [u8; 3] {
     match *px {
-        [g] => [f64::from(g); 3],
-        [r, g, b] => [f64::from(r), f64::from(g), f64::from(b)],
+        [g] => [g; 3],
+        [r, g, b] => [r, g, b],
         [r, g, b, a] => {
-            let a = f64::from(a) / 255.0;
-            let over = |c: u8| f64::from(c) * a + 255.0 * (1.0 - a);
+            let over =
+                |c: u8| ((u32::from(c) * u32::from(a) + 255 * (255 - u32::from(a))) / 255) as u8;
             [over(r), over(g), over(b)]
         }
-        _ => [255.0; 3],
+        _ => [255; 3],
     }
 }
 
-/// CIELAB (D65) of an sRGB colour given as 0-255.
-fn lab(srgb: [f64; 3]) -> [f64; 3] {
-    let [r, g, b] = srgb.map(|c| {
-        let c = c / 255.0;
-        if c <= 0.04045 {
-            c / 12.92
-        } else {
-            ((c + 0.055) / 1.055).powf(2.4)
-        }
-    });
+/// Linear light (0-1) of an sRGB value given as 0-255.
+fn to_linear(c: f64) -> f64 {
+    let c = c / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// CIELAB (D65) of a linear-light RGB colour (0-1).
+fn lab(linear: [f64; 3]) -> [f64; 3] {
+    let [r, g, b] = linear;
     let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
     let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
     let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
@@ -246,6 +277,48 @@ mod tests {
         assert!(truth.kept_by(&found) >= 0.9, "{found:?}");
         // Not the whole picture: the region is about the object's size.
         assert!(found.w < 0.4 && found.h < 0.6, "{found:?}");
+    }
+
+    #[test]
+    fn the_region_is_the_same_from_rgba_and_grey_decodes() {
+        // Large enough to be box-averaged to the small copy, in each pixel layout.
+        let rgb = scene(1200, 800, (80, 500, 200));
+        let truth = Region {
+            x: 80.0 / 1200.0,
+            y: 500.0 / 800.0,
+            w: 200.0 / 1200.0,
+            h: 200.0 / 800.0,
+        };
+        let rgba = Pixels {
+            alpha: true,
+            data: rgb
+                .data
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
+            ..rgb.clone()
+        };
+        let grey = Pixels {
+            grey: true,
+            // A light square: its colours alone would be the background's grey (the map sees
+            // contrast in colour and lightness, not texture finer than its cells).
+            data: rgb
+                .data
+                .chunks_exact(3)
+                .map(|p| match p {
+                    [220, 30, 30] => 240,
+                    [30, 160, 40] => 200,
+                    _ => p[1],
+                })
+                .collect(),
+            ..rgb.clone()
+        };
+        // Opaque alpha changes nothing.
+        assert_eq!(find(&rgb), find(&rgba));
+        for pixels in [rgb, rgba, grey] {
+            let found = find(&pixels).region();
+            assert!(truth.kept_by(&found) >= 0.9, "{found:?}");
+        }
     }
 
     #[test]

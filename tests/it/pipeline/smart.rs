@@ -200,11 +200,12 @@ fn smart_keeps_the_measured_subject_of_photos_and_centre_does_not() {
             eprintln!("  {name} {aspect}: smart keeps {k:.2}");
         }
     }
-    // Not yet the 90% of the generated scenes: the harbour panorama's ship loses to the dark
-    // buildings at its left edge in every narrow crop, and the waterfall's 16:9 crop keeps
-    // 69% of it. This holds what is reached (10 of 15 crops that can hold their subject).
+    // Not yet the 90% of the generated scenes: the harbour panorama's ship loses to the
+    // buildings along the skyline in every narrow crop, and the narrow crops of the wide
+    // subjects (truck, handwriting, painting) keep the most salient part of them. This holds
+    // what is reached (16 of 20 crops that can hold their subject; `centre` keeps 15).
     let (good, all) = smart.iter().fold((0, 0), |(g, a), r| (g + r.1, a + r.2));
-    assert!(good * 3 >= all * 2, "smart kept {good} of {all}: {smart:?}");
+    assert!(good * 5 >= all * 4, "smart kept {good} of {all}: {smart:?}");
 }
 
 #[test]
@@ -258,6 +259,10 @@ pub fn photos() -> Vec<(String, Vec<u8>, Region)> {
         ("blackbug.png", (0.25, 0.45, 0.94, 0.62)),
         // The pickup truck and its load.
         ("32-lens_data.jpeg", (0.06, 0.18, 0.92, 0.76)),
+        // The lit stage screen above a dark crowd, right of centre.
+        ("concert.jpg", (0.54, 0.155, 0.735, 0.345)),
+        // The painting's canvas in a gallery, centred.
+        ("42_IndexError.jpg", (0.06, 0.2, 0.95, 0.7)),
     ];
     measured
         .iter()
