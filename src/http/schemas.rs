@@ -34,6 +34,10 @@ pub struct PresetInfo {
     fit: String,
     /// Whether an original smaller than the box is enlarged.
     upscale: bool,
+    /// The unsharp mask's sigma in output pixels, applied after the resize; `null` for none.
+    sharpen: Option<f32>,
+    /// The Gaussian blur's sigma in output pixels; `null` for none.
+    blur: Option<f32>,
     /// `none`, `density` (`densities = [...]`) or `width` (`widths = [...]`).
     steps_by: String,
     /// Each step, the plain one first (empty without steps).

@@ -9,6 +9,7 @@ use image::codecs::gif::GifDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::{AnimationDecoder, DynamicImage, Frames};
 
+use super::effects;
 use super::encode::Rendered;
 use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe, SourceFormat};
@@ -68,6 +69,7 @@ pub fn render(
         let (num, den) = frame.delay().numer_denom_ms();
         let canvas = Pixels::from_image(DynamicImage::ImageRgba8(frame.into_buffer()));
         let resized = resize::resize(&canvas, &plan, (1.0, 1.0))?;
+        let resized = effects::apply(resized, &spec.effects);
         out.push((resize::pad(resized, &plan, spec.background), at_ms as i32));
         at_ms += f64::from(num) / f64::from(den.max(1));
     }

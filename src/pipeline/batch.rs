@@ -9,6 +9,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use super::effects;
 use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe};
 use super::geometry::{self, Plan};
@@ -186,6 +187,7 @@ fn compose_inner(
         if let Some(icc) = &upright.deferred_icc {
             colour::convert_pixels(&mut resized, icc);
         }
+        let resized = effects::apply(resized, &spec.effects);
         each(
             i,
             Ok(Composed {

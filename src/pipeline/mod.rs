@@ -11,6 +11,7 @@ pub mod batch;
 pub mod colour;
 pub mod cost;
 pub mod decode;
+pub mod effects;
 pub mod encode;
 pub mod error;
 pub mod faces;
@@ -35,6 +36,7 @@ pub mod webp;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use cost::decode_cost;
+pub use effects::Effects;
 pub use encode::Rendered;
 pub use error::PipelineError;
 pub use formats::{OutputFormat, Probe, SourceFormat};
@@ -163,6 +165,7 @@ pub fn placeholder(input: &[u8], limits: &Limits) -> Result<String, PipelineErro
         background: Colour::WHITE,
         upscale: false,
         subject: Subject::Unknown,
+        effects: Effects::default(),
     };
     let small = render(input, &spec, OutputFormat::Png, limits)?;
     let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
@@ -369,6 +372,7 @@ fn render_inner(
         colour::convert_pixels(&mut resized, icc);
     }
     drop(upright);
+    let resized = effects::apply(resized, &spec.effects);
     let mut out = resize::pad(resized, &plan, spec.background);
     if format == OutputFormat::Jpeg || out.is_opaque() {
         out = out.flatten(spec.background);

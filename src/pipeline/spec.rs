@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::effects::Effects;
 pub use super::fractions::{Point, Region};
 use super::saliency::Saliency;
 
@@ -29,6 +30,8 @@ pub struct Spec {
     /// What a `smart` crop keeps: known from the original, never from the preset, so it
     /// is [`Subject::Unknown`] in a preset's spec and set per original by the caller.
     pub subject: Subject,
+    /// What is done to the picture after the resize (sharpen, blur).
+    pub effects: Effects,
 }
 
 /// How the picture is fitted into the box (sharp's meanings).

@@ -29,6 +29,8 @@ pub(super) struct PresetFile {
     pub sizes: Option<String>,
     pub client_hints: Option<bool>,
     pub fallback: Option<String>,
+    pub sharpen: Option<f64>,
+    pub blur: Option<f64>,
 }
 
 /// `quality = 80` (JPEG's quality, the others at the same perceived quality), or one per
@@ -60,6 +62,8 @@ const KEYS: &[&str] = &[
     "sizes",
     "client_hints",
     "fallback",
+    "sharpen",
+    "blur",
 ];
 
 /// The formats `quality` may name.
@@ -121,6 +125,10 @@ pub(super) fn read(text: &str, path: &Path) -> Result<PresetFile, PresetError> {
                 .as_bool()
                 .ok_or_else(|| wrong(key, "true or false", value))
         };
+        let number = |allowed| {
+            (value.as_float().or(value.as_integer().map(|i| i as f64)))
+                .ok_or_else(|| wrong(key, allowed, value))
+        };
         let string = |allowed| {
             value
                 .as_str()
@@ -153,6 +161,8 @@ pub(super) fn read(text: &str, path: &Path) -> Result<PresetFile, PresetError> {
             "fallback" => file.fallback = Some(string("the path of an image file")?),
             "densities" => file.densities = Some(steps(value, key, path)?),
             "widths" => file.widths = Some(steps(value, key, path)?),
+            "sharpen" => file.sharpen = Some(number("a sigma in output pixels, such as 0.8")?),
+            "blur" => file.blur = Some(number("a sigma in output pixels, such as 12")?),
             _ => unreachable!("every key of KEYS is read above"),
         }
     }

@@ -5,6 +5,7 @@
 //! cache key that changes whenever the preset's output would) is computed. [`terms`] holds
 //! the words a preset is written in, [`error`] why one is refused.
 
+mod effects;
 pub mod error;
 mod file;
 pub mod parse;
@@ -196,6 +197,8 @@ impl Preset {
             "height": self.spec.height,
             "fit": fit_name(self.spec.fit),
             "upscale": self.spec.upscale,
+            "sharpen": self.spec.effects.sharpen,
+            "blur": self.spec.effects.blur,
             "steps_by": match &self.steps {
                 Steps::One => "none",
                 Steps::Densities(_) => "density",

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::pipeline::version::PIPELINE_VERSION;
 use crate::pipeline::{Spec, Subject};
+use crate::preset::effects;
 use crate::preset::error::PresetError;
 use crate::preset::file::{self, PresetFile, QualityFile};
 use crate::preset::steps::Steps;
@@ -195,6 +196,7 @@ fn spec_of(
             .upscale
             .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
         subject: Subject::Unknown,
+        effects: effects::of(file, path)?,
     })
 }
 
@@ -293,7 +295,7 @@ impl Preset {
             self.spec.animation,
             self.spec.background,
             self.spec.upscale
-        )
+        ) + &effects::canonical(&self.spec.effects)
     }
 
     fn compute_fingerprint(&self) -> Fingerprint {
@@ -326,6 +328,7 @@ impl Preset {
         if self.spec.animation == Animation::Keep {
             s.push_str(", animated");
         }
+        s.push_str(&effects::summary(&self.spec.effects));
         if self.spec.upscale {
             s.push_str(", upscale");
         }
