@@ -8,29 +8,7 @@ use image::imageops::{self, GaussianBlurParameters};
 use image::{ImageBuffer, Pixel};
 
 use super::resize::Pixels;
-
-/// The largest `sharpen` sigma: past it an unsharp mask only draws halos.
-pub const MAX_SHARPEN: f64 = 3.0;
-
-/// The largest `blur` sigma, in output pixels (a hero background's wash).
-pub const MAX_BLUR: f64 = 100.0;
-
-/// The operations a preset applies after the resize (at most one of the two).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Effects {
-    /// An unsharp mask whose blur has this sigma: the picture plus its difference from the
-    /// blurred copy (what `vips sharpen` and imgproxy's `sharpen` do).
-    pub sharpen: Option<f32>,
-    /// A Gaussian blur of this sigma (three box passes, so any sigma costs the same).
-    pub blur: Option<f32>,
-}
-
-impl Effects {
-    /// Whether nothing is applied.
-    pub fn is_none(&self) -> bool {
-        self.sharpen.is_none() && self.blur.is_none()
-    }
-}
+pub use super::spec::{Effects, MAX_BLUR, MAX_SHARPEN};
 
 /// `pixels` (RGB or RGBA, straight alpha) with `effects` applied.
 pub fn apply(mut pixels: Pixels, effects: &Effects) -> Pixels {

@@ -6,7 +6,6 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::effects::Effects;
 pub use super::fractions::{Point, Region};
 use super::saliency::Saliency;
 
@@ -81,6 +80,29 @@ impl Gravity {
             Gravity::West => (0.0, 0.5),
             Gravity::Northwest => (0.0, 0.0),
         }
+    }
+}
+
+/// The largest `sharpen` sigma: past it an unsharp mask only draws halos.
+pub const MAX_SHARPEN: f64 = 3.0;
+
+/// The largest `blur` sigma, in output pixels (a hero background's wash).
+pub const MAX_BLUR: f64 = 100.0;
+
+/// The operations a preset applies after the resize (at most one of the two).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Effects {
+    /// An unsharp mask whose blur has this sigma: the picture plus its difference from the
+    /// blurred copy (what `vips sharpen` and imgproxy's `sharpen` do).
+    pub sharpen: Option<f32>,
+    /// A Gaussian blur of this sigma (three box passes, so any sigma costs the same).
+    pub blur: Option<f32>,
+}
+
+impl Effects {
+    /// Whether nothing is applied.
+    pub fn is_none(&self) -> bool {
+        self.sharpen.is_none() && self.blur.is_none()
     }
 }
 
