@@ -4,8 +4,10 @@
 use fast_image_resize::MulDiv;
 use fast_image_resize::PixelType;
 use fast_image_resize::images::Image;
-use image::imageops::{self, GaussianBlurParameters};
-use image::{ImageBuffer, Pixel};
+use libblur::{
+    BlurImage, BlurImageMut, ConvolutionMode, EdgeMode, EdgeMode2D, FastBlurChannels,
+    GaussianBlurParams, ThreadingPolicy,
+};
 
 use super::resize::Pixels;
 pub use super::spec::{Effects, MAX_BLUR, MAX_SHARPEN};
@@ -22,43 +24,49 @@ pub fn apply(mut pixels: Pixels, effects: &Effects) -> Pixels {
         // Colour under a transparent pixel means nothing: filtering premultiplied values
         // keeps it from bleeding dark fringes into the visible edge.
         let data = premultiplied(data, w, h, true);
-        let data = run::<image::Rgba<u8>>(data, w, h, effects);
+        let data = run(data, w, h, FastBlurChannels::Channels4, effects);
         premultiplied(data, w, h, false)
     } else {
-        run::<image::Rgb<u8>>(data, w, h, effects)
+        run(data, w, h, FastBlurChannels::Channels3, effects)
     };
     pixels
 }
 
-/// The filter on one buffer of pixels `P`.
-fn run<P>(data: Vec<u8>, w: u32, h: u32, effects: &Effects) -> Vec<u8>
-where
-    P: Pixel<Subpixel = u8> + 'static,
-{
-    let len = data.len();
-    let Some(img) = ImageBuffer::<P, Vec<u8>>::from_raw(w, h, data) else {
-        return vec![0; len];
+/// The filter on one buffer of `channels` (3 or 4) interleaved 8-bit channels.
+fn run(data: Vec<u8>, w: u32, h: u32, channels: FastBlurChannels, effects: &Effects) -> Vec<u8> {
+    let Some(sigma) = effects.sharpen.or(effects.blur) else {
+        return data;
     };
-    let out = match (effects.sharpen, effects.blur) {
-        (Some(sigma), _) => unsharp(&img, sigma),
-        (None, Some(sigma)) => imageops::fast_blur(&img, sigma),
-        (None, None) => img,
-    };
-    out.into_raw()
-}
-
-/// The picture plus its difference from a Gaussian blur of it (amount 1, no threshold).
-fn unsharp<P>(img: &ImageBuffer<P, Vec<u8>>, sigma: f32) -> ImageBuffer<P, Vec<u8>>
-where
-    P: Pixel<Subpixel = u8> + 'static,
-{
-    let blurred = imageops::blur_advanced(img, GaussianBlurParameters::new_from_sigma(sigma));
-    let mut out = blurred.into_raw();
-    for (o, &v) in out.iter_mut().zip(img.as_raw()) {
+    let blurred = gaussian(&data, w, h, channels, sigma);
+    if effects.sharpen.is_none() {
+        return blurred;
+    }
+    // The unsharp mask: the picture plus its difference from the blur (amount 1).
+    let mut out = blurred;
+    for (o, &v) in out.iter_mut().zip(&data) {
         *o = (2 * i16::from(v) - i16::from(*o)).clamp(0, 255) as u8;
     }
-    let (w, h) = img.dimensions();
-    ImageBuffer::from_raw(w, h, out).unwrap_or_else(|| img.clone())
+    out
+}
+
+/// A Gaussian blur of `sigma` (SIMD, `libblur`, edges clamped), on this thread.
+fn gaussian(data: &[u8], w: u32, h: u32, channels: FastBlurChannels, sigma: f32) -> Vec<u8> {
+    let src = BlurImage::borrow(data, w, h, channels);
+    let mut dst = BlurImageMut::alloc(w, h, channels);
+    let params = GaussianBlurParams::new_from_sigma(f64::from(sigma));
+    let done = libblur::gaussian_blur(
+        &src,
+        &mut dst,
+        params,
+        EdgeMode2D::new(EdgeMode::Clamp),
+        ThreadingPolicy::Single,
+        ConvolutionMode::FixedPoint,
+    );
+    match done {
+        Ok(()) => dst.data.borrow().to_vec(),
+        // Only for a layout that does not match its size, which `Pixels` never has.
+        Err(_) => data.to_vec(),
+    }
 }
 
 /// `data` (RGBA) with its colour multiplied by its alpha, or divided back.

@@ -95,7 +95,7 @@ pub struct Effects {
     /// An unsharp mask whose blur has this sigma: the picture plus its difference from the
     /// blurred copy (what `vips sharpen` and imgproxy's `sharpen` do).
     pub sharpen: Option<f32>,
-    /// A Gaussian blur of this sigma (three box passes, so any sigma costs the same).
+    /// A Gaussian blur of this sigma.
     pub blur: Option<f32>,
 }
 
