@@ -52,7 +52,8 @@ fn run(data: Vec<u8>, w: u32, h: u32, channels: FastBlurChannels, effects: &Effe
 /// A Gaussian blur of `sigma` (SIMD, `libblur`, edges clamped), on this thread.
 fn gaussian(data: &[u8], w: u32, h: u32, channels: FastBlurChannels, sigma: f32) -> Vec<u8> {
     let src = BlurImage::borrow(data, w, h, channels);
-    let mut dst = BlurImageMut::alloc(w, h, channels);
+    let mut out = vec![0; data.len()];
+    let mut dst = BlurImageMut::borrow(&mut out, w, h, channels);
     let params = GaussianBlurParams::new_from_sigma(f64::from(sigma));
     let done = libblur::gaussian_blur(
         &src,
@@ -63,7 +64,7 @@ fn gaussian(data: &[u8], w: u32, h: u32, channels: FastBlurChannels, sigma: f32)
         ConvolutionMode::FixedPoint,
     );
     match done {
-        Ok(()) => dst.data.borrow().to_vec(),
+        Ok(()) => out,
         // Only for a layout that does not match its size, which `Pixels` never has.
         Err(_) => data.to_vec(),
     }

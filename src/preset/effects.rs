@@ -32,27 +32,24 @@ pub(super) fn of(file: &PresetFile, path: &Path) -> Result<Effects, PresetError>
     Ok(Effects { sharpen, blur })
 }
 
+/// Each effect set, by its key.
+fn named(effects: &Effects) -> impl Iterator<Item = (&'static str, f32)> {
+    [("sharpen", effects.sharpen), ("blur", effects.blur)]
+        .into_iter()
+        .filter_map(|(key, sigma)| Some((key, sigma?)))
+}
+
 /// What the fingerprint adds for `effects`: nothing when there are none, so presets
 /// without them keep their fingerprints.
 pub(super) fn canonical(effects: &Effects) -> String {
-    let mut s = String::new();
-    if let Some(sigma) = effects.sharpen {
-        s.push_str(&format!(";sharpen={sigma}"));
-    }
-    if let Some(sigma) = effects.blur {
-        s.push_str(&format!(";blur={sigma}"));
-    }
-    s
+    named(effects)
+        .map(|(key, sigma)| format!(";{key}={sigma}"))
+        .collect()
 }
 
 /// What the one-line summary adds, e.g. `, sharpen 0.8`.
 pub(super) fn summary(effects: &Effects) -> String {
-    let mut s = String::new();
-    if let Some(sigma) = effects.sharpen {
-        s.push_str(&format!(", sharpen {sigma}"));
-    }
-    if let Some(sigma) = effects.blur {
-        s.push_str(&format!(", blur {sigma}"));
-    }
-    s
+    named(effects)
+        .map(|(key, sigma)| format!(", {key} {sigma}"))
+        .collect()
 }
