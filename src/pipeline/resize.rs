@@ -72,7 +72,8 @@ impl Pixels {
         }
     }
 
-    fn channels(&self) -> usize {
+    /// Channels per pixel: 1 (grey), 3 (RGB) or 4 (RGBA).
+    pub fn channels(&self) -> usize {
         match (self.grey, self.alpha) {
             (true, _) => 1,
             (false, true) => 4,

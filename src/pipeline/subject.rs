@@ -63,7 +63,7 @@ fn small_copy(pixels: &Pixels) -> Pixels {
         Some(Some(copy)) => copy,
         _ => pixels,
     };
-    let channels = channels(src);
+    let channels = src.channels();
     let mut data = Vec::with_capacity(src.data.len() / channels * 3);
     for px in src.data.chunks_exact(channels) {
         data.extend_from_slice(&opaque(px));
@@ -81,7 +81,7 @@ fn small_copy(pixels: &Pixels) -> Pixels {
 fn box_average(pixels: &Pixels, w: u32, h: u32) -> Option<Pixels> {
     use fast_image_resize::images::{Image, ImageRef};
     use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-    let kind = match channels(pixels) {
+    let kind = match pixels.channels() {
         1 => PixelType::U8,
         4 => PixelType::U8x4,
         _ => PixelType::U8x3,
@@ -97,16 +97,6 @@ fn box_average(pixels: &Pixels, w: u32, h: u32) -> Option<Pixels> {
         grey: pixels.grey,
         data: dst.into_vec(),
     })
-}
-
-fn channels(pixels: &Pixels) -> usize {
-    if pixels.grey {
-        1
-    } else if pixels.alpha {
-        4
-    } else {
-        3
-    }
 }
 
 /// The picture as a grid of CIELAB cell averages.
