@@ -218,11 +218,11 @@ fn with_subjects(specs: &[&Spec], pixels: &Pixels) -> Vec<(Spec, Option<Saliency
             Some(map) if needs_subject(s) => (
                 Spec {
                     subject: Subject::Salient(map),
-                    ..**s
+                    ..(*s).clone()
                 },
                 found,
             ),
-            _ => (**s, None),
+            _ => ((*s).clone(), None),
         })
         .collect()
 }

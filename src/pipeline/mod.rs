@@ -398,12 +398,12 @@ pub(crate) fn needs_subject(spec: &Spec) -> bool {
 /// its caller did not know the subject; the region found is returned to be kept.
 pub(crate) fn with_subject(spec: &Spec, pixels: &Pixels) -> (Spec, Option<Saliency>) {
     if !needs_subject(spec) {
-        return (*spec, None);
+        return (spec.clone(), None);
     }
     let map = tracing::info_span!("subject").in_scope(|| subject::find(pixels));
     let spec = Spec {
         subject: Subject::Salient(map),
-        ..*spec
+        ..spec.clone()
     };
     (spec, Some(map))
 }

@@ -10,7 +10,7 @@ pub use super::fractions::{Point, Region};
 use super::saliency::Saliency;
 
 /// One render's recipe: the box and how the picture goes into it, and how it is encoded.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     /// The box's width, if bounded.
     pub width: Option<u32>,

@@ -78,7 +78,8 @@ impl Fallbacks {
             path.clone(),
             format,
         );
-        let spec = preset.spec;
+        let spec = preset.spec.clone();
+        let varies = spec.format == FormatChoice::Auto;
         let limits = self.limits;
         let rendered = self
             .renders
@@ -99,7 +100,7 @@ impl Fallbacks {
                 Ok::<_, String>(Arc::new(Fallback {
                     bytes: rendered.bytes.into(),
                     format: rendered.format,
-                    varies: spec.format == FormatChoice::Auto,
+                    varies,
                 }))
             })
             .await;

@@ -109,7 +109,7 @@ fn cover(w: u32, h: u32, gravity: &str) -> Spec {
 pub fn kept(bytes: &[u8], spec: &Spec, subject: &Region) -> f64 {
     let out = thumbkit::pipeline::render(bytes, spec, OutputFormat::Jpeg, &limits())
         .expect("the scene renders");
-    let mut planned = *spec;
+    let mut planned = spec.clone();
     if let Some(found) = out.subject {
         planned.subject = Subject::Salient(found);
     }
