@@ -28,6 +28,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BudgetLabels {
+    preset: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StorageLabels {
     op: &'static str,
     kind: &'static str,
@@ -40,6 +46,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     renders: Family<PresetLabels, Counter>,
     render_seconds: Family<PresetLabels, Histogram, fn() -> Histogram>,
+    budgets: Family<BudgetLabels, Counter>,
     storage_requests: Family<StorageLabels, Counter>,
     peer_requests: Family<OutcomeLabels, Counter>,
     store_write_failures: Counter,
@@ -71,6 +78,10 @@ impl Metrics {
                 "Variants rendered (cache misses that ran the pipeline)", Family::default()),
             render_seconds: registered(&mut r, "thumbkit_render_seconds",
                 "Time to render one variant on a worker", Family::new_with_constructor(histogram)),
+            budgets: registered(&mut r, "thumbkit_budget_renders",
+                "Renders of presets with max_bytes by outcome: fits (at the preset's quality), \
+                 lowered (a lower quality fits) or over (not even the floor fits)",
+                Family::default()),
             storage_requests: registered(&mut r, "thumbkit_storage_requests",
                 "Calls to the store (S3 or fs) by operation and what they were for",
                 Family::default()),
@@ -119,6 +130,15 @@ impl Metrics {
         };
         self.renders.get_or_create(&labels).inc();
         self.render_seconds.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Counts one render of a preset with a byte budget, by what the budget did.
+    pub fn budget(&self, preset: &str, outcome: &'static str) {
+        let labels = BudgetLabels {
+            preset: preset.to_owned(),
+            outcome,
+        };
+        self.budgets.get_or_create(&labels).inc();
     }
 
     /// Counts one storage call.

@@ -168,7 +168,7 @@ pub fn worker(
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let source =
             pipeline::probe(&bytes, limits).map_err(|e| format!("{}: {e}", file.display()))?;
-        let format = OutputFormat::resolve(preset.spec.format, &source, &[]);
+        let format = OutputFormat::resolve(&preset.spec, &source, &[]);
         let out = pipeline::render(&bytes, &preset.spec, format, limits)
             .map_err(|e| format!("{}: {e}", file.display()))?;
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");

@@ -42,7 +42,7 @@ pub fn run(
             .iter()
             .enumerate()
             .flat_map(|(i, p)| {
-                OutputFormat::candidates(p.spec.format, &probe, &OutputFormat::MODERN)
+                OutputFormat::candidates(&p.spec, &probe, &OutputFormat::MODERN)
                     .into_iter()
                     .map(move |f| (i, f))
             })

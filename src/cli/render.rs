@@ -234,8 +234,8 @@ fn render_one(
     let requested = requested_format(flag, named)?;
     let out_format = match (preset.spec.format, requested) {
         (FormatChoice::Auto | FormatChoice::Source, Some(f)) => f,
-        (choice, requested) => {
-            let fixed = OutputFormat::resolve(choice, &source, &[]);
+        (_, requested) => {
+            let fixed = OutputFormat::resolve(&preset.spec, &source, &[]);
             if let Some(f) = requested.filter(|f| *f != fixed) {
                 return Err(CliError::usage(format!(
                     "preset `{}` makes {fixed}, not {f}; use a `.{}` output or a preset \

@@ -76,6 +76,7 @@ impl CorsOrigins {
                 HeaderName::from_static("x-cache"),
                 HeaderName::from_static("x-thumbkit-fallback"),
                 HeaderName::from_static("x-thumbkit-animation"),
+                HeaderName::from_static("x-thumbkit-quality"),
             ])
             .max_age(std::time::Duration::from_secs(PREFLIGHT_MAX_AGE));
         match self {

@@ -213,6 +213,12 @@ fn answer(served: Served, caching: Caching, key: &str, download: bool) -> Respon
         return (StatusCode::NOT_MODIFIED, out).into_response();
     };
     set(header::HeaderName::from_static("x-cache"), tier.as_str());
+    if let Some(q) = variant.quality {
+        set(
+            header::HeaderName::from_static("x-thumbkit-quality"),
+            &q.to_string(),
+        );
+    }
     set(header::CONTENT_TYPE, variant.format.mime());
     set(
         header::CONTENT_DISPOSITION,

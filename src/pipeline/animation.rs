@@ -9,12 +9,12 @@ use image::codecs::gif::GifDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::{AnimationDecoder, DynamicImage, Frames};
 
-use super::effects;
 use super::encode::Rendered;
 use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe, SourceFormat};
 use super::geometry;
 use super::limits::{Limits, check_output};
+use super::overlay;
 use super::resize::{self, Pixels};
 use super::spec::{Animation, Spec};
 
@@ -69,8 +69,7 @@ pub fn render(
         let (num, den) = frame.delay().numer_denom_ms();
         let canvas = Pixels::from_image(DynamicImage::ImageRgba8(frame.into_buffer()));
         let resized = resize::resize(&canvas, &plan, (1.0, 1.0))?;
-        let resized = effects::apply(resized, &spec.effects);
-        out.push((resize::pad(resized, &plan, spec.background), at_ms as i32));
+        out.push((overlay::finish(resized, &plan, spec), at_ms as i32));
         at_ms += f64::from(num) / f64::from(den.max(1));
     }
     let (width, height) = plan.canvas;
@@ -99,5 +98,6 @@ pub fn render(
         height,
         format: OutputFormat::Webp,
         subject: None,
+        quality: None,
     })
 }

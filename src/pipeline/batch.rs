@@ -9,7 +9,6 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::effects;
 use super::error::PipelineError;
 use super::formats::{OutputFormat, Probe};
 use super::geometry::{self, Plan};
@@ -17,8 +16,8 @@ use super::resize::{self, Pixels};
 use super::saliency::Saliency;
 use super::spec::{Colour, FormatChoice, Spec, Subject};
 use super::{
-    Limits, Rendered, animation, check_output, colour, encode, needs_subject, probe,
-    shrink_on_load_denominator, subject,
+    Limits, Rendered, Upright, animation, check_output, colour, encode, needs_subject, overlay,
+    probe, shrink_on_load_denominator, subject, trimmed, with_subject,
 };
 
 /// A preset is resized from an earlier, smaller result only when that result still has this
@@ -73,12 +72,14 @@ impl Composed {
                 } else {
                     &self.pixels
                 };
+            let (bytes, quality) = encode::encode_within(px, format, how)?;
             Ok(Rendered {
-                bytes: encode::encode(px, format, how)?,
+                bytes,
                 width: px.width,
                 height: px.height,
                 format,
                 subject: self.subject,
+                quality,
             })
         }))
         .unwrap_or_else(|_| Err(PipelineError::Internal("an encoder panicked".into())))
@@ -162,6 +163,10 @@ fn compose_inner(
     let mut kept: Vec<Intermediate> = Vec::new();
     for i in order {
         let ((spec, subject), plan) = (&specs[i], &plans[i]);
+        if let Some(made) = compose_trimmed(&upright, spec, limits, input, &probed) {
+            each(i, made);
+            continue;
+        }
         if let Err(e) = check_output(plan.canvas, limits) {
             each(i, Err(e));
             continue;
@@ -187,22 +192,54 @@ fn compose_inner(
         if let Some(icc) = &upright.deferred_icc {
             colour::convert_pixels(&mut resized, icc);
         }
-        let resized = effects::apply(resized, &spec.effects);
-        each(
-            i,
-            Ok(Composed {
-                pixels: resize::pad(resized, plan, spec.background),
-                background: spec.background,
-                how: encode::Encoding::of(spec, limits),
-                choice: spec.format,
-                source: probed,
-                animated: animation::keeps(spec, &probed, OutputFormat::Webp)
-                    .then(|| animation::render(input, &probed, spec, limits)),
-                subject: *subject,
-            }),
-        );
+        let pixels = overlay::finish(resized, plan, spec);
+        each(i, Ok(composed(pixels, spec, limits, input, &probed, *subject)));
     }
     Ok(())
+}
+
+/// `spec`'s output resized from `upright` cut to its borders (alone: a trimmed picture
+/// feeds no other preset), or `None` when `spec` does not trim or there is nothing to cut.
+fn compose_trimmed(
+    upright: &Upright,
+    spec: &Spec,
+    limits: &Limits,
+    input: &[u8],
+    probed: &Probe,
+) -> Option<Result<Composed, PipelineError>> {
+    let (cut, spec) = trimmed(upright, spec)?;
+    let (spec, _) = with_subject(&spec, &cut.pixels);
+    let plan = geometry::plan(cut.full.0, cut.full.1, &spec);
+    let made = check_output(plan.canvas, limits).and_then(|()| {
+        let mut resized = resize::resize(&cut.pixels, &plan, cut.scale)?;
+        if let Some(icc) = &cut.deferred_icc {
+            colour::convert_pixels(&mut resized, icc);
+        }
+        let pixels = overlay::finish(resized, &plan, &spec);
+        Ok(composed(pixels, &spec, limits, input, probed, None))
+    });
+    Some(made)
+}
+
+/// A preset's finished canvas, ready to encode.
+fn composed(
+    pixels: Pixels,
+    spec: &Spec,
+    limits: &Limits,
+    input: &[u8],
+    probed: &Probe,
+    subject: Option<Saliency>,
+) -> Composed {
+    Composed {
+        pixels,
+        background: spec.background,
+        how: encode::Encoding::of(spec, limits),
+        choice: spec.format,
+        source: *probed,
+        animated: animation::keeps(spec, probed, OutputFormat::Webp)
+            .then(|| animation::render(input, probed, spec, limits)),
+        subject,
+    }
 }
 
 /// `specs`, each `smart` one that does not know its subject given the one found in `pixels`

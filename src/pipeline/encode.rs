@@ -21,6 +21,8 @@ pub struct Rendered {
     /// The subject this render found for a `smart` crop (to keep with the original, so
     /// later renders reuse it); `None` when it was given or not needed.
     pub subject: Option<Saliency>,
+    /// The quality a byte budget (`max_bytes`) chose; `None` without one, or for PNG.
+    pub quality: Option<u8>,
 }
 
 /// How a preset's pixels are encoded: its qualities, lossless WebP, the AVIF effort.
@@ -32,7 +34,17 @@ pub struct Encoding {
     pub avif_speed: u8,
     /// Use `avif_speed` as it is, not one step faster for large outputs (for measuring).
     pub exact_speed: bool,
+    /// The most bytes the output may take (lossy formats lower their quality to fit).
+    pub max_bytes: Option<u32>,
 }
+
+/// The lowest quality a byte budget may choose, on JPEG's scale (WebP's and AVIF's floors
+/// look alike, [`Quality::like_jpeg`]): below it photos turn to blocks, and an output that
+/// does not fit even there is served at it and counted as over its budget.
+pub const MIN_BUDGET_QUALITY: u8 = 30;
+
+/// Encodes at most this many times to meet a byte budget.
+pub const MAX_BUDGET_ENCODES: usize = 5;
 
 impl Encoding {
     /// What `preset` asks for, with the service's AVIF speed.
@@ -42,6 +54,7 @@ impl Encoding {
             lossless: spec.lossless,
             avif_speed: limits.avif_speed,
             exact_speed: false,
+            max_bytes: spec.max_bytes,
         }
     }
 
@@ -54,15 +67,54 @@ impl Encoding {
     }
 }
 
+/// [`encode`] within `how.max_bytes`, with the quality the budget chose: the preset's
+/// quality when it fits, else the highest that fits found by bisection down to
+/// [`MIN_BUDGET_QUALITY`] (at most [`MAX_BUDGET_ENCODES`] encodes). A lossless WebP that
+/// does not fit is made lossy; PNG is served as it is.
+pub fn encode_within(
+    px: &Pixels,
+    format: OutputFormat,
+    how: Encoding,
+) -> Result<(Vec<u8>, Option<u8>), PipelineError> {
+    let first = encode(px, format, how)?;
+    let Some(max) = how.max_bytes.map(|m| m as usize) else {
+        return Ok((first, None));
+    };
+    let top = format.quality_in(how.quality);
+    if format == OutputFormat::Png || first.len() <= max {
+        return Ok((first, (format != OutputFormat::Png && !how.lossless).then_some(top)));
+    }
+    let at = |q: u8| {
+        let quality = Quality { jpeg: q, webp: q, avif: q };
+        encode(px, format, Encoding { quality, lossless: false, ..how })
+    };
+    let floor = format.quality_in(Quality::like_jpeg(MIN_BUDGET_QUALITY)).min(top);
+    let mut best = (at(floor)?, floor);
+    if best.0.len() > max {
+        return Ok((best.0, Some(floor)));
+    }
+    // The highest quality known to fit is `best.1`; `over` is the lowest known not to
+    // (the preset's own, unless it was lossless).
+    let mut over = if how.lossless { top.saturating_add(1) } else { top };
+    for _ in 2..MAX_BUDGET_ENCODES {
+        if over <= best.1 + 1 {
+            break;
+        }
+        let mid = best.1 + (over - best.1) / 2;
+        let bytes = at(mid)?;
+        if bytes.len() <= max {
+            best = (bytes, mid);
+        } else {
+            over = mid;
+        }
+    }
+    Ok((best.0, Some(best.1)))
+}
+
 /// Encodes upright sRGB pixels. JPEG has no alpha: the caller flattens first.
 pub fn encode(px: &Pixels, format: OutputFormat, how: Encoding) -> Result<Vec<u8>, PipelineError> {
     let failed = |e: &dyn std::fmt::Display| PipelineError::Encode(format!("{format}: {e}"));
-    let quality = match format {
-        OutputFormat::Jpeg => how.quality.jpeg,
-        OutputFormat::Webp => how.quality.webp,
-        OutputFormat::Avif => how.quality.avif,
-        OutputFormat::Png => 100,
-    };
+    let quality = format.quality_in(how.quality);
     match format {
         OutputFormat::Jpeg => {
             if px.alpha {

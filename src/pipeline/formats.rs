@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::spec::FormatChoice;
+use super::spec::{FormatChoice, Quality, Spec};
 
 /// Formats thumbkit reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -124,10 +124,10 @@ impl OutputFormat {
 
     /// Every format `choice` may be served as for `source`, whatever the client accepts,
     /// with `auto` choosing among `modern`: what pre-generation renders.
-    pub fn candidates(choice: FormatChoice, source: &Probe, modern: &[OutputFormat]) -> Vec<Self> {
-        let mut out = vec![Self::resolve(choice, source, &[])];
+    pub fn candidates(spec: &Spec, source: &Probe, modern: &[OutputFormat]) -> Vec<Self> {
+        let mut out = vec![Self::resolve(spec, source, &[])];
         for m in modern {
-            let f = Self::resolve(choice, source, std::slice::from_ref(m));
+            let f = Self::resolve(spec, source, std::slice::from_ref(m));
             if !out.contains(&f) {
                 out.push(f);
             }
@@ -138,10 +138,11 @@ impl OutputFormat {
     /// The concrete format for a preset's choice, given the modern formats the client
     /// `accepted` (in the service's order). `auto` takes the first of them for an opaque
     /// source, else JPEG; for a source with alpha, lossless WebP when accepted (exactly what
-    /// PNG would show, and smaller: see [`Self::is_lossless_for`]), else PNG. `source` keeps
-    /// the original's format when it can be written, else PNG.
-    pub fn resolve(choice: FormatChoice, source: &Probe, accepted: &[OutputFormat]) -> Self {
-        match choice {
+    /// PNG would show, and smaller: see [`Self::is_lossless_for`]), else PNG; a masked
+    /// output (transparent corners) takes the first accepted, else PNG. `source` keeps the
+    /// original's format when it can be written, else PNG.
+    pub fn resolve(spec: &Spec, source: &Probe, accepted: &[OutputFormat]) -> Self {
+        match spec.format {
             FormatChoice::Jpeg => OutputFormat::Jpeg,
             FormatChoice::Png => OutputFormat::Png,
             FormatChoice::Webp => OutputFormat::Webp,
@@ -153,6 +154,9 @@ impl OutputFormat {
                     OutputFormat::Png
                 }
             }
+            FormatChoice::Auto if spec.mask.is_some() => {
+                accepted.first().copied().unwrap_or(OutputFormat::Png)
+            }
             FormatChoice::Auto => accepted.first().copied().unwrap_or(OutputFormat::Jpeg),
             FormatChoice::Source => match source.format {
                 SourceFormat::Jpeg => OutputFormat::Jpeg,
@@ -160,6 +164,16 @@ impl OutputFormat {
                 SourceFormat::Avif => OutputFormat::Avif,
                 _ => OutputFormat::Png,
             },
+        }
+    }
+
+    /// The quality `quality` gives this format (100 for PNG, which has none).
+    pub fn quality_in(self, quality: Quality) -> u8 {
+        match self {
+            OutputFormat::Jpeg => quality.jpeg,
+            OutputFormat::Webp => quality.webp,
+            OutputFormat::Avif => quality.avif,
+            OutputFormat::Png => 100,
         }
     }
 

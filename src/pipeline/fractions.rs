@@ -29,6 +29,20 @@ pub struct Region {
 }
 
 impl Region {
+    /// This region in fractions of `frame` (a region of the same picture), clamped to it:
+    /// where it lies once the picture is cut to `frame`.
+    pub fn within(&self, frame: &Region) -> Region {
+        let fx = |v: f64| ((v - frame.x) / frame.w.max(1e-9)).clamp(0.0, 1.0);
+        let fy = |v: f64| ((v - frame.y) / frame.h.max(1e-9)).clamp(0.0, 1.0);
+        let (x, y) = (fx(self.x), fy(self.y));
+        Region {
+            x,
+            y,
+            w: fx(self.x + self.w) - x,
+            h: fy(self.y + self.h) - y,
+        }
+    }
+
     /// Its centre.
     pub fn centre(&self) -> Point {
         Point {

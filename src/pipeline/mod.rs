@@ -25,11 +25,13 @@ pub mod jpeg;
 pub mod limits;
 pub mod png;
 pub mod progressive;
+pub mod overlay;
 pub mod resize;
 pub mod saliency;
 pub mod sniff;
 pub mod spec;
 pub mod subject;
+pub mod trim;
 pub mod version;
 pub mod webp;
 
@@ -45,7 +47,8 @@ pub(crate) use limits::check_output;
 pub use resize::Pixels;
 pub use saliency::Saliency;
 pub use spec::{
-    Animation, Colour, Fit, FormatChoice, Gravity, Point, Quality, Region, Spec, Subject,
+    Animation, Colour, Fit, FormatChoice, Gravity, Mark, Mask, Placement, Point, Quality, Region,
+    Spec, Subject, Trim, Watermark,
 };
 pub use version::PIPELINE_VERSION;
 
@@ -166,6 +169,10 @@ pub fn placeholder(input: &[u8], limits: &Limits) -> Result<String, PipelineErro
         upscale: false,
         subject: Subject::Unknown,
         effects: Effects::default(),
+        trim: None,
+        mask: None,
+        watermark: None,
+        max_bytes: None,
     };
     let small = render(input, &spec, OutputFormat::Png, limits)?;
     let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
@@ -363,7 +370,11 @@ fn render_inner(
     let shrink = denominator_for(spec, Some(margin));
     let upright = tracing::info_span!("decode", format = %probed.format)
         .in_scope(|| decode_probed(input, probed, limits, &shrink, true))?;
+    let cut = trimmed(&upright, spec);
+    let (upright, spec) = cut.as_ref().map_or((&upright, spec), |(u, s)| (u, s));
     let (spec, found) = &with_subject(spec, &upright.pixels);
+    // A subject found in a trimmed picture is not the original's to keep.
+    let found = &found.filter(|_| cut.is_none());
     let plan = geometry::plan(upright.full.0, upright.full.1, spec);
     check_output(plan.canvas, limits)?;
     let mut resized = tracing::info_span!("resize", width = plan.canvas.0, height = plan.canvas.1)
@@ -371,22 +382,51 @@ fn render_inner(
     if let Some(icc) = &upright.deferred_icc {
         colour::convert_pixels(&mut resized, icc);
     }
-    drop(upright);
-    let resized = effects::apply(resized, &spec.effects);
-    let mut out = resize::pad(resized, &plan, spec.background);
+    let mut out = overlay::finish(resized, &plan, spec);
     if format == OutputFormat::Jpeg || out.is_opaque() {
         out = out.flatten(spec.background);
     }
     let how = encode::Encoding::for_output(spec, limits, format, &probed);
-    let bytes = tracing::info_span!("encode", format = %format)
-        .in_scope(|| encode::encode(&out, format, how))?;
+    let (bytes, quality) = tracing::info_span!("encode", format = %format)
+        .in_scope(|| encode::encode_within(&out, format, how))?;
     Ok(Rendered {
         bytes,
         width: out.width,
         height: out.height,
         format,
         subject: *found,
+        quality,
     })
+}
+
+/// `upright` cut to its borders when `spec` trims and it has any, with `spec`'s subject
+/// moved into the cut picture; `None` when there is nothing to cut.
+pub(crate) fn trimmed(upright: &Upright, spec: &Spec) -> Option<(Upright, Spec)> {
+    let rect = trim::bounds(&upright.pixels, spec.trim?)?;
+    let (pw, ph) = (f64::from(upright.pixels.width), f64::from(upright.pixels.height));
+    let frame = Region {
+        x: f64::from(rect.0) / pw,
+        y: f64::from(rect.1) / ph,
+        w: f64::from(rect.2) / pw,
+        h: f64::from(rect.3) / ph,
+    };
+    let subject = match spec.subject {
+        Subject::Focus(p) => {
+            let at = Region { x: p.x, y: p.y, w: 0.0, h: 0.0 }.within(&frame);
+            Subject::Focus(Point { x: at.x, y: at.y })
+        }
+        Subject::Region(r) => Subject::Region(r.within(&frame)),
+        // The map is of the whole picture: found again in the cut one.
+        Subject::Salient(_) | Subject::Unknown => Subject::Unknown,
+    };
+    let full = |px: u32, scale: f64| ((f64::from(px) / scale).round() as u32).max(1);
+    let cut = Upright {
+        pixels: trim::crop(&upright.pixels, rect),
+        full: (full(rect.2, upright.scale.0), full(rect.3, upright.scale.1)),
+        scale: upright.scale,
+        deferred_icc: upright.deferred_icc.clone(),
+    };
+    Some((cut, Spec { subject, ..spec.clone() }))
 }
 
 /// Whether `spec` crops `smart` without knowing its subject.

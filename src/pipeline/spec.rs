@@ -3,6 +3,7 @@
 //! never sees the preset (its name, steps, sizes or fallback).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -29,8 +30,16 @@ pub struct Spec {
     /// What a `smart` crop keeps: known from the original, never from the preset, so it
     /// is [`Subject::Unknown`] in a preset's spec and set per original by the caller.
     pub subject: Subject,
+    /// Borders of one colour removed before the fit.
+    pub trim: Option<Trim>,
     /// What is done to the picture after the resize (sharpen, blur).
     pub effects: Effects,
+    /// Corners made transparent after the padding.
+    pub mask: Option<Mask>,
+    /// A mark drawn over the output, last.
+    pub watermark: Option<Watermark>,
+    /// The most bytes a lossy output may take: its quality is lowered until it fits.
+    pub max_bytes: Option<u32>,
 }
 
 /// How the picture is fitted into the box (sharp's meanings).
@@ -104,6 +113,75 @@ impl Effects {
     pub fn is_none(&self) -> bool {
         self.sharpen.is_none() && self.blur.is_none()
     }
+}
+
+/// `trim`: the borders to remove are those within `threshold` of the top-left pixel (or,
+/// when that pixel is transparent, those no more opaque than `threshold`), as `vips
+/// find_trim` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trim {
+    /// The largest difference (0-255, per channel) still counted as border.
+    pub threshold: u8,
+}
+
+impl Trim {
+    /// vips' default: JPEG's noise around a flat border stays under it.
+    pub const DEFAULT_THRESHOLD: u8 = 10;
+}
+
+/// The shape an output is cut to; what is outside it becomes transparent (or the
+/// background, under JPEG).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mask {
+    /// The ellipse touching the output's four edges: a circle on a square output.
+    Circle,
+    /// Corners rounded with this radius, in output pixels.
+    Rounded { radius: u32 },
+}
+
+/// A mark composited over the output after everything else (before the encode).
+#[derive(Clone, PartialEq)]
+pub struct Watermark {
+    /// The mark's pixels (straight-alpha RGBA, sRGB), shared by every render.
+    pub mark: Arc<Mark>,
+    /// Where it goes: a gravity's corner or edge, or repeated over the whole output.
+    pub position: Placement,
+    /// Pixels between the mark and the output's edges (and between tiles).
+    pub margin: u32,
+    /// 0-1: multiplies the mark's own alpha.
+    pub opacity: f32,
+    /// The mark's width as a fraction (0-1] of the output's width.
+    pub width: f32,
+}
+
+impl fmt::Debug for Watermark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watermark")
+            .field("mark", &(self.mark.width, self.mark.height))
+            .field("position", &self.position)
+            .field("margin", &self.margin)
+            .field("opacity", &self.opacity)
+            .field("width", &self.width)
+            .finish()
+    }
+}
+
+/// A watermark's picture, decoded once when its preset is loaded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub width: u32,
+    pub height: u32,
+    /// `width * height * 4` bytes of straight-alpha RGBA.
+    pub rgba: Vec<u8>,
+}
+
+/// Where a watermark goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Anchored as a crop's gravity is (`smart` is not a placement).
+    At(Gravity),
+    /// Repeated in a grid over the whole output.
+    Tile,
 }
 
 /// What a `smart` crop keeps, in fractions of the upright picture.

@@ -31,6 +31,13 @@ pub(super) struct PresetFile {
     pub fallback: Option<String>,
     pub sharpen: Option<f64>,
     pub blur: Option<f64>,
+    /// `true`, or a table with a `threshold` (read in `operations`).
+    pub trim: Option<Value>,
+    pub mask: Option<String>,
+    pub radius: Option<i64>,
+    /// A table (read in `operations`, which knows the preset's folder).
+    pub watermark: Option<Value>,
+    pub max_bytes: Option<i64>,
 }
 
 /// `quality = 80` (JPEG's quality, the others at the same perceived quality), or one per
@@ -64,13 +71,18 @@ const KEYS: &[&str] = &[
     "fallback",
     "sharpen",
     "blur",
+    "trim",
+    "mask",
+    "radius",
+    "watermark",
+    "max_bytes",
 ];
 
 /// The formats `quality` may name.
 const QUALITY_FORMATS: &[&str] = &["jpeg", "webp", "avif"];
 
 /// How a value reads to a person: `the string "640"`, `the number 1.5`, `a list`...
-fn found(v: &Value) -> String {
+pub(super) fn found(v: &Value) -> String {
     match v {
         Value::String(s) => format!("the string {:?}", s.chars().take(60).collect::<String>()),
         Value::Integer(i) => format!("the number {i}"),
@@ -163,6 +175,11 @@ pub(super) fn read(text: &str, path: &Path) -> Result<PresetFile, PresetError> {
             "widths" => file.widths = Some(steps(value, key, path)?),
             "sharpen" => file.sharpen = Some(number("a sigma in output pixels, such as 0.8")?),
             "blur" => file.blur = Some(number("a sigma in output pixels, such as 12")?),
+            "trim" => file.trim = Some(value.clone()),
+            "watermark" => file.watermark = Some(value.clone()),
+            "mask" => file.mask = Some(string("\"circle\" or \"rounded\"")?),
+            "radius" => file.radius = Some(int("a whole number of output pixels, such as 16")?),
+            "max_bytes" => file.max_bytes = Some(int("a whole number of bytes, such as 40000")?),
             _ => unreachable!("every key of KEYS is read above"),
         }
     }

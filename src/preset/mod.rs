@@ -8,6 +8,7 @@
 mod effects;
 pub mod error;
 mod file;
+mod operations;
 pub mod parse;
 pub mod steps;
 pub mod terms;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::pipeline::version::PIPELINE_VERSION;
 use crate::pipeline::{Spec, Subject};
-use crate::preset::effects;
+use crate::preset::{effects, operations};
 use crate::preset::error::PresetError;
 use crate::preset::file::{self, PresetFile, QualityFile};
 use crate::preset::steps::Steps;
@@ -180,7 +180,7 @@ fn spec_of(
         background,
     };
     check_format(out, path)?;
-    Ok(Spec {
+    let mut spec = Spec {
         width,
         height,
         fit,
@@ -197,7 +197,13 @@ fn spec_of(
             .unwrap_or(matches!(fit, Fit::Cover | Fit::Fill)),
         subject: Subject::Unknown,
         effects: effects::of(file, path)?,
-    })
+        trim: None,
+        mask: None,
+        watermark: None,
+        max_bytes: None,
+    };
+    operations::apply(file, path, &mut spec)?;
+    Ok(spec)
 }
 
 impl Preset {
@@ -296,6 +302,7 @@ impl Preset {
             self.spec.background,
             self.spec.upscale
         ) + &effects::canonical(&self.spec.effects)
+            + &operations::canonical(&self.spec)
     }
 
     fn compute_fingerprint(&self) -> Fingerprint {
@@ -329,6 +336,7 @@ impl Preset {
             s.push_str(", animated");
         }
         s.push_str(&effects::summary(&self.spec.effects));
+        s.push_str(&operations::summary(&self.spec));
         if self.spec.upscale {
             s.push_str(", upscale");
         }

@@ -71,7 +71,7 @@ impl Fallbacks {
                 return None;
             }
         };
-        let format = OutputFormat::resolve(preset.spec.format, &probe, accepted);
+        let format = OutputFormat::resolve(&preset.spec, &probe, accepted);
         let id = (
             preset.name.to_string(),
             preset.fingerprint().to_string(),

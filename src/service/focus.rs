@@ -178,7 +178,7 @@ impl Crop {
     pub fn spec(&self, spec: &Spec) -> Spec {
         Spec {
             subject: self.subject,
-            ..*spec
+            ..spec.clone()
         }
     }
 }

@@ -213,7 +213,7 @@ pub(crate) fn formats(
     original: &Original,
     modern: &[OutputFormat],
 ) -> Vec<OutputFormat> {
-    OutputFormat::candidates(preset.spec.format, &original.record.probe, modern)
+    OutputFormat::candidates(&preset.spec, &original.record.probe, modern)
 }
 
 impl Manifest {
@@ -246,7 +246,7 @@ impl Manifest {
                     url,
                     width,
                     height,
-                    format: OutputFormat::resolve(preset.spec.format, &record.probe, &[])
+                    format: OutputFormat::resolve(&preset.spec, &record.probe, &[])
                         .to_string(),
                     negotiated: preset.spec.format == FormatChoice::Auto,
                     srcset: None,

@@ -60,10 +60,34 @@ pub struct Variant {
     pub hash: ContentHash,
     /// How its pixels were made, which its ETag says (the two ways give other bytes).
     pub made: Made,
+    /// The quality a byte budget chose (`X-Thumbkit-Quality`); `None` without a budget, or
+    /// when it is not known (a peer's answer).
+    pub quality: Option<u8>,
+}
+
+impl Variant {
+    /// The object metadata it is stored with: the original's hash, how it was made (when
+    /// not alone) and the quality its budget chose.
+    pub fn metadata(&self) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::from([(
+            records::HASH_METADATA.to_owned(),
+            self.hash.to_string(),
+        )]);
+        if self.made != Made::Alone {
+            out.insert(MADE_METADATA.to_owned(), self.made.as_str().to_owned());
+        }
+        if let Some(q) = self.quality {
+            out.insert(QUALITY_METADATA.to_owned(), q.to_string());
+        }
+        out
+    }
 }
 
 /// The stored variant's metadata that says how it was made.
 pub const MADE_METADATA: &str = "thumbkit-made";
+
+/// The stored variant's metadata that says what quality its byte budget chose.
+pub const QUALITY_METADATA: &str = "thumbkit-quality";
 
 /// How the service runs.
 #[derive(Debug, Clone)]
@@ -279,10 +303,26 @@ impl Thumbnails {
         };
         self.metrics
             .render(preset.name.as_str(), took.as_secs_f64());
+        self.count_budget(preset, &rendered);
         if let Some(map) = rendered.subject {
             self.originals.found_saliency(original, map).await;
         }
         Ok(rendered)
+    }
+
+    /// Counts what `preset`'s byte budget did to `rendered`, if it has one.
+    fn count_budget(&self, preset: &Preset, rendered: &crate::pipeline::Rendered) {
+        let Some(max) = preset.spec.max_bytes else {
+            return;
+        };
+        let outcome = if rendered.bytes.len() > max as usize {
+            "over"
+        } else if rendered.quality < Some(rendered.format.quality_in(preset.spec.quality)) {
+            "lowered"
+        } else {
+            "fits"
+        };
+        self.metrics.budget(preset.name.as_str(), outcome);
     }
 
     /// What decides `preset`'s crop of the original at `key`: its focal point (read only

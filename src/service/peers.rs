@@ -123,6 +123,7 @@ impl Thumbnails {
                 bytes: fetched.bytes,
                 format: job.format,
                 hash: job.original.hash.clone(),
+                quality: None,
             })),
             // The owner's AVIF is still being made: answer in the next format, as the owner
             // would have.

@@ -1,7 +1,6 @@
 //! Variants rendered before the first visitor asks: after an upload, for a batch of keys
 //! (`POST /v1/pregenerate`), and for each original of a backfill ([`super::backfill`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,9 +22,8 @@ use crate::service::error::ServiceError;
 use crate::service::focus::{Crop, is_smart};
 use crate::service::manifest::{Manifest, formats};
 use crate::service::originals::{Fetched, Original};
-use crate::service::records::HASH_METADATA;
 use crate::service::workers::Patience;
-use crate::service::{MADE_METADATA, Made, Thumbnails, Variant};
+use crate::service::{Made, Thumbnails, Variant};
 use crate::storage::Kind;
 
 /// A variant that is not stored yet: which preset, which format, and its key.
@@ -265,29 +263,20 @@ impl Thumbnails {
         });
         let (rendered, took) = job.await??;
         self.metrics.render(preset, (share + took).as_secs_f64());
-        let bytes = Bytes::from(rendered.bytes);
-        let metadata = BTreeMap::from([
-            (HASH_METADATA.to_owned(), hash.to_string()),
-            (
-                MADE_METADATA.to_owned(),
-                Made::OneDecode.as_str().to_owned(),
-            ),
-        ]);
-        self.storage
-            .put(
-                &missing.key,
-                Kind::Variant,
-                bytes.clone(),
-                format.mime(),
-                &metadata,
-            )
-            .await?;
+        if let Some(p) = self.presets.get(preset) {
+            self.count_budget(p, &rendered);
+        }
         let variant = Variant {
-            bytes,
+            bytes: Bytes::from(rendered.bytes),
             format,
             hash: hash.clone(),
             made: Made::OneDecode,
+            quality: rendered.quality,
         };
+        let (bytes, metadata) = (variant.bytes.clone(), variant.metadata());
+        self.storage
+            .put(&missing.key, Kind::Variant, bytes, format.mime(), &metadata)
+            .await?;
         self.cache_for(&missing.key)
             .insert(missing.key.as_str().to_owned(), Arc::new(variant))
             .await;

@@ -20,9 +20,8 @@ use crate::preset::{FormatChoice, Preset};
 use crate::service::error::ServiceError;
 use crate::service::focus::Crop;
 use crate::service::originals::{Fetched, Original, Resolved};
-use crate::service::records::HASH_METADATA;
 use crate::service::workers::{Patience, Pending};
-use crate::service::{MADE_METADATA, Thumbnails, Variant};
+use crate::service::{MADE_METADATA, QUALITY_METADATA, Thumbnails, Variant};
 use crate::storage::{Kind, Storage};
 
 /// Where a response came from, for `X-Cache`.
@@ -152,7 +151,7 @@ impl Thumbnails {
             });
         }
         let probe = &original.record.probe;
-        let format = OutputFormat::resolve(preset.spec.format, probe, request.accepted);
+        let format = OutputFormat::resolve(&preset.spec, probe, request.accepted);
         let tried = (self.serve_as(preset, key, request, &resolved, &crop, format)).await;
         match tried {
             // An `auto` preset's AVIF that outlasts its budget: this request gets the next
@@ -160,7 +159,7 @@ impl Thumbnails {
             Err(ServiceError::OverBudget(_)) if preset.spec.format == FormatChoice::Auto => {
                 self.metrics.avif_fallback();
                 let next = OutputFormat::resolve(
-                    preset.spec.format,
+                    &preset.spec,
                     probe,
                     request.accepted.get(1..).unwrap_or_default(),
                 );
@@ -284,12 +283,13 @@ impl Thumbnails {
         } = *job;
         let stored_key = variant_key.clone();
         if let Some(object) = self.storage.get(&stored_key, Kind::Variant).await? {
-            let made = Made::parse(object.info.metadata.get(MADE_METADATA).map(String::as_str));
+            let meta = &object.info.metadata;
             let variant = Variant {
+                made: Made::parse(meta.get(MADE_METADATA).map(String::as_str)),
+                quality: meta.get(QUALITY_METADATA).and_then(|q| q.parse().ok()),
                 bytes: object.bytes,
                 format,
                 hash: original.hash.clone(),
-                made,
             };
             return Ok((variant, Tier::Store));
         }
@@ -333,17 +333,15 @@ impl Thumbnails {
             return Err(ServiceError::Changed(key.to_string()));
         };
         let rendered = self.made(original, preset, rendered, took).await?;
-        let bytes = bytes::Bytes::from(rendered.bytes);
-        self.write_behind(stored_key, bytes.clone(), format, &original.hash);
-        Ok((
-            Variant {
-                bytes,
-                format,
-                hash: original.hash.clone(),
-                made: Made::Alone,
-            },
-            Tier::Miss,
-        ))
+        let variant = Variant {
+            bytes: bytes::Bytes::from(rendered.bytes),
+            format,
+            hash: original.hash.clone(),
+            made: Made::Alone,
+            quality: rendered.quality,
+        };
+        self.write_behind(stored_key, &variant);
+        Ok((variant, Tier::Miss))
     }
 
     /// Finishes a render no request waits for any more, and keeps it like any other (in
@@ -358,33 +356,29 @@ impl Thumbnails {
             let Ok(Rendered::Made(Ok(rendered), _)) = pending.wait().await else {
                 return;
             };
-            let bytes = bytes::Bytes::from(rendered.bytes);
             let variant = Variant {
-                bytes: bytes.clone(),
+                bytes: bytes::Bytes::from(rendered.bytes),
                 format: rendered.format,
                 hash: hash.clone(),
                 made: Made::Alone,
+                quality: rendered.quality,
             };
+            let (bytes, metadata) = (variant.bytes.clone(), variant.metadata());
             memory
                 .insert(key.as_str().to_owned(), Arc::new(variant))
                 .await;
-            store_behind(&storage, &metrics, &key, bytes, rendered.format, &hash).await;
+            store_behind(&storage, &metrics, &key, bytes, rendered.format, metadata).await;
         });
     }
 
     /// Stores a rendered variant after the response: the client does not wait for S3, and
     /// the memory tier already answers. Failures are logged and counted; the next instance
     /// that misses renders it again.
-    fn write_behind(
-        &self,
-        key: ObjectKey,
-        bytes: bytes::Bytes,
-        format: OutputFormat,
-        hash: &ContentHash,
-    ) {
-        let (storage, metrics, hash) = (self.storage.clone(), self.metrics.clone(), hash.clone());
+    fn write_behind(&self, key: ObjectKey, variant: &Variant) {
+        let (storage, metrics) = (self.storage.clone(), self.metrics.clone());
+        let (bytes, format, metadata) = (variant.bytes.clone(), variant.format, variant.metadata());
         self.writes.spawn(async move {
-            store_behind(&storage, &metrics, &key, bytes, format, &hash).await;
+            store_behind(&storage, &metrics, &key, bytes, format, metadata).await;
         });
     }
 }
@@ -397,9 +391,8 @@ async fn store_behind(
     key: &ObjectKey,
     bytes: bytes::Bytes,
     format: OutputFormat,
-    hash: &ContentHash,
+    metadata: BTreeMap<String, String>,
 ) {
-    let metadata = BTreeMap::from([(HASH_METADATA.to_owned(), hash.to_string())]);
     let put = storage.put_behind(key, Kind::Variant, bytes, format.mime(), &metadata);
     if let Err(e) = put.await {
         metrics.store_write_failed();

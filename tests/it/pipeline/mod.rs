@@ -158,7 +158,8 @@ fn all_eight_orientations_come_out_upright_and_alike() {
 #[test]
 fn auto_resolves_by_alpha_and_acceptance() {
     use thumbkit::pipeline::{Probe, probe};
-    let auto = shipped("small").spec.format;
+    let small = shipped("small");
+    let auto = &small.spec;
     let limits = Limits::default();
     let photo: Probe = probe(&fixture("DSCN0010.jpg"), &limits).unwrap();
     let with_alpha = probe(&fixture("1_webp_ll.webp"), &limits).unwrap();
@@ -183,7 +184,7 @@ fn auto_resolves_by_alpha_and_acceptance() {
         Webp
     );
     assert_eq!(OutputFormat::resolve(auto, &with_alpha, &[Avif]), Png);
-    assert!(Webp.is_lossless_for(auto, &with_alpha) && !Webp.is_lossless_for(auto, &photo));
+    assert!(Webp.is_lossless_for(auto.format, &with_alpha) && !Webp.is_lossless_for(auto.format, &photo));
     let out = render(&fixture("1_webp_ll.webp"), &shipped("small"), Webp);
     assert!(
         containers(&out.bytes).iter().any(|c| c == "VP8L"),
