@@ -38,6 +38,17 @@ pub struct PresetInfo {
     sharpen: Option<f32>,
     /// The Gaussian blur's sigma in output pixels; `null` for none.
     blur: Option<f32>,
+    /// The trim's threshold (borders within it of the corner's colour are cut before the
+    /// fit); `null` when the preset does not trim.
+    trim: Option<u8>,
+    /// `circle` or `rounded` (transparent corners); `null` for none.
+    mask: Option<String>,
+    /// A `rounded` mask's corner radius in output pixels.
+    radius: Option<u32>,
+    /// Whether a watermark is drawn over the output.
+    watermark: bool,
+    /// The byte budget: the encoder lowers its quality until the output fits.
+    max_bytes: Option<u32>,
     /// `none`, `density` (`densities = [...]`) or `width` (`widths = [...]`).
     steps_by: String,
     /// Each step, the plain one first (empty without steps).

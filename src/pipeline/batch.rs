@@ -193,7 +193,10 @@ fn compose_inner(
             colour::convert_pixels(&mut resized, icc);
         }
         let pixels = overlay::finish(resized, plan, spec);
-        each(i, Ok(composed(pixels, spec, limits, input, &probed, *subject)));
+        each(
+            i,
+            Ok(composed(pixels, spec, limits, input, &probed, *subject)),
+        );
     }
     Ok(())
 }

@@ -82,20 +82,41 @@ pub fn encode_within(
     };
     let top = format.quality_in(how.quality);
     if format == OutputFormat::Png || first.len() <= max {
-        return Ok((first, (format != OutputFormat::Png && !how.lossless).then_some(top)));
+        return Ok((
+            first,
+            (format != OutputFormat::Png && !how.lossless).then_some(top),
+        ));
     }
     let at = |q: u8| {
-        let quality = Quality { jpeg: q, webp: q, avif: q };
-        encode(px, format, Encoding { quality, lossless: false, ..how })
+        let quality = Quality {
+            jpeg: q,
+            webp: q,
+            avif: q,
+        };
+        encode(
+            px,
+            format,
+            Encoding {
+                quality,
+                lossless: false,
+                ..how
+            },
+        )
     };
-    let floor = format.quality_in(Quality::like_jpeg(MIN_BUDGET_QUALITY)).min(top);
+    let floor = format
+        .quality_in(Quality::like_jpeg(MIN_BUDGET_QUALITY))
+        .min(top);
     let mut best = (at(floor)?, floor);
     if best.0.len() > max {
         return Ok((best.0, Some(floor)));
     }
     // The highest quality known to fit is `best.1`; `over` is the lowest known not to
     // (the preset's own, unless it was lossless).
-    let mut over = if how.lossless { top.saturating_add(1) } else { top };
+    let mut over = if how.lossless {
+        top.saturating_add(1)
+    } else {
+        top
+    };
     for _ in 2..MAX_BUDGET_ENCODES {
         if over <= best.1 + 1 {
             break;

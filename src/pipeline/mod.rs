@@ -23,9 +23,9 @@ pub mod inspect;
 pub mod isobmff;
 pub mod jpeg;
 pub mod limits;
+pub mod overlay;
 pub mod png;
 pub mod progressive;
-pub mod overlay;
 pub mod resize;
 pub mod saliency;
 pub mod sniff;
@@ -403,7 +403,10 @@ fn render_inner(
 /// moved into the cut picture; `None` when there is nothing to cut.
 pub(crate) fn trimmed(upright: &Upright, spec: &Spec) -> Option<(Upright, Spec)> {
     let rect = trim::bounds(&upright.pixels, spec.trim?)?;
-    let (pw, ph) = (f64::from(upright.pixels.width), f64::from(upright.pixels.height));
+    let (pw, ph) = (
+        f64::from(upright.pixels.width),
+        f64::from(upright.pixels.height),
+    );
     let frame = Region {
         x: f64::from(rect.0) / pw,
         y: f64::from(rect.1) / ph,
@@ -412,7 +415,13 @@ pub(crate) fn trimmed(upright: &Upright, spec: &Spec) -> Option<(Upright, Spec)>
     };
     let subject = match spec.subject {
         Subject::Focus(p) => {
-            let at = Region { x: p.x, y: p.y, w: 0.0, h: 0.0 }.within(&frame);
+            let at = Region {
+                x: p.x,
+                y: p.y,
+                w: 0.0,
+                h: 0.0,
+            }
+            .within(&frame);
             Subject::Focus(Point { x: at.x, y: at.y })
         }
         Subject::Region(r) => Subject::Region(r.within(&frame)),
@@ -426,7 +435,13 @@ pub(crate) fn trimmed(upright: &Upright, spec: &Spec) -> Option<(Upright, Spec)>
         scale: upright.scale,
         deferred_icc: upright.deferred_icc.clone(),
     };
-    Some((cut, Spec { subject, ..spec.clone() }))
+    Some((
+        cut,
+        Spec {
+            subject,
+            ..spec.clone()
+        },
+    ))
 }
 
 /// Whether `spec` crops `smart` without knowing its subject.

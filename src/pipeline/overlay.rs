@@ -231,7 +231,9 @@ mod tests {
         // On the edge, partly covered: anti-aliased.
         let edge = alpha_at(&px, 32, 0);
         assert!(edge > 0, "the top middle is on the circle: {edge}");
-        let partial = (0..64).filter(|&x| (1..255).contains(&alpha_at(&px, x, 5))).count();
+        let partial = (0..64)
+            .filter(|&x| (1..255).contains(&alpha_at(&px, x, 5)))
+            .count();
         assert!(partial >= 2, "the edge is smoothed");
     }
 

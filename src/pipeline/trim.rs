@@ -44,7 +44,12 @@ pub fn bounds(px: &Pixels, trim: Trim) -> Option<Rect> {
 /// `px` cut to `rect` (which lies inside it).
 pub fn crop(px: &Pixels, rect: Rect) -> Pixels {
     let n = px.channels();
-    let (left, top, w, h) = (rect.0 as usize, rect.1 as usize, rect.2 as usize, rect.3 as usize);
+    let (left, top, w, h) = (
+        rect.0 as usize,
+        rect.1 as usize,
+        rect.2 as usize,
+        rect.3 as usize,
+    );
     let stride = px.width as usize * n;
     let mut data = Vec::with_capacity(w * h * n);
     for y in top..top + h {
@@ -96,7 +101,8 @@ mod tests {
         let mut data = Vec::new();
         for y in 0..h {
             for x in 0..w {
-                let inside = x >= inner.0 && x < inner.0 + inner.2 && y >= inner.1 && y < inner.1 + inner.3;
+                let inside =
+                    x >= inner.0 && x < inner.0 + inner.2 && y >= inner.1 && y < inner.1 + inner.3;
                 data.extend_from_slice(if inside { ink } else { fill });
             }
         }
@@ -116,7 +122,10 @@ mod tests {
         let px = picture(40, 30, 3, &[250, 250, 250], (7, 5, 20, 12), &[10, 120, 30]);
         assert_eq!(bounds(&px, T), Some((7, 5, 20, 12)));
         let cut = crop(&px, (7, 5, 20, 12));
-        assert_eq!((cut.width, cut.height, cut.data.len()), (20, 12, 20 * 12 * 3));
+        assert_eq!(
+            (cut.width, cut.height, cut.data.len()),
+            (20, 12, 20 * 12 * 3)
+        );
         assert!(cut.data.chunks(3).all(|p| p == [10, 120, 30]));
     }
 

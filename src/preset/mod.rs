@@ -16,7 +16,7 @@ pub mod terms;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::Spec;
+use crate::pipeline::{Mask, Spec};
 
 pub use error::PresetError;
 pub use steps::Steps;
@@ -200,6 +200,17 @@ impl Preset {
             "upscale": self.spec.upscale,
             "sharpen": self.spec.effects.sharpen,
             "blur": self.spec.effects.blur,
+            "trim": self.spec.trim.map(|t| t.threshold),
+            "mask": self.spec.mask.map(|m| match m {
+                Mask::Circle => "circle",
+                Mask::Rounded { .. } => "rounded",
+            }),
+            "radius": match self.spec.mask {
+                Some(Mask::Rounded { radius }) => Some(radius),
+                _ => None,
+            },
+            "watermark": self.spec.watermark.is_some(),
+            "max_bytes": self.spec.max_bytes,
             "steps_by": match &self.steps {
                 Steps::One => "none",
                 Steps::Densities(_) => "density",
@@ -222,6 +233,11 @@ impl Preset {
                 p.name = PresetName::step(&self.name, &step.suffix);
                 p.spec.width = step.width;
                 p.spec.height = step.height;
+                operations::scale_lengths(
+                    &mut p.spec,
+                    self.spec.width.or(self.spec.height),
+                    step.width.or(step.height),
+                );
                 p.steps = Steps::One;
                 p.step_of = Some(self.name.clone());
                 p.refingerprint();

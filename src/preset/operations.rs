@@ -101,10 +101,9 @@ fn mask(file: &PresetFile) -> Result<Option<Mask>, (&'static str, String)> {
         (Some("circle"), None) => Ok(Some(Mask::Circle)),
         (Some("rounded"), Some(radius)) => Ok(Some(Mask::Rounded { radius })),
         (Some("rounded"), None) => Err(("radius", "mask = \"rounded\" needs a radius".into())),
-        (None | Some("circle"), Some(_)) => Err((
-            "radius",
-            "only applies to mask = \"rounded\"".into(),
-        )),
+        (None | Some("circle"), Some(_)) => {
+            Err(("radius", "only applies to mask = \"rounded\"".into()))
+        }
         (Some(other), _) => Err((
             "mask",
             format!(
@@ -126,19 +125,30 @@ fn watermark(v: &Value, path: &Path) -> Result<Watermark, String> {
     };
     if let Some(k) = t.keys().find(|k| !MARK_KEYS.contains(&k.as_str())) {
         let k: String = k.chars().take(40).collect();
-        return Err(format!("has no key `{k}`; its keys are {}", MARK_KEYS.join(", ")));
+        return Err(format!(
+            "has no key `{k}`; its keys are {}",
+            MARK_KEYS.join(", ")
+        ));
     }
     let fraction = |key: &str, default: f64| match t.get(key) {
         None => Ok(default as f32),
         Some(v) => match v.as_float().or(v.as_integer().map(|i| i as f64)) {
             Some(f) if f > 0.0 && f <= 1.0 => Ok(f as f32),
-            _ => Err(format!("`{key}` must be a number above 0 and at most 1; found {}", found(v))),
+            _ => Err(format!(
+                "`{key}` must be a number above 0 and at most 1; found {}",
+                found(v)
+            )),
         },
     };
     let margin = match t.get("margin") {
         None => 16,
         Some(Value::Integer(m)) if (0..=i64::from(MAX_PRESET_SIDE)).contains(m) => *m as u32,
-        Some(v) => return Err(format!("`margin` must be a whole number of pixels; found {}", found(v))),
+        Some(v) => {
+            return Err(format!(
+                "`margin` must be a whole number of pixels; found {}",
+                found(v)
+            ));
+        }
     };
     let image = match t.get("image") {
         Some(Value::String(s)) => s,
@@ -167,7 +177,10 @@ fn placement(v: Option<&Value>) -> Result<Placement, String> {
         return Ok(Placement::Tile);
     }
     match serde::Deserialize::deserialize(Value::String(word)) {
-        Ok(Gravity::Smart) | Err(_) => Err(format!("`position` must be one of {allowed}; found {}", found(v))),
+        Ok(Gravity::Smart) | Err(_) => Err(format!(
+            "`position` must be one of {allowed}; found {}",
+            found(v)
+        )),
         Ok(g) => Ok(Placement::At(g)),
     }
 }
@@ -179,7 +192,9 @@ fn mark(file: &Path) -> Result<Mark, String> {
         .map_err(|e| format!("cannot read {shown}: {e}"))?
         .len();
     if size > MAX_MARK_BYTES {
-        return Err(format!("{shown} is {size} bytes; a mark may have at most {MAX_MARK_BYTES}"));
+        return Err(format!(
+            "{shown} is {size} bytes; a mark may have at most {MAX_MARK_BYTES}"
+        ));
     }
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
@@ -189,7 +204,9 @@ fn mark(file: &Path) -> Result<Mark, String> {
         .into_dimensions()
         .map_err(|e| format!("{shown} is not a picture thumbkit reads: {e}"))?;
     if w > MAX_MARK_SIDE || h > MAX_MARK_SIDE || w == 0 || h == 0 {
-        return Err(format!("{shown} is {w}x{h}; a mark may be at most {MAX_MARK_SIDE} a side"));
+        return Err(format!(
+            "{shown} is {w}x{h}; a mark may be at most {MAX_MARK_SIDE} a side"
+        ));
     }
     let rgba = image::load_from_memory(&bytes)
         .map_err(|e| format!("{shown} is not a picture thumbkit reads: {e}"))?
@@ -247,4 +264,26 @@ pub(super) fn summary(spec: &Spec) -> String {
         s.push_str(&format!(", at most {n} bytes"));
     }
     s
+}
+
+/// A step's lengths in output pixels scaled with its box (a `@2x` step's blur, corner radius
+/// and watermark margin twice the first's), so every step looks the same at its density;
+/// `sharpen` is about single pixels, and stays.
+pub(super) fn scale_lengths(spec: &mut Spec, from: Option<u32>, to: Option<u32>) {
+    let (Some(from), Some(to)) = (from, to) else {
+        return;
+    };
+    let k = f64::from(to) / f64::from(from.max(1));
+    let scaled = |v: u32| ((f64::from(v) * k).round() as u32).max(1);
+    if let Some(blur) = &mut spec.effects.blur {
+        *blur = (f64::from(*blur) * k).min(crate::pipeline::effects::MAX_BLUR) as f32;
+    }
+    if let Some(Mask::Rounded { radius }) = &mut spec.mask {
+        *radius = scaled(*radius);
+    }
+    if let Some(w) = &mut spec.watermark
+        && w.margin > 0
+    {
+        w.margin = scaled(w.margin);
+    }
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use crate::pipeline::version::PIPELINE_VERSION;
 use crate::pipeline::{Spec, Subject};
-use crate::preset::{effects, operations};
 use crate::preset::error::PresetError;
 use crate::preset::file::{self, PresetFile, QualityFile};
 use crate::preset::steps::Steps;
@@ -13,6 +12,7 @@ use crate::preset::terms::{
     Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
 };
 use crate::preset::{MAX_PRESET_SIDE, Preset};
+use crate::preset::{effects, operations};
 
 /// What a preset asks of its output format, checked together.
 #[derive(Clone, Copy)]

@@ -246,8 +246,7 @@ impl Manifest {
                     url,
                     width,
                     height,
-                    format: OutputFormat::resolve(&preset.spec, &record.probe, &[])
-                        .to_string(),
+                    format: OutputFormat::resolve(&preset.spec, &record.probe, &[]).to_string(),
                     negotiated: preset.spec.format == FormatChoice::Auto,
                     srcset: None,
                     sizes: None,

@@ -11,6 +11,7 @@ mod corpora;
 mod effects;
 mod faces;
 mod modern;
+mod operations;
 mod privacy;
 mod refusals;
 pub(crate) mod smart;
@@ -184,7 +185,10 @@ fn auto_resolves_by_alpha_and_acceptance() {
         Webp
     );
     assert_eq!(OutputFormat::resolve(auto, &with_alpha, &[Avif]), Png);
-    assert!(Webp.is_lossless_for(auto.format, &with_alpha) && !Webp.is_lossless_for(auto.format, &photo));
+    assert!(
+        Webp.is_lossless_for(auto.format, &with_alpha)
+            && !Webp.is_lossless_for(auto.format, &photo)
+    );
     let out = render(&fixture("1_webp_ll.webp"), &shipped("small"), Webp);
     assert!(
         containers(&out.bytes).iter().any(|c| c == "VP8L"),
