@@ -13,6 +13,7 @@ mod clients;
 mod crash;
 mod deep_jpeg;
 mod deploy;
+mod examples;
 mod failures;
 mod faults;
 mod hardening;

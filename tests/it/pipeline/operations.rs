@@ -478,3 +478,27 @@ fn a_changed_mark_changes_the_fingerprint_and_steps_scale_their_lengths() {
     );
     assert_eq!(listed["watermark"], true);
 }
+
+#[test]
+fn pre_generation_trims_each_preset_alone_and_the_others_not_at_all() {
+    let (png, _) = framed(32, true);
+    let trimmed = preset("t", "width = 300\nheight = 300\ntrim = true");
+    let plain = preset("p", "width = 200\nheight = 200");
+    let specs = [&trimmed.spec, &plain.spec];
+    let composed = pipeline::batch::compose_all(&png, &specs, &Limits::default()).expect("decodes");
+    let sizes: Vec<_> = composed
+        .iter()
+        .map(|c| c.as_ref().expect("composed").size())
+        .collect();
+    assert_eq!(sizes, [(300, 225), (200, 165)]);
+    let alone = render(&png, &trimmed, OutputFormat::Png);
+    let batch = composed[0]
+        .as_ref()
+        .expect("composed")
+        .encode(OutputFormat::Png)
+        .expect("encodes");
+    assert_eq!(
+        alone.bytes, batch.bytes,
+        "one decode gives what a render alone gives"
+    );
+}
