@@ -36,15 +36,47 @@ fn masked(canvas: Pixels, mask: Mask) -> Pixels {
     let (w, h) = (px.width as usize, px.height as usize);
     let cover = coverage(mask, px.width, px.height);
     for y in 0..h {
+        let (inner, outer) = edge_band(mask, px.width, px.height, y as f64);
+        let row = &mut px.data[y * w * 4..(y + 1) * w * 4];
         for x in 0..w {
-            let c = cover(x as f64 + 0.5, y as f64 + 0.5);
-            if c < 1.0 {
-                let a = &mut px.data[(y * w + x) * 4 + 3];
-                *a = (f64::from(*a) * c).round() as u8;
-            }
+            // Distance from the vertical axis: the shapes are symmetric about it.
+            let dx = (x as f64 + 0.5 - w as f64 / 2.0).abs();
+            let c = if dx <= inner {
+                continue;
+            } else if dx >= outer {
+                0.0
+            } else {
+                cover(x as f64 + 0.5, y as f64 + 0.5)
+            };
+            let a = &mut row[x * 4 + 3];
+            *a = (f64::from(*a) * c).round() as u8;
         }
     }
     px
+}
+
+/// For row `y`, the distances from the vertical axis within which every pixel is wholly
+/// inside the shape, and beyond which wholly outside: only the band between is computed.
+fn edge_band(mask: Mask, w: u32, h: u32, y: f64) -> (f64, f64) {
+    let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
+    // The shape's half-width at a height, for the row's top and bottom edges.
+    let half = |y: f64| -> f64 {
+        let dy = (y - cy).abs().min(cy);
+        match mask {
+            Mask::Circle => cx * (1.0 - (dy / cy).powi(2)).max(0.0).sqrt(),
+            Mask::Rounded { radius } => {
+                let r = f64::from(radius).min(cx).min(cy);
+                let into = dy - (cy - r);
+                if into <= 0.0 {
+                    cx
+                } else {
+                    cx - r + (r * r - into * into).max(0.0).sqrt()
+                }
+            }
+        }
+    };
+    let (a, b) = (half(y), half(y + 1.0));
+    (a.min(b) - 1.5, a.max(b) + 1.5)
 }
 
 /// The share (0-1) of the pixel centred at (x, y) that `mask` keeps on a `w` x `h` canvas.
@@ -235,6 +267,26 @@ mod tests {
             .filter(|&x| (1..255).contains(&alpha_at(&px, x, 5)))
             .count();
         assert!(partial >= 2, "the edge is smoothed");
+    }
+
+    #[test]
+    fn the_edge_band_skips_only_pixels_the_shape_wholly_keeps_or_clears() {
+        for (w, h) in [(64, 64), (300, 120), (7, 50), (1, 1), (2, 3)] {
+            for mask in [Mask::Circle, Mask::Rounded { radius: 9 }] {
+                let fast = masked(grey(w, h), mask);
+                let cover = coverage(mask, w, h);
+                for y in 0..h {
+                    for x in 0..w {
+                        let want = (255.0 * cover(f64::from(x) + 0.5, f64::from(y) + 0.5)).round();
+                        let got = f64::from(alpha_at(&fast, x, y));
+                        assert!(
+                            (got - want).abs() <= 1.0,
+                            "{mask:?} {w}x{h} ({x},{y}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -23,12 +23,12 @@ pub fn bounds(px: &Pixels, trim: Trim) -> Option<Rect> {
         .find(|&y| row(y).chunks_exact(n).any(|p| content.is(p)))?;
     let (mut left, mut right) = (w, 0);
     for y in top..=bottom {
-        let pixels: Vec<&[u8]> = row(y).chunks_exact(n).collect();
+        let at = |x: usize| &row(y)[x * n..(x + 1) * n];
         // Only what could still move an edge is read: the row's ends, up to the edges so far.
-        if let Some(x) = (0..left).find(|&x| content.is(pixels[x])) {
+        if let Some(x) = (0..left).find(|&x| content.is(at(x))) {
             left = x;
         }
-        if let Some(x) = (right.max(left)..w).rev().find(|&x| content.is(pixels[x])) {
+        if let Some(x) = (right.max(left)..w).rev().find(|&x| content.is(at(x))) {
             right = right.max(x);
         }
     }
