@@ -13,7 +13,8 @@ use crate::pipeline::batch::{self, Composed};
 use crate::pipeline::{self, Limits, OutputFormat, Pixels};
 use crate::preset::{Preset, Quality};
 
-fn to_rgb(px: &Pixels) -> Result<Rgb, String> {
+/// `px` flattened on white, as SSIMULACRA2 reads it.
+pub(super) fn to_rgb(px: &Pixels) -> Result<Rgb, String> {
     let flat = px.clone().flatten(crate::preset::Colour::WHITE);
     let data: Vec<[f32; 3]> = flat
         .data

@@ -16,6 +16,7 @@ mod formats;
 mod inputs;
 mod pregen;
 mod quality;
+mod sharpen;
 mod tools;
 
 pub use quality::{Reference, median, psnr, reference};
@@ -76,6 +77,10 @@ pub struct Args {
     /// `node_modules` by `make bench`); sharp is left out, saying why, when it is missing.
     #[arg(long, default_value = "benches/sharp")]
     sharp: PathBuf,
+    /// Instead of the comparison, score `--preset` rendered with each of these `sharpen`
+    /// sigmas (0: none) against a full-resolution reference (SSIMULACRA2 and PSNR).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    sharpen: Vec<f32>,
     /// The libaom speeds `--formats` measures AVIF at.
     #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [6u8, 7, 8, 9])]
     avif_speeds: Vec<u8>,
@@ -122,6 +127,9 @@ pub fn run(
         .ok_or_else(|| format!("no preset named `{}`", args.preset))?;
     if args.margins {
         return quality::margins(&images, args.rounds, preset, limits);
+    }
+    if !args.sharpen.is_empty() {
+        return sharpen::run(&images, preset, limits, &args.sharpen);
     }
     if !args.psnr_of.is_empty() {
         let original = images.first().ok_or("no --images given")?;
