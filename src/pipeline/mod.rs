@@ -32,6 +32,7 @@ pub mod sniff;
 pub mod spec;
 pub mod subject;
 pub mod trim;
+pub mod upright;
 pub mod version;
 pub mod webp;
 
@@ -50,6 +51,8 @@ pub use spec::{
     Animation, Colour, Fit, FormatChoice, Gravity, Mark, Mask, Placement, Point, Quality, Region,
     Spec, Subject, Trim, Watermark,
 };
+pub use upright::Upright;
+pub(crate) use upright::{decode_probed, trimmed};
 pub use version::PIPELINE_VERSION;
 
 /// After shrink-on-load, the decoded image must still be at least a margin times larger than
@@ -221,18 +224,6 @@ pub fn shrink_on_load_denominator(shrink: (f64, f64), margin: f64) -> u32 {
         .unwrap_or(1)
 }
 
-/// An upright sRGB image with what is needed to map the full-size plan onto it.
-pub struct Upright {
-    pub pixels: Pixels,
-    /// The upright full-resolution size (what the plan is made for).
-    pub full: (u32, u32),
-    /// Decoded pixels per full-resolution pixel on each upright axis (below 1 after
-    /// shrink-on-load).
-    pub scale: (f64, f64),
-    /// An RGB profile whose conversion to sRGB was deferred (see [`decode_upright`]).
-    pub deferred_icc: Option<Vec<u8>>,
-}
-
 /// Decodes and makes the image upright sRGB, shrinking on load for `preset` by `margin`
 /// (`None` decodes at full resolution). With `defer_colour`, an 8-bit RGB image's profile
 /// conversion is left to the caller (in `deferred_icc`), to run on the resized pixels.
@@ -262,53 +253,6 @@ fn denominator_for(spec: &Spec, margin: Option<f64>) -> impl Fn(u32, u32) -> u32
         Some(m) => shrink_on_load_denominator(geometry::plan(w, h, spec).shrink(), m),
         None => 1,
     }
-}
-
-/// [`decode_upright`] for an input already [`probe`]d, at the denominator `shrink` answers
-/// for the upright full-resolution size.
-pub(crate) fn decode_probed(
-    input: &[u8],
-    probed: Probe,
-    limits: &Limits,
-    shrink: &dyn Fn(u32, u32) -> u32,
-    defer_colour: bool,
-) -> Result<Upright, PipelineError> {
-    let full = (probed.width, probed.height);
-    let source = decode::decode(
-        input,
-        probed.format,
-        full,
-        limits,
-        shrink,
-        jpeg::Scans::Needed,
-    )?;
-    let (upright, scale) = if decode::swaps_axes(source.orientation) {
-        (
-            (source.full.1, source.full.0),
-            (source.scale.1, source.scale.0),
-        )
-    } else {
-        (source.full, source.scale)
-    };
-    let defer = defer_colour && colour::can_defer(&source.decoded, source.icc.as_deref());
-    let (mut img, deferred_icc) = if defer {
-        let colour::Decoded::Image(img) = source.decoded else {
-            return Err(PipelineError::Internal("deferred colour on CMYK".into()));
-        };
-        (img, source.icc)
-    } else {
-        (
-            colour::to_srgb(source.decoded, source.icc.as_deref())?,
-            None,
-        )
-    };
-    img.apply_orientation(source.orientation);
-    Ok(Upright {
-        pixels: Pixels::from_image_keeping_grey(img),
-        full: upright,
-        scale,
-        deferred_icc,
-    })
 }
 
 /// Renders `input` for `preset` as `format`. Never panics: a panic in a decoder is caught
@@ -397,51 +341,6 @@ fn render_inner(
         subject: *found,
         quality,
     })
-}
-
-/// `upright` cut to its borders when `spec` trims and it has any, with `spec`'s subject
-/// moved into the cut picture; `None` when there is nothing to cut.
-pub(crate) fn trimmed(upright: &Upright, spec: &Spec) -> Option<(Upright, Spec)> {
-    let rect = trim::bounds(&upright.pixels, spec.trim?)?;
-    let (pw, ph) = (
-        f64::from(upright.pixels.width),
-        f64::from(upright.pixels.height),
-    );
-    let frame = Region {
-        x: f64::from(rect.0) / pw,
-        y: f64::from(rect.1) / ph,
-        w: f64::from(rect.2) / pw,
-        h: f64::from(rect.3) / ph,
-    };
-    let subject = match spec.subject {
-        Subject::Focus(p) => {
-            let at = Region {
-                x: p.x,
-                y: p.y,
-                w: 0.0,
-                h: 0.0,
-            }
-            .within(&frame);
-            Subject::Focus(Point { x: at.x, y: at.y })
-        }
-        Subject::Region(r) => Subject::Region(r.within(&frame)),
-        // The map is of the whole picture: found again in the cut one.
-        Subject::Salient(_) | Subject::Unknown => Subject::Unknown,
-    };
-    let full = |px: u32, scale: f64| ((f64::from(px) / scale).round() as u32).max(1);
-    let cut = Upright {
-        pixels: trim::crop(&upright.pixels, rect),
-        full: (full(rect.2, upright.scale.0), full(rect.3, upright.scale.1)),
-        scale: upright.scale,
-        deferred_icc: upright.deferred_icc.clone(),
-    };
-    Some((
-        cut,
-        Spec {
-            subject,
-            ..spec.clone()
-        },
-    ))
 }
 
 /// Whether `spec` crops `smart` without knowing its subject.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use toml::Value;
 
 use crate::pipeline::{Animation, Gravity, Mark, Mask, Placement, Spec, Trim, Watermark};
-use crate::preset::MAX_PRESET_SIDE;
 use crate::preset::error::PresetError;
 use crate::preset::file::{PresetFile, found};
 use crate::preset::terms::FormatChoice;
+use crate::preset::terms::MAX_PRESET_SIDE;
 
 /// The largest watermark file read, and the most pixels a side of its picture may have.
 const MAX_MARK_BYTES: u64 = 8 << 20;

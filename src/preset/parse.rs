@@ -11,8 +11,7 @@ use crate::preset::steps::Steps;
 use crate::preset::terms::{
     Animation, Colour, Fingerprint, Fit, FormatChoice, Gravity, PresetName, Quality, fit_name,
 };
-use crate::preset::{MAX_PRESET_SIDE, Preset};
-use crate::preset::{effects, operations};
+use crate::preset::{MAX_PRESET_SIDE, Preset, effects, operations};
 
 /// What a preset asks of its output format, checked together.
 #[derive(Clone, Copy)]
@@ -335,8 +334,7 @@ impl Preset {
         if self.spec.animation == Animation::Keep {
             s.push_str(", animated");
         }
-        s.push_str(&effects::summary(&self.spec.effects));
-        s.push_str(&operations::summary(&self.spec));
+        s += &(effects::summary(&self.spec.effects) + &operations::summary(&self.spec));
         if self.spec.upscale {
             s.push_str(", upscale");
         }
