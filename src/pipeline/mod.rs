@@ -24,6 +24,7 @@ pub mod isobmff;
 pub mod jpeg;
 pub mod limits;
 pub mod overlay;
+pub mod placeholder;
 pub mod png;
 pub mod progressive;
 pub mod resize;
@@ -45,6 +46,7 @@ pub use error::PipelineError;
 pub use formats::{OutputFormat, Probe, SourceFormat};
 pub use limits::Limits;
 pub(crate) use limits::check_output;
+pub use placeholder::{Placeholder, placeholder};
 pub use resize::Pixels;
 pub use saliency::Saliency;
 pub use spec::{
@@ -153,38 +155,6 @@ pub fn validate(input: &[u8], limits: &Limits) -> Result<Validated, PipelineErro
         Ok(Validated { probe, upright })
     }))
     .unwrap_or_else(|_| Err(PipelineError::Internal("the decoder panicked".into())))
-}
-
-/// A BlurHash of the image (4x3 components, 3x4 when portrait) for placeholders, computed
-/// from a 32-pixel rendering: what a page shows while the real thumbnail loads.
-pub fn placeholder(input: &[u8], limits: &Limits) -> Result<String, PipelineError> {
-    // What a 32-pixel PNG needs; BlurHash reads nothing finer.
-    let spec = Spec {
-        width: Some(32),
-        height: Some(32),
-        fit: Fit::Inside,
-        gravity: Gravity::Centre,
-        format: FormatChoice::Png,
-        quality: Quality::like_jpeg(80),
-        lossless: false,
-        animation: Animation::FirstFrame,
-        background: Colour::WHITE,
-        upscale: false,
-        subject: Subject::Unknown,
-        effects: Effects::default(),
-        trim: None,
-        mask: None,
-        watermark: None,
-        max_bytes: None,
-    };
-    let small = render(input, &spec, OutputFormat::Png, limits)?;
-    let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
-        .map_err(PipelineError::from_image)?
-        .to_rgba8();
-    let (w, h) = rgba.dimensions();
-    let (x, y) = if w >= h { (4, 3) } else { (3, 4) };
-    blurhash::encode(x, y, w, h, rgba.as_raw())
-        .map_err(|e| PipelineError::Internal(format!("blurhash: {e}")))
 }
 
 /// The saliency map of `input` (where `smart` crops go), from a decode shrunk to what the

@@ -123,6 +123,15 @@ pub struct Manifest {
     /// BlurHash placeholder (known for uploads; computed on `GET` otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blurhash: Option<String>,
+    /// ThumbHash placeholder, base64 (keeps alpha and the aspect ratio), beside `blurhash`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbhash: Option<String>,
+    /// The picture's mean colour, `#rrggbb`: a placeholder's background.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub average_color: Option<String>,
+    /// The picture's most common colour, `#rrggbb`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dominant_color: Option<String>,
     /// The focal point the application set (`smart` crops are centred on it), or null.
     pub focus: Option<Focus>,
     /// Where the picture's subject was found (known for uploads when a preset is `smart`;
@@ -278,7 +287,13 @@ impl Manifest {
             format: record.probe.format.to_string(),
             width: upright.0,
             height: upright.1,
-            blurhash: record.blurhash.clone(),
+            blurhash: record.placeholder.as_ref().map(|p| p.blurhash.clone()),
+            thumbhash: record.placeholder.as_ref().map(|p| p.thumbhash.clone()),
+            average_color: record.placeholder.as_ref().map(|p| p.average_color.clone()),
+            dominant_color: record
+                .placeholder
+                .as_ref()
+                .map(|p| p.dominant_color.clone()),
             focus: focus.map(Focus::from),
             subject: record.saliency.map(Subject::from),
             variants,
@@ -291,7 +306,7 @@ impl Thumbnails {
     pub async fn describe(&self, key: &str) -> Result<Manifest, ServiceError> {
         let key = self.original_key(key)?;
         let mut original = self.originals.resolve(&key).await?;
-        if (original.record.saliency.is_none() || original.record.blurhash.is_none())
+        if (original.record.saliency.is_none() || original.record.placeholder.is_none())
             && let Some(found) = self.complete_facts(&key, &original).await
         {
             original = found;
@@ -324,11 +339,11 @@ impl Thumbnails {
         let bytes = self.originals.fetch(key, original).await.ok()?.bytes()?;
         let limits = self.settings.limits;
         let mut record = (*original.record).clone();
-        let (had_blurhash, had_saliency) = (record.blurhash.clone(), record.saliency);
-        let (blurhash, saliency) = self
+        let (had_placeholder, had_saliency) = (record.placeholder.clone(), record.saliency);
+        let (placeholder, saliency) = self
             .workers
             .run(admitted, pipeline::decode_cost(&bytes), move || {
-                let blurhash = match had_blurhash {
+                let placeholder = match had_placeholder {
                     Some(known) => known,
                     None => pipeline::placeholder(&bytes, &limits)?,
                 };
@@ -336,12 +351,12 @@ impl Thumbnails {
                     Some(known) => known,
                     None => pipeline::saliency(&bytes, &limits)?,
                 };
-                Ok::<_, pipeline::PipelineError>((blurhash, saliency))
+                Ok::<_, pipeline::PipelineError>((placeholder, saliency))
             })
             .await
             .ok()?
             .ok()?;
-        record.blurhash = Some(blurhash);
+        record.placeholder = Some(placeholder);
         record.saliency = Some(saliency);
         let _ = self.originals.share(&record).await;
         Some(Original::new(record))

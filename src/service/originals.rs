@@ -317,7 +317,7 @@ impl Originals {
             size: object.bytes.len() as u64,
             probe,
             orientation,
-            blurhash: None,
+            placeholder: None,
             modified: object.info.modified,
             failure,
             saliency: None,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Limits, PipelineError, Probe, Saliency};
+use crate::pipeline::{self, Limits, PipelineError, Placeholder, Probe, Saliency};
 use crate::service::error::ServiceError;
 use crate::storage::{Kind, ObjectInfo, Storage};
 
@@ -23,6 +23,10 @@ pub const PROBE_METADATA: &str = "thumbkit-probe";
 pub const ORIENTATION_METADATA: &str = "thumbkit-orientation";
 /// Object metadata key under which thumbkit records an original's BlurHash.
 pub const BLURHASH_METADATA: &str = "thumbkit-blurhash";
+/// The original's ThumbHash (base64).
+pub const THUMBHASH_METADATA: &str = "thumbkit-thumbhash";
+/// The original's average and dominant colours, `#rrggbb,#rrggbb`.
+pub const COLORS_METADATA: &str = "thumbkit-colors";
 /// Object metadata key under which thumbkit records an original's saliency map.
 pub const SALIENCY_METADATA: &str = "thumbkit-saliency";
 
@@ -70,9 +74,10 @@ pub struct Record {
     /// EXIF orientation, 1-8 (1 when the file has none).
     #[serde(default = "upright_orientation")]
     pub orientation: u8,
-    /// BlurHash placeholder, once computed.
+    /// BlurHash, ThumbHash and colours, once computed (a record written before ThumbHash
+    /// has none, and gets them at its next `GET /v1/originals`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blurhash: Option<String>,
+    pub placeholder: Option<Placeholder>,
     /// When this version of the original was written (Unix seconds), if the store said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<u64>,
@@ -86,6 +91,17 @@ pub struct Record {
 
 fn upright_orientation() -> u8 {
     1
+}
+
+/// The placeholders in an original's metadata, when all of them are there.
+fn placeholder_of(metadata: &BTreeMap<String, String>) -> Option<Placeholder> {
+    let (average, dominant) = metadata.get(COLORS_METADATA)?.split_once(',')?;
+    Some(Placeholder {
+        blurhash: metadata.get(BLURHASH_METADATA)?.clone(),
+        thumbhash: metadata.get(THUMBHASH_METADATA)?.clone(),
+        average_color: average.to_owned(),
+        dominant_color: dominant.to_owned(),
+    })
 }
 
 impl Record {
@@ -107,7 +123,7 @@ impl Record {
             size: info.size,
             probe,
             orientation,
-            blurhash: info.metadata.get(BLURHASH_METADATA).cloned(),
+            placeholder: placeholder_of(&info.metadata),
             modified: info.modified,
             failure: None,
             saliency: info
@@ -123,11 +139,17 @@ impl Record {
         hash: &ContentHash,
         probe: &Probe,
         orientation: u8,
-        blurhash: &str,
+        placeholder: &Placeholder,
         saliency: Option<&Saliency>,
     ) -> BTreeMap<String, String> {
+        let colors = format!(
+            "{},{}",
+            placeholder.average_color, placeholder.dominant_color
+        );
         let mut metadata = BTreeMap::from([
-            (BLURHASH_METADATA.to_owned(), blurhash.to_owned()),
+            (BLURHASH_METADATA.to_owned(), placeholder.blurhash.clone()),
+            (THUMBHASH_METADATA.to_owned(), placeholder.thumbhash.clone()),
+            (COLORS_METADATA.to_owned(), colors),
             (HASH_METADATA.to_owned(), hash.to_string()),
             (
                 PROBE_METADATA.to_owned(),

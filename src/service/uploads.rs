@@ -46,17 +46,17 @@ impl Thumbnails {
         let checked = bytes.clone();
         // Found now, while the upload is in memory, when any preset crops around it.
         let smart = self.presets.every().any(|p| is_smart(&p.spec));
-        let (validated, hash, blurhash, saliency) = self
+        let (validated, hash, placeholder, saliency) = self
             .workers
             .run(admitted, pipeline::decode_cost(&bytes), move || {
                 let validated = pipeline::validate(&checked, &limits)?;
-                let blurhash = pipeline::placeholder(&checked, &limits)?;
+                let placeholder = pipeline::placeholder(&checked, &limits)?;
                 let saliency = match smart {
                     true => Some(pipeline::saliency(&checked, &limits)?),
                     false => None,
                 };
                 let hash = ContentHash::of(&checked);
-                Ok::<_, PipelineError>((validated, hash, blurhash, saliency))
+                Ok::<_, PipelineError>((validated, hash, placeholder, saliency))
             })
             .await??;
         let orientation = validated.probe.orientation;
@@ -64,7 +64,7 @@ impl Thumbnails {
             &hash,
             &validated.probe,
             orientation,
-            &blurhash,
+            &placeholder,
             saliency.as_ref(),
         );
         let content_type = validated.probe.format.mime();
@@ -80,7 +80,7 @@ impl Thumbnails {
             size,
             probe: validated.probe,
             orientation,
-            blurhash: Some(blurhash),
+            placeholder: Some(placeholder),
             modified: Some(crate::signing::now()),
             failure: None,
             saliency,

@@ -158,13 +158,14 @@ async fn pregenerate_renders_missing_variants_and_skips_existing_ones() {
             .contains("no original"),
         "{results}"
     );
-    // Originals put straight into S3 get a BlurHash on their first GET.
+    // Originals put straight into S3 get their placeholders on their first GET.
     let described = json(&send(app.addr, "GET", "/v1/originals/a.jpg", Some(TOKEN), b"").await);
     assert_eq!(
         described["blurhash"].as_str().map(str::len),
         Some(28),
         "{described}"
     );
+    assert!(described["thumbhash"].is_string() && described["dominant_color"].is_string());
     let renders = app.metric("thumbkit_renders_total", &[]).await;
     let again = json(&send(app.addr, "POST", "/v1/pregenerate", Some(TOKEN), body).await);
     assert_eq!(

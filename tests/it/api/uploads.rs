@@ -58,6 +58,13 @@ async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits
     // A 4x3-component BlurHash: 1 + 1 + 4 + 2 x 11 characters.
     let blurhash = m["blurhash"].as_str().unwrap_or_default().to_owned();
     assert_eq!(blurhash.len(), 28, "{blurhash}");
+    // The ThumbHash (base64) and the colours, from the same small decode.
+    let thumbhash = m["thumbhash"].as_str().unwrap_or_default().to_owned();
+    assert!((20..=40).contains(&thumbhash.len()), "{m}");
+    for colour in ["average_color", "dominant_color"] {
+        let hex = m[colour].as_str().unwrap_or_default();
+        assert!(hex.len() == 7 && hex.starts_with('#'), "{colour}: {m}");
+    }
 
     // Stored with its hash in the object's metadata.
     let head = s3
@@ -124,6 +131,8 @@ async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits
     let described = json(&send(app.addr, "GET", encoded_key, Some(TOKEN), b"").await);
     assert_eq!(described["hash"], hash);
     assert_eq!(described["blurhash"], blurhash.as_str());
+    assert_eq!(described["thumbhash"], thumbhash.as_str());
+    assert_eq!(described["average_color"], m["average_color"]);
     assert!(
         described["variants"]
             .as_object()

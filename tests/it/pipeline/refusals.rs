@@ -222,7 +222,7 @@ fn placeholders_and_validation_describe_the_real_image() {
     // The BlurHash decodes to an image whose colours follow the photo's, region by region.
     for name in ["DSCN0010.jpg", "Landscape_6.jpg"] {
         let bytes = fixture(name);
-        let hash = pipeline::placeholder(&bytes, &limits).unwrap();
+        let hash = pipeline::placeholder(&bytes, &limits).unwrap().blurhash;
         let reference = decode_rgb(&render(&bytes, &shipped("thumb"), OutputFormat::Jpeg).bytes);
         let (w, h) = reference.dimensions();
         let decoded = blurhash::decode(&hash, w, h, 1.0).unwrap();
@@ -267,4 +267,66 @@ fn placeholders_and_validation_describe_the_real_image() {
         pipeline::validate(&fixture("truncated.jpg"), &limits),
         Err(PipelineError::Truncated)
     ));
+}
+
+#[test]
+fn the_thumbhash_and_colours_follow_the_picture() {
+    use base64::Engine as _;
+    let limits = Limits::default();
+    for name in ["DSCN0010.jpg", "Landscape_6.jpg", "IMG_9424.JPG"] {
+        let bytes = fixture(name);
+        let p = pipeline::placeholder(&bytes, &limits).unwrap();
+        let hash = base64::engine::general_purpose::STANDARD
+            .decode(&p.thumbhash)
+            .expect("base64");
+        // The aspect ratio is in the hash; the decoded colours follow the photo's mean.
+        let thumb = decode_rgb(&render(&bytes, &shipped("thumb"), OutputFormat::Jpeg).bytes);
+        let aspect = f64::from(thumb.width()) / f64::from(thumb.height());
+        let coded = f64::from(thumbhash::thumb_hash_to_approximate_aspect_ratio(&hash).unwrap());
+        assert!(
+            (coded / aspect - 1.0).abs() < 0.15,
+            "{name}: {coded} vs {aspect}"
+        );
+        let (_, _, rgba) = thumbhash::thumb_hash_to_rgba(&hash).expect("decodes");
+        let n = (rgba.len() / 4) as f64;
+        let mean = mean_colour(&thumb);
+        for c in 0..3 {
+            let decoded: f64 = rgba.chunks(4).map(|p| f64::from(p[c])).sum::<f64>() / n;
+            assert!(
+                (decoded - mean[c]).abs() < 16.0,
+                "{name} channel {c}: {decoded} vs {}",
+                mean[c]
+            );
+            let average = u8::from_str_radix(&p.average_color[1 + 2 * c..3 + 2 * c], 16).unwrap();
+            assert!(
+                (f64::from(average) - mean[c]).abs() < 6.0,
+                "{name}: {} vs {mean:?}",
+                p.average_color
+            );
+        }
+    }
+    // A mostly red picture with a blue stripe: red dominates; transparency is in the hash.
+    let mut img = image::RgbaImage::from_pixel(200, 100, image::Rgba([220, 30, 30, 255]));
+    for y in 0..100 {
+        for x in 0..40 {
+            img.put_pixel(x, y, image::Rgba([20, 40, 220, 0]));
+        }
+        for x in 160..200 {
+            img.put_pixel(x, y, image::Rgba([20, 40, 220, 255]));
+        }
+    }
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgba8(img)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let p = pipeline::placeholder(&png, &limits).unwrap();
+    assert_eq!(p.dominant_color, "#dc1e1e", "{p:?}");
+    let hash = base64::engine::general_purpose::STANDARD
+        .decode(&p.thumbhash)
+        .unwrap();
+    let (w, _, rgba) = thumbhash::thumb_hash_to_rgba(&hash).unwrap();
+    assert!(
+        rgba[3] < 128 && rgba[(w - 1) * 4 + 3] > 200,
+        "the left edge is clear, the right opaque"
+    );
 }
