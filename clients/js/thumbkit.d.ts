@@ -79,3 +79,22 @@ export function thumbkitLoader(
   preset: string | PresetInfo,
   options?: { widths?: number[]; densities?: number[]; width?: number; base?: string },
 ): (props: LoaderProps) => string;
+
+/** A manifest's placeholders, each left undefined unless it is what thumbkit writes. */
+export interface Placeholder {
+  /** The average colour, `#rrggbb`: a `background-color` while the image loads. */
+  color?: string;
+  /** The most common colour, `#rrggbb`. */
+  dominant?: string;
+  /** ThumbHash, base64 (decode with the `thumbhash` package's `thumbHashToDataURL`). */
+  thumbhash?: string;
+  blurhash?: string;
+}
+
+/** The placeholders of a manifest (`GET /v1/originals/{key}` or an upload's answer), checked. */
+export function placeholder(manifest: {
+  average_color?: string;
+  dominant_color?: string;
+  thumbhash?: string;
+  blurhash?: string;
+}): Placeholder;

@@ -230,3 +230,24 @@ export function thumbkitLoader(preset, options = {}) {
     return thumbUrl(key, info.name, { base, hash, step });
   };
 }
+
+const HEX_COLOUR = /^#[0-9a-f]{6}$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * The placeholders of a manifest (`GET /v1/originals/{key}`, or an upload's answer), checked
+ * before they reach a page: `color` (the average, for a `background-color` while the image
+ * loads), `dominant`, `thumbhash` (base64, for the `thumbhash` package's
+ * `thumbHashToDataURL`) and `blurhash`. A value that is not what thumbkit writes is left out
+ * (undefined), so nothing from a manifest can inject CSS or markup.
+ */
+export function placeholder(manifest) {
+  const m = manifest ?? {};
+  const pick = (v, ok) => (typeof v === "string" && ok(v) ? v : undefined);
+  return {
+    color: pick(m.average_color, (v) => HEX_COLOUR.test(v)),
+    dominant: pick(m.dominant_color, (v) => HEX_COLOUR.test(v)),
+    thumbhash: pick(m.thumbhash, (v) => v.length <= 64 && BASE64.test(v)),
+    blurhash: pick(m.blurhash, (v) => v.length <= 100 && /^[0-9A-Za-z#$%*+,\-.:;=?@[\]^_{|}~]+$/.test(v)),
+  };
+}

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { encodeKey, thumbUrl, srcset, sign, expiry, thumbkitLoader, output } from "../thumbkit.js";
+import { encodeKey, thumbUrl, srcset, sign, expiry, thumbkitLoader, output, placeholder } from "../thumbkit.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../signing-vectors.json", import.meta.url))).vectors;
 
@@ -97,4 +97,27 @@ test("output follows the server's geometry", () => {
   assert.deepEqual(output({ width: 4032, height: 3024 }, { width: 320, height: 320 }), { width: 320, height: 240, enlarges: false });
   assert.deepEqual(output({ width: 100, height: 50 }, { width: 128, height: 128 }, "cover", true), { width: 128, height: 128, enlarges: true });
   assert.deepEqual(output({ width: 100, height: 50 }, { width: 128, height: 128 }, "cover", false), { width: 50, height: 50, enlarges: false });
+});
+
+test("placeholder passes thumbkit's values and drops anything that could inject CSS", () => {
+  const manifest = {
+    average_color: "#ab214e",
+    dominant_color: "#dc1e1e",
+    thumbhash: "lxiDa5Q8nwOIh3gNiNhwhxBjiIh3iHg=",
+    blurhash: "L*K#|owX21auspjrWrfPfQfQfQfQ",
+  };
+  assert.deepEqual(placeholder(manifest), {
+    color: "#ab214e",
+    dominant: "#dc1e1e",
+    thumbhash: "lxiDa5Q8nwOIh3gNiNhwhxBjiIh3iHg=",
+    blurhash: "L*K#|owX21auspjrWrfPfQfQfQfQ",
+  });
+  const hostile = placeholder({
+    average_color: "red;background:url(https://evil.example/x)",
+    dominant_color: "#ABCDEF\"><script>",
+    thumbhash: "</style><script>alert(1)</script>",
+    blurhash: "x".repeat(5000),
+  });
+  assert.deepEqual(hostile, { color: undefined, dominant: undefined, thumbhash: undefined, blurhash: undefined });
+  assert.deepEqual(placeholder(null), { color: undefined, dominant: undefined, thumbhash: undefined, blurhash: undefined });
 });

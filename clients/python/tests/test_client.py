@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.test import Client, override_settings
 
-from thumbkit_client import encode_key, expiry, sign, srcset, thumb_url
+from thumbkit_client import encode_key, expiry, placeholder, sign, srcset, thumb_url
 
 VECTORS = json.loads((Path(__file__).resolve().parents[2] / "signing-vectors.json").read_text())["vectors"]
 
@@ -106,3 +106,33 @@ def test_a_value_that_is_no_key_is_a_template_error():
     page = Template('{% load thumbkit %}{% thumbkit_url value "card" %}')
     with pytest.raises(TemplateSyntaxError):
         page.render(Context({"value": 42}))
+
+
+def test_placeholders_pass_what_thumbkit_writes_and_drop_anything_else():
+    manifest = {
+        "average_color": "#ab214e",
+        "dominant_color": "#dc1e1e",
+        "thumbhash": "lxiDa5Q8nwOIh3gNiNhwhxBjiIh3iHg=",
+        "blurhash": "L*K#|owX21auspjrWrfPfQfQfQfQ",
+    }
+    assert placeholder(manifest) == {
+        "color": "#ab214e",
+        "dominant": "#dc1e1e",
+        "thumbhash": "lxiDa5Q8nwOIh3gNiNhwhxBjiIh3iHg=",
+        "blurhash": "L*K#|owX21auspjrWrfPfQfQfQfQ",
+    }
+    hostile = {
+        "average_color": "red;background:url(https://evil.example/x)",
+        "dominant_color": '#abcdef"><script>',
+        "thumbhash": "</style><script>alert(1)</script>",
+        "blurhash": "x" * 5000,
+    }
+    assert placeholder(hostile) == {"color": None, "dominant": None, "thumbhash": None, "blurhash": None}
+    assert placeholder(None)["color"] is None
+
+
+def test_the_placeholder_tag_renders_a_safe_style_through_a_real_request():
+    response = Client().get("/placeholder", {"color": "#ab214e"})
+    assert 'style="background-color:#ab214e"' in response.content.decode()
+    response = Client().get("/placeholder", {"color": "red;background:url(x)"})
+    assert 'style=""' in response.content.decode()

@@ -30,4 +30,12 @@ def profile(request):
     return HttpResponse(PROFILE.render(Context({"user": user})))
 
 
-urlpatterns = [path("photo", photo), path("profile", profile)]
+SWATCH = Template('{% load thumbkit %}<div style="{% thumbkit_placeholder manifest %}"></div>')
+
+
+def swatch(request):
+    manifest = {"average_color": request.GET.get("color", "")}
+    return HttpResponse(SWATCH.render(Context({"manifest": manifest})))
+
+
+urlpatterns = [path("photo", photo), path("profile", profile), path("placeholder", swatch)]

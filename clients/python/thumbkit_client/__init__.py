@@ -9,7 +9,7 @@ import re
 import time
 from urllib.parse import quote
 
-__all__ = ["encode_key", "thumb_url", "srcset", "sign", "expiry", "output", "steps"]
+__all__ = ["encode_key", "thumb_url", "srcset", "sign", "expiry", "output", "steps", "placeholder"]
 
 _PRESET = re.compile(r"^[a-z0-9_-]{1,64}$")
 
@@ -159,3 +159,27 @@ def sign(path_and_query, key, expires=None, *, ttl=3600, now=None):
     key_bytes = key.encode() if isinstance(key, str) else key
     sig = hmac.new(key_bytes, message.encode(), hashlib.sha256).hexdigest()
     return f"{path}?{'&'.join(f'{k}={v}' for k, v in kept)}&sig={sig}"
+
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-f]{6}$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]{1,64}={0,2}$")
+_BLURHASH = re.compile(r"^[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]{6,100}$")
+
+
+def placeholder(manifest):
+    """The placeholders of a manifest (`GET /v1/originals/{key}`, or an upload's answer),
+    checked before they reach a page: `color` (the average, for a `background-color` while
+    the image loads), `dominant`, `thumbhash` (base64) and `blurhash`. A value that is not
+    what thumbkit writes is None, so nothing from a manifest can inject CSS or markup."""
+    m = manifest or {}
+
+    def pick(name, pattern):
+        value = m.get(name)
+        return value if isinstance(value, str) and pattern.match(value) else None
+
+    return {
+        "color": pick("average_color", _HEX_COLOUR),
+        "dominant": pick("dominant_color", _HEX_COLOUR),
+        "thumbhash": pick("thumbhash", _BASE64),
+        "blurhash": pick("blurhash", _BLURHASH),
+    }

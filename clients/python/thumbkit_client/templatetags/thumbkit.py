@@ -1,5 +1,5 @@
-"""Django template tags: `{% thumbkit_url key "card" %}` and
-`{% thumbkit_srcset key "card" %}`, where `key` is an object key or a model's file field
+"""Django template tags: `{% thumbkit_url key "card" %}`, `{% thumbkit_srcset key "card" %}`
+and `{% thumbkit_placeholder manifest %}` (a `background-color` style from a manifest), where `key` is an object key or a model's file field
 (`user.avatar`, a `FieldFile`/`ImageFieldFile`, or anything with `.name`); an empty one (a
 user without an avatar) renders "", as sorl-thumbnail and django-imagekit do. Configured by
 the `THUMBKIT` setting:
@@ -17,7 +17,7 @@ import time
 from django import template
 from django.conf import settings
 
-from thumbkit_client import expiry, sign, srcset, thumb_url
+from thumbkit_client import expiry, placeholder, sign, srcset, thumb_url
 
 register = template.Library()
 
@@ -86,3 +86,11 @@ def thumbkit_srcset(key, preset, hash=None):
         hash=hash,
         signer=_signer(config),
     )
+
+
+@register.simple_tag
+def thumbkit_placeholder(manifest):
+    """`background-color:#rrggbb` from a manifest's average colour (what a page shows while
+    the image loads), or "" when it has none that thumbkit wrote."""
+    color = placeholder(manifest)["color"]
+    return f"background-color:{color}" if color else ""
