@@ -47,11 +47,39 @@ async function upload(file) {
   return response.json();
 }
 
-function card(name, info, blurhash) {
+const HEX_COLOUR = /^#[0-9a-f]{6}$/;
+
+/// The manifest's colours as swatches and its ThumbHash as text (only values shaped as
+/// thumbkit writes them reach the page).
+function placeholders(manifest) {
+  const place = $("placeholders");
+  place.replaceChildren();
+  for (const [label, value] of [["average", manifest.average_color], ["dominant", manifest.dominant_color]]) {
+    if (typeof value !== "string" || !HEX_COLOUR.test(value)) continue;
+    const swatch = document.createElement("figure");
+    swatch.className = "swatch";
+    swatch.dataset.kind = label;
+    swatch.dataset.color = value;
+    swatch.style.backgroundColor = value;
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${label} ${value}`;
+    swatch.append(caption);
+    place.append(swatch);
+  }
+  if (typeof manifest.thumbhash === "string") {
+    const code = document.createElement("code");
+    code.className = "thumbhash";
+    code.textContent = `thumbhash ${manifest.thumbhash}`;
+    place.append(code);
+  }
+}
+
+function card(name, info, blurhash, color) {
   const figure = document.createElement("figure");
   figure.dataset.variant = name;
   const frame = document.createElement("div");
   frame.className = "frame";
+  if (typeof color === "string" && HEX_COLOUR.test(color)) frame.style.backgroundColor = color;
   if (blurhash) {
     const canvas = document.createElement("canvas");
     canvas.width = 32;
@@ -146,8 +174,9 @@ function subject(manifest) {
 async function show(manifest) {
   window.thumbkitManifest = manifest;
   subject(manifest);
+  placeholders(manifest);
   const entries = Object.entries(manifest.variants);
-  const cards = entries.map(([name, info]) => [card(name, info, manifest.blurhash), info]);
+  const cards = entries.map(([name, info]) => [card(name, info, manifest.blurhash, manifest.average_color), info]);
   $("grid").replaceChildren(...cards.map(([c]) => c.figure));
   snippets(manifest);
   status(`Loading ${entries.length} variants of ${manifest.key}…`);

@@ -87,6 +87,19 @@ async fn the_demo_page_uploads_a_photo_and_shows_every_variant_at_its_manifest_s
         (left.parse::<f64>().unwrap() - x * 100.0).abs() < 0.01,
         "{boxes:?}"
     );
+    // The placeholders: the API's colours as swatches, and its ThumbHash.
+    let swatches = browser
+        .script(
+            "return [...document.querySelectorAll('#placeholders .swatch')].map(s => s.dataset.kind + ' ' + s.dataset.color).join(',') + '|' + document.querySelector('#placeholders .thumbhash').textContent;",
+        )
+        .await;
+    let want = format!(
+        "average {},dominant {}|thumbhash {}",
+        manifest["average_color"].as_str().unwrap(),
+        manifest["dominant_color"].as_str().unwrap(),
+        manifest["thumbhash"].as_str().unwrap()
+    );
+    assert_eq!(swatches.as_str(), Some(want.as_str()));
     // The snippet carries the srcset.
     let snippet = browser
         .script("return [...document.querySelectorAll('#snippets pre')].map(p => p.textContent).join('\\n');")
