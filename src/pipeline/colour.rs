@@ -248,3 +248,24 @@ pub fn convert_pixels(px: &mut super::resize::Pixels, icc: &[u8]) {
         px.data = out;
     }
 }
+
+/// Linear light (0-1) of an sRGB value given as 0-255 (the sRGB transfer curve).
+pub fn to_linear(c: f64) -> f64 {
+    let c = c / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// The sRGB value (0-255, rounded) of linear light `l` (0-1).
+pub fn from_linear(l: f64) -> u8 {
+    let l = l.clamp(0.0, 1.0);
+    let c = if l <= 0.003_130_8 {
+        l * 12.92
+    } else {
+        1.055 * l.powf(1.0 / 2.4) - 0.055
+    };
+    (c * 255.0).round() as u8
+}

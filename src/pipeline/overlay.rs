@@ -4,6 +4,7 @@
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
+use super::colour::{from_linear, to_linear};
 use super::effects;
 use super::geometry::Plan;
 use super::resize::{self, Pixels};
@@ -122,8 +123,12 @@ fn with_alpha(px: Pixels) -> Pixels {
     }
 }
 
-/// `canvas` with `mark` composited over it where its placement puts it.
+/// `canvas` with `mark` composited over it where its placement puts it, unless the canvas
+/// is narrower than the mark's `min_width`.
 fn marked(mut canvas: Pixels, mark: &Watermark) -> Pixels {
+    if canvas.width < mark.min_width {
+        return canvas;
+    }
     let Some(stamp) = scaled(mark, canvas.width, canvas.height) else {
         return canvas;
     };
@@ -192,11 +197,12 @@ fn places(mark: &Watermark, stamp: &Pixels, w: u32, h: u32) -> Vec<(i64, i64)> {
     }
 }
 
-/// Draws `stamp` (straight-alpha RGBA) over `canvas` at `at`, its alpha times `opacity`;
-/// what falls outside the canvas is dropped.
+/// Draws `stamp` (straight-alpha RGBA) over `canvas` at `at`, its alpha times `opacity`, in
+/// linear light; what falls outside the canvas is dropped.
 fn over(canvas: &mut Pixels, stamp: &Pixels, at: (i64, i64), opacity: f32) {
     let n = canvas.channels();
     let (cw, ch) = (i64::from(canvas.width), i64::from(canvas.height));
+    let linear = linear_table();
     for sy in 0..i64::from(stamp.height) {
         let y = at.1 + sy;
         if y < 0 || y >= ch {
@@ -208,27 +214,34 @@ fn over(canvas: &mut Pixels, stamp: &Pixels, at: (i64, i64), opacity: f32) {
                 continue;
             }
             let s = &stamp.data[((sy * i64::from(stamp.width) + sx) * 4) as usize..][..4];
-            let a = f32::from(s[3]) / 255.0 * opacity;
+            let a = f64::from(s[3]) / 255.0 * f64::from(opacity);
             if a <= 0.0 {
                 continue;
             }
             let d = &mut canvas.data[((y * cw + x) as usize) * n..][..n];
-            blend(d, s, a);
+            blend(d, s, a, linear);
         }
     }
 }
 
-/// `d` (RGB or RGBA) with the colour `s` laid over it at alpha `a` (Porter-Duff over).
-fn blend(d: &mut [u8], s: &[u8], a: f32) {
+/// sRGB 0-255 to linear light, once.
+fn linear_table() -> &'static [f64; 256] {
+    static TABLE: std::sync::OnceLock<[f64; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|v| to_linear(v as f64)))
+}
+
+/// `d` (RGB or RGBA) with the colour `s` laid over it at alpha `a` (Porter-Duff over, the
+/// colours mixed in linear light, the alphas as they are).
+fn blend(d: &mut [u8], s: &[u8], a: f64, linear: &[f64; 256]) {
     let da = if d.len() == 4 {
-        f32::from(d[3]) / 255.0
+        f64::from(d[3]) / 255.0
     } else {
         1.0
     };
     let out_a = a + da * (1.0 - a);
     for c in 0..3 {
-        let v = (f32::from(s[c]) * a + f32::from(d[c]) * da * (1.0 - a)) / out_a.max(1e-6);
-        d[c] = v.round().clamp(0.0, 255.0) as u8;
+        let mixed = linear[usize::from(s[c])] * a + linear[usize::from(d[c])] * da * (1.0 - a);
+        d[c] = from_linear(mixed / out_a.max(1e-9));
     }
     if d.len() == 4 {
         d[3] = (out_a * 255.0).round() as u8;

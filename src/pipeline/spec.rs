@@ -152,6 +152,8 @@ pub struct Watermark {
     pub opacity: f32,
     /// The mark's width as a fraction (0-1] of the output's width.
     pub width: f32,
+    /// Outputs narrower than this many pixels get no mark (thumbnails too small for one).
+    pub min_width: u32,
 }
 
 impl fmt::Debug for Watermark {
@@ -162,6 +164,7 @@ impl fmt::Debug for Watermark {
             .field("margin", &self.margin)
             .field("opacity", &self.opacity)
             .field("width", &self.width)
+            .field("min_width", &self.min_width)
             .finish()
     }
 }

@@ -10,6 +10,7 @@
 
 use summed_area::SummedArea;
 
+use super::colour::to_linear;
 use super::faces;
 use super::resize::Pixels;
 use super::saliency::{CELLS, Saliency};
@@ -166,16 +167,6 @@ fn opaque(px: &[u8]) -> [u8; 3] {
             [over(r), over(g), over(b)]
         }
         _ => [255; 3],
-    }
-}
-
-/// Linear light (0-1) of an sRGB value given as 0-255.
-fn to_linear(c: f64) -> f64 {
-    let c = c / 255.0;
-    if c <= 0.04045 {
-        c / 12.92
-    } else {
-        ((c + 0.055) / 1.055).powf(2.4)
     }
 }
 

@@ -20,7 +20,14 @@ const MAX_MARK_SIDE: u32 = 4096;
 pub const MIN_MAX_BYTES: i64 = 500;
 
 /// The keys a `watermark` table may hold.
-const MARK_KEYS: &[&str] = &["image", "position", "margin", "opacity", "width"];
+const MARK_KEYS: &[&str] = &[
+    "image",
+    "position",
+    "margin",
+    "opacity",
+    "width",
+    "min_width",
+];
 
 /// `spec` given `file`'s trim, mask, watermark and byte budget.
 pub(super) fn apply(file: &PresetFile, path: &Path, spec: &mut Spec) -> Result<(), PresetError> {
@@ -156,8 +163,21 @@ fn watermark(v: &Value, path: &Path) -> Result<Watermark, String> {
         None => return Err("needs `image`, the path of the mark (relative to this file)".into()),
     };
     let folder = path.parent().unwrap_or(Path::new("."));
+    let mark = mark(&folder.join(image))?;
+    let min_width = match t.get("min_width") {
+        // Never on an output narrower than the mark's own picture, unless the preset says.
+        None => mark.width,
+        Some(Value::Integer(m)) if (0..=i64::from(MAX_PRESET_SIDE)).contains(m) => *m as u32,
+        Some(v) => {
+            return Err(format!(
+                "`min_width` must be a whole number of pixels; found {}",
+                found(v)
+            ));
+        }
+    };
     Ok(Watermark {
-        mark: Arc::new(mark(&folder.join(image))?),
+        min_width,
+        mark: Arc::new(mark),
         position: placement(t.get("position"))?,
         margin,
         opacity: fraction("opacity", 1.0)?,
@@ -236,8 +256,8 @@ pub(super) fn canonical(spec: &Spec) -> String {
         hash.update(&w.mark.rgba);
         let id = &hash.finalize().to_hex()[..16];
         s.push_str(&format!(
-            ";watermark={id}/{:?}/{}/{}/{}",
-            w.position, w.margin, w.opacity, w.width
+            ";watermark={id}/{:?}/{}/{}/{}/{}",
+            w.position, w.margin, w.opacity, w.width, w.min_width
         ));
     }
     if let Some(n) = spec.max_bytes {
@@ -281,9 +301,12 @@ pub(super) fn scale_lengths(spec: &mut Spec, from: Option<u32>, to: Option<u32>)
     if let Some(Mask::Rounded { radius }) = &mut spec.mask {
         *radius = scaled(*radius);
     }
-    if let Some(w) = &mut spec.watermark
-        && w.margin > 0
-    {
-        w.margin = scaled(w.margin);
+    if let Some(w) = &mut spec.watermark {
+        w.margin = if w.margin > 0 { scaled(w.margin) } else { 0 };
+        w.min_width = if w.min_width > 0 {
+            scaled(w.min_width)
+        } else {
+            0
+        };
     }
 }

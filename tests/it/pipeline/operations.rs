@@ -250,23 +250,44 @@ fn a_watermark_is_drawn_at_its_corner_with_its_opacity_and_width() {
     let b = decode_rgb(&render(&bytes, &marked, OutputFormat::Png).bytes);
     // The mark is 100x50 (a quarter of 400), its bottom-right corner 16 px from the output's.
     let (left, top) = (400 - 16 - 100, 300 - 16 - 50);
+    // Mixed in linear light: 0.6 of the mark's red and 0.4 of the photo, per channel.
+    let linear = |v: u8| {
+        let c = f64::from(v) / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let srgb = |l: f64| {
+        255.0
+            * if l <= 0.0031308 {
+                l * 12.92
+            } else {
+                1.055 * l.powf(1.0 / 2.4) - 0.055
+            }
+    };
+    let mut apart = 0;
     for (x, y) in [
         (left + 10, top + 10),
         (left + 40, top + 25),
         (left + 45, top + 45),
     ] {
         let (p, q) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
-        let want = 0.6 * 255.0 + 0.4 * f64::from(p[0]);
-        assert!(
-            (f64::from(q[0]) - want).abs() < 4.0,
-            "red at ({x},{y}): {q:?} over {p:?}"
-        );
-        let want_g = 0.4 * f64::from(p[1]);
-        assert!(
-            (f64::from(q[1]) - want_g).abs() < 4.0,
-            "green at ({x},{y}): {q:?} over {p:?}"
-        );
+        for (c, mark) in [(0, 255), (1, 0), (2, 0)] {
+            let want = srgb(0.6 * linear(mark) + 0.4 * linear(p[c]));
+            let gamma_mix = 0.6 * f64::from(mark) + 0.4 * f64::from(p[c]);
+            assert!(
+                (f64::from(q[c]) - want).abs() < 3.0,
+                "({x},{y}) channel {c}: {q:?} over {p:?}, want {want:.0}"
+            );
+            apart += usize::from((want - gamma_mix).abs() > 10.0);
+        }
     }
+    assert!(
+        apart > 0,
+        "somewhere linear light and gamma mixing differ, and linear won"
+    );
     // The mark's transparent half, and everything outside it, is the photo untouched.
     for (x, y) in [
         (left + 70, top + 25),
@@ -280,6 +301,24 @@ fn a_watermark_is_drawn_at_its_corner_with_its_opacity_and_width() {
             "({x},{y}) is not marked"
         );
     }
+    // An output narrower than the mark's own 200 px gets none (unless `min_width` says).
+    let small = |extra: &str| {
+        let text = format!(
+            "width = 150\nheight = 100\nfit = \"cover\"\nformat = \"png\"\nwatermark = {{ image = \"marks/logo.png\"{extra} }}"
+        );
+        let p = preset_in(&dir, &text).expect("loads");
+        render(&bytes, &p, OutputFormat::Png).bytes
+    };
+    let bare = preset_in(
+        &dir,
+        "width = 150\nheight = 100\nfit = \"cover\"\nformat = \"png\"",
+    )
+    .expect("loads");
+    assert_eq!(small(""), render(&bytes, &bare, OutputFormat::Png).bytes);
+    assert_ne!(
+        small(", min_width = 100"),
+        render(&bytes, &bare, OutputFormat::Png).bytes
+    );
 }
 
 #[test]
@@ -436,6 +475,11 @@ fn bad_operation_values_are_refused_naming_the_key() {
             "watermark",
             "has no key `size`",
         ),
+        (
+            "watermark = { image = \"marks/logo.png\", min_width = -1 }",
+            "watermark",
+            "`min_width`",
+        ),
     ] {
         let e = preset_in(&dir, &format!("width = 100\nheight = 100\n{text}"))
             .err()
@@ -501,4 +545,23 @@ fn pre_generation_trims_each_preset_alone_and_the_others_not_at_all() {
         alone.bytes, batch.bytes,
         "one decode gives what a render alone gives"
     );
+}
+
+#[test]
+fn every_operation_at_once_renders_the_smallest_outputs() {
+    let dir = temp_dir("operations-tiny");
+    mark_file(&dir);
+    let bytes = fixture(PHOTO);
+    for (w, h) in [(1, 1), (2, 3), (5, 1)] {
+        for mask in ["mask = \"circle\"", "mask = \"rounded\"\nradius = 40"] {
+            let text = format!(
+                "width = {w}\nheight = {h}\nfit = \"fill\"\ntrim = true\nblur = 3\n{mask}\nmax_bytes = 500\nwatermark = {{ image = \"marks/logo.png\", position = \"tile\", min_width = 0, margin = 0 }}"
+            );
+            let p = preset_in(&dir, &text).expect("loads");
+            for format in [OutputFormat::Png, OutputFormat::Webp, OutputFormat::Jpeg] {
+                let out = render(&bytes, &p, format);
+                assert_eq!((out.width, out.height), (w, h), "{mask} {format}");
+            }
+        }
+    }
 }
