@@ -94,6 +94,42 @@ fn every_bomb_is_refused_from_its_header_or_rendered_within_the_limits() {
     }
 }
 
+#[test]
+fn every_bomb_meets_trim_masks_watermarks_and_budgets_as_it_meets_a_plain_preset() {
+    let limits = Limits::default();
+    let dir = temp_dir("bombs-operations");
+    std::fs::create_dir_all(dir.join("marks")).expect("dir");
+    let mark = image::RgbaImage::from_pixel(64, 16, image::Rgba([0, 0, 0, 160]));
+    image::DynamicImage::ImageRgba8(mark)
+        .save(dir.join("marks/m.png"))
+        .expect("mark");
+    let text = "width = 320\nheight = 320\nfit = \"cover\"\ntrim = true\nsharpen = 1\n\
+                mask = \"circle\"\nmax_bytes = 2000\n\
+                watermark = { image = \"marks/m.png\", position = \"tile\", min_width = 0 }";
+    std::fs::write(dir.join("all.toml"), text).expect("preset");
+    let all = thumbkit::preset::Preset::load(&dir.join("all.toml")).expect("loads");
+    let thumb = shipped("thumb");
+    for bomb in make::all() {
+        let name = bomb.name;
+        let started = Instant::now();
+        let plain = pipeline::render(&bomb.bytes, &thumb.spec, OutputFormat::Jpeg, &limits);
+        for format in [OutputFormat::Png, OutputFormat::Jpeg] {
+            let out = pipeline::render(&bomb.bytes, &all.spec, format, &limits);
+            match (&plain, &out) {
+                (Ok(_), Ok(out)) => {
+                    assert!(out.width <= 320 && out.height <= 320, "{name}");
+                    assert_no_metadata(&out.bytes, name);
+                }
+                (Err(_), Err(e)) => {
+                    assert!(!matches!(e, PipelineError::Internal(_)), "{name}: {e:?}");
+                }
+                (p, o) => panic!("{name} {format}: plain {p:?}, with every operation {o:?}"),
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{name}");
+    }
+}
+
 /// Uploads `bytes` to `key` with pre-generation; returns the status and the answer.
 async fn upload(addr: std::net::SocketAddr, key: &str, bytes: &[u8]) -> Reply {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
