@@ -17,7 +17,7 @@ use super::saliency::Saliency;
 use super::spec::{Colour, FormatChoice, Spec, Subject};
 use super::{
     Limits, Rendered, Upright, animation, check_output, colour, encode, needs_subject, overlay,
-    probe, shrink_on_load_denominator, subject, trimmed, with_subject,
+    probe, shrink_on_load_denominator, subject, trim_of, with_subject,
 };
 
 /// A preset is resized from an earlier, smaller result only when that result still has this
@@ -210,7 +210,8 @@ fn compose_trimmed(
     input: &[u8],
     probed: &Probe,
 ) -> Option<Result<Composed, PipelineError>> {
-    let (cut, spec) = trimmed(upright, spec)?;
+    let (rect, spec) = trim_of(upright, spec)?;
+    let cut = upright.cut_copy(rect);
     let (spec, _) = with_subject(&spec, &cut.pixels);
     let plan = geometry::plan(cut.full.0, cut.full.1, &spec);
     let made = check_output(plan.canvas, limits).and_then(|()| {

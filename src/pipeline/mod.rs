@@ -46,7 +46,7 @@ pub use error::PipelineError;
 pub use formats::{OutputFormat, Probe, SourceFormat};
 pub use limits::Limits;
 pub(crate) use limits::check_output;
-pub use placeholder::{Placeholder, placeholder};
+pub use placeholder::Placeholder;
 pub use resize::Pixels;
 pub use saliency::Saliency;
 pub use spec::{
@@ -54,7 +54,7 @@ pub use spec::{
     Spec, Subject, Trim, Watermark,
 };
 pub use upright::Upright;
-pub(crate) use upright::{decode_probed, trimmed};
+pub(crate) use upright::{decode_probed, trim_of};
 pub use version::PIPELINE_VERSION;
 
 /// After shrink-on-load, the decoded image must still be at least a margin times larger than
@@ -155,6 +155,36 @@ pub fn validate(input: &[u8], limits: &Limits) -> Result<Validated, PipelineErro
         Ok(Validated { probe, upright })
     }))
     .unwrap_or_else(|_| Err(PipelineError::Internal("the decoder panicked".into())))
+}
+
+/// The placeholders of `input` (BlurHash, ThumbHash, its average and dominant colours), from
+/// one small rendering: what a page shows while the real thumbnail loads.
+pub fn placeholder(input: &[u8], limits: &Limits) -> Result<Placeholder, PipelineError> {
+    let side = Some(placeholder::SIDE);
+    let spec = Spec {
+        width: side,
+        height: side,
+        fit: Fit::Inside,
+        gravity: Gravity::Centre,
+        format: FormatChoice::Png,
+        quality: Quality::like_jpeg(80),
+        lossless: false,
+        animation: Animation::FirstFrame,
+        background: Colour::WHITE,
+        upscale: false,
+        subject: Subject::Unknown,
+        effects: Effects::default(),
+        trim: None,
+        mask: None,
+        watermark: None,
+        max_bytes: None,
+    };
+    let small = render(input, &spec, OutputFormat::Png, limits)?;
+    let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
+        .map_err(PipelineError::from_image)?
+        .to_rgba8();
+    let (w, h) = rgba.dimensions();
+    placeholder::of_rgba(w, h, rgba.as_raw())
 }
 
 /// The saliency map of `input` (where `smart` crops go), from a decode shrunk to what the
@@ -284,11 +314,14 @@ fn render_inner(
     let shrink = denominator_for(spec, Some(margin));
     let upright = tracing::info_span!("decode", format = %probed.format)
         .in_scope(|| decode_probed(input, probed, limits, &shrink, true))?;
-    let cut = trimmed(&upright, spec);
-    let (upright, spec) = cut.as_ref().map_or((&upright, spec), |(u, s)| (u, s));
-    let (spec, found) = &with_subject(spec, &upright.pixels);
+    // Cut in place: a trimmed render holds one decode's pixels, not two.
+    let (upright, trimmed_spec) = match trim_of(&upright, spec) {
+        Some((rect, spec)) => (upright.cut(rect), Some(spec)),
+        None => (upright, None),
+    };
+    let (spec, found) = &with_subject(trimmed_spec.as_ref().unwrap_or(spec), &upright.pixels);
     // A subject found in a trimmed picture is not the original's to keep.
-    let found = &found.filter(|_| cut.is_none());
+    let found = &found.filter(|_| trimmed_spec.is_none());
     let plan = geometry::plan(upright.full.0, upright.full.1, spec);
     check_output(plan.canvas, limits)?;
     let mut resized = tracing::info_span!("resize", width = plan.canvas.0, height = plan.canvas.1)
@@ -296,6 +329,8 @@ fn render_inner(
     if let Some(icc) = &upright.deferred_icc {
         colour::convert_pixels(&mut resized, icc);
     }
+    // The decode's pixels are not needed past the resize: freed before the encode's buffers.
+    drop(upright);
     let mut out = overlay::finish(resized, &plan, spec);
     if format == OutputFormat::Jpeg || out.is_opaque() {
         out = out.flatten(spec.background);

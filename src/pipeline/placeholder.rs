@@ -6,9 +6,6 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::error::PipelineError;
-use super::formats::OutputFormat;
-use super::limits::Limits;
-use super::spec::{Animation, Colour, Effects, Fit, FormatChoice, Gravity, Quality, Spec, Subject};
 
 /// An original's placeholders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,38 +23,20 @@ pub struct Placeholder {
 
 /// The side of the rendering every placeholder is computed from: BlurHash and ThumbHash read
 /// nothing finer (ThumbHash takes at most 100).
-const SIDE: u32 = 32;
+pub const SIDE: u32 = 32;
 
-/// The placeholders of `input`.
-pub fn placeholder(input: &[u8], limits: &Limits) -> Result<Placeholder, PipelineError> {
-    let spec = Spec {
-        width: Some(SIDE),
-        height: Some(SIDE),
-        fit: Fit::Inside,
-        gravity: Gravity::Centre,
-        format: FormatChoice::Png,
-        quality: Quality::like_jpeg(80),
-        lossless: false,
-        animation: Animation::FirstFrame,
-        background: Colour::WHITE,
-        upscale: false,
-        subject: Subject::Unknown,
-        effects: Effects::default(),
-        trim: None,
-        mask: None,
-        watermark: None,
-        max_bytes: None,
-    };
-    let small = super::render(input, &spec, OutputFormat::Png, limits)?;
-    let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
-        .map_err(PipelineError::from_image)?
-        .to_rgba8();
-    let (w, h) = rgba.dimensions();
+/// The placeholders of a small straight-alpha RGBA rendering (at most 100 px a side).
+pub fn of_rgba(w: u32, h: u32, rgba: &[u8]) -> Result<Placeholder, PipelineError> {
     let (x, y) = if w >= h { (4, 3) } else { (3, 4) };
-    let blurhash = blurhash::encode(x, y, w, h, rgba.as_raw())
+    let blurhash = blurhash::encode(x, y, w, h, rgba)
         .map_err(|e| PipelineError::Internal(format!("blurhash: {e}")))?;
-    let thumbhash = thumbhash::rgba_to_thumb_hash(w as usize, h as usize, rgba.as_raw());
-    let (average, dominant) = colours(rgba.as_raw());
+    if w > 100 || h > 100 || rgba.len() != (w * h * 4) as usize {
+        return Err(PipelineError::Internal(format!(
+            "thumbhash: a {w}x{h} rendering"
+        )));
+    }
+    let thumbhash = thumbhash::rgba_to_thumb_hash(w as usize, h as usize, rgba);
+    let (average, dominant) = colours(rgba);
     Ok(Placeholder {
         blurhash,
         thumbhash: base64::engine::general_purpose::STANDARD.encode(thumbhash),

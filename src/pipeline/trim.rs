@@ -64,6 +64,30 @@ pub fn crop(px: &Pixels, rect: Rect) -> Pixels {
     }
 }
 
+/// `px` cut to `rect` (which lies inside it) in its own buffer: each kept row moves toward
+/// the start (never past a row still to be read), then the rest is dropped.
+pub fn cut(mut px: Pixels, rect: Rect) -> Pixels {
+    let n = px.channels();
+    let stride = px.width as usize * n;
+    let (left, top, w, h) = (
+        rect.0 as usize,
+        rect.1 as usize,
+        rect.2 as usize,
+        rect.3 as usize,
+    );
+    for row in 0..h {
+        let from = (top + row) * stride + left * n;
+        px.data.copy_within(from..from + w * n, row * w * n);
+    }
+    px.data.truncate(w * h * n);
+    px.data.shrink_to_fit();
+    Pixels {
+        width: rect.2,
+        height: rect.3,
+        ..px
+    }
+}
+
 /// Which pixels are not border.
 struct Content {
     border: Vec<u8>,

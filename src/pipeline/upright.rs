@@ -7,7 +7,8 @@ use super::fractions::{Point, Region};
 use super::limits::Limits;
 use super::resize::Pixels;
 use super::spec::{Spec, Subject};
-use super::{colour, decode, jpeg, trim};
+use super::trim::{self, Rect};
+use super::{colour, decode, jpeg};
 
 /// An upright sRGB image with what is needed to map the full-size plan onto it.
 pub struct Upright {
@@ -68,9 +69,9 @@ pub(crate) fn decode_probed(
     })
 }
 
-/// `upright` cut to its borders when `spec` trims and it has any, with `spec`'s subject
-/// moved into the cut picture; `None` when there is nothing to cut.
-pub(crate) fn trimmed(upright: &Upright, spec: &Spec) -> Option<(Upright, Spec)> {
+/// Where `spec`'s trim cuts `upright` (`None`: it does not trim, or there is no border), and
+/// `spec` with its subject moved into the cut picture.
+pub(crate) fn trim_of(upright: &Upright, spec: &Spec) -> Option<(Rect, Spec)> {
     let rect = trim::bounds(&upright.pixels, spec.trim?)?;
     let (pw, ph) = (
         f64::from(upright.pixels.width),
@@ -97,18 +98,37 @@ pub(crate) fn trimmed(upright: &Upright, spec: &Spec) -> Option<(Upright, Spec)>
         // The map is of the whole picture: found again in the cut one.
         Subject::Salient(_) | Subject::Unknown => Subject::Unknown,
     };
-    let full = |px: u32, scale: f64| ((f64::from(px) / scale).round() as u32).max(1);
-    let cut = Upright {
-        pixels: trim::crop(&upright.pixels, rect),
-        full: (full(rect.2, upright.scale.0), full(rect.3, upright.scale.1)),
-        scale: upright.scale,
-        deferred_icc: upright.deferred_icc.clone(),
+    let spec = Spec {
+        subject,
+        ..spec.clone()
     };
-    Some((
-        cut,
-        Spec {
-            subject,
-            ..spec.clone()
-        },
-    ))
+    Some((rect, spec))
+}
+
+impl Upright {
+    /// Cut to `rect` (of its pixels), in place: no second buffer.
+    pub(crate) fn cut(self, rect: Rect) -> Upright {
+        let full = self.full_of(rect);
+        Upright {
+            pixels: trim::cut(self.pixels, rect),
+            full,
+            ..self
+        }
+    }
+
+    /// [`Self::cut`] into a copy, leaving this one whole (for the batch's shared decode).
+    pub(crate) fn cut_copy(&self, rect: Rect) -> Upright {
+        Upright {
+            pixels: trim::crop(&self.pixels, rect),
+            full: self.full_of(rect),
+            scale: self.scale,
+            deferred_icc: self.deferred_icc.clone(),
+        }
+    }
+
+    /// The full-resolution size of `rect` of the decoded pixels.
+    fn full_of(&self, rect: Rect) -> (u32, u32) {
+        let full = |px: u32, scale: f64| ((f64::from(px) / scale).round() as u32).max(1);
+        (full(rect.2, self.scale.0), full(rect.3, self.scale.1))
+    }
 }

@@ -64,7 +64,10 @@ pub(super) fn presets_dir() -> std::path::PathBuf {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets");
     for entry in std::fs::read_dir(shipped).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        // The preset files (presets/examples/ is a folder of its own).
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
     }
     std::fs::write(
         dir.join("hero.toml"),

@@ -164,7 +164,9 @@ async fn during_a_rolling_preset_edit_the_old_owner_says_not_mine() {
         std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")).unwrap()
     {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
     }
     let old = std::fs::read_to_string(dir.join("thumb.toml"))
         .unwrap()
