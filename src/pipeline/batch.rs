@@ -16,8 +16,8 @@ use super::resize::{self, Pixels};
 use super::saliency::Saliency;
 use super::spec::{Colour, FormatChoice, Spec, Subject};
 use super::{
-    Limits, Rendered, Upright, animation, check_output, colour, encode, needs_subject, overlay,
-    probe, shrink_on_load_denominator, subject, trim_of, with_subject,
+    Limits, Rendered, Shrink, Upright, animation, check_output, colour, encode, needs_subject,
+    overlay, probe, subject, trim_of, with_subject,
 };
 
 /// A preset is resized from an earlier, smaller result only when that result still has this
@@ -138,14 +138,18 @@ fn compose_inner(
     let probed = probe(input, limits)?;
     // The decode serves every preset: the smallest denominator any of them allows.
     let shrink = |w: u32, h: u32| {
+        let margin = super::shrink_margin(w, h);
         specs
             .iter()
             .map(|p| {
-                let margin = super::shrink_margin(w, h);
-                shrink_on_load_denominator(geometry::plan(w, h, p).shrink(), margin)
+                let (x, y) = geometry::plan(w, h, p).shrink();
+                Shrink {
+                    by: x.min(y),
+                    margin,
+                }
             })
-            .min()
-            .unwrap_or(1)
+            .reduce(Shrink::finer)
+            .unwrap_or(Shrink::NONE)
     };
     let upright = super::decode_probed(input, probed, limits, &shrink, true)?;
     let full = upright.full;

@@ -41,6 +41,12 @@ pub fn decode_cost(input: &[u8]) -> u64 {
         // dav1d's own frame buffers and libheif's RGB conversion come on top: a 2040 px and a
         // 6 MP AVIF peaked at 14.8 and 13.7 bytes a pixel above the binary (tests/rss.rs).
         F::Avif => rgb * 4 + 2,
+        // jxl-oxide renders into f32 planes (alpha its own), then samples of up to 16 bits.
+        F::Jxl => (rgb + 1) * 4 + rgb * 2,
+        // Drawn into an RGBA pixmap of at most the nominal size (usually far less: at the
+        // preset's size), then copied; PDF's renderer keeps its own strips beside it.
+        F::Svg => 4,
+        F::Pdf => 8,
     };
     pixels * (stored + rgb)
 }

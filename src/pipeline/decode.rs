@@ -14,6 +14,7 @@ use super::error::PipelineError;
 use super::formats::SourceFormat;
 use super::jpeg::Scans;
 use super::limits::Limits;
+use super::load::Shrink;
 use super::{jpeg, sniff};
 
 /// Decoded pixels with what is needed to make them upright sRGB.
@@ -53,14 +54,15 @@ pub fn swaps_axes(orientation: Orientation) -> bool {
     )
 }
 
-/// Decodes `data`. For JPEG, `shrink` is given the upright full-resolution size and answers
-/// the DCT scale denominator (1, 2, 4 or 8) that still leaves enough pixels for the resize.
+/// Decodes `data`. `shrink` is given the upright full-resolution size and answers what the
+/// resize needs: a JPEG or WebP decodes at the DCT denominator it allows, a vector is drawn
+/// at its exact scale.
 pub fn decode(
     data: &[u8],
     format: SourceFormat,
     full: (u32, u32),
     limits: &Limits,
-    shrink: &dyn Fn(u32, u32) -> u32,
+    shrink: &dyn Fn(u32, u32) -> Shrink,
     scans: Scans,
 ) -> Result<Source, PipelineError> {
     if format == SourceFormat::Jpeg {
@@ -69,6 +71,9 @@ pub fn decode(
     if format == SourceFormat::Webp
         && let Some(source) = decode_webp(data, full, limits, shrink)?
     {
+        return Ok(source);
+    }
+    if let Some(source) = decode_other(data, format, limits, shrink)? {
         return Ok(source);
     }
     if format.is_heif() {
@@ -131,12 +136,48 @@ pub fn decode(
     })
 }
 
+/// JPEG XL (upright as it decodes), SVG and PDF (drawn at the scale `shrink` asks);
+/// `None` for the other formats.
+fn decode_other(
+    data: &[u8],
+    format: SourceFormat,
+    limits: &Limits,
+    shrink: &dyn Fn(u32, u32) -> Shrink,
+) -> Result<Option<Source>, PipelineError> {
+    let (decoded, icc, full, scale) = match format {
+        SourceFormat::Jxl => {
+            let (decoded, icc) = super::jxl::decode(data, limits)?;
+            let Decoded::Image(img) = &decoded else {
+                return Err(PipelineError::Internal("a JPEG XL gave CMYK".into()));
+            };
+            let full = (img.width(), img.height());
+            (decoded, icc, full, (1.0, 1.0))
+        }
+        SourceFormat::Svg | SourceFormat::Pdf => {
+            let drawn = if format == SourceFormat::Svg {
+                super::svg::decode(data, limits, shrink)?
+            } else {
+                super::pdf::decode(data, limits, shrink)?
+            };
+            (drawn.decoded, None, drawn.nominal, drawn.scale)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Source {
+        decoded,
+        icc,
+        orientation: Orientation::NoTransforms,
+        full,
+        scale,
+    }))
+}
+
 /// A still WebP through libwebp, scaled on load; `None` for an animation.
 fn decode_webp(
     data: &[u8],
     full: (u32, u32),
     limits: &Limits,
-    shrink: &dyn Fn(u32, u32) -> u32,
+    shrink: &dyn Fn(u32, u32) -> Shrink,
 ) -> Result<Option<Source>, PipelineError> {
     let (mut icc, mut orientation) = (None, Orientation::NoTransforms);
     for (kind, body) in super::webp::riff_chunks(data) {
@@ -151,7 +192,7 @@ fn decode_webp(
     } else {
         full
     };
-    let denominator = shrink(upright.0, upright.1);
+    let denominator = shrink(upright.0, upright.1).denominator();
     let Some(still) = super::webp::decode_scaled(data, denominator, limits.max_pixels)? else {
         return Ok(None);
     };
@@ -173,7 +214,7 @@ fn decode_webp(
 fn decode_jpeg(
     data: &[u8],
     limits: &Limits,
-    shrink: &dyn Fn(u32, u32) -> u32,
+    shrink: &dyn Fn(u32, u32) -> Shrink,
     scans: Scans,
 ) -> Result<Source, PipelineError> {
     let header = jpeg::header(data)?;
@@ -187,7 +228,7 @@ fn decode_jpeg(
     } else {
         (header.width, header.height)
     };
-    let denominator = shrink(uw, uh);
+    let denominator = shrink(uw, uh).denominator();
     let px = jpeg::decode_scaled(data, &header, denominator, limits.max_pixels, scans)?;
     let size_error = || PipelineError::Internal("decoded JPEG has an unexpected size".into());
     let decoded = match px.channels {

@@ -18,6 +18,24 @@ pub enum SourceFormat {
     Heif,
     /// AVIF (AV1 in an ISO media file).
     Avif,
+    /// JPEG XL (a bare codestream or its ISO media container).
+    Jxl,
+    /// SVG, drawn at the size each preset needs.
+    Svg,
+    /// PDF: its first page, drawn at the size each preset needs.
+    Pdf,
+}
+
+/// What kind of original a format holds (the manifest's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A raster picture (a photo, a graphic, an animation).
+    Image,
+    /// A vector drawing.
+    Svg,
+    /// A document of pages.
+    Pdf,
 }
 
 impl fmt::Display for SourceFormat {
@@ -30,13 +48,16 @@ impl fmt::Display for SourceFormat {
             SourceFormat::Tiff => "tiff",
             SourceFormat::Heif => "heif",
             SourceFormat::Avif => "avif",
+            SourceFormat::Jxl => "jxl",
+            SourceFormat::Svg => "svg",
+            SourceFormat::Pdf => "pdf",
         })
     }
 }
 
 impl SourceFormat {
     /// Every format thumbkit reads.
-    pub const ALL: [SourceFormat; 7] = [
+    pub const ALL: [SourceFormat; 10] = [
         SourceFormat::Jpeg,
         SourceFormat::Png,
         SourceFormat::Webp,
@@ -44,7 +65,24 @@ impl SourceFormat {
         SourceFormat::Tiff,
         SourceFormat::Heif,
         SourceFormat::Avif,
+        SourceFormat::Jxl,
+        SourceFormat::Svg,
+        SourceFormat::Pdf,
     ];
+
+    /// What kind of original this is.
+    pub fn kind(self) -> SourceKind {
+        match self {
+            SourceFormat::Svg => SourceKind::Svg,
+            SourceFormat::Pdf => SourceKind::Pdf,
+            _ => SourceKind::Image,
+        }
+    }
+
+    /// True for the formats drawn at the size each preset needs (PDF, SVG).
+    pub fn is_vector(self) -> bool {
+        matches!(self, SourceFormat::Svg | SourceFormat::Pdf)
+    }
 
     /// True for the ISO media formats decoded through libheif.
     pub fn is_heif(self) -> bool {
@@ -61,6 +99,9 @@ impl SourceFormat {
             SourceFormat::Tiff => "image/tiff",
             SourceFormat::Heif => "image/heif",
             SourceFormat::Avif => "image/avif",
+            SourceFormat::Jxl => "image/jxl",
+            SourceFormat::Svg => "image/svg+xml",
+            SourceFormat::Pdf => "application/pdf",
         }
     }
 

@@ -50,6 +50,8 @@ pub struct Report {
     pub colour: String,
     pub icc_description: Option<String>,
     pub metadata: Metadata,
+    /// A PDF's pages and first page size (`None` for other formats).
+    pub document: Option<super::pdf::Document>,
 }
 
 impl fmt::Display for Report {
@@ -77,6 +79,16 @@ impl fmt::Display for Report {
                 f,
                 "dimensions:  {w}x{h} upright (stored {}x{}, turned by the orientation)",
                 self.width, self.height
+            )?;
+        }
+        if let Some(d) = &self.document {
+            let (w, h) = d.page;
+            writeln!(
+                f,
+                "pages:       {} (the first {w:.0}x{h:.0} pt, {:.0}x{:.0} mm)",
+                d.pages,
+                w * 25.4 / 72.0,
+                h * 25.4 / 72.0
             )?;
         }
         writeln!(f, "orientation: {}", self.orientation)?;
@@ -144,6 +156,7 @@ fn frames(data: &[u8], format: SourceFormat) -> u32 {
             }
             n.max(1)
         }
+        SourceFormat::Jxl => super::jxl::frames(data),
         _ => 1,
     }
 }
@@ -184,6 +197,9 @@ pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
                 .collect();
             format!("coded as {}", coded.join(", "))
         }
+        SourceFormat::Jxl => "coded as jpeg xl".to_owned(),
+        SourceFormat::Svg => "rgba (vector)".to_owned(),
+        SourceFormat::Pdf => "rgb (document, drawn on white)".to_owned(),
         _ => {
             use image::ImageDecoder;
             // Without the PNG's metadata chunks, which its decoder would inflate.
@@ -210,6 +226,10 @@ pub fn inspect(data: &[u8]) -> Result<Report, PipelineError> {
         colour,
         icc_description: icc.as_deref().and_then(icc_description),
         metadata,
+        document: match format {
+            SourceFormat::Pdf => Some(super::pdf::document(data)?),
+            _ => None,
+        },
     })
 }
 
@@ -276,6 +296,13 @@ pub fn metadata_of(
         }
         SourceFormat::Gif | SourceFormat::Tiff => {
             (exif, icc) = decoder_metadata(data, format, &mut m)
+        }
+        SourceFormat::Jxl | SourceFormat::Svg | SourceFormat::Pdf => {
+            let c = super::carried::metadata(data, format);
+            (exif, icc) = (c.exif, c.icc);
+            m.exif = c.exif_compressed;
+            m.xmp = c.xmp;
+            m.comment = c.comment;
         }
     }
     if let Some(e) = &exif {

@@ -8,6 +8,7 @@
 
 pub mod animation;
 pub mod batch;
+pub mod carried;
 pub mod colour;
 pub mod cost;
 pub mod decode;
@@ -22,8 +23,11 @@ pub mod heif;
 pub mod inspect;
 pub mod isobmff;
 pub mod jpeg;
+pub mod jxl;
 pub mod limits;
+pub mod load;
 pub mod overlay;
+pub mod pdf;
 pub mod placeholder;
 pub mod png;
 pub mod progressive;
@@ -32,8 +36,10 @@ pub mod saliency;
 pub mod sniff;
 pub mod spec;
 pub mod subject;
+pub mod svg;
 pub mod trim;
 pub mod upright;
+pub mod vector;
 pub mod version;
 pub mod webp;
 
@@ -43,9 +49,10 @@ pub use cost::decode_cost;
 pub use effects::Effects;
 pub use encode::Rendered;
 pub use error::PipelineError;
-pub use formats::{OutputFormat, Probe, SourceFormat};
+pub use formats::{OutputFormat, Probe, SourceFormat, SourceKind};
 pub use limits::Limits;
 pub(crate) use limits::check_output;
+pub use load::Shrink;
 pub use placeholder::Placeholder;
 pub use resize::Pixels;
 pub use saliency::Saliency;
@@ -144,7 +151,7 @@ pub fn validate(input: &[u8], limits: &Limits) -> Result<Validated, PipelineErro
             probe.format,
             full,
             limits,
-            &|_, _| 8,
+            &|_, _| Shrink::SMALLEST,
             jpeg::Scans::All,
         )?;
         let upright = if decode::swaps_axes(source.orientation) {
@@ -192,9 +199,9 @@ pub fn placeholder(input: &[u8], limits: &Limits) -> Result<Placeholder, Pipelin
 pub fn saliency(input: &[u8], limits: &Limits) -> Result<Saliency, PipelineError> {
     catch_unwind(AssertUnwindSafe(|| {
         let probed = probe(input, limits)?;
-        let enough = |w: u32, h: u32| {
-            let s = f64::from(w.max(h)) / subject::ENOUGH;
-            shrink_on_load_denominator((s, s), 1.0)
+        let enough = |w: u32, h: u32| Shrink {
+            by: f64::from(w.max(h)) / subject::ENOUGH,
+            margin: 1.0,
         };
         let upright = decode_probed(input, probed, limits, &enough, true)?;
         Ok(subject::find(&upright.pixels))
@@ -217,11 +224,11 @@ pub fn output_enlarges(upright: (u32, u32), spec: &Spec) -> bool {
 /// The DCT scale denominator for a shrink of `shrink` (source/target, per axis): the
 /// largest of 8, 4, 2 that leaves at least `margin` times the target's pixels.
 pub fn shrink_on_load_denominator(shrink: (f64, f64), margin: f64) -> u32 {
-    let s = shrink.0.min(shrink.1);
-    [8u32, 4, 2]
-        .into_iter()
-        .find(|&d| s / f64::from(d) >= margin)
-        .unwrap_or(1)
+    Shrink {
+        by: shrink.0.min(shrink.1),
+        margin,
+    }
+    .denominator()
 }
 
 /// Decodes and makes the image upright sRGB, shrinking on load for `preset` by `margin`
@@ -246,12 +253,18 @@ pub fn decode_upright(
     Ok(upright)
 }
 
-/// The shrink-on-load denominator `preset` allows with `margin` (`None`: full resolution),
-/// as a function of the upright full-resolution size.
-fn denominator_for(spec: &Spec, margin: Option<f64>) -> impl Fn(u32, u32) -> u32 + '_ {
+/// The shrink on load `preset` allows with `margin` (`None`: full resolution), as a
+/// function of the upright full-resolution size.
+fn denominator_for(spec: &Spec, margin: Option<f64>) -> impl Fn(u32, u32) -> Shrink + '_ {
     move |w: u32, h: u32| match margin {
-        Some(m) => shrink_on_load_denominator(geometry::plan(w, h, spec).shrink(), m),
-        None => 1,
+        Some(margin) => {
+            let (x, y) = geometry::plan(w, h, spec).shrink();
+            Shrink {
+                by: x.min(y),
+                margin,
+            }
+        }
+        None => Shrink::NONE,
     }
 }
 

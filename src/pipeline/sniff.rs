@@ -27,6 +27,12 @@ pub fn sniff(data: &[u8]) -> Result<SourceFormat, PipelineError> {
         Ok(SourceFormat::Tiff)
     } else if let Some(format) = iso_media(data) {
         Ok(format)
+    } else if starts(super::jxl::CODESTREAM) || starts(super::jxl::CONTAINER) {
+        Ok(SourceFormat::Jxl)
+    } else if super::pdf::sniff(data) {
+        Ok(SourceFormat::Pdf)
+    } else if super::svg::sniff(data) {
+        Ok(SourceFormat::Svg)
     } else {
         Err(PipelineError::UnsupportedFormat(describe_unknown(data)))
     }
@@ -68,14 +74,11 @@ fn describe_unknown(data: &[u8]) -> String {
     if data.starts_with(b"BM") {
         return "BMP is not supported".into();
     }
-    if data.starts_with(b"%PDF") {
-        return "a PDF is not an image".into();
-    }
     let head = &data[..data.len().min(512)];
     if std::str::from_utf8(head).is_ok_and(|s| !s.contains('\0')) {
         return "the data is text, not an image".into();
     }
-    "not a recognised image format (expected JPEG, PNG, WebP, GIF, TIFF, HEIC or AVIF)".into()
+    "not a recognised image format (expected JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF, JPEG XL, SVG or PDF)".into()
 }
 
 /// Reads the width, height and whether there is an alpha channel from the header,
@@ -85,8 +88,12 @@ pub fn header(data: &[u8], format: SourceFormat) -> Result<(u32, u32, bool), Pip
         let header = jpeg::header(data)?;
         return Ok((header.width, header.height, false));
     }
-    if format.is_heif() {
-        return super::heif::header(data);
+    match format {
+        SourceFormat::Heif | SourceFormat::Avif => return super::heif::header(data),
+        SourceFormat::Jxl => return super::jxl::header(data),
+        SourceFormat::Svg => return super::svg::header(data),
+        SourceFormat::Pdf => return super::pdf::header(data),
+        _ => {}
     }
     // A PNG decoder inflates the metadata chunks before the header is done: it gets a copy
     // without them (see `png`).
@@ -156,8 +163,13 @@ pub fn image_format(format: SourceFormat) -> ImageFormat {
         SourceFormat::Webp => ImageFormat::WebP,
         SourceFormat::Gif => ImageFormat::Gif,
         SourceFormat::Tiff => ImageFormat::Tiff,
-        // Decoded through libheif (see `heif`), never by the `image` crate.
-        SourceFormat::Heif | SourceFormat::Avif => ImageFormat::Avif,
+        // Decoded through libheif (see `heif`), jxl-oxide, resvg and hayro, never by the
+        // `image` crate.
+        SourceFormat::Heif
+        | SourceFormat::Avif
+        | SourceFormat::Jxl
+        | SourceFormat::Svg
+        | SourceFormat::Pdf => ImageFormat::Avif,
     }
 }
 

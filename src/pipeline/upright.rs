@@ -5,6 +5,7 @@ use super::error::PipelineError;
 use super::formats::Probe;
 use super::fractions::{Point, Region};
 use super::limits::Limits;
+use super::load::Shrink;
 use super::resize::Pixels;
 use super::spec::{Spec, Subject};
 use super::trim::{self, Rect};
@@ -28,7 +29,7 @@ pub(crate) fn decode_probed(
     input: &[u8],
     probed: Probe,
     limits: &Limits,
-    shrink: &dyn Fn(u32, u32) -> u32,
+    shrink: &dyn Fn(u32, u32) -> Shrink,
     defer_colour: bool,
 ) -> Result<Upright, PipelineError> {
     let full = (probed.width, probed.height);

@@ -36,6 +36,9 @@ pub enum Patience {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Each render thread's stack.
+const RENDER_STACK: usize = 32 << 20;
+
 /// The worker threads and their admission bound.
 #[derive(Debug)]
 pub struct Workers {
@@ -64,6 +67,9 @@ impl Workers {
             let receiver = receiver.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("thumbkit-render-{n}"))
+                // SVG and PDF are converted recursively (nesting is bounded, see `svg`):
+                // room beyond the 2 MiB default, reserved, touched only when used.
+                .stack_size(RENDER_STACK)
                 .spawn(move || {
                     // Below the connection threads: a memory hit waits for no render.
                     // SAFETY: setpriority only reads its arguments; `who` 0 is this thread.

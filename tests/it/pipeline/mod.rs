@@ -8,6 +8,7 @@ use thumbkit::pipeline::{self, Limits, OutputFormat, PipelineError};
 mod batch;
 mod colour;
 mod corpora;
+mod documents;
 mod effects;
 mod faces;
 mod modern;

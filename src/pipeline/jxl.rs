@@ -1,0 +1,122 @@
+//! JPEG XL in, through jxl-oxide (pure Rust): the size from the header, the first frame of an
+//! animation, alpha, orientation (applied as it renders) and the colour profile it renders in.
+
+use image::{DynamicImage, ImageBuffer, Luma, LumaA, Rgb, Rgba};
+use jxl_oxide::{AllocTracker, InitializeResult, JxlImage, PixelFormat};
+
+use super::colour::Decoded;
+use super::error::{PipelineError, one_line};
+use super::limits::Limits;
+
+/// A bare codestream's signature.
+pub const CODESTREAM: &[u8] = &[0xFF, 0x0A];
+/// The ISO BMFF container's signature box.
+pub const CONTAINER: &[u8] = b"\0\0\0\x0cJXL \r\n\x87\n";
+
+/// The decoder with its header read (the frames are parsed later, not decoded).
+fn open(data: &[u8], tracker: Option<AllocTracker>) -> Result<JxlImage, PipelineError> {
+    let mut builder = JxlImage::builder();
+    if let Some(tracker) = tracker {
+        builder = builder.alloc_tracker(tracker);
+    }
+    let mut uninit = builder.build_uninit();
+    uninit.feed_bytes(data).map_err(|e| corrupt(&*e))?;
+    let mut image = match uninit.try_init().map_err(|e| corrupt(&*e))? {
+        InitializeResult::Initialized(image) => image,
+        InitializeResult::NeedMoreData(_) => return Err(PipelineError::Truncated),
+    };
+    image.finalize().map_err(|e| corrupt(&*e))?;
+    Ok(image)
+}
+
+fn corrupt(e: &(dyn std::error::Error + 'static)) -> PipelineError {
+    let msg = one_line(&e.to_string());
+    if msg.to_ascii_lowercase().contains("eof") || msg.contains("more data") {
+        PipelineError::Truncated
+    } else {
+        PipelineError::Corrupt(msg)
+    }
+}
+
+/// Width and height (upright: the decoder applies the orientation) and whether there is alpha.
+pub fn header(data: &[u8]) -> Result<(u32, u32, bool), PipelineError> {
+    let mut uninit = JxlImage::builder().build_uninit();
+    uninit.feed_bytes(data).map_err(|e| corrupt(&*e))?;
+    match uninit.try_init().map_err(|e| corrupt(&*e))? {
+        InitializeResult::Initialized(image) => {
+            let alpha = matches!(image.pixel_format(), PixelFormat::Rgba | PixelFormat::Graya);
+            Ok((image.width(), image.height(), alpha))
+        }
+        InitializeResult::NeedMoreData(_) => Err(PipelineError::Truncated),
+    }
+}
+
+/// Decodes the first frame, upright, with the profile its pixels are in.
+pub fn decode(data: &[u8], limits: &Limits) -> Result<(Decoded, Option<Vec<u8>>), PipelineError> {
+    // Four f32 planes per pixel, twice over for the decoder's own buffers.
+    let budget = limits.max_pixels.saturating_mul(32) + (64 << 20);
+    let tracker = AllocTracker::with_limit(usize::try_from(budget).unwrap_or(usize::MAX));
+    let image = open(data, Some(tracker))?;
+    let format = image.pixel_format();
+    if matches!(format, PixelFormat::Cmyk | PixelFormat::Cmyka) {
+        return Err(PipelineError::UnsupportedFormat(
+            "a CMYK JPEG XL is not supported".into(),
+        ));
+    }
+    if image.num_loaded_keyframes() == 0 {
+        return Err(PipelineError::Truncated);
+    }
+    let render = image.render_frame(0).map_err(|e| corrupt(&*e))?;
+    let mut stream = render.stream();
+    let (w, h, channels) = (stream.width(), stream.height(), stream.channels());
+    let deep = image.image_header().metadata.bit_depth.bits_per_sample() > 8;
+    let samples = w as usize * h as usize * channels as usize;
+    let size = || PipelineError::Internal("the JPEG XL frame has an unexpected size".into());
+    let img = if deep {
+        let mut buf = vec![0u16; samples];
+        stream.write_to_buffer(&mut buf);
+        match channels {
+            1 => DynamicImage::ImageLuma16(
+                ImageBuffer::<Luma<u16>, _>::from_raw(w, h, buf).ok_or_else(size)?,
+            ),
+            2 => DynamicImage::ImageLumaA16(
+                ImageBuffer::<LumaA<u16>, _>::from_raw(w, h, buf).ok_or_else(size)?,
+            ),
+            3 => DynamicImage::ImageRgb16(
+                ImageBuffer::<Rgb<u16>, _>::from_raw(w, h, buf).ok_or_else(size)?,
+            ),
+            _ => DynamicImage::ImageRgba16(
+                ImageBuffer::<Rgba<u16>, _>::from_raw(w, h, buf).ok_or_else(size)?,
+            ),
+        }
+    } else {
+        let mut buf = vec![0u8; samples];
+        stream.write_to_buffer(&mut buf);
+        match channels {
+            1 => DynamicImage::ImageLuma8(ImageBuffer::from_raw(w, h, buf).ok_or_else(size)?),
+            2 => DynamicImage::ImageLumaA8(ImageBuffer::from_raw(w, h, buf).ok_or_else(size)?),
+            3 => DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, buf).ok_or_else(size)?),
+            _ => DynamicImage::ImageRgba8(ImageBuffer::from_raw(w, h, buf).ok_or_else(size)?),
+        }
+    };
+    Ok((Decoded::Image(img), Some(image.rendered_icc())))
+}
+
+/// Frames in the file (1 for a still), from the frame headers, without decoding.
+pub fn frames(data: &[u8]) -> u32 {
+    open(data, None).map_or(1, |image| {
+        u32::try_from(image.num_loaded_keyframes())
+            .unwrap_or(u32::MAX)
+            .max(1)
+    })
+}
+
+/// The ICC profile the codestream embeds, if any.
+pub fn icc(data: &[u8]) -> Option<Vec<u8>> {
+    let mut uninit = JxlImage::builder().build_uninit();
+    uninit.feed_bytes(data).ok()?;
+    match uninit.try_init().ok()? {
+        InitializeResult::Initialized(image) => image.original_icc().map(<[u8]>::to_vec),
+        InitializeResult::NeedMoreData(_) => None,
+    }
+}

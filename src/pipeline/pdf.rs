@@ -1,0 +1,117 @@
+//! PDF in, through hayro (pure Rust; poppler is GPL and MuPDF AGPL): the first page drawn on
+//! white at exactly the scale the resize needs. A document that needs a password, has no
+//! page or cannot be read is refused in one line; one encrypted only against editing (an
+//! empty user password, as every viewer opens) is drawn.
+
+use hayro::hayro_interpret::InterpreterSettings;
+use hayro::hayro_syntax::{LoadPdfError, Pdf};
+use hayro::vello_cpu::color::palette::css::WHITE;
+use hayro::{PixmapSettings, RenderCache, RenderSettings};
+use image::{DynamicImage, RgbImage};
+
+use super::colour::Decoded;
+use super::error::PipelineError;
+use super::limits::Limits;
+use super::load::Shrink;
+use super::vector;
+
+/// Whether `data` is a PDF: `%PDF-` within the first KiB (the specification lets readers
+/// accept bytes before it).
+pub fn sniff(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(1024)];
+    head.windows(5).any(|w| w == b"%PDF-")
+}
+
+/// What a PDF holds: its page count and the first page's size in points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Document {
+    pub pages: u32,
+    /// The first page's width and height in points (1/72 in), as displayed (after `/Rotate`).
+    pub page: (f64, f64),
+}
+
+fn open(data: &[u8]) -> Result<Pdf, PipelineError> {
+    Pdf::new(data.to_vec()).map_err(|e| match e {
+        LoadPdfError::Decryption(hayro::hayro_syntax::DecryptionError::PasswordProtected) => {
+            PipelineError::UnsupportedFormat("the PDF is protected by a password".into())
+        }
+        LoadPdfError::Decryption(e) => {
+            PipelineError::UnsupportedFormat(format!("the PDF's encryption cannot be read ({e:?})"))
+        }
+        LoadPdfError::Invalid => {
+            PipelineError::Corrupt("the PDF's structure cannot be read".into())
+        }
+    })
+}
+
+/// The page count and first page's size.
+pub fn document(data: &[u8]) -> Result<Document, PipelineError> {
+    let pdf = open(data)?;
+    let pages = pdf.pages();
+    let first = pages
+        .first()
+        .ok_or_else(|| PipelineError::Corrupt("the PDF has no pages".into()))?;
+    let (w, h) = first.render_dimensions();
+    Ok(Document {
+        pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
+        page: (f64::from(w), f64::from(h)),
+    })
+}
+
+/// The size the first page counts as (see `vector`); a page is opaque.
+pub fn header(data: &[u8]) -> Result<(u32, u32, bool), PipelineError> {
+    let (w, h) = vector::nominal(document(data)?.page)?;
+    Ok((w, h, false))
+}
+
+/// Draws the first page on white at the scale `shrink` asks of its nominal size, with the
+/// nominal size and the drawn pixels per nominal pixel.
+pub fn decode(
+    data: &[u8],
+    limits: &Limits,
+    shrink: &dyn Fn(u32, u32) -> Shrink,
+) -> Result<vector::Drawn, PipelineError> {
+    let pdf = open(data)?;
+    let page = pdf
+        .pages()
+        .first()
+        .ok_or_else(|| PipelineError::Corrupt("the PDF has no pages".into()))?;
+    let (pw, ph) = page.render_dimensions();
+    let nominal = vector::nominal((f64::from(pw), f64::from(ph)))?;
+    let (w, h) = vector::raster(nominal, shrink(nominal.0, nominal.1), limits)?;
+    // hayro truncates the page's scaled size: half a pixel more lands on exactly w x h.
+    let settings = PixmapSettings {
+        x_scale: (w as f32 + 0.5) / pw,
+        y_scale: (h as f32 + 0.5) / ph,
+        bg_color: WHITE,
+    };
+    let pixmap = hayro::render(
+        page,
+        &RenderCache::new(),
+        &InterpreterSettings::default(),
+        &RenderSettings::default(),
+        &settings,
+    );
+    let (w, h) = (u32::from(pixmap.width()), u32::from(pixmap.height()));
+    if w == 0 || h == 0 {
+        return Err(PipelineError::Corrupt("the PDF's page has no area".into()));
+    }
+    // Drawn on opaque white: the premultiplied pixels are the straight ones.
+    let rgb: Vec<u8> = pixmap
+        .data_as_u8_slice()
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    let img = RgbImage::from_raw(w, h, rgb).ok_or_else(|| {
+        PipelineError::Internal("the page's pixels have an unexpected size".into())
+    })?;
+    let scale = (
+        f64::from(w) / f64::from(nominal.0),
+        f64::from(h) / f64::from(nominal.1),
+    );
+    Ok(vector::Drawn {
+        decoded: Decoded::Image(DynamicImage::ImageRgb8(img)),
+        nominal,
+        scale,
+    })
+}

@@ -1,0 +1,155 @@
+//! PDF pages, SVG and JPEG XL originals: drawn at the preset's size, the right colours in the
+//! right places, upright, with alpha where they have it, and nothing of their metadata.
+
+use super::*;
+
+/// The pixel at (`fx`, `fy`) of the output's width and height.
+fn at(img: &image::RgbaImage, fx: f64, fy: f64) -> [u8; 4] {
+    let x = ((f64::from(img.width()) * fx) as u32).min(img.width() - 1);
+    let y = ((f64::from(img.height()) * fy) as u32).min(img.height() - 1);
+    img.get_pixel(x, y).0
+}
+
+fn near(found: [u8; 4], want: [u8; 3], what: &str) {
+    for c in 0..3 {
+        assert!(
+            found[c].abs_diff(want[c]) <= 6,
+            "{what}: found {found:?}, want {want:?}"
+        );
+    }
+}
+
+fn near3(found: [u8; 4], want: [u8; 3]) -> bool {
+    (0..3).all(|c| found[c].abs_diff(want[c]) <= 6)
+}
+
+fn rgba(bytes: &[u8]) -> image::RgbaImage {
+    image::load_from_memory(bytes).expect("decodes").to_rgba8()
+}
+
+#[test]
+fn a_pdf_renders_its_first_page_in_its_colours_without_its_metadata() {
+    let pdf = fixture("documents/bill.pdf");
+    let p = preset("doc", "width = 400\nheight = 400\nformat = \"png\"");
+    let out = render(&pdf, &p, OutputFormat::Png);
+    // A4 (595x842 pt) inside 400x400.
+    assert_eq!((out.width, out.height), (283, 400));
+    let img = rgba(&out.bytes);
+    near(at(&img, 0.25, 0.25), [0x1f, 0x5f, 0xbf], "the blue quarter");
+    near(at(&img, 0.75, 0.75), [0x2e, 0x9e, 0x48], "the green disc");
+    near(at(&img, 0.25, 0.75), [255, 255, 255], "white paper");
+    near(at(&img, 0.97, 0.97), [255, 255, 255], "white paper");
+    assert_no_metadata(&out.bytes, "pdf");
+    let text = String::from_utf8_lossy(&out.bytes);
+    assert!(!text.contains("secret") && !text.contains("Shipper"));
+    // JPEG too (opaque), and the text is drawn: dark pixels where the title is.
+    let jpeg = render(&pdf, &p, OutputFormat::Jpeg);
+    let img = decode_rgb(&jpeg.bytes);
+    let dark = (150..280)
+        .flat_map(|x| (30..50).map(move |y| (x, y)))
+        .filter(|&(x, y)| img.get_pixel(x, y).0.iter().all(|&c| c < 100))
+        .count();
+    assert!(
+        dark > 30,
+        "the title's glyphs are drawn ({dark} dark pixels)"
+    );
+    assert_no_metadata(&jpeg.bytes, "pdf as jpeg");
+}
+
+#[test]
+fn inspect_tells_a_pdfs_pages_and_page_size() {
+    let report = inspect::inspect(&fixture("documents/bill.pdf")).expect("inspects");
+    let doc = report.document.expect("a document");
+    assert_eq!(doc.pages, 3);
+    assert_eq!(doc.page, (595.0, 842.0));
+    assert_eq!(report.format.kind(), pipeline::SourceKind::Pdf);
+    assert!(report.metadata.comment, "the Info dictionary is seen");
+    let shown = report.to_string();
+    assert!(
+        shown.contains("pages:       3 (the first 595x842 pt, 210x297 mm)"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_small_svg_is_drawn_crisp_at_the_box_with_transparent_corners() {
+    // The Rust logo: 106 px, its teeth drawn by 39 `<use>` references.
+    let svg = fixture("documents/rust-logo.svg");
+    let p = preset("logo", "width = 512\nheight = 512\nformat = \"png\"");
+    let out = render(&svg, &p, OutputFormat::Png);
+    assert_eq!((out.width, out.height), (512, 512));
+    let img = rgba(&out.bytes);
+    assert_eq!(at(&img, 0.01, 0.01)[3], 0, "a transparent corner");
+    // The ring under the teeth is black and opaque at the top middle.
+    let ring = at(&img, 0.5, 0.09);
+    assert!(ring[3] > 200 && ring[0] < 60, "the ring: {ring:?}");
+    // Edges are anti-aliased at the output's scale, not a 106 px drawing enlarged: partly
+    // covered pixels are few and thin.
+    let partial = img.pixels().filter(|p| p.0[3] > 20 && p.0[3] < 235).count();
+    assert!(partial < 512 * 512 / 20, "{partial} partly covered pixels");
+    assert_no_metadata(&out.bytes, "svg");
+}
+
+#[test]
+fn an_illustrator_svg_with_a_doctype_and_comments_renders_in_its_colours() {
+    let svg = fixture("documents/ferris.svg");
+    let report = inspect::inspect(&svg).expect("inspects");
+    assert_eq!(report.format, pipeline::SourceFormat::Svg);
+    assert!(report.metadata.comment, "the generator comment is seen");
+    let p = preset("card", "width = 600\nheight = 600\nformat = \"png\"");
+    let out = render(&svg, &p, OutputFormat::Png);
+    // 1434.979 x 947 inside 600.
+    assert_eq!((out.width, out.height), (600, 396));
+    let img = rgba(&out.bytes);
+    // Ferris' shell is #E33B26.
+    let shell = img
+        .pixels()
+        .filter(|p| p.0[3] == 255 && near3(p.0, [0xe3, 0x3b, 0x26]))
+        .count();
+    assert!(shell > 600 * 396 / 10, "Ferris is red ({shell} px)");
+    assert_eq!(at(&img, 0.01, 0.01)[3], 0, "a transparent corner");
+    assert!(!String::from_utf8_lossy(&out.bytes).contains("Illustrator"));
+}
+
+#[test]
+fn jpeg_xl_photos_render_like_their_jpeg_upright_and_without_gps() {
+    let p = preset("t", "width = 320\nheight = 320");
+    let jxl = render(&fixture("DSCN0010.jxl"), &p, OutputFormat::Jpeg);
+    let jpg = render(&fixture("DSCN0010.jpg"), &p, OutputFormat::Jpeg);
+    assert_eq!((jxl.width, jxl.height), (jpg.width, jpg.height));
+    let diff = mean_abs_diff(&decode_rgb(&jxl.bytes), &decode_rgb(&jpg.bytes));
+    assert!(
+        diff < 2.0,
+        "the JPEG XL transcode renders as its JPEG ({diff})"
+    );
+    assert_no_metadata(&jxl.bytes, "jxl");
+    let report = inspect::inspect(&fixture("DSCN0010.jxl")).expect("inspects");
+    assert!(report.metadata.exif || report.metadata.xmp, "{report}");
+    // Stored 2048x1536 with orientation 6 in the codestream: drawn upright.
+    let turned = render(&fixture("canon_hdr_YES.jxl"), &p, OutputFormat::Jpeg);
+    assert_eq!((turned.width, turned.height), (240, 320));
+    let upright = render(&fixture("canon_hdr_YES.jpg"), &p, OutputFormat::Jpeg);
+    let diff = mean_abs_diff(&decode_rgb(&turned.bytes), &decode_rgb(&upright.bytes));
+    assert!(diff < 8.0, "the same picture, the same way up ({diff})");
+}
+
+#[test]
+fn jpeg_xl_keeps_alpha_and_takes_an_animations_first_frame() {
+    let alpha = pipeline::probe(&fixture("bggn4a16.jxl"), &Limits::default()).expect("probes");
+    assert!(alpha.alpha);
+    let p = preset(
+        "t",
+        "width = 64\nheight = 64\nupscale = true\nformat = \"png\"",
+    );
+    let out = render(&fixture("bggn4a16.jxl"), &p, OutputFormat::Png);
+    assert!(
+        rgba(&out.bytes).pixels().any(|p| p.0[3] < 200),
+        "alpha kept"
+    );
+    let report = inspect::inspect(&fixture("rotating-squares.jxl")).expect("inspects");
+    assert!(report.frames > 1, "{report}");
+    let out = render(&fixture("rotating-squares.jxl"), &p, OutputFormat::Png);
+    let gif = render(&fixture("rotating-squares.gif"), &p, OutputFormat::Png);
+    let diff = mean_abs_diff(&decode_rgb(&out.bytes), &decode_rgb(&gif.bytes));
+    assert!(diff < 3.0, "the first frame, as the GIF's ({diff})");
+}
