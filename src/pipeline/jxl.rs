@@ -38,16 +38,86 @@ fn corrupt(e: &(dyn std::error::Error + 'static)) -> PipelineError {
     }
 }
 
-/// Width and height (upright: the decoder applies the orientation) and whether there is alpha.
+/// Width and height (upright: the decoder applies the orientation) and whether there is
+/// alpha. A header the decoder refuses still says its size, so a huge one is refused by it.
 pub fn header(data: &[u8]) -> Result<(u32, u32, bool), PipelineError> {
     let mut uninit = JxlImage::builder().build_uninit();
-    uninit.feed_bytes(data).map_err(|e| corrupt(&*e))?;
-    match uninit.try_init().map_err(|e| corrupt(&*e))? {
-        InitializeResult::Initialized(image) => {
+    let read = uninit
+        .feed_bytes(data)
+        .and_then(|_| uninit.try_init())
+        .map_err(|e| corrupt(&*e));
+    match read {
+        Ok(InitializeResult::Initialized(image)) => {
             let alpha = matches!(image.pixel_format(), PixelFormat::Rgba | PixelFormat::Graya);
             Ok((image.width(), image.height(), alpha))
         }
-        InitializeResult::NeedMoreData(_) => Err(PipelineError::Truncated),
+        Ok(InitializeResult::NeedMoreData(_)) => Err(PipelineError::Truncated),
+        Err(e) => declared(data).map(|(w, h)| (w, h, false)).ok_or(e),
+    }
+}
+
+/// The size a codestream's `SizeHeader` declares (ISO/IEC 18181-1 A.2), read by hand.
+fn declared(data: &[u8]) -> Option<(u32, u32)> {
+    let stream = if data.starts_with(CODESTREAM) {
+        data
+    } else {
+        codestream_in_container(data)?
+    };
+    let mut bits = BitReader {
+        data: stream.get(2..)?,
+        at: 0,
+    };
+    let div8 = bits.take(1)? == 1;
+    let side = |bits: &mut BitReader<'_>| -> Option<u64> {
+        if div8 {
+            return Some((1 + bits.take(5)?) * 8);
+        }
+        let n = [9, 13, 18, 30][bits.take(2)? as usize];
+        Some(1 + bits.take(n)?)
+    };
+    let height = side(&mut bits)?;
+    let ratio = bits.take(3)?;
+    let width = match ratio {
+        0 => side(&mut bits)?,
+        r => {
+            let (num, den) =
+                [(1, 1), (12, 10), (4, 3), (3, 2), (16, 9), (5, 4), (2, 1)][r as usize - 1];
+            height * num / den
+        }
+    };
+    Some((u32::try_from(width).ok()?, u32::try_from(height).ok()?))
+}
+
+/// The codestream's first bytes in a container: a `jxlc` box, or the first `jxlp` part.
+fn codestream_in_container(data: &[u8]) -> Option<&[u8]> {
+    let mut at = 0usize;
+    while let Some(head) = data.get(at..at + 8) {
+        let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        match &head[4..8] {
+            b"jxlc" => return data.get(at + 8..),
+            b"jxlp" => return data.get(at + 12..),
+            _ if size < 8 => return None,
+            _ => at = at.checked_add(size)?,
+        }
+    }
+    None
+}
+
+/// Bits least significant first, as a codestream stores them.
+struct BitReader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl BitReader<'_> {
+    fn take(&mut self, n: usize) -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..n {
+            let byte = self.data.get(self.at / 8)?;
+            v |= u64::from((byte >> (self.at % 8)) & 1) << i;
+            self.at += 1;
+        }
+        Some(v)
     }
 }
 

@@ -30,7 +30,9 @@ pub struct Document {
     pub page: (f64, f64),
 }
 
-fn open(data: &[u8]) -> Result<Pdf, PipelineError> {
+/// The PDF, once no Flate stream in it inflates past what a decode may hold.
+fn open(data: &[u8], limits: &Limits) -> Result<Pdf, PipelineError> {
+    inflates_within(data, limits.max_pixels.saturating_mul(4))?;
     Pdf::new(data.to_vec()).map_err(|e| match e {
         LoadPdfError::Decryption(hayro::hayro_syntax::DecryptionError::PasswordProtected) => {
             PipelineError::UnsupportedFormat("the PDF is protected by a password".into())
@@ -46,7 +48,7 @@ fn open(data: &[u8]) -> Result<Pdf, PipelineError> {
 
 /// The page count and first page's size.
 pub fn document(data: &[u8]) -> Result<Document, PipelineError> {
-    let pdf = open(data)?;
+    let pdf = open(data, &Limits::default())?;
     let pages = pdf.pages();
     let first = pages
         .first()
@@ -71,7 +73,7 @@ pub fn decode(
     limits: &Limits,
     shrink: &dyn Fn(u32, u32) -> Shrink,
 ) -> Result<vector::Drawn, PipelineError> {
-    let pdf = open(data)?;
+    let pdf = open(data, limits)?;
     let page = pdf
         .pages()
         .first()
@@ -114,4 +116,49 @@ pub fn decode(
         nominal,
         scale,
     })
+}
+
+/// Refuses a PDF with a Flate stream that inflates past `limit` bytes, or streams that do
+/// in all past four times it: hayro inflates each stream whole, with no bound of its own.
+/// Each stream is inflated into a counter, never kept.
+fn inflates_within(data: &[u8], limit: u64) -> Result<(), PipelineError> {
+    use std::io::Read;
+    let mut total = 0u64;
+    let mut from = 0usize;
+    while let Some(i) = find(&data[from..], b"stream") {
+        let at = from + i;
+        from = at + 6;
+        if data[..at].ends_with(b"end") {
+            continue;
+        }
+        let body = match data.get(from..from + 2) {
+            Some([b'\r', b'\n']) => from + 2,
+            Some([b'\n', _]) => from + 1,
+            _ => continue,
+        };
+        // The stream's dictionary ends just before `stream`; its filter is in the last KiB.
+        let window = &data[at.saturating_sub(1024)..at];
+        let dict = match window.windows(3).rposition(|w| w == b"obj") {
+            Some(i) => &window[i..],
+            None => window,
+        };
+        if find(dict, b"/FlateDecode").is_none() {
+            continue;
+        }
+        let mut inflater =
+            flate2::read::ZlibDecoder::new(&data[body..]).take(limit.saturating_add(1));
+        let n = std::io::copy(&mut inflater, &mut std::io::sink()).unwrap_or(0);
+        total = total.saturating_add(n);
+        if n > limit || total > limit.saturating_mul(4) {
+            return Err(PipelineError::Corrupt(format!(
+                "the PDF's streams inflate past {} MiB (a decompression bomb)",
+                limit >> 20
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }

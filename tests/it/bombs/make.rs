@@ -48,7 +48,7 @@ fn zlib_of_zeros(mib: usize) -> Vec<u8> {
 }
 
 /// A PNG with `extra` chunks after IHDR, and IHDR's size set to `w`x`h`.
-fn png_with(w: u32, h: u32, extra: &[Vec<u8>]) -> Vec<u8> {
+pub fn png_with(w: u32, h: u32, extra: &[Vec<u8>]) -> Vec<u8> {
     let plain = encoded(image::ImageFormat::Png);
     let mut ihdr = plain[16..29].to_vec();
     ihdr[..4].copy_from_slice(&w.to_be_bytes());
@@ -200,17 +200,47 @@ pub fn all() -> Vec<Bomb> {
     // 14-bit width-1 and height-1 after the 0x2f signature: 16384x16384.
     vp8l_huge[1..5].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0x0F]);
     let comments: Vec<u8> = (0..50_000).flat_map(|_| [0xFF, 0xFE, 0, 3, b'x']).collect();
-    vec![
-        Bomb { name: "ihdr-1000000x1000000.png", bytes: png_with(1_000_000, 1_000_000, &[]) },
-        Bomb { name: "ztxt-512mib.png", bytes: png_with(64, 48, &[chunk(b"zTXt", &ztxt)]) },
-        Bomb { name: "itxt-512mib.png", bytes: png_with(64, 48, &[chunk(b"iTXt", &itxt)]) },
-        Bomb { name: "iccp-512mib.png", bytes: png_with(64, 48, &[chunk(b"iCCP", &iccp)]) },
-        Bomb { name: "idat-7000x7000-zeros.png", bytes: png_of_zeros(7000, 7000) },
-        Bomb { name: "screen-65535x65535.gif", bytes: gif_declaring(65535, 65535, 1, 1) },
-        Bomb { name: "frame-65535x65535.gif", bytes: gif_declaring(16, 16, 65535, 65535) },
-        Bomb { name: "frames-30000.gif", bytes: gif_of_frames(30_000) },
-        Bomb { name: "vp8x-canvas-16777216.webp", bytes: riff(&[(b"VP8X", vp8x), (b"VP8L", vp8l_payload())]) },
-        Bomb { name: "vp8l-16384x16384.webp", bytes: riff(&[(b"VP8L", vp8l_huge)]) },
+    let mut all = vec![
+        Bomb {
+            name: "ihdr-1000000x1000000.png",
+            bytes: png_with(1_000_000, 1_000_000, &[]),
+        },
+        Bomb {
+            name: "ztxt-512mib.png",
+            bytes: png_with(64, 48, &[chunk(b"zTXt", &ztxt)]),
+        },
+        Bomb {
+            name: "itxt-512mib.png",
+            bytes: png_with(64, 48, &[chunk(b"iTXt", &itxt)]),
+        },
+        Bomb {
+            name: "iccp-512mib.png",
+            bytes: png_with(64, 48, &[chunk(b"iCCP", &iccp)]),
+        },
+        Bomb {
+            name: "idat-7000x7000-zeros.png",
+            bytes: png_of_zeros(7000, 7000),
+        },
+        Bomb {
+            name: "screen-65535x65535.gif",
+            bytes: gif_declaring(65535, 65535, 1, 1),
+        },
+        Bomb {
+            name: "frame-65535x65535.gif",
+            bytes: gif_declaring(16, 16, 65535, 65535),
+        },
+        Bomb {
+            name: "frames-30000.gif",
+            bytes: gif_of_frames(30_000),
+        },
+        Bomb {
+            name: "vp8x-canvas-16777216.webp",
+            bytes: riff(&[(b"VP8X", vp8x), (b"VP8L", vp8l_payload())]),
+        },
+        Bomb {
+            name: "vp8l-16384x16384.webp",
+            bytes: riff(&[(b"VP8L", vp8l_huge)]),
+        },
         Bomb {
             name: "tiff-1000000x1000000.tiff",
             bytes: tiff_edited(|ifd, t| {
@@ -226,19 +256,32 @@ pub fn all() -> Vec<Bomb> {
                 t[next..next + 4].copy_from_slice(&(ifd as u32).to_le_bytes());
             }),
         },
-        Bomb { name: "sof-65500x65500.jpg", bytes: huge_jpeg },
-        Bomb { name: "comments-50000.jpg", bytes: jpeg_with(&comments) },
-        Bomb { name: "scans-20000.jpg", bytes: many_scans(20_000) },
-        Bomb { name: "exif-loop.jpg", bytes: jpeg_with(&looping_exif()) },
         Bomb {
-            name: "svg.jpg",
-            bytes: b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"99999\" height=\"99999\"><script>alert(1)</script></svg>".to_vec(),
+            name: "sof-65500x65500.jpg",
+            bytes: huge_jpeg,
+        },
+        Bomb {
+            name: "comments-50000.jpg",
+            bytes: jpeg_with(&comments),
+        },
+        Bomb {
+            name: "scans-20000.jpg",
+            bytes: many_scans(20_000),
+        },
+        Bomb {
+            name: "exif-loop.jpg",
+            bytes: jpeg_with(&looping_exif()),
         },
         Bomb {
             name: "html.png",
-            bytes: b"<!DOCTYPE html><html><body><img src=x onerror=alert(1)></body></html>".to_vec(),
+            bytes: b"<!DOCTYPE html><html><body><img src=x onerror=alert(1)></body></html>"
+                .to_vec(),
         },
-    ]
+    ];
+    all.extend(super::documents::pdfs());
+    all.extend(super::documents::svgs());
+    all.extend(super::documents::jxls());
+    all
 }
 
 /// A progressive JPEG from the corpora whose smallest scan (with the tables before the next)
