@@ -254,10 +254,10 @@ fn billion_laughs() -> String {
 /// The hostile SVGs (the one reaching for a loopback URL is in `hostile_svg_fetches_nothing`).
 pub fn svgs() -> Vec<Bomb> {
     let rect = r##"<rect width="100" height="100" fill="#00f"/>"##;
-    let nested_svg = base64(&format!(
+    let nested_svg = base64(format!(
         r#"<svg {SVG}><image href="file:///etc/passwd" width="9" height="9"/></svg>"#
     ));
-    let huge_png = base64(&super::make::png_with(1_000_000, 1_000_000, &[]));
+    let huge_png = base64(super::make::png_with(1_000_000, 1_000_000, &[]));
     let svgs = [
         ("svg-billion-laughs.svg", billion_laughs()),
         ("svg-use-bomb.svg", use_bomb()),
@@ -341,7 +341,7 @@ struct Bits(Vec<u8>, usize);
 impl Bits {
     fn put(&mut self, value: u64, n: usize) {
         for i in 0..n {
-            if self.1 % 8 == 0 {
+            if self.1.is_multiple_of(8) {
                 self.0.push(0);
             }
             let last = self.0.len() - 1;
