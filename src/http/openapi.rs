@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::schemas::{HookOutcome, PregenerateRequest, PresetInfo, Problem};
 use crate::service::events::EventOutcome;
-use crate::service::manifest::{Focus, Manifest, Subject, SubjectBox, VariantInfo};
+use crate::service::manifest::{Focus, Manifest, OriginalKind, Subject, SubjectBox, VariantInfo};
 use crate::service::pregenerate::KeyOutcome;
 use crate::service::tickets::{Ticket, UploadRequest};
 use crate::service::uploads::Deleted;
@@ -51,7 +51,7 @@ impl Modify for BearerToken {
         openapi_json,
     ),
     components(schemas(
-        Problem, Manifest, VariantInfo, Focus, Subject, SubjectBox, crate::http::originals::OriginalPatch, Deleted, Ticket, UploadRequest, KeyOutcome,
+        Problem, Manifest, OriginalKind, VariantInfo, Focus, Subject, SubjectBox, crate::http::originals::OriginalPatch, Deleted, Ticket, UploadRequest, KeyOutcome,
         EventOutcome, PresetInfo, PregenerateRequest, HookOutcome
     )),
     modifiers(&BearerToken)

@@ -253,6 +253,9 @@ pub struct Probe {
     /// Frames of an animated GIF or WebP (1 for a still), counted from the header.
     #[serde(default = "one_frame")]
     pub frames: u32,
+    /// Pages of a PDF (0 for other formats).
+    #[serde(default)]
+    pub pages: u32,
 }
 
 fn one_frame() -> u32 {

@@ -62,7 +62,7 @@ pub use spec::{
 };
 pub use upright::Upright;
 pub(crate) use upright::{decode_probed, trim_of};
-pub use version::PIPELINE_VERSION;
+pub use version::{PIPELINE_VERSION, READERS_VERSION};
 
 /// After shrink-on-load, the decoded image must still be at least a margin times larger than
 /// the resize target on both axes, so the final Lanczos step has real detail to work with.
@@ -118,7 +118,8 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, PipelineError> {
         alpha,
         // Read from the container's segments, not a decode.
         orientation: report.as_ref().map_or(1, |r| r.orientation),
-        frames: report.map_or(1, |r| r.frames),
+        frames: report.as_ref().map_or(1, |r| r.frames),
+        pages: report.and_then(|r| r.document).map_or(0, |d| d.pages),
     })
 }
 

@@ -8,3 +8,8 @@
 /// 4: smart crops find the subject on one small copy, faces from a sixth of the picture up,
 ///    and leave the centre only for 5% more saliency.
 pub const PIPELINE_VERSION: u32 = 4;
+
+/// Bumped whenever the pipeline learns to read more: an original refused by an earlier reader
+/// (remembered so it is not fetched again) is tried again.
+/// 2: JPEG XL, SVG and PDF.
+pub const READERS_VERSION: u32 = 2;

@@ -117,7 +117,13 @@ pub struct Manifest {
     pub hash: String,
     pub bytes: u64,
     pub format: String,
-    /// Width once EXIF orientation is applied.
+    /// What kind of original it is.
+    pub kind: OriginalKind,
+    /// A PDF's pages (thumbnails show the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+    /// Width once EXIF orientation is applied (a PDF page or an SVG counts as 2048-4096 px
+    /// on its longer side).
     pub width: u32,
     pub height: u32,
     /// BlurHash placeholder (known for uploads; computed on `GET` otherwise).
@@ -139,6 +145,28 @@ pub struct Manifest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<Subject>,
     pub variants: BTreeMap<String, VariantInfo>,
+}
+
+/// What kind of original a manifest describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OriginalKind {
+    /// A raster picture: a photo, a graphic, an animation.
+    Image,
+    /// A vector drawing.
+    Svg,
+    /// A document of pages.
+    Pdf,
+}
+
+impl From<pipeline::SourceKind> for OriginalKind {
+    fn from(kind: pipeline::SourceKind) -> Self {
+        match kind {
+            pipeline::SourceKind::Image => OriginalKind::Image,
+            pipeline::SourceKind::Svg => OriginalKind::Svg,
+            pipeline::SourceKind::Pdf => OriginalKind::Pdf,
+        }
+    }
 }
 
 /// One preset's variant in a [`Manifest`].
@@ -285,6 +313,8 @@ impl Manifest {
             hash: original.hash.to_string(),
             bytes: record.size,
             format: record.probe.format.to_string(),
+            kind: record.probe.format.kind().into(),
+            pages: (record.probe.pages > 0).then_some(record.probe.pages),
             width: upright.0,
             height: upright.1,
             blurhash: record.placeholder.as_ref().map(|p| p.blurhash.clone()),

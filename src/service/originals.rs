@@ -194,6 +194,7 @@ impl Originals {
         let mut record = (*original.record).clone();
         record.failure = Some(Failure {
             pipeline: pipeline::PIPELINE_VERSION,
+            readers: pipeline::READERS_VERSION,
             error: error.clone(),
         });
         tracing::info!(key = %record.key, error = %error, "remembering that an original cannot be rendered");
@@ -302,6 +303,7 @@ impl Originals {
                 tracing::info!(key = %key, error = %e, "remembering that an original cannot be rendered");
                 let failure = Failure {
                     pipeline: pipeline::PIPELINE_VERSION,
+                    readers: pipeline::READERS_VERSION,
                     error: e,
                 };
                 (UNREADABLE, 1, Some(failure))

@@ -36,13 +36,22 @@ pub const SALIENCY_METADATA: &str = "thumbkit-saliency";
 pub struct Failure {
     /// The pipeline version that failed: a newer one tries again.
     pub pipeline: u32,
+    /// The readers' version that failed (1 before it was kept): one that reads more formats
+    /// tries again.
+    #[serde(default = "first_readers")]
+    pub readers: u32,
     pub error: PipelineError,
+}
+
+fn first_readers() -> u32 {
+    1
 }
 
 impl Failure {
     /// Still what this pipeline, under these limits, would say of the same bytes.
     pub(crate) fn holds(&self, limits: &Limits) -> bool {
         self.pipeline == pipeline::PIPELINE_VERSION
+            && self.readers == pipeline::READERS_VERSION
             && match self.error {
                 PipelineError::TooManyPixels { limit, .. } => limit == limits.max_pixels,
                 _ => true,
@@ -58,6 +67,7 @@ pub(crate) const UNREADABLE: Probe = Probe {
     alpha: false,
     orientation: 1,
     frames: 1,
+    pages: 0,
 };
 
 /// The facts of one version of an original. Also the shared record's JSON.
@@ -308,5 +318,23 @@ pub(super) async fn settle(writes: &tokio_util::task::TaskTracker) {
     let waited = std::time::Instant::now();
     while !writes.is_empty() && waited.elapsed() < SETTLE_WAIT {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_remembered_before_the_readers_grew_is_tried_again() {
+        // As kept before JPEG XL, SVG and PDF were read: no `readers`.
+        let old = r#"{"pipeline":4,"error":{"kind":"unsupported_format","detail":"a PDF is not an image"}}"#;
+        let failure: Failure = serde_json::from_str(old).expect("an old record reads");
+        assert!(!failure.holds(&Limits::default()), "tried again");
+        let now = Failure {
+            readers: pipeline::READERS_VERSION,
+            ..failure
+        };
+        assert!(now.holds(&Limits::default()), "today's refusal holds");
     }
 }

@@ -10,6 +10,7 @@ use thumbkit::pipeline::Limits;
 use thumbkit::service::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod documents;
 mod events;
 mod focus;
 mod formats;
