@@ -153,3 +153,48 @@ fn jpeg_xl_keeps_alpha_and_takes_an_animations_first_frame() {
     let diff = mean_abs_diff(&decode_rgb(&out.bytes), &decode_rgb(&gif.bytes));
     assert!(diff < 3.0, "the first frame, as the GIF's ({diff})");
 }
+
+#[test]
+fn a_hostile_svg_reaches_for_nothing_outside_itself() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let body = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100">
+<style>@import url({url}/import.css); @font-face {{ font-family: x; src: url({url}/font.ttf); }}</style>
+<rect width="100" height="100" fill="#00f"/>
+<image href="{url}/image.png" width="50" height="50"/>
+<image xlink:href="file:///etc/passwd" width="50" height="50"/>
+<use href="{url}/sprites.svg#icon"/>
+<rect width="10" height="10" fill="url({url}/paint.svg#p)" filter="url({url}/f.svg#f)"/>
+<text font-family="x">TEXT</text>
+</svg>"##
+    );
+    let prolog = format!(
+        "<?xml version=\"1.0\"?>\n<?xml-stylesheet href=\"{url}/style.css\" type=\"text/css\"?>\n"
+    );
+    let p = preset("t", "width = 100\nheight = 100\nformat = \"png\"");
+    let limits = Limits::default();
+    // What it reaches for is left out: the rest is drawn.
+    let svg = format!("{prolog}{body}");
+    let out =
+        pipeline::render(svg.as_bytes(), &p.spec, OutputFormat::Png, &limits).expect("renders");
+    near(
+        at(&rgba(&out.bytes), 0.9, 0.9),
+        [0, 0, 255],
+        "the blue square",
+    );
+    // An external entity is refused: it is never resolved.
+    let dtd = format!("<!DOCTYPE svg [<!ENTITY ext SYSTEM \"{url}/entity.xml\">]>\n");
+    let svg = format!("{prolog}{dtd}{}", body.replace("TEXT", "&ext;"));
+    let refused = pipeline::render(svg.as_bytes(), &p.spec, OutputFormat::Png, &limits);
+    assert!(
+        matches!(refused, Err(PipelineError::Corrupt(_))),
+        "{refused:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "no connection reached the listener"
+    );
+}
