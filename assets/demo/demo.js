@@ -10,6 +10,13 @@ const status = (text, error = false) => {
 // What a browser's <img> sends, so that `auto` presets negotiate as they would in a page.
 const IMAGE_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8";
 
+// Browsers leave `type` empty for formats they do not know (JPEG XL, HEIC on most systems).
+const TYPES_BY_EXTENSION = { jxl: "image/jxl", heic: "image/heic", heif: "image/heif", avif: "image/avif" };
+function typeFromName(name) {
+  const ext = (name.split(".").pop() || "").toLowerCase();
+  return TYPES_BY_EXTENSION[ext] || "application/octet-stream";
+}
+
 function headers(extra = {}) {
   const token = $("token").value.trim();
   return token ? { ...extra, Authorization: `Bearer ${token}` } : extra;
@@ -34,7 +41,7 @@ async function upload(file) {
   let response = await fetch("/v1/uploads", {
     method: "POST",
     headers: headers({ "Content-Type": "application/json" }),
-    body: JSON.stringify({ key, content_type: file.type || "application/octet-stream", size: file.size }),
+    body: JSON.stringify({ key, content_type: file.type || typeFromName(file.name), size: file.size }),
   });
   if (!response.ok) throw new Error(`ticket: ${await problem(response)}`);
   const ticket = await response.json();

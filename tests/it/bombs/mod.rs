@@ -261,3 +261,15 @@ async fn a_server_taking_bombs_over_four_connections_stays_under_256_mib() {
     }
     assert_eq!(request(addr, "GET", "/healthz", &[]).await.status, 200);
 }
+
+/// Writes every bomb to `$THUMBKIT_HOSTILE_DIR`, for measuring each through the CLI
+/// (docs/formats.md): `cargo test --test it -- --ignored write_the_hostile_set`.
+#[test]
+#[ignore = "writes files for a measurement by hand"]
+fn write_the_hostile_set() {
+    let dir = std::env::var("THUMBKIT_HOSTILE_DIR").expect("THUMBKIT_HOSTILE_DIR");
+    std::fs::create_dir_all(&dir).expect("dir");
+    for bomb in make::all() {
+        std::fs::write(std::path::Path::new(&dir).join(bomb.name), &bomb.bytes).expect("write");
+    }
+}
