@@ -45,7 +45,8 @@ fn status_of(e: &ServiceError) -> StatusCode {
             | PipelineError::InputTooLarge { .. }
             | PipelineError::TooManyPixels { .. }
             | PipelineError::AnimationTooLarge { .. }
-            | PipelineError::OutputTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | PipelineError::OutputTooLarge { .. }
+            | PipelineError::NoSuchPage { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             PipelineError::Encode(_) | PipelineError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -112,14 +112,40 @@ pub fn compose_each(
     limits: &Limits,
     each: &mut dyn FnMut(usize, Result<Composed, PipelineError>),
 ) -> Result<(), PipelineError> {
-    catch_unwind(AssertUnwindSafe(|| {
-        compose_inner(input, specs, limits, each)
-    }))
-    .unwrap_or_else(|_| {
+    catch_unwind(AssertUnwindSafe(|| by_page(input, specs, limits, each))).unwrap_or_else(|_| {
         Err(PipelineError::Internal(
             "a decoder failed on this input".into(),
         ))
     })
+}
+
+/// [`compose_inner`] once per page the presets draw (a PDF's page is a decode of its own):
+/// the first page's error is the original's, another page's only its presets'.
+fn by_page(
+    input: &[u8],
+    specs: &[&Spec],
+    limits: &Limits,
+    each: &mut dyn FnMut(usize, Result<Composed, PipelineError>),
+) -> Result<(), PipelineError> {
+    let mut pages: Vec<Option<u32>> = Vec::new();
+    for s in specs {
+        if !pages.contains(&s.page) {
+            pages.push(s.page);
+        }
+    }
+    pages.sort();
+    for page in pages {
+        let at: Vec<usize> = (0..specs.len())
+            .filter(|&i| specs[i].page == page)
+            .collect();
+        let group: Vec<&Spec> = at.iter().map(|&i| specs[i]).collect();
+        let done = compose_inner(input, &group, limits, &mut |j, one| each(at[j], one));
+        match done {
+            Err(e) if page.is_some() => at.iter().for_each(|&i| each(i, Err(e.clone()))),
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// A whole-image resize kept as a source for smaller specs.
@@ -151,7 +177,8 @@ fn compose_inner(
             .reduce(Shrink::finer)
             .unwrap_or(Shrink::NONE)
     };
-    let upright = super::decode_probed(input, probed, limits, &shrink, true)?;
+    let page = specs.first().and_then(|s| s.page);
+    let upright = super::decode_probed(input, probed, limits, &shrink, true, page)?;
     let full = upright.full;
     let specs = with_subjects(specs, &upright.pixels);
     let plans: Vec<Plan> = specs

@@ -64,6 +64,7 @@ pub fn decode(
     limits: &Limits,
     shrink: &dyn Fn(u32, u32) -> Shrink,
     scans: Scans,
+    page: u32,
 ) -> Result<Source, PipelineError> {
     if format == SourceFormat::Jpeg {
         return decode_jpeg(data, limits, shrink, scans);
@@ -73,7 +74,7 @@ pub fn decode(
     {
         return Ok(source);
     }
-    if let Some(source) = decode_other(data, format, limits, shrink)? {
+    if let Some(source) = decode_other(data, format, limits, shrink, page)? {
         return Ok(source);
     }
     if format.is_heif() {
@@ -136,13 +137,14 @@ pub fn decode(
     })
 }
 
-/// JPEG XL (upright as it decodes), SVG and PDF (drawn at the scale `shrink` asks);
-/// `None` for the other formats.
+/// JPEG XL (upright as it decodes), SVG and PDF (drawn at the scale `shrink` asks; a PDF's
+/// `page`, from 1); `None` for the other formats.
 fn decode_other(
     data: &[u8],
     format: SourceFormat,
     limits: &Limits,
     shrink: &dyn Fn(u32, u32) -> Shrink,
+    page: u32,
 ) -> Result<Option<Source>, PipelineError> {
     let (decoded, icc, full, scale) = match format {
         SourceFormat::Jxl => {
@@ -157,7 +159,7 @@ fn decode_other(
             let drawn = if format == SourceFormat::Svg {
                 super::svg::decode(data, limits, shrink)?
             } else {
-                super::pdf::decode(data, limits, shrink)?
+                super::pdf::decode(data, limits, shrink, page)?
             };
             (drawn.decoded, None, drawn.nominal, drawn.scale)
         }

@@ -34,6 +34,8 @@ pub enum PipelineError {
     },
     #[error("the output would be {width}x{height}, over the limit of {limit} pixels per side")]
     OutputTooLarge { width: u32, height: u32, limit: u32 },
+    #[error("the preset draws page {page}, and the PDF has {pages}")]
+    NoSuchPage { page: u32, pages: u32 },
     #[error("cannot encode the thumbnail: {0}")]
     Encode(String),
     #[error("internal error: {0}")]

@@ -154,6 +154,7 @@ pub fn validate(input: &[u8], limits: &Limits) -> Result<Validated, PipelineErro
             limits,
             &|_, _| Shrink::SMALLEST,
             jpeg::Scans::All,
+            1,
         )?;
         let upright = if decode::swaps_axes(source.orientation) {
             (full.1, full.0)
@@ -186,6 +187,7 @@ pub fn placeholder(input: &[u8], limits: &Limits) -> Result<Placeholder, Pipelin
         mask: None,
         watermark: None,
         max_bytes: None,
+        page: None,
     };
     let small = render(input, &spec, OutputFormat::Png, limits)?;
     let rgba = image::load_from_memory_with_format(&small.bytes, image::ImageFormat::Png)
@@ -204,7 +206,7 @@ pub fn saliency(input: &[u8], limits: &Limits) -> Result<Saliency, PipelineError
             by: f64::from(w.max(h)) / subject::ENOUGH,
             margin: 1.0,
         };
-        let upright = decode_probed(input, probed, limits, &enough, true)?;
+        let upright = decode_probed(input, probed, limits, &enough, true, None)?;
         Ok(subject::find(&upright.pixels))
     }))
     .unwrap_or_else(|_| Err(PipelineError::Internal("the decoder panicked".into())))
@@ -249,6 +251,7 @@ pub fn decode_upright(
         limits,
         &denominator_for(spec, margin),
         defer_colour,
+        spec.page,
     )?;
     upright.pixels = upright.pixels.into_rgb();
     Ok(upright)
@@ -327,7 +330,7 @@ fn render_inner(
     let margin = margin.unwrap_or_else(|| shrink_margin(w, h));
     let shrink = denominator_for(spec, Some(margin));
     let upright = tracing::info_span!("decode", format = %probed.format)
-        .in_scope(|| decode_probed(input, probed, limits, &shrink, true))?;
+        .in_scope(|| decode_probed(input, probed, limits, &shrink, true, spec.page))?;
     // Cut in place: a trimmed render holds one decode's pixels, not two.
     let (upright, trimmed_spec) = match trim_of(&upright, spec) {
         Some((rect, spec)) => (upright.cut(rect), Some(spec)),

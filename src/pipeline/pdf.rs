@@ -66,18 +66,25 @@ pub fn header(data: &[u8]) -> Result<(u32, u32, bool), PipelineError> {
     Ok((w, h, false))
 }
 
-/// Draws the first page on white at the scale `shrink` asks of its nominal size, with the
+/// Draws `page` (from 1) on white at the scale `shrink` asks of its nominal size, with the
 /// nominal size and the drawn pixels per nominal pixel.
 pub fn decode(
     data: &[u8],
     limits: &Limits,
     shrink: &dyn Fn(u32, u32) -> Shrink,
+    page: u32,
 ) -> Result<vector::Drawn, PipelineError> {
     let pdf = open(data, limits)?;
-    let page = pdf
-        .pages()
-        .first()
-        .ok_or_else(|| PipelineError::Corrupt("the PDF has no pages".into()))?;
+    let pages = pdf.pages();
+    if pages.is_empty() {
+        return Err(PipelineError::Corrupt("the PDF has no pages".into()));
+    }
+    let page = pages
+        .get(page.max(1) as usize - 1)
+        .ok_or(PipelineError::NoSuchPage {
+            page,
+            pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
+        })?;
     let (pw, ph) = page.render_dimensions();
     let nominal = vector::nominal((f64::from(pw), f64::from(ph)))?;
     let (w, h) = vector::raster(nominal, shrink(nominal.0, nominal.1), limits)?;

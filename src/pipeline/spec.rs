@@ -40,6 +40,8 @@ pub struct Spec {
     pub watermark: Option<Watermark>,
     /// The most bytes a lossy output may take: its quality is lowered until it fits.
     pub max_bytes: Option<u32>,
+    /// The page of a PDF drawn, from 1 (`None`: the first; other formats have one page).
+    pub page: Option<u32>,
 }
 
 /// How the picture is fitted into the box (sharp's meanings).

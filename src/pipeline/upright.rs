@@ -31,6 +31,7 @@ pub(crate) fn decode_probed(
     limits: &Limits,
     shrink: &dyn Fn(u32, u32) -> Shrink,
     defer_colour: bool,
+    page: Option<u32>,
 ) -> Result<Upright, PipelineError> {
     let full = (probed.width, probed.height);
     let source = decode::decode(
@@ -40,6 +41,7 @@ pub(crate) fn decode_probed(
         limits,
         shrink,
         jpeg::Scans::Needed,
+        page.unwrap_or(1),
     )?;
     let (upright, scale) = if decode::swaps_axes(source.orientation) {
         (

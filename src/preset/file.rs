@@ -38,6 +38,7 @@ pub(super) struct PresetFile {
     /// A table (read in `operations`, which knows the preset's folder).
     pub watermark: Option<Value>,
     pub max_bytes: Option<i64>,
+    pub page: Option<i64>,
 }
 
 /// `quality = 80` (JPEG's quality, the others at the same perceived quality), or one per
@@ -76,6 +77,7 @@ const KEYS: &[&str] = &[
     "radius",
     "watermark",
     "max_bytes",
+    "page",
 ];
 
 /// The formats `quality` may name.
@@ -180,6 +182,7 @@ pub(super) fn read(text: &str, path: &Path) -> Result<PresetFile, PresetError> {
             "mask" => file.mask = Some(string("\"circle\" or \"rounded\"")?),
             "radius" => file.radius = Some(int("a whole number of output pixels, such as 16")?),
             "max_bytes" => file.max_bytes = Some(int("a whole number of bytes, such as 40000")?),
+            "page" => file.page = Some(int("a page number from 1, such as 2")?),
             _ => unreachable!("every key of KEYS is read above"),
         }
     }

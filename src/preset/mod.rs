@@ -211,6 +211,7 @@ impl Preset {
             },
             "watermark": self.spec.watermark.is_some(),
             "max_bytes": self.spec.max_bytes,
+            "page": self.spec.page.unwrap_or(1),
             "steps_by": match &self.steps {
                 Steps::One => "none",
                 Steps::Densities(_) => "density",

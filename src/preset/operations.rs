@@ -16,6 +16,9 @@ use crate::preset::terms::MAX_PRESET_SIDE;
 const MAX_MARK_BYTES: u64 = 8 << 20;
 const MAX_MARK_SIDE: u32 = 4096;
 
+/// The highest `page` a preset may name.
+const MAX_PAGE: u32 = 100_000;
+
 /// The smallest `max_bytes`: below it no photo is more than a smudge.
 pub const MIN_MAX_BYTES: i64 = 500;
 
@@ -60,6 +63,14 @@ pub(super) fn apply(file: &PresetFile, path: &Path, spec: &mut Spec) -> Result<(
             return Err(error("max_bytes", reason.into()));
         }
         Some(n) => Some(n as u32),
+    };
+    spec.page = match file.page {
+        None | Some(1) => None,
+        Some(n) if (2..=i64::from(MAX_PAGE)).contains(&n) => Some(n as u32),
+        Some(n) => {
+            let reason = format!("must be a page number from 1 to {MAX_PAGE}; found {n}");
+            return Err(error("page", reason));
+        }
     };
     Ok(())
 }
@@ -263,6 +274,9 @@ pub(super) fn canonical(spec: &Spec) -> String {
     if let Some(n) = spec.max_bytes {
         s.push_str(&format!(";max_bytes={n}"));
     }
+    if let Some(n) = spec.page {
+        s.push_str(&format!(";page={n}"));
+    }
     s
 }
 
@@ -282,6 +296,9 @@ pub(super) fn summary(spec: &Spec) -> String {
     }
     if let Some(n) = spec.max_bytes {
         s.push_str(&format!(", at most {n} bytes"));
+    }
+    if let Some(n) = spec.page {
+        s.push_str(&format!(", page {n}"));
     }
     s
 }

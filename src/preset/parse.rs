@@ -200,6 +200,7 @@ fn spec_of(
         mask: None,
         watermark: None,
         max_bytes: None,
+        page: None,
     };
     operations::apply(file, path, &mut spec)?;
     Ok(spec)

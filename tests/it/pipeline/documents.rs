@@ -198,3 +198,60 @@ fn a_hostile_svg_reaches_for_nothing_outside_itself() {
         "no connection reached the listener"
     );
 }
+
+#[test]
+fn a_preset_may_draw_another_page_and_one_past_the_end_is_its_own_error() {
+    let pdf = fixture("documents/bill.pdf");
+    let third = preset(
+        "p3",
+        "width = 300\nheight = 300\nformat = \"png\"\npage = 3",
+    );
+    assert!(third.summary().contains("page 3"), "{}", third.summary());
+    assert_ne!(
+        third.fingerprint(),
+        preset("p1", "width = 300\nheight = 300\nformat = \"png\"").fingerprint()
+    );
+    let out = render(&pdf, &third, OutputFormat::Png);
+    // Page 3 is A5 (420x595 pt), painted #d03020.
+    assert_eq!((out.width, out.height), (212, 300));
+    near(
+        at(&rgba(&out.bytes), 0.5, 0.5),
+        [0xd0, 0x30, 0x20],
+        "the red page",
+    );
+    let ninth = preset("p9", "width = 300\nheight = 300\npage = 9");
+    let e = pipeline::render(&pdf, &ninth.spec, OutputFormat::Jpeg, &Limits::default())
+        .expect_err("no ninth page");
+    assert_eq!(e, PipelineError::NoSuchPage { page: 9, pages: 3 });
+    assert_eq!(e.to_string(), "the preset draws page 9, and the PDF has 3");
+    assert!(
+        !e.is_property_of_input(),
+        "the original's other presets render"
+    );
+    // One decode per page when presets are made together; page 9's error is its own.
+    let first = preset("p", "width = 300\nheight = 300\nformat = \"png\"");
+    let specs = [&first.spec, &third.spec, &ninth.spec];
+    let made = pipeline::batch::compose_all(&pdf, &specs, &Limits::default()).expect("composes");
+    assert_eq!(made[0].as_ref().map(|c| c.size()).ok(), Some((212, 300)));
+    let red = made[1]
+        .as_ref()
+        .expect("page 3")
+        .encode(OutputFormat::Png)
+        .expect("encodes");
+    near(
+        at(&rgba(&red.bytes), 0.5, 0.5),
+        [0xd0, 0x30, 0x20],
+        "page 3 in a batch",
+    );
+    assert!(matches!(
+        made[2],
+        Err(PipelineError::NoSuchPage { page: 9, .. })
+    ));
+    // What a preset file may say.
+    for bad in ["page = 0", "page = -1", "page = \"two\"", "page = 100001"] {
+        let text = format!("width = 300\n{bad}");
+        let e = thumbkit::preset::Preset::parse("bad", &text, std::path::Path::new("bad.toml"))
+            .expect_err(bad);
+        assert!(e.to_string().contains("page"), "{bad}: {e}");
+    }
+}
