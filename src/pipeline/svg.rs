@@ -1,7 +1,8 @@
 //! SVG in, through usvg/resvg, treated as hostile: nothing outside the file is read (no
 //! `file:` or network references, no system fonts), the XML is bounded in nodes, in how far
 //! `<use>` and `url(#…)` references multiply it, and in depth, before usvg sees it; embedded
-//! pictures are only data URLs in a format thumbkit reads, within the pixel limit.
+//! pictures are only data URLs in a format thumbkit reads, within the pixel limit; text is
+//! drawn in the one bundled font.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -84,10 +85,36 @@ fn parse(data: &[u8], limits: &Limits) -> Result<usvg::Tree, PipelineError> {
         .map_err(|e| PipelineError::Corrupt(one_line(&format!("the SVG cannot be drawn: {e}"))))
 }
 
-/// usvg's options: no resources directory, and `<image>` only from data URLs.
+/// The one font text is drawn in, whatever family it names: DejaVu Sans (Bitstream Vera
+/// licence), bundled, so no system font is ever read.
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// The font database: the bundled font, standing in for every generic family.
+fn fonts() -> Arc<usvg::fontdb::Database> {
+    static DB: std::sync::OnceLock<Arc<usvg::fontdb::Database>> = std::sync::OnceLock::new();
+    DB.get_or_init(|| {
+        let mut db = usvg::fontdb::Database::new();
+        db.load_font_data(FONT.to_vec());
+        for set in [
+            usvg::fontdb::Database::set_serif_family,
+            usvg::fontdb::Database::set_sans_serif_family,
+            usvg::fontdb::Database::set_monospace_family,
+            usvg::fontdb::Database::set_cursive_family,
+            usvg::fontdb::Database::set_fantasy_family,
+        ] {
+            set(&mut db, "DejaVu Sans");
+        }
+        Arc::new(db)
+    })
+    .clone()
+}
+
+/// usvg's options: no resources directory, `<image>` only from data URLs, the bundled font.
 fn options(limits: Limits) -> usvg::Options<'static> {
     usvg::Options {
         resources_dir: None,
+        font_family: "DejaVu Sans".into(),
+        fontdb: fonts(),
         image_href_resolver: ImageHrefResolver {
             resolve_data: Box::new(move |_mime, data: Arc<Vec<u8>>, _| embedded(data, &limits)),
             // A path or URL: never opened, never fetched.

@@ -255,3 +255,23 @@ fn a_preset_may_draw_another_page_and_one_past_the_end_is_its_own_error() {
         assert!(e.to_string().contains("page"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn svg_text_is_drawn_in_the_bundled_font_whatever_family_it_names() {
+    let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="100">
+        <text x="10" y="70" font-size="60" font-family="Helvetica Neue, Arial" fill="#000">Hello</text>
+        <text x="300" y="70" font-size="60" font-family="monospace" font-weight="bold" fill="#000">!</text>
+        </svg>"##;
+    let p = preset("t", "width = 400\nheight = 100\nformat = \"png\"");
+    let out = render(svg.as_bytes(), &p, OutputFormat::Png);
+    let img = rgba(&out.bytes);
+    let ink = |x0: u32, x1: u32| {
+        (x0..x1)
+            .flat_map(|x| (20..80).map(move |y| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0[3] > 128)
+            .count()
+    };
+    assert!(ink(10, 170) > 1500, "Hello is drawn ({} px)", ink(10, 170));
+    assert!(ink(300, 340) > 100, "the monospace one too ({} px)", ink(300, 340));
+    assert_eq!(ink(200, 290), 0, "and nothing between them");
+}
