@@ -3,6 +3,11 @@
 
 use super::formats::SourceFormat as F;
 
+/// What drawing a PDF page or an SVG may hold: the largest nominal size (4096 px a side) in
+/// RGBA, twice (the renderer's pixmap and its copy). Most draws are far smaller (at the
+/// preset's size); the bounds on what a document may inflate are its own (`pdf`, `svg`).
+pub const VECTOR_COST: u64 = 4096 * 4096 * 4 * 2;
+
 /// Bytes a full decode of `input` may hold at its peak, from its header alone (0 when the
 /// header cannot be read: such an input is refused before it decodes): the pixels at the
 /// depth the format stores them, plus their 8-bit RGB(A) copy. What the render workers'
@@ -11,6 +16,11 @@ pub fn decode_cost(input: &[u8]) -> u64 {
     let Ok(format) = super::sniff::sniff(input) else {
         return 0;
     };
+    // A vector's header is the whole document (parsing it is work for a render thread, not
+    // for the caller): it is drawn at most at its nominal size, 4096 px a side, into RGBA.
+    if format.is_vector() {
+        return VECTOR_COST;
+    }
     let Ok((w, h, alpha)) = super::sniff::header(input, format) else {
         return 0;
     };
@@ -43,10 +53,7 @@ pub fn decode_cost(input: &[u8]) -> u64 {
         F::Avif => rgb * 4 + 2,
         // jxl-oxide renders into f32 planes (alpha its own), then samples of up to 16 bits.
         F::Jxl => (rgb + 1) * 4 + rgb * 2,
-        // Drawn into an RGBA pixmap of at most the nominal size (usually far less: at the
-        // preset's size), then copied; PDF's renderer keeps its own strips beside it.
-        F::Svg => 4,
-        F::Pdf => 8,
+        F::Svg | F::Pdf => return VECTOR_COST,
     };
     pixels * (stored + rgb)
 }
