@@ -41,6 +41,6 @@ fuzz_target!(|data: &[u8]| {
     no_panic("validate", pipeline::validate(data, &limits));
     no_panic("placeholder", pipeline::placeholder(data, &limits));
     for format in [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::Webp] {
-        no_panic("render", pipeline::render(data, preset(), format, &limits));
+        no_panic("render", pipeline::render(data, &preset().spec, format, &limits));
     }
 });
