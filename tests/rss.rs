@@ -8,6 +8,49 @@ mod process;
 
 use process::*;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The system allocator, noting the largest single request this process makes.
+struct Largest;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's layout, as `GlobalAlloc::alloc` requires.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        // SAFETY: as `GlobalAlloc::realloc` requires, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Largest = Largest;
+
+/// A 380-byte JPEG XL (found by the fuzzer) whose frame table declares a 548 MB section:
+/// jxl-oxide reserved the declared size as the bytes were fed, before any check.
+#[test]
+fn a_few_bytes_of_jpeg_xl_never_reserve_what_their_frame_table_declares() {
+    let bytes = std::fs::read("fixtures/hostile/jxl-toc-548mb.jxl").expect("fixture");
+    let limits = thumbkit::pipeline::Limits::default();
+    LARGEST.store(0, Ordering::Relaxed);
+    let probed = thumbkit::pipeline::probe(&bytes, &limits);
+    let checked = thumbkit::pipeline::validate(&bytes, &limits);
+    let largest = LARGEST.load(Ordering::Relaxed);
+    assert!(checked.is_err(), "{probed:?} {checked:?}");
+    assert!(largest < 64 << 20, "one allocation of {} MiB", largest >> 20);
+}
+
 #[test]
 fn bad_files_get_one_line_and_a_failing_exit_with_little_memory() {
     let dir = temp_dir("bad");

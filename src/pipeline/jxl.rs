@@ -13,13 +13,16 @@ pub const CODESTREAM: &[u8] = &[0xFF, 0x0A];
 /// The ISO BMFF container's signature box.
 pub const CONTAINER: &[u8] = b"\0\0\0\x0cJXL \r\n\x87\n";
 
+/// What reading a file's headers and frame table may allocate: its own bytes and a margin.
+/// jxl-oxide reserves each section's declared size as it is fed, so a few bytes declaring
+/// 500 MB would reserve 500 MB without a tracker.
+fn for_headers(data: &[u8]) -> AllocTracker {
+    AllocTracker::with_limit(data.len() + (16 << 20))
+}
+
 /// The decoder with its header read (the frames are parsed later, not decoded).
-fn open(data: &[u8], tracker: Option<AllocTracker>) -> Result<JxlImage, PipelineError> {
-    let mut builder = JxlImage::builder();
-    if let Some(tracker) = tracker {
-        builder = builder.alloc_tracker(tracker);
-    }
-    let mut uninit = builder.build_uninit();
+fn open(data: &[u8], tracker: AllocTracker) -> Result<JxlImage, PipelineError> {
+    let mut uninit = JxlImage::builder().alloc_tracker(tracker).build_uninit();
     uninit.feed_bytes(data).map_err(|e| corrupt(&*e))?;
     let mut image = match uninit.try_init().map_err(|e| corrupt(&*e))? {
         InitializeResult::Initialized(image) => image,
@@ -41,7 +44,9 @@ fn corrupt(e: &(dyn std::error::Error + 'static)) -> PipelineError {
 /// Width and height (upright: the decoder applies the orientation) and whether there is
 /// alpha. A header the decoder refuses still says its size, so a huge one is refused by it.
 pub fn header(data: &[u8]) -> Result<(u32, u32, bool), PipelineError> {
-    let mut uninit = JxlImage::builder().build_uninit();
+    let mut uninit = JxlImage::builder()
+        .alloc_tracker(for_headers(data))
+        .build_uninit();
     let read = uninit
         .feed_bytes(data)
         .and_then(|_| uninit.try_init())
@@ -126,7 +131,10 @@ pub fn decode(data: &[u8], limits: &Limits) -> Result<(Decoded, Option<Vec<u8>>)
     // Four f32 planes per pixel, twice over for the decoder's own buffers.
     let budget = limits.max_pixels.saturating_mul(32) + (64 << 20);
     let tracker = AllocTracker::with_limit(usize::try_from(budget).unwrap_or(usize::MAX));
-    let image = open(data, Some(tracker))?;
+    // Fed once within the file's own size first: a section declaring more than the file
+    // holds is refused before the pixel budget could let it be reserved.
+    drop(open(data, for_headers(data))?);
+    let image = open(data, tracker)?;
     let format = image.pixel_format();
     if matches!(format, PixelFormat::Cmyk | PixelFormat::Cmyka) {
         return Err(PipelineError::UnsupportedFormat(
@@ -174,7 +182,7 @@ pub fn decode(data: &[u8], limits: &Limits) -> Result<(Decoded, Option<Vec<u8>>)
 
 /// Frames in the file (1 for a still), from the frame headers, without decoding.
 pub fn frames(data: &[u8]) -> u32 {
-    open(data, None).map_or(1, |image| {
+    open(data, for_headers(data)).map_or(1, |image| {
         u32::try_from(image.num_loaded_keyframes())
             .unwrap_or(u32::MAX)
             .max(1)
@@ -183,7 +191,9 @@ pub fn frames(data: &[u8]) -> u32 {
 
 /// The ICC profile the codestream embeds, if any.
 pub fn icc(data: &[u8]) -> Option<Vec<u8>> {
-    let mut uninit = JxlImage::builder().build_uninit();
+    let mut uninit = JxlImage::builder()
+        .alloc_tracker(for_headers(data))
+        .build_uninit();
     uninit.feed_bytes(data).ok()?;
     match uninit.try_init().ok()? {
         InitializeResult::Initialized(image) => image.original_icc().map(<[u8]>::to_vec),
