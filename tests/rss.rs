@@ -48,7 +48,11 @@ fn a_few_bytes_of_jpeg_xl_never_reserve_what_their_frame_table_declares() {
     let checked = thumbkit::pipeline::validate(&bytes, &limits);
     let largest = LARGEST.load(Ordering::Relaxed);
     assert!(checked.is_err(), "{probed:?} {checked:?}");
-    assert!(largest < 64 << 20, "one allocation of {} MiB", largest >> 20);
+    assert!(
+        largest < 64 << 20,
+        "one allocation of {} MiB",
+        largest >> 20
+    );
 }
 
 #[test]

@@ -106,6 +106,9 @@ pub fn header(data: &[u8], format: SourceFormat) -> Result<(u32, u32, bool), Pip
     let mut reader = ImageReader::with_format(Cursor::new(data), image_format(format));
     // Only the header is read here; the caller judges the size against its own limits.
     reader.no_limits();
+    if format == SourceFormat::Webp {
+        super::webp::check_frames(data)?;
+    }
     let declared = match format {
         SourceFormat::Webp => webp_declared(data),
         SourceFormat::Tiff => tiff_declared(data),

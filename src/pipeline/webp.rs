@@ -139,3 +139,57 @@ pub fn riff_chunks(data: &[u8]) -> Vec<(&[u8; 4], &[u8])> {
     }
     out
 }
+
+/// Refuses an animation whose frame's own bitstream is not the size its `ANMF` header
+/// says: image-webp indexes its rows by the header and panics on the difference.
+pub fn check_frames(data: &[u8]) -> Result<(), PipelineError> {
+    for (kind, body) in chunks_cut_short(data) {
+        if kind != b"ANMF" || body.len() < 16 {
+            continue;
+        }
+        let u24 = |i: usize| {
+            u32::from(body[i]) | u32::from(body[i + 1]) << 8 | u32::from(body[i + 2]) << 16
+        };
+        let declared = (u24(6) + 1, u24(9) + 1);
+        let mut inner = b"RIFF\0\0\0\0WEBP".to_vec();
+        inner.extend_from_slice(&body[16..]);
+        for (kind, frame) in chunks_cut_short(&inner) {
+            let coded = match kind {
+                b"VP8 " if frame.get(3..6) == Some(&[0x9d, 0x01, 0x2a]) && frame.len() >= 10 => {
+                    let u14 =
+                        |i: usize| (u32::from(frame[i]) | u32::from(frame[i + 1]) << 8) & 0x3fff;
+                    (u14(6), u14(8))
+                }
+                b"VP8L" if frame.first() == Some(&0x2f) && frame.len() >= 5 => {
+                    let bits = u32::from_le_bytes([frame[1], frame[2], frame[3], frame[4]]);
+                    ((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1)
+                }
+                _ => continue,
+            };
+            if coded != declared {
+                return Err(PipelineError::Corrupt(format!(
+                    "an animation frame is coded {}x{} where its header says {}x{}",
+                    coded.0, coded.1, declared.0, declared.1
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`riff_chunks`], with a last chunk that runs past the end cut short where the data ends
+/// (as image-webp reads it).
+fn chunks_cut_short(data: &[u8]) -> Vec<(&[u8; 4], &[u8])> {
+    let mut out = riff_chunks(data);
+    let used: usize = 12
+        + out
+            .iter()
+            .map(|(_, b)| 8 + b.len() + (b.len() & 1))
+            .sum::<usize>();
+    if let (Some(kind), Some(body)) = (data.get(used..used + 4), data.get(used + 8..))
+        && let Ok(kind) = <&[u8; 4]>::try_from(kind)
+    {
+        out.push((kind, body));
+    }
+    out
+}

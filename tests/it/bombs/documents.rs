@@ -4,7 +4,9 @@ use super::make::Bomb;
 
 /// Refused with a one-line reason (the JPEG XLs declaring too many pixels are in
 /// `OVERSIZED`: refused from the header).
-pub const REFUSED: [&str; 13] = [
+pub const REFUSED: [&str; 15] = [
+    "jxl-toc-548mb.jxl",
+    "webp-frame-coded-0x32.webp",
     "pdf-flate-1gib.pdf",
     "pdf-kids-loop.pdf",
     "pdf-no-pages.pdf",
@@ -367,7 +369,8 @@ fn jxl_declaring(w: u64, h: u64) -> Vec<u8> {
 
 /// The hostile JPEG XLs.
 pub fn jxls() -> Vec<Bomb> {
-    let real = crate::helpers::fixtures::fixture("DSCN0010.jxl");
+    use crate::helpers::fixtures::fixture;
+    let real = fixture("DSCN0010.jxl");
     vec![
         Bomb {
             name: "jxl-100000x100000.jxl",

@@ -273,3 +273,29 @@ fn write_the_hostile_set() {
         std::fs::write(std::path::Path::new(&dir).join(bomb.name), &bomb.bytes).expect("write");
     }
 }
+
+/// What the fuzzer found (`fixtures/hostile/`), through every entry point its target calls:
+/// refused with a reason, never a decoder's panic turned into an internal error.
+#[test]
+fn what_the_fuzzer_found_meets_every_entry_point_without_a_panic() {
+    let limits = Limits::default();
+    let p = shipped("thumb");
+    for path in walk(&fixtures().join("hostile")) {
+        let name = path.display().to_string();
+        let data = std::fs::read(&path).expect("fixture");
+        let mut outcomes = vec![
+            pipeline::validate(&data, &limits).map(|_| ()),
+            pipeline::check(&data, &limits).map(|_| ()),
+            pipeline::placeholder(&data, &limits).map(|_| ()),
+        ];
+        for format in [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::Webp] {
+            outcomes.push(pipeline::render(&data, &p.spec, format, &limits).map(|_| ()));
+        }
+        for outcome in outcomes {
+            assert!(
+                !matches!(outcome, Err(PipelineError::Internal(_))),
+                "{name}: {outcome:?}"
+            );
+        }
+    }
+}

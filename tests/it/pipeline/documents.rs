@@ -272,6 +272,10 @@ fn svg_text_is_drawn_in_the_bundled_font_whatever_family_it_names() {
             .count()
     };
     assert!(ink(10, 170) > 1500, "Hello is drawn ({} px)", ink(10, 170));
-    assert!(ink(300, 340) > 100, "the monospace one too ({} px)", ink(300, 340));
+    assert!(
+        ink(300, 340) > 100,
+        "the monospace one too ({} px)",
+        ink(300, 340)
+    );
     assert_eq!(ink(200, 290), 0, "and nothing between them");
 }
