@@ -106,9 +106,11 @@ fn check(status: sys::VP8StatusCode) -> Result<(), PipelineError> {
     match status {
         S::VP8_STATUS_OK => Ok(()),
         S::VP8_STATUS_NOT_ENOUGH_DATA => Err(PipelineError::Truncated),
-        S::VP8_STATUS_OUT_OF_MEMORY => {
-            Err(PipelineError::Internal("libwebp ran out of memory".into()))
-        }
+        // Within the pixel limit, only a bitstream that says more than its header does
+        // makes libwebp refuse an allocation.
+        S::VP8_STATUS_OUT_OF_MEMORY => Err(PipelineError::Corrupt(
+            "libwebp cannot allocate what its bitstream declares".into(),
+        )),
         S::VP8_STATUS_UNSUPPORTED_FEATURE => Err(PipelineError::UnsupportedFormat(
             "a WebP feature libwebp does not support".into(),
         )),
@@ -168,7 +170,7 @@ pub fn check_frames(data: &[u8]) -> Result<(), PipelineError> {
             };
             if coded != declared {
                 return Err(PipelineError::Corrupt(format!(
-                    "an animation frame is coded {}x{} where its header says {}x{}",
+                    "the picture is coded {}x{} where its header says {}x{}",
                     coded.0, coded.1, declared.0, declared.1
                 )));
             }
