@@ -25,3 +25,4 @@ pub mod sns;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod video;

@@ -226,7 +226,8 @@ fn render_one(
         path: job.input.clone(),
         source,
     };
-    let source = pipeline::probe(&bytes, limits).map_err(unrenderable)?;
+    // A video's poster frame is rendered in its place.
+    let (source, bytes) = thumbkit::video::probe(&bytes, limits).map_err(unrenderable)?;
     let named = match &job.target {
         Target::File(path) => Some(path.as_path()),
         Target::Beside | Target::Folder(_) => None,

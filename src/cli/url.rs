@@ -68,10 +68,12 @@ pub(crate) fn run(args: UrlArgs) -> Result<(), CliError> {
     let (hash, upright) = match &args.file {
         Some(path) => {
             let bytes = read(path)?;
-            let probe =
-                pipeline::probe(&bytes, &Limits::default()).map_err(|source| CliError::Input {
-                    path: path.clone(),
-                    source,
+            let (probe, _) =
+                thumbkit::video::probe(&bytes, &Limits::default()).map_err(|source| {
+                    CliError::Input {
+                        path: path.clone(),
+                        source,
+                    }
                 })?;
             (Some(ContentHash::of(&bytes)), Some(probe.upright()))
         }

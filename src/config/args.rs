@@ -46,6 +46,13 @@ pub struct InputLimitArgs {
     /// per frame (from the header); a larger one is refused (422).
     #[arg(long, env = "THUMBKIT_MAX_ANIMATION_PIXELS", default_value_t = Limits::default().max_animation_pixels)]
     pub max_animation_pixels: u64,
+    /// Longest the `ffmpeg` program may take to give a video's poster frame, e.g. `20s`
+    /// (keep it under the render timeout).
+    #[arg(long, env = "THUMBKIT_VIDEO_TIMEOUT", default_value_t = Span(Limits::default().video_time))]
+    pub video_timeout: Span,
+    /// Memory (address space) the `ffmpeg` program may use for one video, e.g. `1GiB`.
+    #[arg(long, env = "THUMBKIT_VIDEO_MEMORY", default_value_t = Size(Limits::default().video_memory))]
+    pub video_memory: Size,
 }
 
 impl InputLimitArgs {
@@ -55,6 +62,8 @@ impl InputLimitArgs {
             max_input_bytes: usize::try_from(self.max_input_bytes.0).unwrap_or(usize::MAX),
             max_pixels: self.max_pixels,
             max_animation_pixels: self.max_animation_pixels,
+            video_time: self.video_timeout.0,
+            video_memory: self.video_memory.0,
             ..Limits::default()
         }
     }

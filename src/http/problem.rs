@@ -46,7 +46,9 @@ fn status_of(e: &ServiceError) -> StatusCode {
             | PipelineError::TooManyPixels { .. }
             | PipelineError::AnimationTooLarge { .. }
             | PipelineError::OutputTooLarge { .. }
-            | PipelineError::NoSuchPage { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | PipelineError::NoSuchPage { .. }
+            | PipelineError::Unavailable(_)
+            | PipelineError::TooSlow { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             PipelineError::Encode(_) | PipelineError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

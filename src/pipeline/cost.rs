@@ -8,6 +8,11 @@ use super::formats::SourceFormat as F;
 /// preset's size); the bounds on what a document may inflate are its own (`pdf`, `svg`).
 pub const VECTOR_COST: u64 = 4096 * 4096 * 4 * 2;
 
+/// What decoding a video's poster frame may hold: a 4K frame as 16-bit RGB (ffmpeg writes
+/// deep video as 16-bit PNG) and its 8-bit copy. ffmpeg's own memory is its process's,
+/// bounded by `Limits::video_memory`.
+pub const VIDEO_COST: u64 = 3840 * 2160 * (6 + 3);
+
 /// Bytes a full decode of `input` may hold at its peak, from its header alone (0 when the
 /// header cannot be read: such an input is refused before it decodes): the pixels at the
 /// depth the format stores them, plus their 8-bit RGB(A) copy. What the render workers'
@@ -20,6 +25,9 @@ pub fn decode_cost(input: &[u8]) -> u64 {
     // for the caller): it is drawn at most at its nominal size, 4096 px a side, into RGBA.
     if format.is_vector() {
         return VECTOR_COST;
+    }
+    if format == F::Video {
+        return VIDEO_COST;
     }
     let Ok((w, h, alpha)) = super::sniff::header(input, format) else {
         return 0;
@@ -54,6 +62,7 @@ pub fn decode_cost(input: &[u8]) -> u64 {
         // jxl-oxide renders into f32 planes (alpha its own), then samples of up to 16 bits.
         F::Jxl => (rgb + 1) * 4 + rgb * 2,
         F::Svg | F::Pdf => return VECTOR_COST,
+        F::Video => return VIDEO_COST,
     };
     pixels * (stored + rgb)
 }

@@ -36,6 +36,11 @@ pub enum PipelineError {
     OutputTooLarge { width: u32, height: u32, limit: u32 },
     #[error("the preset draws page {page}, and the PDF has {pages}")]
     NoSuchPage { page: u32, pages: u32 },
+    /// What reads this kind of original is not installed on this machine.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("reading it took longer than its limit of {seconds} s")]
+    TooSlow { seconds: u64 },
     #[error("cannot encode the thumbnail: {0}")]
     Encode(String),
     #[error("internal error: {0}")]

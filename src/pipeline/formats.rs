@@ -24,6 +24,9 @@ pub enum SourceFormat {
     Svg,
     /// PDF: its first page, drawn at the size each preset needs.
     Pdf,
+    /// A video (MP4, MOV, WebM, Matroska): its poster frame, which the `video` module has
+    /// the `ffmpeg` program extract; the pipeline itself reads no video.
+    Video,
 }
 
 /// What kind of original a format holds (the manifest's `kind`).
@@ -36,6 +39,8 @@ pub enum SourceKind {
     Svg,
     /// A document of pages.
     Pdf,
+    /// A video, shown by a poster frame.
+    Video,
 }
 
 impl fmt::Display for SourceFormat {
@@ -51,13 +56,14 @@ impl fmt::Display for SourceFormat {
             SourceFormat::Jxl => "jxl",
             SourceFormat::Svg => "svg",
             SourceFormat::Pdf => "pdf",
+            SourceFormat::Video => "video",
         })
     }
 }
 
 impl SourceFormat {
     /// Every format thumbkit reads.
-    pub const ALL: [SourceFormat; 10] = [
+    pub const ALL: [SourceFormat; 11] = [
         SourceFormat::Jpeg,
         SourceFormat::Png,
         SourceFormat::Webp,
@@ -68,6 +74,15 @@ impl SourceFormat {
         SourceFormat::Jxl,
         SourceFormat::Svg,
         SourceFormat::Pdf,
+        SourceFormat::Video,
+    ];
+
+    /// The MIME types of video beyond [`Self::mime`]'s `video/mp4`, which uploads may name.
+    pub const VIDEO_MIMES: [&'static str; 4] = [
+        "video/quicktime",
+        "video/webm",
+        "video/x-matroska",
+        "video/matroska",
     ];
 
     /// What kind of original this is.
@@ -75,6 +90,7 @@ impl SourceFormat {
         match self {
             SourceFormat::Svg => SourceKind::Svg,
             SourceFormat::Pdf => SourceKind::Pdf,
+            SourceFormat::Video => SourceKind::Video,
             _ => SourceKind::Image,
         }
     }
@@ -102,6 +118,7 @@ impl SourceFormat {
             SourceFormat::Jxl => "image/jxl",
             SourceFormat::Svg => "image/svg+xml",
             SourceFormat::Pdf => "application/pdf",
+            SourceFormat::Video => "video/mp4",
         }
     }
 
@@ -114,6 +131,7 @@ impl SourceFormat {
             "image/heic" | "image/heic-sequence" | "image/heif-sequence" => {
                 Some(SourceFormat::Heif)
             }
+            e if Self::VIDEO_MIMES.contains(&e) => Some(SourceFormat::Video),
             e => Self::ALL.into_iter().find(|f| f.mime() == e),
         }
     }
@@ -203,6 +221,8 @@ impl OutputFormat {
                 SourceFormat::Jpeg => OutputFormat::Jpeg,
                 SourceFormat::Webp => OutputFormat::Webp,
                 SourceFormat::Avif => OutputFormat::Avif,
+                // A video's frame is a photograph.
+                SourceFormat::Video => OutputFormat::Jpeg,
                 _ => OutputFormat::Png,
             },
         }
@@ -256,6 +276,9 @@ pub struct Probe {
     /// Pages of a PDF (0 for other formats).
     #[serde(default)]
     pub pages: u32,
+    /// A video's duration in milliseconds, when its container says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 fn one_frame() -> u32 {

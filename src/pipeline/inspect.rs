@@ -297,6 +297,8 @@ pub fn metadata_of(
         SourceFormat::Gif | SourceFormat::Tiff => {
             (exif, icc) = decoder_metadata(data, format, &mut m)
         }
+        // A video's tags are never read: only its poster frame's pixels reach an output.
+        SourceFormat::Video => {}
         SourceFormat::Jxl | SourceFormat::Svg | SourceFormat::Pdf => {
             let c = super::carried::metadata(data, format);
             (exif, icc) = (c.exif, c.icc);

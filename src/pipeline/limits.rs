@@ -1,5 +1,7 @@
 //! What one input may cost: bytes, pixels, the size of the output, the AVIF encoder's effort.
 
+use std::time::Duration;
+
 /// What the pipeline refuses to take on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -13,6 +15,10 @@ pub struct Limits {
     pub max_animation_pixels: u64,
     /// libaom's speed for AVIF outputs, 0-9 (what an AVIF encode may cost in time).
     pub avif_speed: u8,
+    /// Longest the `ffmpeg` program may take to give a video's poster frame (killed after).
+    pub video_time: Duration,
+    /// Address space the `ffmpeg` program may map, in bytes (its allocations fail past it).
+    pub video_memory: u64,
 }
 
 /// The AVIF speed by default, measured with `thumbkit bench --formats` (docs/benchmarks.md).
@@ -26,6 +32,8 @@ impl Default for Limits {
             max_output_side: 10_000,
             max_animation_pixels: 100_000_000,
             avif_speed: AVIF_SPEED,
+            video_time: Duration::from_secs(20),
+            video_memory: 1 << 30,
         }
     }
 }

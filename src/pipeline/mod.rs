@@ -120,6 +120,7 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, PipelineError> {
         orientation: report.as_ref().map_or(1, |r| r.orientation),
         frames: report.as_ref().map_or(1, |r| r.frames),
         pages: report.and_then(|r| r.document).map_or(0, |d| d.pages),
+        duration_ms: None,
     })
 }
 

@@ -27,6 +27,8 @@ pub fn sniff(data: &[u8]) -> Result<SourceFormat, PipelineError> {
         Ok(SourceFormat::Tiff)
     } else if let Some(format) = iso_media(data) {
         Ok(format)
+    } else if is_video(data) {
+        Ok(SourceFormat::Video)
     } else if starts(super::jxl::CODESTREAM) || starts(super::jxl::CONTAINER) {
         Ok(SourceFormat::Jxl)
     } else if super::pdf::sniff(data) {
@@ -58,10 +60,34 @@ fn iso_media(data: &[u8]) -> Option<SourceFormat> {
         b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1",
     ]) {
         Some(SourceFormat::Heif)
+    } else if has(VIDEO_BRANDS) {
+        Some(SourceFormat::Video)
     } else {
         None
     }
 }
+
+/// `ftyp` brands of MP4, QuickTime and their kin: files of moving pictures (a brand of
+/// stills, such as Canon's `crx `, is not among them).
+const VIDEO_BRANDS: &[&[u8; 4]] = &[
+    b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso8", b"iso9", b"mp41", b"mp42",
+    b"mp71", b"avc1", b"qt  ", b"M4V ", b"M4VH", b"M4VP", b"dash", b"3gp4", b"3gp5", b"3gp6",
+    b"3gp7", b"3g2a", b"3g2b", b"3g2c", b"mmp4", b"MSNV", b"XAVC", b"f4v ",
+];
+
+/// Matroska and WebM (an EBML header), or a QuickTime movie that opens without `ftyp`, as
+/// cameras wrote before it existed.
+fn is_video(data: &[u8]) -> bool {
+    data.starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
+        || (data.len() >= 16
+            && matches!(&data[4..8], b"moov" | b"wide" | b"mdat" | b"pnot")
+            && u32::from_be_bytes([data[0], data[1], data[2], data[3]]) >= 8)
+}
+
+/// What the pipeline says of a video handed to it directly (the service and the CLI hand it
+/// the poster frame that `crate::video` extracts instead).
+pub const VIDEO: &str =
+    "a video: its poster frame is read by the `ffmpeg` program, which this caller did not run";
 
 /// A human description of what an unsupported input looks like.
 fn describe_unknown(data: &[u8]) -> String {
@@ -78,7 +104,7 @@ fn describe_unknown(data: &[u8]) -> String {
     if std::str::from_utf8(head).is_ok_and(|s| !s.contains('\0')) {
         return "the data is text, not an image".into();
     }
-    "not a recognised image format (expected JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF, JPEG XL, SVG or PDF)".into()
+    "not a recognised image format (expected JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF, JPEG XL, SVG, PDF or a video)".into()
 }
 
 /// Reads the width, height and whether there is an alpha channel from the header,
@@ -93,6 +119,7 @@ pub fn header(data: &[u8], format: SourceFormat) -> Result<(u32, u32, bool), Pip
         SourceFormat::Jxl => return super::jxl::header(data),
         SourceFormat::Svg => return super::svg::header(data),
         SourceFormat::Pdf => return super::pdf::header(data),
+        SourceFormat::Video => return Err(PipelineError::UnsupportedFormat(VIDEO.into())),
         _ => {}
     }
     // A PNG decoder inflates the metadata chunks before the header is done: it gets a copy
@@ -172,6 +199,7 @@ pub fn image_format(format: SourceFormat) -> ImageFormat {
         | SourceFormat::Avif
         | SourceFormat::Jxl
         | SourceFormat::Svg
+        | SourceFormat::Video
         | SourceFormat::Pdf => ImageFormat::Avif,
     }
 }

@@ -122,6 +122,9 @@ pub struct Manifest {
     /// A PDF's pages (thumbnails show the first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<u32>,
+    /// A video's duration in seconds, when its container says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
     /// Width once EXIF orientation is applied (a PDF page or an SVG counts as 2048-4096 px
     /// on its longer side).
     pub width: u32,
@@ -157,6 +160,8 @@ pub enum OriginalKind {
     Svg,
     /// A document of pages.
     Pdf,
+    /// A video, shown by a poster frame a short way in.
+    Video,
 }
 
 impl From<pipeline::SourceKind> for OriginalKind {
@@ -165,6 +170,7 @@ impl From<pipeline::SourceKind> for OriginalKind {
             pipeline::SourceKind::Image => OriginalKind::Image,
             pipeline::SourceKind::Svg => OriginalKind::Svg,
             pipeline::SourceKind::Pdf => OriginalKind::Pdf,
+            pipeline::SourceKind::Video => OriginalKind::Video,
         }
     }
 }
@@ -315,6 +321,7 @@ impl Manifest {
             format: record.probe.format.to_string(),
             kind: record.probe.format.kind().into(),
             pages: (record.probe.pages > 0).then_some(record.probe.pages),
+            duration: record.probe.duration_ms.map(|ms| ms as f64 / 1000.0),
             width: upright.0,
             height: upright.1,
             blurhash: record.placeholder.as_ref().map(|p| p.blurhash.clone()),

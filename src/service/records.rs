@@ -68,6 +68,7 @@ pub(crate) const UNREADABLE: Probe = Probe {
     orientation: 1,
     frames: 1,
     pages: 0,
+    duration_ms: None,
 };
 
 /// The facts of one version of an original. Also the shared record's JSON.

@@ -1,0 +1,94 @@
+//! Video originals (MP4, MOV, WebM, Matroska) shown by a poster frame a short way in, which
+//! the `ffmpeg` program extracts as a subprocess (never linked: Debian's build is GPL).
+//!
+//! The pipeline stays pure: it is handed the frame as a PNG, never the video. Each video is
+//! written to a private directory (mode 0700) that is removed afterwards, and read under
+//! limits: only the `file` protocol, the container's own demuxer (never a playlist or a
+//! list that names other files), one thread, bounded memory, CPU, file size and wall time.
+//! No tag of the video reaches an output: only the frame's pixels do.
+
+mod poster;
+mod run;
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::time::Instant;
+
+use crate::pipeline::{self, Limits, PipelineError, Probe, SourceFormat};
+
+pub use run::Program;
+
+/// `input` as the pipeline reads it: itself, or a video's poster frame as a PNG.
+pub fn viewable<'a>(input: &'a [u8], limits: &Limits) -> Result<Cow<'a, [u8]>, PipelineError> {
+    if !is_video(input) {
+        return Ok(Cow::Borrowed(input));
+    }
+    Ok(Cow::Owned(poster(input, limits)?.1))
+}
+
+/// What [`pipeline::probe`] says of `input`, with `input` as the pipeline reads it (see
+/// [`viewable`]). A video's facts are its poster frame's, with the format `video` and the
+/// duration.
+pub fn probe<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Result<(Probe, Cow<'a, [u8]>), PipelineError> {
+    if !is_video(input) {
+        return Ok((pipeline::probe(input, limits)?, Cow::Borrowed(input)));
+    }
+    let (stream, frame) = poster(input, limits)?;
+    let mut probe = pipeline::probe(&frame, limits)?;
+    probe.format = SourceFormat::Video;
+    probe.duration_ms = stream.duration.map(|d| (d * 1000.0).round() as u64);
+    Ok((probe, Cow::Owned(frame)))
+}
+
+/// True when `input` is a video container.
+pub fn is_video(input: &[u8]) -> bool {
+    pipeline::sniff::sniff(input).is_ok_and(|f| f == SourceFormat::Video)
+}
+
+/// The poster frame of a video, and what its stream says.
+fn poster(input: &[u8], limits: &Limits) -> Result<(poster::Stream, Vec<u8>), PipelineError> {
+    if input.len() > limits.max_input_bytes {
+        return Err(PipelineError::InputTooLarge {
+            bytes: input.len(),
+            limit: limits.max_input_bytes,
+        });
+    }
+    Program::Ffmpeg.require()?;
+    Program::Ffprobe.require()?;
+    let deadline = Instant::now() + limits.video_time;
+    // Removed when dropped, whatever happens below.
+    let dir = tempfile::Builder::new()
+        .prefix("thumbkit-video-")
+        .tempdir()
+        .map_err(run::io)?;
+    let file = dir.path().join("original");
+    std::fs::File::create_new(&file)
+        .and_then(|mut f| f.write_all(input))
+        .map_err(run::io)?;
+    let stream = poster::stream(input, &file, deadline, limits)?;
+    if u64::from(stream.width) * u64::from(stream.height) > limits.max_pixels {
+        return Err(PipelineError::TooManyPixels {
+            width: stream.width,
+            height: stream.height,
+            limit: limits.max_pixels,
+        });
+    }
+    let frame = poster::extract(input, &file, &stream, deadline, limits)?;
+    Ok((stream, frame))
+}
+
+/// The installed ffmpeg's version line, for `doctor`, or why videos cannot be read.
+pub fn version() -> Result<String, PipelineError> {
+    let path = Program::Ffmpeg.require()?;
+    Program::Ffprobe.require()?;
+    let out = std::process::Command::new(path)
+        .arg("-version")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(run::io)?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.lines().next().unwrap_or("ffmpeg").to_owned())
+}
