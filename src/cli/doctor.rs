@@ -72,6 +72,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
     };
     secrets(&args, &mut report);
     memory(&args, &mut report);
+    videos(&mut report);
     for (var, _, why) in thumbkit::config::env::not_used() {
         report.ok("django-storages", format!("{var} read, not used: {why}"));
     }
@@ -98,6 +99,18 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
         }
         1 => Err(CliError::Incomplete("1 check failed".into())),
         n => Err(CliError::Incomplete(format!("{n} checks failed"))),
+    }
+}
+
+/// Whether videos' poster frames can be read: a warning, as a service of images runs without.
+fn videos(report: &mut Report) {
+    match thumbkit::video::version() {
+        Ok(version) => report.ok("videos", format!("poster frames read by {version}")),
+        Err(e) => report.warn(
+            "videos",
+            format!("video originals are refused with 422: {e}"),
+            "install ffmpeg (Debian and Ubuntu: apt install ffmpeg)",
+        ),
     }
 }
 

@@ -12,4 +12,5 @@ pub const PIPELINE_VERSION: u32 = 4;
 /// Bumped whenever the pipeline learns to read more: an original refused by an earlier reader
 /// (remembered so it is not fetched again) is tried again.
 /// 2: JPEG XL, SVG and PDF.
-pub const READERS_VERSION: u32 = 2;
+/// 3: videos' poster frames (through `ffmpeg`).
+pub const READERS_VERSION: u32 = 3;

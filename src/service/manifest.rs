@@ -17,6 +17,7 @@ use crate::service::workers::Patience;
 use crate::service::{Settings, Thumbnails};
 use crate::signing::now;
 use crate::storage::Kind;
+use crate::video;
 
 /// Characters kept as they are in a URL path segment (RFC 3986 unreserved); `/` separates
 /// segments and is kept too. Everything else (spaces, `?`, `#`, `%`, non-ASCII) is encoded.
@@ -380,6 +381,7 @@ impl Thumbnails {
         let (placeholder, saliency) = self
             .workers
             .run(admitted, pipeline::decode_cost(&bytes), move || {
+                let bytes = video::viewable(&bytes, &limits)?;
                 let placeholder = match had_placeholder {
                     Some(known) => known,
                     None => pipeline::placeholder(&bytes, &limits)?,

@@ -30,6 +30,7 @@ use crate::service::records::{self, Failure, Record, UNREADABLE};
 pub use crate::service::records::{Fetched, Original, Resolved};
 use crate::service::workers::{Patience, Workers};
 use crate::storage::{Kind, Storage, StoreError};
+use crate::video;
 
 /// How long bytes read to learn a hash are kept for the render that usually follows.
 const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
@@ -40,6 +41,14 @@ const STALE_PROBE_WAIT: Duration = Duration::from_millis(500);
 /// Bytes of originals kept for the render that follows (more are read again): part of the
 /// memory bound, so small.
 const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
+
+/// A video's poster frame, as bytes to keep (an image is itself: nothing to keep apart).
+fn owned(view: std::borrow::Cow<'_, [u8]>) -> Option<Bytes> {
+    match view {
+        std::borrow::Cow::Owned(frame) => Some(Bytes::from(frame)),
+        std::borrow::Cow::Borrowed(_) => None,
+    }
+}
 
 /// Resolves originals to their facts; see the module doc for the order.
 pub struct Originals {
@@ -291,14 +300,16 @@ impl Originals {
         let (hash, facts) = self
             .workers
             .run(admitted, 0, move || {
-                let facts = pipeline::probe(&bytes, &limits).map(|p| (p, p.orientation));
+                // A video's facts are its poster frame's, kept for the render that follows.
+                let facts =
+                    video::probe(&bytes, &limits).map(|(p, view)| (p, p.orientation, owned(view)));
                 (ContentHash::of(&bytes), facts)
             })
             .await?;
         // An original whose header cannot be read is remembered as such, like one that
         // fails to render, so that the next request does not read it again.
-        let (probe, orientation, failure) = match facts {
-            Ok((probe, orientation)) => (probe, orientation, None),
+        let (probe, orientation, failure, view) = match facts {
+            Ok((probe, orientation, view)) => (probe, orientation, None, view),
             Err(e) if e.is_property_of_input() => {
                 tracing::info!(key = %key, error = %e, "remembering that an original cannot be rendered");
                 let failure = Failure {
@@ -306,7 +317,7 @@ impl Originals {
                     readers: pipeline::READERS_VERSION,
                     error: e,
                 };
-                (UNREADABLE, 1, Some(failure))
+                (UNREADABLE, 1, Some(failure), None)
             }
             Err(e) => return Err(e.into()),
         };
@@ -332,7 +343,7 @@ impl Originals {
             self.remember(id, record).await;
             return Err(error.into());
         }
-        let hashed = (object.bytes, hash);
+        let hashed = (view.unwrap_or(object.bytes), hash);
         self.downloaded.insert(id.clone(), hashed).await;
         Ok(self.remember(id, record).await)
     }

@@ -25,6 +25,7 @@ use crate::service::originals::{Fetched, Original};
 use crate::service::workers::Patience;
 use crate::service::{Made, Thumbnails, Variant};
 use crate::storage::Kind;
+use crate::video;
 
 /// A variant that is not stored yet: which preset, which format, and its key.
 struct Missing {
@@ -220,6 +221,11 @@ impl Thumbnails {
             }
             let refs: Vec<&Preset> = chosen.iter().collect();
             let mut since = Instant::now();
+            // A video's poster frame is extracted once for every preset.
+            let bytes = match video::viewable(&bytes, &limits) {
+                Ok(view) => view,
+                Err(e) => return Some(Err(e)),
+            };
             Some(batch::compose_each(
                 &bytes,
                 &refs.iter().map(|p| &p.spec).collect::<Vec<_>>(),

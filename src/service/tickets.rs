@@ -120,7 +120,11 @@ impl Thumbnails {
         }
         // A ticket for a type that can never complete would only cost the client an upload.
         if SourceFormat::from_mime(&request.content_type).is_none() {
-            let accepted: Vec<_> = SourceFormat::ALL.iter().map(|f| f.mime()).collect();
+            let accepted: Vec<_> = SourceFormat::ALL
+                .iter()
+                .map(|f| f.mime())
+                .chain(SourceFormat::VIDEO_MIMES)
+                .collect();
             return Err(ServiceError::BadUpload(format!(
                 "content_type `{}` is not a format thumbkit can render; accepted: {}",
                 request.content_type.chars().take(100).collect::<String>(),

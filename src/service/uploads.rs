@@ -3,11 +3,13 @@
 //! (so no instance ever reads it to learn them); a delete removes the original with
 //! everything derived from it; a `PATCH` moves its focal point.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde::Serialize;
 
 use crate::keys::{ContentHash, ObjectKey};
-use crate::pipeline::{self, PipelineError, Point};
+use crate::pipeline::{self, PipelineError, Point, SourceFormat};
 use crate::preset::Preset;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
@@ -17,6 +19,7 @@ use crate::service::originals::Original;
 use crate::service::records::Record;
 use crate::service::workers::Admitted;
 use crate::storage::Kind;
+use crate::video;
 
 /// What a delete removed.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -46,17 +49,23 @@ impl Thumbnails {
         let checked = bytes.clone();
         // Found now, while the upload is in memory, when any preset crops around it.
         let smart = self.presets.every().any(|p| is_smart(&p.spec));
-        let (validated, hash, placeholder, saliency) = self
+        let (validated, hash, placeholder, saliency, view) = self
             .workers
             .run(admitted, pipeline::decode_cost(&bytes), move || {
-                let validated = pipeline::validate(&checked, &limits)?;
-                let placeholder = pipeline::placeholder(&checked, &limits)?;
+                // A video is judged, and its placeholder made, by its poster frame.
+                let (validated, view) = video::validate(&checked, &limits)?;
+                let placeholder = pipeline::placeholder(&view, &limits)?;
                 let saliency = match smart {
-                    true => Some(pipeline::saliency(&checked, &limits)?),
+                    true => Some(pipeline::saliency(&view, &limits)?),
                     false => None,
                 };
                 let hash = ContentHash::of(&checked);
-                Ok::<_, PipelineError>((validated, hash, placeholder, saliency))
+                // What pre-generation renders from (a video's frame, not the video again).
+                let view = match view {
+                    Cow::Owned(frame) => Bytes::from(frame),
+                    Cow::Borrowed(_) => checked.clone(),
+                };
+                Ok::<_, PipelineError>((validated, hash, placeholder, saliency, view))
             })
             .await??;
         let orientation = validated.probe.orientation;
@@ -67,7 +76,10 @@ impl Thumbnails {
             &placeholder,
             saliency.as_ref(),
         );
-        let content_type = validated.probe.format.mime();
+        let content_type = match validated.probe.format {
+            SourceFormat::Video => video::mime(&bytes),
+            format => format.mime(),
+        };
         let size = bytes.len() as u64;
         self.storage()
             .put(&key, Kind::Original, bytes.clone(), content_type, &metadata)
@@ -91,10 +103,10 @@ impl Thumbnails {
         // What this instance knew of the previous version is void.
         self.originals.forget(&key).await;
         // The original was just validated and is in memory: pre-generation renders from
-        // these bytes instead of reading back what was just written.
+        // these bytes (a video's poster frame) instead of reading back what was just written.
         let original = Original::new(record);
         Ok(self
-            .pregenerate_original(&key, &original, Some(&bytes), pregenerate)
+            .pregenerate_original(&key, &original, Some(&view), pregenerate)
             .await)
     }
 

@@ -23,6 +23,7 @@ use crate::service::originals::{Fetched, Original, Resolved};
 use crate::service::workers::{Patience, Pending};
 use crate::service::{MADE_METADATA, QUALITY_METADATA, Thumbnails, Variant};
 use crate::storage::{Kind, Storage};
+use crate::video;
 
 /// Where a response came from, for `X-Cache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,7 +313,8 @@ impl Thumbnails {
                 return Rendered::HashMismatch;
             }
             let started = Instant::now();
-            let out = pipeline::render(&bytes, &spec, format, &limits);
+            let out = video::viewable(&bytes, &limits)
+                .and_then(|view| pipeline::render(&view, &spec, format, &limits));
             Rendered::Made(out, started.elapsed())
         });
         let pending = job.await?;

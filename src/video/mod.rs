@@ -37,10 +37,47 @@ pub fn probe<'a>(
         return Ok((pipeline::probe(input, limits)?, Cow::Borrowed(input)));
     }
     let (stream, frame) = poster(input, limits)?;
-    let mut probe = pipeline::probe(&frame, limits)?;
+    let probe = pipeline::probe(&frame, limits)?;
+    Ok((of_video(probe, &stream), Cow::Owned(frame)))
+}
+
+/// What [`pipeline::validate`] says of `input` (a video's poster frame), with `input` as
+/// the pipeline reads it.
+pub fn validate<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Result<(pipeline::Validated, Cow<'a, [u8]>), PipelineError> {
+    if !is_video(input) {
+        return Ok((pipeline::validate(input, limits)?, Cow::Borrowed(input)));
+    }
+    let (stream, frame) = poster(input, limits)?;
+    let mut validated = pipeline::validate(&frame, limits)?;
+    validated.probe = of_video(validated.probe, &stream);
+    Ok((validated, Cow::Owned(frame)))
+}
+
+/// A poster frame's facts as the video's.
+fn of_video(mut probe: Probe, stream: &poster::Stream) -> Probe {
     probe.format = SourceFormat::Video;
     probe.duration_ms = stream.duration.map(|d| (d * 1000.0).round() as u64);
-    Ok((probe, Cow::Owned(frame)))
+    probe
+}
+
+/// The MIME type of a video container: QuickTime, WebM or Matroska, else MP4.
+pub fn mime(input: &[u8]) -> &'static str {
+    let head = &input[..input.len().min(64)];
+    if input.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        // The EBML header names its DocType near the start.
+        if head.windows(4).any(|w| w == b"webm") {
+            "video/webm"
+        } else {
+            "video/x-matroska"
+        }
+    } else if input.get(8..12) == Some(b"qt  ") || input.get(4..8) != Some(b"ftyp") {
+        "video/quicktime"
+    } else {
+        "video/mp4"
+    }
 }
 
 /// True when `input` is a video container.
@@ -90,5 +127,6 @@ pub fn version() -> Result<String, PipelineError> {
         .output()
         .map_err(run::io)?;
     let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text.lines().next().unwrap_or("ffmpeg").to_owned())
+    let first = text.lines().next().unwrap_or("ffmpeg");
+    Ok(first.split(" Copyright").next().unwrap_or(first).to_owned())
 }
