@@ -77,7 +77,7 @@ pub fn stream(
     let dir = file.parent().unwrap_or(Path::new("."));
     let done = run::run(Program::Ffprobe, &args, dir, deadline, limits, 1 << 20)?;
     if !done.status.success() {
-        return Err(unreadable(&done.stderr));
+        return Err(unreadable(&done.stderr, file));
     }
     let json = std::fs::read(dir.join("probe.json")).map_err(run::io)?;
     parse_stream(&json)
@@ -112,9 +112,9 @@ pub fn parse_stream(json: &[u8]) -> Result<Stream, PipelineError> {
         ));
     };
     if width == 0 || height == 0 {
-        return Err(PipelineError::Corrupt(format!(
-            "its video stream is {width}x{height}"
-        )));
+        return Err(PipelineError::Corrupt(
+            "its video stream declares no size ffmpeg accepts".into(),
+        ));
     }
     let duration = answer
         .format
@@ -198,7 +198,7 @@ pub fn extract(
     let dir = file.parent().unwrap_or(Path::new("."));
     let done = run::run(Program::Ffmpeg, &args, dir, deadline, limits, max_file)?;
     if !done.status.success() {
-        return Err(unreadable(&done.stderr));
+        return Err(unreadable(&done.stderr, file));
     }
     let previews = std::fs::read(dir.join("previews.gray")).unwrap_or_default();
     let chosen = choose(&previews);
@@ -234,17 +234,26 @@ fn spread(grey: &[u8]) -> f64 {
         .sqrt()
 }
 
-/// ffmpeg's reason, as the input's fault: a file its demuxer or decoder refuses.
-fn unreadable(reason: &str) -> PipelineError {
-    let lower = reason.to_ascii_lowercase();
+/// ffmpeg's reason, as the input's fault: a file its demuxer or decoder refuses. Its last
+/// line says why, without the private path it was read from.
+pub fn unreadable(log: &str, file: &Path) -> PipelineError {
+    let lower = log.to_ascii_lowercase();
+    let named = format!("file:{}: ", file.display());
+    let last = log
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .replace(&named, "");
+    let last = last.split_whitespace().collect::<Vec<_>>().join(" ");
     if lower.contains("cannot allocate memory") || lower.contains("out of memory") {
         PipelineError::Corrupt("reading it needs more memory than a video may use".into())
     } else if lower.contains("end of file") || lower.contains("moov atom not found") {
         PipelineError::Truncated
-    } else if reason.is_empty() {
+    } else if last.is_empty() {
         PipelineError::Corrupt("ffmpeg could not read it".into())
     } else {
-        PipelineError::Corrupt(format!("ffmpeg: {reason}"))
+        PipelineError::Corrupt(format!("ffmpeg: {last}"))
     }
 }
 

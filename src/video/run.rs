@@ -53,7 +53,7 @@ fn find(name: &str) -> Option<PathBuf> {
 /// How a run ended, when it ended by itself.
 pub struct Finished {
     pub status: ExitStatus,
-    /// The end of what the program wrote to stderr (its reason when it fails).
+    /// The end of what the program wrote to stderr (its reasons when it fails).
     pub stderr: String,
 }
 
@@ -128,16 +128,11 @@ fn limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()>
     Ok(())
 }
 
-/// The last line of the program's log (its reason), on one line.
+/// The end of the program's log, where it says why it stopped.
 fn tail(log: &Path) -> String {
     let text = std::fs::read(log).unwrap_or_default();
-    let start = text.len().saturating_sub(2048);
-    let text = String::from_utf8_lossy(&text[start..]);
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
+    let start = text.len().saturating_sub(4096);
+    String::from_utf8_lossy(&text[start..]).into_owned()
 }
 
 /// A failure to run or read back from a program: the machine's, not the input's.
