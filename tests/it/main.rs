@@ -30,3 +30,4 @@ mod security;
 mod service;
 mod sns;
 mod storage;
+mod videos;

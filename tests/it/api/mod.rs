@@ -17,6 +17,7 @@ mod formats;
 mod frontends;
 mod tickets;
 mod uploads;
+mod videos;
 
 const TOKEN: &str = "s3cret-token";
 
