@@ -187,3 +187,103 @@ fn an_image_is_handed_on_as_it_is() {
     let view = video::viewable(&bytes, &Limits::default()).expect("an image");
     assert!(matches!(view, std::borrow::Cow::Borrowed(_)));
 }
+
+/// `thumbkit render` of videos, as a user runs it: what it leaves in its temporary folder
+/// (nothing), and what it says on a machine without ffmpeg (what to install, in one line).
+#[test]
+fn the_cli_renders_videos_leaves_nothing_behind_and_says_what_to_install() {
+    use crate::helpers::process::{temp_dir, thumbkit};
+    let tmp = temp_dir("video-tmp");
+    let out = temp_dir("video-out");
+    let written = out.join("poster.jpg");
+    let run = thumbkit()
+        .args(["render", "--preset", "thumb", "-o"])
+        .arg(&written)
+        .arg("fixtures/videos/clip.mp4")
+        .env("TMPDIR", &tmp)
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let jpeg = std::fs::read(&written).expect("written");
+    assert_nothing_left(&tmp);
+    assert_no_metadata(&jpeg, "cli poster");
+    // A video ffmpeg refuses, and one killed at its time limit, leave nothing either.
+    for (file, limit) in [
+        ("fixtures/hostile/video-truncated-index-at-end.mp4", "20s"),
+        ("fixtures/videos/clip.webm", "0s"),
+    ] {
+        let run = thumbkit()
+            .args([
+                "render",
+                "--preset",
+                "thumb",
+                "--video-timeout",
+                limit,
+                "-o",
+            ])
+            .arg(out.join("x.jpg"))
+            .arg(file)
+            .env("TMPDIR", &tmp)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(
+            (run.status.code(), err.lines().count()),
+            (Some(1), 1),
+            "{file}: {err}"
+        );
+        assert_nothing_left(&tmp);
+    }
+    // No ffmpeg on PATH: one line saying what to install.
+    let empty = temp_dir("video-no-path");
+    let run = thumbkit()
+        .args(["render", "--preset", "thumb", "-o"])
+        .arg(out.join("y.jpg"))
+        .arg("fixtures/videos/clip.mp4")
+        .env("PATH", &empty)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("apt install ffmpeg"), "{err}");
+}
+
+fn assert_nothing_left(dir: &std::path::Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .expect("readable")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// What ffmpeg would follow to other files and URLs (an HLS playlist, a concatenation list,
+/// each named like a video) is never handed to it: no connection reaches a listening
+/// socket, and nothing is read from the paths they name.
+#[test]
+fn playlists_and_lists_dressed_as_videos_fetch_nothing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}/clip.ts", listener.local_addr().expect("addr"));
+    let hostile = [
+        format!("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{url}\n#EXT-X-ENDLIST\n"),
+        format!("ffconcat version 1.0\nfile '{url}'\nfile '/etc/passwd'\n"),
+        // A QuickTime opening (as `is_video` looks for) around a playlist: read as QuickTime.
+        format!("\0\0\0\x10moovxxxx#EXTM3U\n{url}\n"),
+    ];
+    for input in &hostile {
+        let limits = Limits::default();
+        let got = video::viewable(input.as_bytes(), &limits)
+            .and_then(|view| pipeline::probe(&view, &limits));
+        assert!(got.is_err(), "{input:?}");
+    }
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "no connection reached the listener"
+    );
+}
