@@ -36,9 +36,10 @@ deps:
 # What only the tests need: Debian's headless Chromium and its WebDriver (the demo page test),
 # Django and pytest for Debian's own python3 (the Python helper), Node.js if the machine has
 # none (the JS helper); botocore (AWS's S3 model, to validate deploy/*.json), docker-compose
-# (to validate compose.yaml; no engine needed) and shellcheck (deploy/garage/init.sh). Idempotent like `deps`.
+# (to validate compose.yaml; no engine needed), shellcheck (deploy/garage/init.sh) and
+# ffmpeg (videos' poster frames; a program run as a subprocess, never linked). Idempotent like `deps`.
 TEST_PACKAGES := chromium chromium-driver python3 python3-django python3-pytest \
-  python3-botocore docker-compose shellcheck
+  python3-botocore docker-compose shellcheck ffmpeg
 test-deps: deps
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	command -v node >/dev/null || missing="$$missing nodejs"; \

@@ -11,7 +11,10 @@ const status = (text, error = false) => {
 const IMAGE_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8";
 
 // Browsers leave `type` empty for formats they do not know (JPEG XL, HEIC on most systems).
-const TYPES_BY_EXTENSION = { jxl: "image/jxl", heic: "image/heic", heif: "image/heif", avif: "image/avif" };
+const TYPES_BY_EXTENSION = {
+  jxl: "image/jxl", heic: "image/heic", heif: "image/heif", avif: "image/avif",
+  mkv: "video/x-matroska", mov: "video/quicktime",
+};
 function typeFromName(name) {
   const ext = (name.split(".").pop() || "").toLowerCase();
   return TYPES_BY_EXTENSION[ext] || "application/octet-stream";

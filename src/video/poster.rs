@@ -135,13 +135,14 @@ fn schedule(duration: Option<f64>) -> (f64, f64) {
     ((d / 10.0).min(1.0), (d / 8.0).clamp(0.25, 2.0))
 }
 
-/// The filter graph: the first frame and up to [`LATER`] more, each also as a grey
-/// miniature to judge it by.
+/// The filter graph: the first frame and up to [`LATER`] more (non-square pixels made square
+/// by widening or heightening), each also as a grey miniature to judge it by.
 fn graph(duration: Option<f64>) -> String {
     let (start, step) = schedule(duration);
     format!(
         "[0:v:0]select='eq(n\\,0)+gte(t\\,{start:.3})*(isnan(prev_selected_t)+gte(t-prev_selected_t\\,{step:.3}))',\
-         split[full][small];[full]format=rgb24[frames];\
+         split[full][small];\
+         [full]scale=w='iw*max(sar\\,1)':h='ih/min(sar\\,1)',setsar=1,format=rgb24[frames];\
          [small]scale={PREVIEW}:{PREVIEW},format=gray[previews]"
     )
 }

@@ -287,3 +287,36 @@ fn playlists_and_lists_dressed_as_videos_fetch_nothing() {
         "no connection reached the listener"
     );
 }
+
+/// A video of non-square pixels (DV, some broadcast) is shown at its display aspect: 320x240
+/// stored with pixels twice as wide as tall is a 640x240 picture.
+#[test]
+fn non_square_pixels_are_shown_at_the_display_aspect() {
+    let dir = crate::helpers::process::temp_dir("video-sar");
+    let file = dir.join("wide-pixels.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .args([
+            "testsrc2=s=320x240:d=1",
+            "-vf",
+            "setsar=2",
+            "-c:v",
+            "libx264",
+        ])
+        .arg(&file)
+        .status()
+        .expect("ffmpeg runs (make test-deps installs it)");
+    assert!(made.success());
+    let bytes = std::fs::read(&file).expect("made");
+    let limits = Limits::default();
+    let (probe, _) = video::probe(&bytes, &limits).expect("a poster");
+    assert_eq!((probe.width, probe.height), (640, 240));
+}
