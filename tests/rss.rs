@@ -55,6 +55,26 @@ fn a_few_bytes_of_jpeg_xl_never_reserve_what_their_frame_table_declares() {
     );
 }
 
+/// A GIF (found by the fuzzer) with a frame declaring 3.4 gigapixels: counting its frames
+/// reserved a quarter of that for the frame's data before reading any.
+#[test]
+fn counting_a_gifs_frames_never_reserves_what_a_frame_declares() {
+    let bytes = std::fs::read("fixtures/hostile/gif-frame-reserves-848mb.gif").expect("fixture");
+    let limits = thumbkit::pipeline::Limits::default();
+    LARGEST.store(0, Ordering::Relaxed);
+    let probed = thumbkit::pipeline::probe(&bytes, &limits);
+    let largest = LARGEST.load(Ordering::Relaxed);
+    assert!(
+        largest < 64 << 20,
+        "one allocation of {} MiB ({probed:?})",
+        largest >> 20
+    );
+    // Frames are still counted: an animation's, one by one.
+    let animation = std::fs::read("fixtures/rotating-squares.gif").expect("fixture");
+    let probe = thumbkit::pipeline::probe(&animation, &limits).expect("probes");
+    assert!(probe.frames > 1, "{probe:?}");
+}
+
 #[test]
 fn bad_files_get_one_line_and_a_failing_exit_with_little_memory() {
     let dir = temp_dir("bad");

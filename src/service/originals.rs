@@ -42,14 +42,6 @@ const STALE_PROBE_WAIT: Duration = Duration::from_millis(500);
 /// memory bound, so small.
 const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
 
-/// A video's poster frame, as bytes to keep (an image is itself: nothing to keep apart).
-fn owned(view: std::borrow::Cow<'_, [u8]>) -> Option<Bytes> {
-    match view {
-        std::borrow::Cow::Owned(frame) => Some(Bytes::from(frame)),
-        std::borrow::Cow::Borrowed(_) => None,
-    }
-}
-
 /// Resolves originals to their facts; see the module doc for the order.
 pub struct Originals {
     storage: Storage,
@@ -301,8 +293,8 @@ impl Originals {
             .workers
             .run(admitted, 0, move || {
                 // A video's facts are its poster frame's, kept for the render that follows.
-                let facts =
-                    video::probe(&bytes, &limits).map(|(p, view)| (p, p.orientation, owned(view)));
+                let facts = video::probe(&bytes, &limits)
+                    .map(|(p, view)| (p, p.orientation, video::frame(view).map(Bytes::from)));
                 (ContentHash::of(&bytes), facts)
             })
             .await?;

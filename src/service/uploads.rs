@@ -3,8 +3,6 @@
 //! (so no instance ever reads it to learn them); a delete removes the original with
 //! everything derived from it; a `PATCH` moves its focal point.
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -61,10 +59,7 @@ impl Thumbnails {
                 };
                 let hash = ContentHash::of(&checked);
                 // What pre-generation renders from (a video's frame, not the video again).
-                let view = match view {
-                    Cow::Owned(frame) => Bytes::from(frame),
-                    Cow::Borrowed(_) => checked.clone(),
-                };
+                let view = video::frame(view).map_or_else(|| checked.clone(), Bytes::from);
                 Ok::<_, PipelineError>((validated, hash, placeholder, saliency, view))
             })
             .await??;

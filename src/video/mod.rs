@@ -80,6 +80,14 @@ pub fn mime(input: &[u8]) -> &'static str {
     }
 }
 
+/// The poster frame [`viewable`] or [`probe`] made, if they made one (an image is itself).
+pub fn frame(view: Cow<'_, [u8]>) -> Option<Vec<u8>> {
+    match view {
+        Cow::Owned(frame) => Some(frame),
+        Cow::Borrowed(_) => None,
+    }
+}
+
 /// True when `input` is a video container.
 pub fn is_video(input: &[u8]) -> bool {
     pipeline::sniff::sniff(input).is_ok_and(|f| f == SourceFormat::Video)

@@ -264,12 +264,13 @@ const UTILITIES: [&str; 5] = ["metrics", "secrets", "signing", "telemetry", "pro
 
 /// What each folder (or top-level file) of `src/` may import, besides the utilities where
 /// named: `cli -> startup -> config -> http -> service -> {storage, peers, pipeline,
-/// preset}`, `preset -> pipeline`, `storage -> keys`, and nothing points back up.
-const MAY_IMPORT: [(&str, &[&str], bool); 19] = [
+/// preset, video}`, `preset -> pipeline`, `video -> pipeline`, `storage -> keys`, and
+/// nothing points back up.
+const MAY_IMPORT: [(&str, &[&str], bool); 20] = [
     (
         "cli",
         &[
-            "startup", "config", "http", "bench", "service", "storage", "peers", "preset",
+            "startup", "config", "http", "bench", "service", "storage", "peers", "preset", "video",
             "pipeline", "keys",
         ],
         true,
@@ -299,12 +300,15 @@ const MAY_IMPORT: [(&str, &[&str], bool); 19] = [
     ("sns", &[], true),
     (
         "service",
-        &["caching", "storage", "peers", "preset", "pipeline", "keys"],
+        &[
+            "caching", "storage", "peers", "preset", "video", "pipeline", "keys",
+        ],
         true,
     ),
     ("peers", &["keys"], true),
     ("storage", &["keys"], true),
     ("preset", &["pipeline", "keys"], false),
+    ("video", &["pipeline"], false),
     ("pipeline", &[], false),
     ("caching", &["keys"], false),
     ("keys", &[], false),
