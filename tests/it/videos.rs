@@ -251,6 +251,35 @@ fn the_cli_renders_videos_leaves_nothing_behind_and_says_what_to_install() {
     assert_eq!(run.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("apt install ffmpeg"), "{err}");
+    // `inspect` says what a video is, and that it cannot render here.
+    let seen = |path: Option<&std::path::Path>| {
+        let mut inspect = thumbkit();
+        inspect.args(["inspect", "fixtures/videos/upright.mov"]);
+        if let Some(path) = path {
+            inspect.env("PATH", path);
+        }
+        let run = inspect.output().expect("runs");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    let report = seen(None);
+    for line in [
+        "video (video/quicktime)",
+        "360x640",
+        "duration:    2.04 s",
+        "renders:     yes",
+    ] {
+        assert!(report.contains(line), "{line}: {report}");
+    }
+    let report = seen(Some(&empty));
+    assert!(
+        report.contains("renders:     no: ") && report.contains("apt install ffmpeg"),
+        "{report}"
+    );
 }
 
 fn assert_nothing_left(dir: &std::path::Path) {
