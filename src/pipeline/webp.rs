@@ -155,9 +155,14 @@ pub fn check_frames(data: &[u8]) -> Result<(), PipelineError> {
         let declared = (u24(6) + 1, u24(9) + 1);
         let mut inner = b"RIFF\0\0\0\0WEBP".to_vec();
         inner.extend_from_slice(&body[16..]);
+        let mut after_alpha = false;
         for (kind, frame) in chunks_cut_short(&inner) {
+            // image-webp decodes whatever chunk follows an ALPH as VP8, whatever its name
+            // (and, there, trusts its size: a "VP6 " coded 0x32 under a 32x32 frame panicked).
+            let follows_alpha = std::mem::replace(&mut after_alpha, kind == b"ALPH");
+            let lossy = kind == b"VP8 " || follows_alpha;
             let coded = match kind {
-                b"VP8 " if frame.get(3..6) == Some(&[0x9d, 0x01, 0x2a]) && frame.len() >= 10 => {
+                _ if lossy && frame.get(3..6) == Some(&[0x9d, 0x01, 0x2a]) && frame.len() >= 10 => {
                     let u14 =
                         |i: usize| (u32::from(frame[i]) | u32::from(frame[i + 1]) << 8) & 0x3fff;
                     (u14(6), u14(8))
