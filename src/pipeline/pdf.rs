@@ -9,7 +9,6 @@ use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::{PixmapSettings, RenderCache, RenderSettings};
 use image::{DynamicImage, RgbImage};
 
-use super::colour::Decoded;
 use super::error::PipelineError;
 use super::limits::Limits;
 use super::load::Shrink;
@@ -111,18 +110,8 @@ pub fn decode(
         .chunks_exact(4)
         .flat_map(|p| [p[0], p[1], p[2]])
         .collect();
-    let img = RgbImage::from_raw(w, h, rgb).ok_or_else(|| {
-        PipelineError::Internal("the page's pixels have an unexpected size".into())
-    })?;
-    let scale = (
-        f64::from(w) / f64::from(nominal.0),
-        f64::from(h) / f64::from(nominal.1),
-    );
-    Ok(vector::Drawn {
-        decoded: Decoded::Image(DynamicImage::ImageRgb8(img)),
-        nominal,
-        scale,
-    })
+    let image = RgbImage::from_raw(w, h, rgb).map(DynamicImage::ImageRgb8);
+    vector::Drawn::new(image, nominal, "the page")
 }
 
 /// Refuses a PDF with a Flate stream that inflates past `limit` bytes, or streams that do

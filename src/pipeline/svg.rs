@@ -11,7 +11,6 @@ use image::{DynamicImage, RgbaImage};
 use resvg::tiny_skia::{Pixmap, Transform};
 use resvg::usvg::{self, ImageHrefResolver, ImageKind, roxmltree};
 
-use super::colour::Decoded;
 use super::error::{PipelineError, one_line};
 use super::limits::Limits;
 use super::load::Shrink;
@@ -258,16 +257,6 @@ pub fn decode(
         let c = p.demultiply();
         rgba.extend_from_slice(&[c.red(), c.green(), c.blue(), c.alpha()]);
     }
-    let img = RgbaImage::from_raw(w, h, rgba).ok_or_else(|| {
-        PipelineError::Internal("the SVG's pixels have an unexpected size".into())
-    })?;
-    let scale = (
-        f64::from(w) / f64::from(nominal.0),
-        f64::from(h) / f64::from(nominal.1),
-    );
-    Ok(vector::Drawn {
-        decoded: Decoded::Image(DynamicImage::ImageRgba8(img)),
-        nominal,
-        scale,
-    })
+    let image = RgbaImage::from_raw(w, h, rgba).map(DynamicImage::ImageRgba8);
+    vector::Drawn::new(image, nominal, "the SVG")
 }

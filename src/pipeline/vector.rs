@@ -5,6 +5,8 @@
 //! crisp rendering without `upscale`; the decode then draws it at exactly the scale the
 //! resize asks for (never large and then shrunk).
 
+use image::DynamicImage;
+
 use super::colour::Decoded;
 use super::error::PipelineError;
 use super::limits::Limits;
@@ -54,4 +56,26 @@ pub struct Drawn {
     pub decoded: Decoded,
     pub nominal: (u32, u32),
     pub scale: (f64, f64),
+}
+
+impl Drawn {
+    /// `image` drawn for a vector that counts as `nominal`; what failed to draw is `what`.
+    pub fn new(
+        image: Option<DynamicImage>,
+        nominal: (u32, u32),
+        what: &str,
+    ) -> Result<Self, PipelineError> {
+        let image = image.ok_or_else(|| {
+            PipelineError::Internal(format!("{what}'s pixels have an unexpected size"))
+        })?;
+        let scale = (
+            f64::from(image.width()) / f64::from(nominal.0),
+            f64::from(image.height()) / f64::from(nominal.1),
+        );
+        Ok(Self {
+            decoded: Decoded::Image(image),
+            nominal,
+            scale,
+        })
+    }
 }
