@@ -3,6 +3,8 @@
 //! page or cannot be read is refused in one line; one encrypted only against editing (an
 //! empty user password, as every viewer opens) is drawn.
 
+use std::cell::RefCell;
+
 use hayro::hayro_interpret::InterpreterSettings;
 use hayro::hayro_syntax::{LoadPdfError, Pdf};
 use hayro::vello_cpu::color::palette::css::WHITE;
@@ -29,9 +31,47 @@ pub struct Document {
     pub page: (f64, f64),
 }
 
+/// What this thread last learnt of a PDF, by its content hash: one render asks for its
+/// facts three or four times (the header, `inspect`, the decode), and each answer would cost
+/// a parse of its structure and an inflate of every stream.
+struct Learnt {
+    hash: blake3::Hash,
+    /// The largest bound its streams were found to inflate within.
+    within: u64,
+    document: Option<Document>,
+}
+
+thread_local! {
+    static LAST: RefCell<Option<Learnt>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on what is known of the PDF with `hash` (a fresh record if it is another one).
+fn learnt<T>(hash: blake3::Hash, f: impl FnOnce(&mut Learnt) -> T) -> T {
+    LAST.with_borrow_mut(|last| {
+        let known = last.get_or_insert_with(|| Learnt {
+            hash,
+            within: 0,
+            document: None,
+        });
+        if known.hash != hash {
+            *known = Learnt {
+                hash,
+                within: 0,
+                document: None,
+            };
+        }
+        f(known)
+    })
+}
+
 /// The PDF, once no Flate stream in it inflates past what a decode may hold.
 fn open(data: &[u8], limits: &Limits) -> Result<Pdf, PipelineError> {
-    inflates_within(data, limits.max_pixels.saturating_mul(4))?;
+    let hash = blake3::hash(data);
+    let bound = limits.max_pixels.saturating_mul(4);
+    if learnt(hash, |l| l.within < bound) {
+        inflates_within(data, bound)?;
+        learnt(hash, |l| l.within = l.within.max(bound));
+    }
     Pdf::new(data.to_vec()).map_err(|e| match e {
         LoadPdfError::Decryption(hayro::hayro_syntax::DecryptionError::PasswordProtected) => {
             PipelineError::UnsupportedFormat("the PDF is protected by a password".into())
@@ -47,16 +87,22 @@ fn open(data: &[u8], limits: &Limits) -> Result<Pdf, PipelineError> {
 
 /// The page count and first page's size.
 pub fn document(data: &[u8]) -> Result<Document, PipelineError> {
+    let hash = blake3::hash(data);
+    if let Some(known) = learnt(hash, |l| l.document) {
+        return Ok(known);
+    }
     let pdf = open(data, &Limits::default())?;
     let pages = pdf.pages();
     let first = pages
         .first()
         .ok_or_else(|| PipelineError::Corrupt("the PDF has no pages".into()))?;
     let (w, h) = first.render_dimensions();
-    Ok(Document {
+    let document = Document {
         pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
         page: (f64::from(w), f64::from(h)),
-    })
+    };
+    learnt(hash, |l| l.document = Some(document));
+    Ok(document)
 }
 
 /// The size the first page counts as (see `vector`); a page is opaque.
