@@ -224,9 +224,22 @@ fn references<'a>(node: roxmltree::Node<'a, '_>) -> impl Iterator<Item = &'a str
 
 /// The size the SVG counts as (see `vector`), with alpha.
 pub fn header(data: &[u8]) -> Result<(u32, u32, bool), PipelineError> {
+    thread_local! {
+        /// The last SVG this thread sized, by content hash: a render asks twice (the probe
+        /// and `inspect`) before it draws, and each answer is a whole parse.
+        static LAST: std::cell::Cell<Option<(blake3::Hash, (u32, u32))>> =
+            const { std::cell::Cell::new(None) };
+    }
+    let hash = blake3::hash(data);
+    if let Some((known, (w, h))) = LAST.get()
+        && known == hash
+    {
+        return Ok((w, h, true));
+    }
     let tree = parse(data, &Limits::default())?;
     let size = tree.size();
     let (w, h) = vector::nominal((f64::from(size.width()), f64::from(size.height())))?;
+    LAST.set(Some((hash, (w, h))));
     Ok((w, h, true))
 }
 
