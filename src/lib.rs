@@ -18,6 +18,7 @@ pub mod peers;
 pub mod pipeline;
 pub mod preset;
 pub mod process;
+pub mod queue;
 pub mod secrets;
 pub mod service;
 pub mod signing;

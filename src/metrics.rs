@@ -56,6 +56,8 @@ pub struct Metrics {
     memory_cache_bytes: Gauge,
     memory_cache_entries: Gauge,
     pending_writes: Gauge,
+    queue_messages: Family<OutcomeLabels, Counter>,
+    queue_oldest_age: Gauge,
 }
 
 impl Default for Metrics {
@@ -107,6 +109,13 @@ impl Metrics {
                 "Variants held in the memory tier", Gauge::default()),
             pending_writes: registered(&mut r, "thumbkit_pending_writes",
                 "Rendered variants still being written to the store", Gauge::default()),
+            queue_messages: registered(&mut r, "thumbkit_queue_messages",
+                "SQS messages by what happened: received, redelivered (received before), done, \
+                 failed (for good), ignored (another bucket or prefix), retried (left for \
+                 redelivery after a transient failure) and deleted", Family::default()),
+            queue_oldest_age: registered(&mut r, "thumbkit_queue_oldest_message_age_seconds",
+                "Age (from SentTimestamp) of the oldest message in the last batch received",
+                Gauge::default()),
             registry: Registry::default(),
         };
         Self { registry: r, ..metrics }
@@ -173,6 +182,19 @@ impl Metrics {
     /// Counts a request answered in the next format because its AVIF was over budget.
     pub fn avif_fallback(&self) {
         self.avif_fallbacks.inc();
+    }
+
+    /// Counts `n` SQS messages by what happened to them.
+    pub fn queue_messages(&self, outcome: &'static str, n: u64) {
+        self.queue_messages
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc_by(n);
+    }
+
+    /// Sets the age of the oldest message in the last batch received from SQS.
+    pub fn queue_oldest_age(&self, seconds: u64) {
+        self.queue_oldest_age
+            .set(i64::try_from(seconds).unwrap_or(i64::MAX));
     }
 
     /// Sets the gauges that are read rather than counted.

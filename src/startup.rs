@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, StoreConfig};
 use crate::preset::Presets;
+use crate::queue::Consumer;
 use crate::service::{ServiceError, Thumbnails};
 use crate::storage::{FsStore, S3Store, StorageSpec, Store, StoreError};
 
@@ -47,6 +48,8 @@ pub struct App {
     addr: SocketAddr,
     service: Arc<Thumbnails>,
     server: Server,
+    /// The SQS consumer's pollers, when a queue is configured; they stop with the server.
+    consumer: Option<(Arc<Consumer>, tokio::task::JoinHandle<()>)>,
     /// How long pending variant writes get once the server has stopped.
     drain_timeout: std::time::Duration,
 }
@@ -107,6 +110,23 @@ impl App {
             .select_presets(&pregenerate)
             .map_err(StartupError::Pregenerate)?;
         let drain_timeout = config.http.connections.shutdown_timeout;
+        // One signal stops both the server and the queue's pollers.
+        let stop = tokio_util::sync::CancellationToken::new();
+        let consumer = match &config.queue {
+            Some(options) => {
+                let consumer = Arc::new(Consumer::start(service.clone(), options).await);
+                let polling = tokio::spawn(consumer.clone().run(stop.clone()));
+                Some((consumer, polling))
+            }
+            None => None,
+        };
+        let trigger = stop.clone();
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown => trigger.cancel(),
+                () = trigger.cancelled() => {}
+            }
+        };
         let (addr, server) =
             crate::http::bind(config.listen, service.clone(), config.http, shutdown)
                 .await
@@ -118,6 +138,7 @@ impl App {
             addr,
             service,
             server: Box::pin(server),
+            consumer,
             drain_timeout,
         })
     }
@@ -125,6 +146,11 @@ impl App {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The SQS consumer, when a queue is configured.
+    pub fn consumer(&self) -> Option<&Arc<Consumer>> {
+        self.consumer.as_ref().map(|(c, _)| c)
     }
 
     /// The service behind the routes.
@@ -137,6 +163,15 @@ impl App {
     pub async fn run(self) -> Result<(), StartupError> {
         tracing::info!(storage = %self.service.storage().describe(), presets = self.service.presets().len(), "serving on http://{}/t/<preset>/<key>", self.addr);
         let served = self.server.await.map_err(StartupError::Server);
+        if let Some((_, polling)) = self.consumer {
+            // The pollers finish the batches in hand; unfinished messages are redelivered.
+            if tokio::time::timeout(self.drain_timeout, polling)
+                .await
+                .is_err()
+            {
+                tracing::warn!("gave up waiting for queue messages in progress");
+            }
+        }
         if tokio::time::timeout(self.drain_timeout, self.service.drain())
             .await
             .is_err()

@@ -4,8 +4,10 @@
 
 mod doctor;
 mod error;
+mod events;
 mod files;
 mod gc;
+mod progress;
 mod render;
 mod serve;
 mod show;
@@ -49,6 +51,9 @@ pub(crate) enum Command {
     Render(render::RenderArgs),
     /// Serve thumbnails over HTTP: GET /t/{preset}/{key}.
     Serve(Box<ServeArgs>),
+    /// Pull S3 events from THUMBKIT_SQS_QUEUE_URL without serving HTTP (`serve` pulls too
+    /// when it is set); `--once` drains the queue and exits.
+    Events(Box<events::EventsArgs>),
     /// Check a deployment with `serve`'s configuration: the store, every permission, the
     /// clock, presets, secrets and memory, one line each with its fix (exit 1 if any fails).
     Doctor(Box<ServeArgs>),
@@ -185,6 +190,7 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             keys,
         } => purge(&store, keys, presets.load()?, limits.limits()),
         Command::Doctor(args) => doctor::run(*args),
+        Command::Events(args) => events::run(*args),
         Command::Gc {
             store,
             presets,

@@ -1,16 +1,14 @@
 //! `thumbkit pregen` and `thumbkit purge`: the service without HTTP, working on the store.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use thumbkit::config::StoreArgs;
 use thumbkit::pipeline::Limits;
 use thumbkit::preset::Presets;
 use thumbkit::service::{Settings, Thumbnails};
 
 use super::error::CliError;
+use super::progress::Progress;
 
 /// A service without HTTP, for the commands that work on the store.
 pub(crate) fn offline_service(
@@ -58,7 +56,7 @@ pub(crate) fn pregen(
                 std::process::exit(130);
             }
         });
-        let progress = Arc::new(Progress::default());
+        let progress = Arc::new(Progress::new("pregen", "originals"));
         let shown = progress.clone();
         let on_progress: OnProgress = Arc::new(move |done, total| shown.update(done, total));
         let summary = thumbkit::service::backfill::backfill(
@@ -120,56 +118,5 @@ pub(crate) fn purge(
             "{n} of {} keys could not be purged",
             keys.len()
         ))),
-    }
-}
-
-/// A progress bar with rate and ETA on a terminal; a plain line every few seconds otherwise.
-#[derive(Default)]
-struct Progress {
-    bar: std::sync::OnceLock<Option<ProgressBar>>,
-    /// When the run started and when the last plain line was printed.
-    plain: std::sync::Mutex<Option<(Instant, Instant)>>,
-}
-
-impl Progress {
-    fn update(&self, done: usize, total: usize) {
-        let bar = self.bar.get_or_init(|| {
-            std::io::stderr().is_terminal().then(|| {
-                let bar = ProgressBar::new(total as u64);
-                if let Ok(style) = ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} originals  {rate}  ETA {eta}  ({elapsed} elapsed)",
-                ) {
-                    // indicatif's {per_sec} prints every digit it has ("86.7157/s").
-                    bar.set_style(style.with_key(
-                        "rate",
-                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                            let _ = write!(w, "{:.1}/s", state.per_sec());
-                        },
-                    ));
-                }
-                bar
-            })
-        });
-        if let Some(bar) = bar {
-            bar.set_position(done as u64);
-            return;
-        }
-        let Ok(mut state) = self.plain.lock() else {
-            return;
-        };
-        let now = Instant::now();
-        let (started, last) = state.get_or_insert((now, now));
-        if done > 0 && (last.elapsed() >= Duration::from_secs(5) || done == total) {
-            *last = now;
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-            let eta = (total - done) as f64 / rate.max(1e-9);
-            eprintln!("pregen: {done}/{total} originals, {rate:.1}/s, ETA {eta:.0} s");
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(Some(bar)) = self.bar.get() {
-            bar.finish_and_clear();
-        }
     }
 }

@@ -8,6 +8,7 @@ pub mod env;
 mod error;
 mod http;
 mod peers;
+mod queue;
 pub mod report;
 mod service;
 mod units;
@@ -21,11 +22,13 @@ pub use args::{InputLimitArgs, LimitArgs, PresetArgs, StoreArgs, StoreConfig};
 pub use error::ConfigError;
 pub use http::HttpArgs;
 pub use peers::PeerArgs;
+pub use queue::QueueArgs;
 pub use service::{ServiceArgs, parse_public_url};
 pub use units::{AutoFormats, Size, Span};
 
 use crate::http::Options;
 use crate::http::auth::TokenlessWrites;
+use crate::queue::QueueOptions;
 use crate::secrets::Secret;
 use crate::service::Settings;
 use crate::signing::Signer;
@@ -39,6 +42,8 @@ pub struct Config {
     pub preset_files: Vec<PathBuf>,
     pub service: Settings,
     pub http: Options,
+    /// The SQS queue of S3 events to pull, if any.
+    pub queue: Option<QueueOptions>,
     pub log: LevelFilter,
 }
 
@@ -55,6 +60,7 @@ impl Default for Config {
             preset_files: vec![PathBuf::from("presets")],
             service: Settings::default(),
             http: Options::default(),
+            queue: None,
             log: LevelFilter::INFO,
         }
     }
@@ -78,6 +84,8 @@ pub struct ServeArgs {
     pub service: ServiceArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub queue: QueueArgs,
     /// Signing keys (`,`-separated; the first signs, any verifies): `/t/...` then requires
     /// `exp` and `sig`, and manifests hand out signed URLs.
     #[arg(long, env = "THUMBKIT_SIGNING_KEY", hide_env_values = true)]
@@ -134,6 +142,7 @@ impl ServeArgs {
                 reason,
             })?;
         let peers = self.peers.config(self.listen)?;
+        let queue = self.queue.options()?;
         let service = self
             .service
             .settings(self.limits.limits(), &store, signer, peers)?;
@@ -152,6 +161,7 @@ impl ServeArgs {
             preset_files: self.presets.preset_files,
             service,
             http,
+            queue,
             log: self.log,
         })
     }

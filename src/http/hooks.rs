@@ -13,7 +13,7 @@ use axum::{Json, Router};
 
 use crate::http::problem::problem_response;
 use crate::service::Thumbnails;
-use crate::service::events::S3Event;
+use crate::service::events::Notification;
 use crate::sns::{self, Sns, SnsError, SnsOptions};
 
 /// Records one `POST /v1/hooks/s3` may carry: S3 sends one per event, so more is not S3.
@@ -102,15 +102,15 @@ pub(crate) async fn s3_hook(
     }
 }
 
-/// Acts on the records of an S3 event notification; acknowledges S3's `s3:TestEvent`, sent
-/// when notifications are configured.
+/// Acts on the records of an S3 event notification (or an EventBridge event from S3);
+/// acknowledges S3's `s3:TestEvent`, sent when notifications are configured.
 async fn s3_events(service: &Thumbnails, value: &serde_json::Value) -> Response {
-    if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
-        tracing::info!(bucket = ?value.get("Bucket"), "S3 test event received");
-        return Json(serde_json::json!({ "results": [], "test_event": true })).into_response();
-    }
-    let events = match S3Event::from_value(value) {
-        Ok(events) => events,
+    let events = match Notification::from_value(value) {
+        Ok(Notification::Events(events)) => events,
+        Ok(Notification::Test) => {
+            tracing::info!(bucket = ?value.get("Bucket"), "S3 test event received");
+            return Json(serde_json::json!({ "results": [], "test_event": true })).into_response();
+        }
         Err(e) => {
             return problem_response(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string());
         }

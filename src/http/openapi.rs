@@ -52,7 +52,7 @@ impl Modify for BearerToken {
     ),
     components(schemas(
         Problem, Manifest, OriginalKind, VariantInfo, Focus, Subject, SubjectBox, crate::http::originals::OriginalPatch, Deleted, Ticket, UploadRequest, KeyOutcome,
-        EventOutcome, PresetInfo, PregenerateRequest, HookOutcome
+        EventOutcome, crate::service::events::EventAction, PresetInfo, PregenerateRequest, HookOutcome
     )),
     modifiers(&BearerToken)
 )]

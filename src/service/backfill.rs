@@ -83,7 +83,10 @@ pub async fn backfill(
         jobs.spawn(async move {
             let _permit = permit;
             let result = match service.select_presets(&presets) {
-                Ok(selected) => service.pregenerate(key.as_str(), &selected).await,
+                Ok(selected) => service
+                    .pregenerate(key.as_str(), &selected)
+                    .await
+                    .map(|p| p.manifest),
                 Err(e) => Err(e),
             };
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);

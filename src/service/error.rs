@@ -110,6 +110,25 @@ impl ServiceError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, ServiceError::Store(e) if e.is_unavailable())
     }
+
+    /// Worth doing again later, as it is: the store failed (or refused: a permission an
+    /// operator may grant), the workers were busy or slow, the original changed while it was
+    /// read, or a program the server lacks. What the original's own bytes decide (a corrupt
+    /// file, a missing original, a bad key) is final: doing it again would fail again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ServiceError::Store(_)
+            | ServiceError::Busy
+            | ServiceError::RenderTimeout(_)
+            | ServiceError::Deadline(_)
+            | ServiceError::Changed(_) => true,
+            ServiceError::Pipeline(e) => matches!(
+                e,
+                PipelineError::Unavailable(_) | PipelineError::TooSlow { .. }
+            ),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,35 @@ struct Missing {
     key: ObjectKey,
 }
 
+/// What pre-generation did for one preset.
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// Every variant was stored already.
+    Existing,
+    Rendered,
+    Failed(ServiceError),
+}
+
+impl Outcome {
+    /// As the manifest says it.
+    fn text(&self) -> String {
+        match self {
+            Outcome::Existing => "existing".into(),
+            Outcome::Rendered => "rendered".into(),
+            Outcome::Failed(e) => format!("failed: {}", e.answered()),
+        }
+    }
+}
+
+/// What pre-generating one original did.
+#[derive(Debug)]
+pub struct Pregenerated {
+    /// The manifest, each preset saying what was done (`existing`, `rendered`, `failed: …`).
+    pub manifest: Manifest,
+    /// The first failure worth trying again later (the store or the workers), if any.
+    pub transient: Option<ServiceError>,
+}
+
 /// One preset composed (by its index among the presets asked for), or why not, with the
 /// time composing it took.
 type Composition = (usize, Result<Composed, PipelineError>, Duration);
@@ -45,7 +74,7 @@ impl Thumbnails {
         &self,
         key: &str,
         presets: &[&Preset],
-    ) -> Result<Manifest, ServiceError> {
+    ) -> Result<Pregenerated, ServiceError> {
         let key = self.original_key(key)?;
         let original = self.originals.resolve(&key).await?;
         Ok(self
@@ -65,7 +94,7 @@ impl Thumbnails {
         original: &Original,
         bytes: Option<&Bytes>,
         presets: &[&Preset],
-    ) -> Manifest {
+    ) -> Pregenerated {
         let focus = match self.presets().every().any(|p| is_smart(&p.spec)) {
             // Unreadable focal point: the manifest says none, and each smart render that
             // needs it fails on its own below.
@@ -73,7 +102,7 @@ impl Thumbnails {
             false => None,
         };
         let mut manifest = Manifest::of(key, original, self.presets(), &self.settings, focus);
-        let mut outcomes: Vec<String> = vec!["existing".to_owned(); presets.len()];
+        let mut outcomes = vec![Outcome::Existing; presets.len()];
         let mut missing = Vec::new();
         let crops: Vec<Crop> = presets
             .iter()
@@ -90,7 +119,7 @@ impl Thumbnails {
                         key: variant_key,
                     }),
                     Err(e) => {
-                        outcomes[i] = format!("failed: {}", ServiceError::from(e).answered());
+                        outcomes[i] = Outcome::Failed(e.into());
                         missing.retain(|m| m.preset != i);
                         break;
                     }
@@ -112,12 +141,19 @@ impl Thumbnails {
             self.render_missing(key, original, bytes, &cropped, &missing, &mut outcomes)
                 .await;
         }
-        for (preset, outcome) in presets.iter().zip(outcomes) {
+        for (preset, outcome) in presets.iter().zip(&outcomes) {
             if let Some(info) = manifest.variants.get_mut(preset.name.as_str()) {
-                info.pregenerated = Some(outcome);
+                info.pregenerated = Some(outcome.text());
             }
         }
-        manifest
+        let transient = outcomes.into_iter().find_map(|o| match o {
+            Outcome::Failed(e) if e.is_transient() => Some(e),
+            _ => None,
+        });
+        Pregenerated {
+            manifest,
+            transient,
+        }
     }
 
     /// Renders and stores `missing` from one decode, writing each preset's outcome. Each
@@ -130,7 +166,7 @@ impl Thumbnails {
         held: Option<&Bytes>,
         presets: &[&Preset],
         missing: &[Missing],
-        outcomes: &mut [String],
+        outcomes: &mut [Outcome],
     ) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Composition>();
         let composing = self.compose(key, original, held, presets, missing, tx);
@@ -168,18 +204,17 @@ impl Thumbnails {
         for (j, result) in results {
             let preset = missing[j].preset;
             match result {
-                Ok(()) if !outcomes[preset].starts_with("failed") => {
-                    outcomes[preset] = "rendered".into();
+                Ok(()) if !matches!(outcomes[preset], Outcome::Failed(_)) => {
+                    outcomes[preset] = Outcome::Rendered;
                 }
                 Ok(()) => {}
-                Err(e) => outcomes[preset] = format!("failed: {}", e.answered()),
+                Err(e) => outcomes[preset] = Outcome::Failed(e),
             }
         }
         if let Err(e) = composed {
-            let failed = format!("failed: {}", e.answered());
             for m in missing {
-                if outcomes[m.preset] != "rendered" {
-                    outcomes[m.preset] = failed.clone();
+                if !matches!(outcomes[m.preset], Outcome::Rendered) {
+                    outcomes[m.preset] = Outcome::Failed(e.clone());
                 }
             }
         }
@@ -309,7 +344,10 @@ impl Thumbnails {
             jobs.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let result = match service.select_presets(&names) {
-                    Ok(presets) => service.pregenerate(&key, &presets).await,
+                    Ok(presets) => service
+                        .pregenerate(&key, &presets)
+                        .await
+                        .map(|p| p.manifest),
                     Err(e) => Err(e),
                 };
                 (i, KeyOutcome::new(key, result))

@@ -102,7 +102,8 @@ impl Thumbnails {
         let original = Original::new(record);
         Ok(self
             .pregenerate_original(&key, &original, Some(&view), pregenerate)
-            .await)
+            .await
+            .manifest)
     }
 
     /// Deletes the original at `key`, its hash record and every variant of its content

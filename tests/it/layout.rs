@@ -266,26 +266,26 @@ const UTILITIES: [&str; 5] = ["metrics", "secrets", "signing", "telemetry", "pro
 /// named: `cli -> startup -> config -> http -> service -> {storage, peers, pipeline,
 /// preset, video}`, `preset -> pipeline`, `video -> pipeline`, `storage -> keys`, and
 /// nothing points back up.
-const MAY_IMPORT: [(&str, &[&str], bool); 20] = [
+const MAY_IMPORT: [(&str, &[&str], bool); 21] = [
     (
         "cli",
         &[
-            "startup", "config", "http", "bench", "service", "storage", "peers", "preset", "video",
-            "pipeline", "keys",
+            "startup", "config", "queue", "http", "bench", "service", "storage", "peers", "preset",
+            "video", "pipeline", "keys",
         ],
         true,
     ),
     (
         "startup",
         &[
-            "config", "http", "service", "storage", "peers", "preset", "pipeline", "keys",
+            "config", "queue", "http", "service", "storage", "peers", "preset", "pipeline", "keys",
         ],
         true,
     ),
     (
         "config",
         &[
-            "http", "service", "storage", "peers", "sns", "preset", "pipeline", "keys",
+            "queue", "http", "service", "storage", "peers", "sns", "preset", "pipeline", "keys",
         ],
         true,
     ),
@@ -298,6 +298,8 @@ const MAY_IMPORT: [(&str, &[&str], bool); 20] = [
     ),
     ("bench", &["preset", "pipeline"], false),
     ("sns", &[], true),
+    // The SQS consumer sits beside http: both drive the service.
+    ("queue", &["service", "keys"], true),
     (
         "service",
         &[

@@ -118,7 +118,8 @@ async fn pregenerating_every_preset_reads_the_original_once() {
         .service
         .pregenerate("p/photo.jpg", &all)
         .await
-        .expect("pregenerates");
+        .expect("pregenerates")
+        .manifest;
     let calls = calls_since(&app, &before).await;
     let count = |call: &str| calls.iter().filter(|c| *c == call).count();
     // avatar (and its 2x and 3x), large, medium, small: JPEG, WebP and AVIF; og and thumb:
