@@ -19,7 +19,7 @@ use crate::service::events::{EventAction, Notification};
 /// SQS's own default visibility timeout, assumed when the queue's cannot be read.
 const DEFAULT_VISIBILITY: Duration = Duration::from_secs(30);
 /// The longest wait between two tries while the queue cannot be reached.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(20);
 
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -230,7 +230,7 @@ impl Consumer {
             }
         });
         let heartbeat = async {
-            let every = (self.visibility / 2).max(Duration::from_secs(1));
+            let every = (self.visibility / 2).max(Duration::from_millis(250));
             loop {
                 tokio::time::sleep(every).await;
                 let pending: Vec<&Received> =
@@ -308,7 +308,7 @@ impl Consumer {
     }
 }
 
-/// How long to wait after `failures` failed receives in a row: 1 s doubling to 30 s.
+/// How long to wait after `failures` failed receives in a row: 1 s doubling to 20 s.
 fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.min(5)).min(MAX_BACKOFF)
 }

@@ -32,7 +32,7 @@ pub enum QueueError {
         code: String,
     },
     /// The queue does not exist (or not in this region).
-    #[error("there is no queue {url} (check THUMBKIT_SQS_QUEUE_URL and AWS_REGION)")]
+    #[error("there is no queue {url}")]
     NoQueue { url: String },
     #[error("the queue {url} failed a {op}: {message}")]
     Failed {
@@ -145,6 +145,22 @@ impl Queue {
                 })
             });
         Ok(received.collect())
+    }
+
+    /// Whether this client may receive: one receive that waits for nothing and leaves any
+    /// message it gets visible again at once (its receive count goes up by one).
+    pub async fn try_receive(&self) -> Result<bool, QueueError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(1)
+            .wait_time_seconds(0)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| self.error("ReceiveMessage", e))?;
+        Ok(out.messages.is_some_and(|m| !m.is_empty()))
     }
 
     /// Deletes `messages` (at most 10), answering how many were deleted.

@@ -46,12 +46,16 @@ impl Thumbnails {
                 Err(e) => return failed(e),
             };
             match self.pregenerate(key.as_str(), &presets).await {
+                // The manifest says which presets failed, and why.
                 Ok(done) => EventOutcome {
                     transient: done.transient.is_some(),
                     ..report(
                         key.as_str(),
-                        EventAction::Pregenerated,
-                        done.transient.map(|e| e.to_string()),
+                        match done.transient.is_some() || done.lasting.is_some() {
+                            true => EventAction::Failed,
+                            false => EventAction::Pregenerated,
+                        },
+                        done.transient.or(done.lasting).map(|e| e.to_string()),
                         Some(done.manifest),
                     )
                 },

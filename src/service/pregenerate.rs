@@ -61,6 +61,8 @@ pub struct Pregenerated {
     pub manifest: Manifest,
     /// The first failure worth trying again later (the store or the workers), if any.
     pub transient: Option<ServiceError>,
+    /// The first failure that doing it again would not mend (the original's bytes), if any.
+    pub lasting: Option<ServiceError>,
 }
 
 /// One preset composed (by its index among the presets asked for), or why not, with the
@@ -146,13 +148,21 @@ impl Thumbnails {
                 info.pregenerated = Some(outcome.text());
             }
         }
-        let transient = outcomes.into_iter().find_map(|o| match o {
-            Outcome::Failed(e) if e.is_transient() => Some(e),
-            _ => None,
-        });
+        let (mut transient, mut lasting) = (None, None);
+        for outcome in outcomes {
+            if let Outcome::Failed(e) = outcome {
+                let first = if e.is_transient() {
+                    &mut transient
+                } else {
+                    &mut lasting
+                };
+                first.get_or_insert(e);
+            }
+        }
         Pregenerated {
             manifest,
             transient,
+            lasting,
         }
     }
 

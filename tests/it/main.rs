@@ -23,6 +23,7 @@ mod memory;
 mod peers;
 mod pipeline;
 mod presets;
+mod queue;
 mod readme;
 mod refusals;
 mod s3;

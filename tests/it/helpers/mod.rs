@@ -9,4 +9,5 @@ pub mod policy;
 pub mod process;
 pub mod s3;
 pub mod servers;
+pub mod sqs;
 pub mod webdriver;

@@ -1,7 +1,7 @@
 //! `thumbkit doctor`: reads the configuration `serve` would run with and checks, one line
 //! each with the fix, what makes a deployment fail later: the store, every permission
 //! thumbkit uses (on a probe object of its own), the clock, the presets, the secrets a
-//! public address needs, and whether the caches fit in the machine's memory.
+//! public address needs, whether the caches fit in the machine's memory, and the SQS queue.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,7 +12,9 @@ use thumbkit::preset::Presets;
 use thumbkit::service::budget::PER_WORKER;
 use thumbkit::storage::{StorageSpec, Store};
 
-use super::error::CliError;
+use crate::cli::error::CliError;
+
+mod queue;
 
 /// SigV4 refuses requests whose time is further than this from the server's.
 const SIGV4_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -21,20 +23,20 @@ const SIGV4_SKEW: Duration = Duration::from_secs(15 * 60);
 const BASE_BYTES: u64 = 64 << 20;
 
 /// One check's outcome.
-struct Report {
+pub(super) struct Report {
     failed: usize,
 }
 
 impl Report {
-    fn ok(&mut self, what: &str, detail: impl AsRef<str>) {
+    pub(super) fn ok(&mut self, what: &str, detail: impl AsRef<str>) {
         println!("ok    {what}: {}", detail.as_ref());
     }
 
-    fn warn(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+    pub(super) fn warn(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
         println!("WARN  {what}: {} -> {}", detail.as_ref(), fix.as_ref());
     }
 
-    fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+    pub(super) fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
         self.failed += 1;
         println!("FAIL  {what}: {} -> {}", detail.as_ref(), fix.as_ref());
     }
@@ -88,10 +90,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
             "serve would refuse to start",
         );
     }
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     if let Some(store_config) = store_config {
-        let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
         runtime.block_on(store(&store_config, &mut report));
     }
+    let render_timeout = config.as_ref().ok().map(|c| c.service.render_timeout);
+    runtime.block_on(queue::check(&args.queue, render_timeout, &mut report));
     match report.failed {
         0 => {
             println!("doctor: every check passed");
