@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Validates deploy/*.json against AWS's own S3 API model (botocore's service model, the one
+"""Validates deploy/*.json against AWS's own API models (botocore's service models, the ones
 the AWS CLI uses for `aws s3api put-bucket-...`), so a file that would be refused by
-`put-bucket-lifecycle-configuration` fails here first. Prints one line per file; exits 1
-on the first invalid one. Usage: deploy/validate.py [DIR]"""
+`put-bucket-lifecycle-configuration` fails here first, and the SQS policies name only real
+SQS actions. Prints one line per file; exits 1 if any is invalid. Usage: deploy/validate.py
+[DIR]"""
 
 import json
 import pathlib
@@ -11,10 +12,14 @@ import sys
 import botocore.session
 from botocore.validate import ParamValidator
 
+# policies whose `sqs:` actions must each be an operation of SQS's model
+SQS_POLICIES = ["iam-policy-sqs.json", "sqs-queue-policy.json"]
+
 # file -> (operation, parameter holding the document)
 DOCUMENTS = {
     "lifecycle.json": ("PutBucketLifecycleConfiguration", "LifecycleConfiguration"),
     "notification.json": ("PutBucketNotificationConfiguration", "NotificationConfiguration"),
+    "notification-sqs.json": ("PutBucketNotificationConfiguration", "NotificationConfiguration"),
     "cors.json": ("PutBucketCors", "CORSConfiguration"),
 }
 
@@ -33,6 +38,19 @@ def main() -> int:
             failed += 1
         else:
             print(f"{name}: valid {operation} input")
+    sqs = set(botocore.session.get_session().get_service_model("sqs").operation_names)
+    for name in SQS_POLICIES:
+        doc = json.loads((folder / name).read_text())
+        actions = []
+        for statement in doc["Statement"]:
+            listed = statement["Action"]
+            actions += [listed] if isinstance(listed, str) else listed
+        unknown = [a for a in actions if not a.startswith("sqs:") or a[4:] not in sqs]
+        if unknown:
+            print(f"{name}: invalid: not SQS actions: {', '.join(unknown)}")
+            failed += 1
+        else:
+            print(f"{name}: valid SQS actions ({', '.join(actions)})")
     return 1 if failed else 0
 
 

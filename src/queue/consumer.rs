@@ -11,8 +11,8 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::body;
+use super::options::{MAX_WAIT, QueueOptions};
 use super::sqs::{Queue, QueueError, Received};
-use super::{MAX_WAIT, QueueOptions};
 use crate::service::Thumbnails;
 use crate::service::events::{EventAction, Notification};
 

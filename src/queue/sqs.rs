@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName, QueueAttributeName,
 };
 
-use super::{BATCH, QueueOptions};
+use super::options::{BATCH, QueueOptions};
 
 /// Why SQS did not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -12,35 +12,18 @@ use thumbkit::preset::Presets;
 use thumbkit::service::budget::PER_WORKER;
 use thumbkit::storage::{StorageSpec, Store};
 
-use crate::cli::error::CliError;
+use super::error::CliError;
 
 mod queue;
+mod report;
+
+use report::Report;
 
 /// SigV4 refuses requests whose time is further than this from the server's.
 const SIGV4_SKEW: Duration = Duration::from_secs(15 * 60);
 /// What the process needs besides the cache and the decode budgets: code, connections,
 /// buffers (the soak's resident set with an empty cache).
 const BASE_BYTES: u64 = 64 << 20;
-
-/// One check's outcome.
-pub(super) struct Report {
-    failed: usize,
-}
-
-impl Report {
-    pub(super) fn ok(&mut self, what: &str, detail: impl AsRef<str>) {
-        println!("ok    {what}: {}", detail.as_ref());
-    }
-
-    pub(super) fn warn(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
-        println!("WARN  {what}: {} -> {}", detail.as_ref(), fix.as_ref());
-    }
-
-    pub(super) fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
-        self.failed += 1;
-        println!("FAIL  {what}: {} -> {}", detail.as_ref(), fix.as_ref());
-    }
-}
 
 /// Runs every check; exits non-zero when any fails.
 pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use thumbkit::config::QueueArgs;
 use thumbkit::queue::{Queue, QueueError};
 
-use super::Report;
+use super::report::Report;
 
 /// Checks the queue `args` name, if any; `render_timeout` is serve's (if it would start).
 pub(super) async fn check(args: &QueueArgs, render_timeout: Option<Duration>, report: &mut Report) {

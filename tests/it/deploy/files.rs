@@ -4,6 +4,7 @@
 //! Dockerfile's runtime stage against what the binary links. Where a Docker engine runs,
 //! the image is also built and its `/healthz` asked.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,13 +27,26 @@ fn run(command: &mut Command) -> (bool, String) {
 fn the_bucket_documents_are_valid_s3_api_inputs_and_an_invalid_one_is_caught() {
     let (ok, text) = run(Command::new("/usr/bin/python3").arg(repo().join("deploy/validate.py")));
     assert!(ok, "{text}");
-    assert_eq!(text.matches(": valid ").count(), 3, "{text}");
+    assert_eq!(text.matches(": valid ").count(), 6, "{text}");
     // The validator has teeth: a lifecycle rule with a day count as words is refused.
     let broken = crate::helpers::app::temp_dir("deploy");
     std::fs::create_dir_all(&broken).unwrap();
-    for f in ["lifecycle.json", "notification.json", "cors.json"] {
+    for f in [
+        "lifecycle.json",
+        "notification.json",
+        "notification-sqs.json",
+        "cors.json",
+        "iam-policy-sqs.json",
+        "sqs-queue-policy.json",
+    ] {
         std::fs::copy(repo().join("deploy").join(f), broken.join(f)).unwrap();
     }
+    let policy = std::fs::read_to_string(broken.join("iam-policy-sqs.json")).unwrap();
+    std::fs::write(
+        broken.join("iam-policy-sqs.json"),
+        policy.replacen("sqs:ReceiveMessage", "sqs:ReceiveMessages", 1),
+    )
+    .unwrap();
     let lifecycle = std::fs::read_to_string(broken.join("lifecycle.json")).unwrap();
     std::fs::write(
         broken.join("lifecycle.json"),
@@ -43,6 +57,10 @@ fn the_bucket_documents_are_valid_s3_api_inputs_and_an_invalid_one_is_caught() {
         .arg(repo().join("deploy/validate.py"))
         .arg(&broken));
     assert!(!ok && text.contains("lifecycle.json: invalid"), "{text}");
+    assert!(
+        text.contains("iam-policy-sqs.json: invalid: not SQS actions: sqs:ReceiveMessages"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -195,4 +213,36 @@ fn the_image_builds_and_answers_its_healthcheck_where_docker_runs() {
         "presets",
     ]));
     assert!(ok && text.contains("thumb"), "{text}");
+}
+
+#[test]
+fn the_sqs_policy_grants_every_call_the_consumer_makes() {
+    let code = std::fs::read_to_string(repo().join("src/queue/sqs.rs")).unwrap();
+    // `self.client.receive_message()` and the like, however rustfmt wraps them.
+    let calls: BTreeSet<String> = code
+        .split(".client")
+        .skip(1)
+        .filter_map(|rest| {
+            let rest = rest.trim_start().strip_prefix('.')?;
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            rest[name.len()..].starts_with("()").then_some(name)
+        })
+        .collect();
+    assert!(calls.len() >= 4, "{calls:?}");
+    let policy = std::fs::read_to_string(repo().join("deploy/iam-policy-sqs.json")).unwrap();
+    for call in &calls {
+        // A batch call needs the permission of its single form (SQS's own rule).
+        let action: String = call
+            .trim_end_matches("_batch")
+            .split('_')
+            .map(|w| w[..1].to_uppercase() + &w[1..])
+            .collect();
+        assert!(
+            policy.contains(&format!("\"sqs:{action}\"")),
+            "sqs:{action} for {call}"
+        );
+    }
 }

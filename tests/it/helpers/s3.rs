@@ -118,21 +118,24 @@ impl S3Server {
         Some((bytes, content_type))
     }
 
-    /// Every key in the bucket under `prefix`.
+    /// Every key in the bucket under `prefix` (every page of the listing).
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
-        let out = self
+        let mut keys = Vec::new();
+        let mut pages = self
             .client
             .list_objects_v2()
             .bucket(BUCKET)
             .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        let mut keys: Vec<String> = out
-            .contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_owned))
-            .collect();
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.unwrap();
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
         keys.sort();
         keys
     }

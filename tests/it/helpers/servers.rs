@@ -57,7 +57,8 @@ impl Binary {
         let mut addr = None;
         let mut before = Vec::new();
         for line in lines.by_ref().map_while(Result::ok) {
-            if let Some(rest) = line.split("http://").nth(1) {
+            // Its own address: other lines may name other URLs first (a queue, a peer).
+            if let Some(rest) = line.split("serving on http://").nth(1) {
                 addr = rest.split('/').next().and_then(|a| a.parse().ok());
                 break;
             }

@@ -98,13 +98,22 @@ async fn events_once_drains_a_backlog_of_500_messages_and_says_how_fast() {
         .lines()
         .find(|l| l.starts_with("events: "))
         .unwrap_or_default();
-    assert!(summary.contains("events: 500 messages in "), "{summary}");
-    assert!(
-        summary.contains("/s): 500 done, 0 ignored, 0 failed, 0 left for redelivery; 500 deleted"),
-        "{summary}"
+    // SQS delivers at least once: a message may come twice (moto, like SQS, now and then
+    // hands one to two concurrent receives); both are done and deleted.
+    let received: u64 = summary
+        .strip_prefix("events: ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!((500..=510).contains(&received), "{summary}");
+    let tail = format!(
+        "/s): {received} done, 0 ignored, 0 failed, 0 left for redelivery; {received} deleted"
     );
+    assert!(summary.ends_with(&tail), "{summary}");
     assert!(
-        err.contains("/500 messages, "),
+        err.lines().any(|l| l.starts_with("events: ")
+            && l.contains(" messages, ")
+            && l.contains("/s, ETA")),
         "progress with a rate: {err}"
     );
     assert_eq!(moto.counts(&url).await, (0, 0));

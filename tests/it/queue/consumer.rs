@@ -221,7 +221,8 @@ async fn work_longer_than_the_visibility_timeout_keeps_its_message_hidden() {
     let mut records = Vec::new();
     for i in 0..6 {
         let key = format!("q/big-{i}.jpg");
-        s3.put(&key, super::cli::distinct(&fixture("IMG_9424.JPG"), i)).await;
+        s3.put(&key, super::cli::distinct(&fixture("IMG_9424.JPG"), i))
+            .await;
         let event: serde_json::Value =
             serde_json::from_str(&s3_event("ObjectCreated:Put", BUCKET, &key)).unwrap();
         records.push(event["Records"][0].clone());

@@ -20,9 +20,17 @@ async fn queue_metric(addrs: &[std::net::SocketAddr], outcome: &str) -> f64 {
     fleet_metric(addrs, "thumbkit_queue_messages_total", &[&label]).await
 }
 
-/// Writes `n` originals (real photos, each with its own content) under `folder`, straight
+/// Writes `n` originals (real photos, each with its own content, numbered from `first`)
+/// under `folder`, straight
 /// to the bucket as an uploader would, and announces each on the queue.
-async fn upload(s3: &S3Server, moto: &Moto, url: &str, folder: &str, n: usize) -> Vec<String> {
+async fn upload(
+    s3: &S3Server,
+    moto: &Moto,
+    url: &str,
+    folder: &str,
+    n: usize,
+    first: usize,
+) -> Vec<String> {
     let photos = [
         "Landscape_1.jpg",
         "Landscape_3.jpg",
@@ -33,7 +41,8 @@ async fn upload(s3: &S3Server, moto: &Moto, url: &str, folder: &str, n: usize) -
     let photos: Vec<Vec<u8>> = photos.iter().map(|p| fixture(p)).collect();
     let keys: Vec<String> = (0..n).map(|i| format!("{folder}/{i:02}.jpg")).collect();
     for (i, key) in keys.iter().enumerate() {
-        s3.put(key, distinct(&photos[i % photos.len()], i)).await;
+        s3.put(key, distinct(&photos[i % photos.len()], first + i))
+            .await;
     }
     announce(moto, url, &keys).await;
     keys
@@ -74,7 +83,6 @@ async fn a_fleet_over_one_queue_renders_each_variant_once_and_outlives_a_killed_
             ),
             ("THUMBKIT_SQS_QUEUE_URL", url.clone()),
             ("AWS_ENDPOINT_URL_SQS", moto.endpoint.clone()),
-            ("THUMBKIT_LOG", "warn".into()),
         ]);
         fleet.push(
             tokio::task::spawn_blocking(move || Binary::start(&env))
@@ -86,7 +94,7 @@ async fn a_fleet_over_one_queue_renders_each_variant_once_and_outlives_a_killed_
 
     // 50 originals, every preset: each variant rendered once across the three.
     let started = Instant::now();
-    upload(&s3, &moto, &url, "wave1", 50).await;
+    upload(&s3, &moto, &url, "wave1", 50, 0).await;
     assert!(
         moto.drained(&url, Duration::from_secs(900)).await,
         "50 originals done"
@@ -95,10 +103,14 @@ async fn a_fleet_over_one_queue_renders_each_variant_once_and_outlives_a_killed_
     let stored = variants(s3.keys("_variants/").await);
     let renders = fleet_metric(&addrs, "thumbkit_renders_total", &[]).await;
     let per_variant = renders / stored as f64;
-    let deleted = queue_metric(&addrs, "deleted").await;
+    let (received, deleted) = (
+        queue_metric(&addrs, "received").await,
+        queue_metric(&addrs, "deleted").await,
+    );
     println!(
         "fleet: 50 originals x every preset = {stored} variants in {drained_in:.1?}; \
-         {renders} renders ({per_variant:.3} per variant); {deleted} messages deleted"
+         {renders} renders ({per_variant:.3} per variant); {received} messages received \
+         (moto, like SQS, delivers at least once), {deleted} deleted"
     );
     assert_eq!(
         stored % 50,
@@ -110,12 +122,14 @@ async fn a_fleet_over_one_queue_renders_each_variant_once_and_outlives_a_killed_
         per_variant <= 1.05,
         "{renders} renders for {stored} variants"
     );
-    assert_eq!(deleted, 50.0);
-    assert_eq!(queue_metric(&addrs, "done").await, 50.0);
+    // Every message received was done and deleted, duplicates included.
+    assert!(received >= 50.0);
+    assert_eq!(deleted, received);
+    assert_eq!(queue_metric(&addrs, "done").await, received);
 
     // 30 more; one instance is killed while it holds messages.
     let started = Instant::now();
-    upload(&s3, &moto, &url, "wave2", 30).await;
+    upload(&s3, &moto, &url, "wave2", 30, 50).await;
     let victim = addrs[0];
     let until = Instant::now() + Duration::from_secs(120);
     loop {
