@@ -36,10 +36,14 @@ deps:
 # What only the tests need: Debian's headless Chromium and its WebDriver (the demo page test),
 # Django and pytest for Debian's own python3 (the Python helper), Node.js if the machine has
 # none (the JS helper); botocore (AWS's S3 model, to validate deploy/*.json), docker-compose
-# (to validate compose.yaml; no engine needed), shellcheck (deploy/garage/init.sh) and
-# ffmpeg (videos' poster frames; a program run as a subprocess, never linked). Idempotent like `deps`.
+# (to validate compose.yaml; no engine needed), shellcheck (deploy/garage/init.sh),
+# ffmpeg (videos' poster frames; a program run as a subprocess, never linked), and moto's
+# server (PyPI moto[server]: a real SQS API for the queue tests) in its own venv under
+# target/moto. Idempotent like `deps`.
 TEST_PACKAGES := chromium chromium-driver python3 python3-django python3-pytest \
-  python3-botocore docker-compose shellcheck ffmpeg
+  python3-botocore python3-venv docker-compose shellcheck ffmpeg
+MOTO := target/moto/bin/moto_server
+MOTO_VERSION := 5.2.6
 test-deps: deps
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
@@ -48,6 +52,8 @@ test-deps: deps
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	    --no-install-recommends $$missing; \
 	fi
+	@[ -x $(MOTO) ] || { echo "installing moto[server] $(MOTO_VERSION) in target/moto"; \
+	  python3 -m venv target/moto && target/moto/bin/pip install -q 'moto[server]==$(MOTO_VERSION)'; }
 
 # Serves thumbnails on the embedded default store (./data), with a real GPS-tagged photo in place.
 run: deps
