@@ -215,6 +215,18 @@ pub fn vary(negotiated: bool, hints: Option<Hints>) -> Option<String> {
     }
 }
 
+/// The cache tag of every response about the original at `key` (`Cache-Tag`,
+/// `Surrogate-Key`): a short hash of the key, so that tags leak no paths.
+pub fn original_tag(key: &str) -> String {
+    let hash = blake3::hash(key.as_bytes()).to_hex();
+    format!("tk-o-{}", &hash[..16])
+}
+
+/// The cache tag of every response of `preset` (a step is tagged with its preset's name).
+pub fn preset_tag(preset: &str) -> String {
+    format!("tk-p-{}", preset.split('@').next().unwrap_or(preset))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,7 @@ pub struct Metrics {
     pending_writes: Gauge,
     queue_messages: Family<OutcomeLabels, Counter>,
     queue_oldest_age: Gauge,
+    purges: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -116,6 +117,9 @@ impl Metrics {
             queue_oldest_age: registered(&mut r, "thumbkit_queue_oldest_message_age_seconds",
                 "Age (from SentTimestamp) of the oldest message in the last batch received",
                 Gauge::default()),
+            purges: registered(&mut r, "thumbkit_purges",
+                "CDN purges sent to THUMBKIT_PURGE_WEBHOOK by outcome: sent, retried (a try \
+                 that failed and was tried again), failed (given up)", Family::default()),
             registry: Registry::default(),
         };
         Self { registry: r, ..metrics }
@@ -195,6 +199,11 @@ impl Metrics {
     pub fn queue_oldest_age(&self, seconds: u64) {
         self.queue_oldest_age
             .set(i64::try_from(seconds).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one purge sent, tried again or given up.
+    pub fn purge(&self, outcome: &'static str) {
+        self.purges.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// Sets the gauges that are read rather than counted.

@@ -28,6 +28,7 @@ pub use units::{AutoFormats, Size, Span};
 
 use crate::http::Options;
 use crate::http::auth::TokenlessWrites;
+use crate::purge::PurgeOptions;
 use crate::queue::QueueOptions;
 use crate::secrets::Secret;
 use crate::service::Settings;
@@ -143,9 +144,14 @@ impl ServeArgs {
             })?;
         let peers = self.peers.config(self.listen)?;
         let queue = self.queue.options()?;
-        let service = self
+        let purge = purge_options(
+            self.service.purge_webhook.as_deref(),
+            self.api_token.as_ref(),
+        )?;
+        let mut service = self
             .service
             .settings(self.limits.limits(), &store, signer, peers)?;
+        service.purge = purge;
         let tokenless_writes = if self.allow_unauthenticated_writes {
             TokenlessWrites::AnyHost
         } else {
@@ -165,4 +171,26 @@ impl ServeArgs {
             log: self.log,
         })
     }
+}
+
+/// Where purges go, signed with the API token; refused without a token to sign with.
+fn purge_options(
+    webhook: Option<&str>,
+    token: Option<&Secret>,
+) -> Result<Option<PurgeOptions>, ConfigError> {
+    let Some(url) = webhook.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| ConfigError::Invalid {
+        setting: "THUMBKIT_PURGE_WEBHOOK",
+        reason,
+    };
+    let url = parse_public_url(url).map_err(invalid)?;
+    let token = token.ok_or_else(|| {
+        invalid(
+            "needs THUMBKIT_API_TOKEN: purges are signed with it, so the receiver can trust them"
+                .into(),
+        )
+    })?;
+    Ok(Some(PurgeOptions::new(url, token.clone())))
 }

@@ -69,6 +69,10 @@ pub struct ServiceArgs {
     /// AWS_S3_CUSTOM_DOMAIN, which serves the originals).
     #[arg(long, env = "THUMBKIT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// An endpoint POSTed the cache tags and paths to purge when an original is replaced or
+    /// deleted through thumbkit (signed with THUMBKIT_API_TOKEN's HMAC, tried again on failure).
+    #[arg(long, env = "THUMBKIT_PURGE_WEBHOOK")]
+    pub purge_webhook: Option<String>,
 }
 
 impl ServiceArgs {
@@ -125,6 +129,8 @@ impl ServiceArgs {
             fallback: self.fallback,
             peers,
             public_url,
+            // Set by `ServeArgs::config`, which holds the API token it is signed with.
+            purge: None,
         })
     }
 }

@@ -107,10 +107,25 @@ pub(crate) async fn thumbnail(
             out.insert(header::VARY, v);
         }
     }
+    tag(&mut response, &key, known.as_ref().map(|k| k.0.as_str()));
     if let Some(name) = known {
         response.extensions_mut().insert(name);
     }
     response
+}
+
+/// Names the original (a hash of its key) and the preset in `Cache-Tag` (Cloudflare) and
+/// `Surrogate-Key` (Fastly), so that a CDN can purge every response about an original at
+/// once, whatever it answered (a thumbnail, a 404, the fallback image).
+fn tag(response: &mut Response, key: &str, preset: Option<&str>) {
+    let mut tags = vec![caching::original_tag(key)];
+    tags.extend(preset.map(caching::preset_tag));
+    let out = response.headers_mut();
+    for (name, separator) in [("cache-tag", ","), ("surrogate-key", " ")] {
+        if let Ok(v) = HeaderValue::from_str(&tags.join(separator)) {
+            out.insert(name, v);
+        }
+    }
 }
 
 /// The device pixel ratio a client hints at (`Sec-CH-DPR`, or the legacy `DPR`).

@@ -4,6 +4,7 @@
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
+use crate::purge::PurgeReason;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
 use crate::service::manifest::Manifest;
@@ -45,7 +46,10 @@ impl Thumbnails {
                 Ok(p) => p,
                 Err(e) => return failed(e),
             };
-            match self.pregenerate(key.as_str(), &presets).await {
+            let pregenerated = self.pregenerate(key.as_str(), &presets).await;
+            // Whatever a CDN holds of the key (an old picture, a 404) is out of date.
+            self.purge_cdn(&key, PurgeReason::Replaced);
+            match pregenerated {
                 // The manifest says which presets failed, and why.
                 Ok(done) => EventOutcome {
                     transient: done.transient.is_some(),
@@ -70,6 +74,7 @@ impl Thumbnails {
                 }
                 Ok(None) => match self.purge_derived(&key).await {
                     Ok(derived) => {
+                        self.purge_cdn(&key, PurgeReason::Deleted);
                         let detail = format!("{} derived objects deleted", derived.len());
                         report(key.as_str(), EventAction::Purged, Some(detail), None)
                     }

@@ -15,6 +15,7 @@
 
 pub mod backfill;
 pub mod budget;
+mod cdn;
 pub mod error;
 pub mod events;
 pub mod fallback;
@@ -42,6 +43,7 @@ use crate::keys::{ContentHash, Layout, ObjectKey};
 use crate::metrics::Metrics;
 use crate::pipeline::{Limits, OutputFormat};
 use crate::preset::{Preset, Presets};
+use crate::purge::Purger;
 use crate::signing::Signer;
 use crate::storage::{Storage, Store};
 
@@ -132,6 +134,8 @@ pub struct Settings {
     /// Put before every URL the service hands out (`THUMBKIT_PUBLIC_URL`, a CDN's origin),
     /// without a trailing `/`; `None` hands out paths.
     pub public_url: Option<String>,
+    /// Where CDN purges are sent when an original changes (`THUMBKIT_PURGE_WEBHOOK`).
+    pub purge: Option<crate::purge::PurgeOptions>,
 }
 
 impl Settings {
@@ -162,6 +166,7 @@ impl Default for Settings {
             fallback: None,
             peers: None,
             public_url: None,
+            purge: None,
         }
     }
 }
@@ -189,6 +194,8 @@ pub struct Thumbnails {
     intake: intake::Intake,
     /// The focal points applications set.
     focus: focus::FocusBook,
+    /// Tells the CDN what to purge when an original changes, if configured.
+    purger: Option<Arc<crate::purge::Purger>>,
 }
 
 impl Thumbnails {
@@ -243,6 +250,7 @@ impl Thumbnails {
         let fallbacks =
             fallback::Fallbacks::new(settings.fallback.clone(), settings.limits, workers.clone());
         Self {
+            purger: (settings.purge.clone()).map(|o| Arc::new(Purger::new(o, metrics.clone()))),
             workers,
             storage,
             presets,
@@ -323,21 +331,6 @@ impl Thumbnails {
             "fits"
         };
         self.metrics.budget(preset.name.as_str(), outcome);
-    }
-
-    /// What decides `preset`'s crop of the original at `key`: its focal point (read only
-    /// for `smart` presets) and its saliency.
-    async fn crop_of(
-        &self,
-        preset: &Preset,
-        key: &ObjectKey,
-        original: &originals::Original,
-    ) -> Result<focus::Crop, ServiceError> {
-        if !focus::is_smart(&preset.spec) {
-            return Ok(focus::Crop::plain(preset));
-        }
-        let point = self.focus.of(key, &original.hash).await?;
-        Ok(focus::Crop::of(preset, point, original.record.saliency))
     }
 
     /// How the service runs.

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::keys::{ContentHash, ObjectKey};
 use crate::pipeline::{self, PipelineError, Point, SourceFormat};
 use crate::preset::Preset;
+use crate::purge::PurgeReason;
 use crate::service::Thumbnails;
 use crate::service::error::ServiceError;
 use crate::service::focus::{focus_tag, is_smart};
@@ -95,8 +96,9 @@ impl Thumbnails {
         self.originals.share(&record).await?;
         // A new picture starts without the old one's focal point, unless given its own.
         self.focus.set(&key, &hash, focus).await?;
-        // What this instance knew of the previous version is void.
+        // What this instance knew of the previous version is void, and so is a CDN's.
         self.originals.forget(&key).await;
+        self.purge_cdn(&key, PurgeReason::Replaced);
         // The original was just validated and is in memory: pre-generation renders from
         // these bytes (a video's poster frame) instead of reading back what was just written.
         let original = Original::new(record);
@@ -114,6 +116,7 @@ impl Thumbnails {
         let existed = self.storage().head(&key, Kind::Original).await?.is_some();
         self.storage().delete(&key, Kind::Original).await?;
         self.originals.forget(&key).await;
+        self.purge_cdn(&key, PurgeReason::Deleted);
         Ok(Deleted {
             key: key.to_string(),
             original: existed,

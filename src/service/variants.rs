@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, OutputFormat, PipelineError};
 use crate::preset::{FormatChoice, Preset};
 use crate::service::error::ServiceError;
-use crate::service::focus::Crop;
+use crate::service::focus::{Crop, is_smart};
 use crate::service::originals::{Fetched, Original, Resolved};
 use crate::service::workers::{Patience, Pending};
 use crate::service::{MADE_METADATA, QUALITY_METADATA, Thumbnails, Variant};
@@ -399,5 +399,22 @@ async fn store_behind(
     if let Err(e) = put.await {
         metrics.store_write_failed();
         tracing::warn!(key = %key, error = %e, "cannot store a rendered variant");
+    }
+}
+
+impl Thumbnails {
+    /// What decides `preset`'s crop of the original at `key`: its focal point (read only
+    /// for `smart` presets) and its saliency.
+    pub(super) async fn crop_of(
+        &self,
+        preset: &Preset,
+        key: &ObjectKey,
+        original: &Original,
+    ) -> Result<Crop, ServiceError> {
+        if !is_smart(&preset.spec) {
+            return Ok(Crop::plain(preset));
+        }
+        let point = self.focus.of(key, &original.hash).await?;
+        Ok(Crop::of(preset, point, original.record.saliency))
     }
 }

@@ -2,41 +2,18 @@
 //! system's roots on the AWS SDK's own TLS stack), and the SHA-1 signature check that SNS's
 //! SignatureVersion 1 still needs.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http_body_util::Empty;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::{
     AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm, alg_id,
 };
 
 /// The client fetches use.
-pub(super) type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+pub(super) type HttpsClient = crate::https::HttpsClient<Empty<Bytes>>;
 
 /// An HTTPS client with the system's root certificates, on the AWS SDK's own TLS stack.
 pub(super) fn client() -> Result<HttpsClient, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    let (added, _) = roots.add_parsable_certificates(native.certs);
-    if added == 0 {
-        tracing::warn!("no system root certificates found: SNS certificates cannot be fetched");
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot configure TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        // Plain http only ever reaches the configured emulator origin: URLs are checked first.
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(https))
+    crate::https::client()
 }
 
 /// RSA PKCS#1 v1.5 with SHA-1: SNS's SignatureVersion 1, still the default for topics.

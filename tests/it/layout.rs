@@ -260,13 +260,20 @@ fn the_architecture_page_names_what_is_in_the_tree() {
 }
 
 /// Helpers any layer above the pipeline may use; they use nothing but `secrets`.
-const UTILITIES: [&str; 5] = ["metrics", "secrets", "signing", "telemetry", "process"];
+const UTILITIES: [&str; 6] = [
+    "metrics",
+    "secrets",
+    "signing",
+    "telemetry",
+    "process",
+    "https",
+];
 
 /// What each folder (or top-level file) of `src/` may import, besides the utilities where
 /// named: `cli -> startup -> config -> http -> service -> {storage, peers, pipeline,
 /// preset, video}`, `preset -> pipeline`, `video -> pipeline`, `storage -> keys`, and
 /// nothing points back up.
-const MAY_IMPORT: [(&str, &[&str], bool); 21] = [
+const MAY_IMPORT: [(&str, &[&str], bool); 23] = [
     (
         "cli",
         &[
@@ -285,7 +292,8 @@ const MAY_IMPORT: [(&str, &[&str], bool); 21] = [
     (
         "config",
         &[
-            "queue", "http", "service", "storage", "peers", "sns", "preset", "pipeline", "keys",
+            "queue", "http", "service", "storage", "peers", "sns", "purge", "preset", "pipeline",
+            "keys",
         ],
         true,
     ),
@@ -298,12 +306,14 @@ const MAY_IMPORT: [(&str, &[&str], bool); 21] = [
     ),
     ("bench", &["preset", "pipeline"], false),
     ("sns", &[], true),
+    // The CDN purge webhook's signed, retried sender: told what to purge by the service.
+    ("purge", &[], true),
     // The SQS consumer sits beside http: both drive the service.
     ("queue", &["service", "keys"], true),
     (
         "service",
         &[
-            "caching", "storage", "peers", "preset", "video", "pipeline", "keys",
+            "caching", "storage", "peers", "purge", "preset", "video", "pipeline", "keys",
         ],
         true,
     ),
@@ -317,6 +327,7 @@ const MAY_IMPORT: [(&str, &[&str], bool); 21] = [
     ("metrics", &[], false),
     ("secrets", &[], false),
     ("process", &[], false),
+    ("https", &[], false),
     ("signing", &["secrets"], false),
     ("telemetry", &["secrets"], false),
     ("lib", &[], false),

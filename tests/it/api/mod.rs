@@ -15,6 +15,7 @@ mod events;
 mod focus;
 mod formats;
 mod frontends;
+mod purge;
 mod tickets;
 mod uploads;
 mod videos;
