@@ -93,7 +93,14 @@ pub(crate) async fn s3_hook(
                 .into_response()
         }
         _ => match serde_json::from_str::<serde_json::Value>(&message.message) {
-            Ok(inner) => s3_events(&service, &inner).await,
+            Ok(inner) => {
+                let response = s3_events(&service, &inner).await;
+                // SNS delivers it again after a 5xx: it must not be taken for a duplicate then.
+                if response.status().is_server_error() {
+                    sns.forget(&message).await;
+                }
+                response
+            }
             Err(e) => {
                 let detail = format!("the SNS Message is not an S3 event notification: {e}");
                 problem_response(StatusCode::BAD_REQUEST, "Bad Request", &detail)
@@ -125,6 +132,27 @@ async fn s3_events(service: &Thumbnails, value: &serde_json::Value) -> Response 
     let mut results = Vec::with_capacity(events.len());
     for event in &events {
         results.push(service.handle_event(event).await);
+    }
+    if let Some(failed) = results.iter().find(|r| r.transient) {
+        // 503 tells SNS (and any sender that retries) to deliver it again later; what was
+        // done is not redone (stored variants are found), what failed is tried again.
+        let detail = format!(
+            "`{}` failed for a passing reason ({}); send the notification again",
+            failed.key,
+            failed
+                .detail
+                .as_deref()
+                .unwrap_or("the store or the render queue")
+        );
+        let mut response = problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            &detail,
+        );
+        response
+            .headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("30"));
+        return response;
     }
     Json(serde_json::json!({ "results": results })).into_response()
 }

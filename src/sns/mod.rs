@@ -200,6 +200,12 @@ impl Sns {
         entry.is_fresh()
     }
 
+    /// Forgets that `message` was seen, so that its redelivery is acted on (its work failed
+    /// for a passing reason).
+    pub async fn forget(&self, message: &Message) {
+        self.seen.invalidate(&message.message_id).await;
+    }
+
     /// Refuses a URL that is not on an SNS host of the topic's region (or the extra origin).
     fn check_url(&self, message: &Message, url: &str, what: &str) -> Result<(), SnsError> {
         let refused = || {

@@ -223,3 +223,46 @@ async fn queue_settings_are_refused_in_one_line() {
         assert!(err.contains(says), "{var}={value}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_without_once_pulls_until_sigterm_then_exits_cleanly() {
+    let (s3, moto) = (S3Server::start("queue-worker").await, Moto::start().await);
+    let url = moto.queue("worker", Duration::from_secs(30)).await;
+    s3.put("w/a.jpg", fixture("sample.jpg")).await;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"));
+    command
+        .arg("events")
+        .env_clear()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env(&s3, &moto, &url) {
+        command.env(k, v);
+    }
+    command.env("THUMBKIT_PREGENERATE", "thumb");
+    let mut worker = command.spawn().unwrap();
+    // Sent after it started: it waits on the queue, with no HTTP port of its own.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    moto.send(&url, &s3_event("ObjectCreated:Put", BUCKET, "w/a.jpg"))
+        .await;
+    assert!(
+        moto.drained(&url, Duration::from_secs(60)).await,
+        "done and deleted"
+    );
+    let variants = s3
+        .keys("_variants/")
+        .await
+        .into_iter()
+        .filter(|k| is_variant(k))
+        .count();
+    assert_eq!(variants, 1);
+    // SIGTERM: the pollers stop, and it exits 0 within a long poll.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(worker.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = tokio::task::spawn_blocking(move || worker.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}

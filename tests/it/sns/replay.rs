@@ -41,3 +41,60 @@ async fn a_message_delivered_twice_is_acted_on_once() {
         .count();
     assert!(variants > 0, "the replayed removal purged nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_work_failed_for_now_gets_503_and_its_redelivery_is_done() {
+    use thumbkit::storage::{S3Location, S3Options, S3Store};
+    let s3 = S3Server::start("sns-retry").await;
+    let sns = FakeSns::start("sns-retry-fake").await;
+    s3.put("uploads/fox.jpg", fixture("DSCN0010.jpg")).await;
+    // The store behind a proxy that can be taken down.
+    let proxy = Proxy::start(s3.endpoint.trim_start_matches("http://").parse().unwrap()).await;
+    let through = S3Options {
+        endpoint_url: Some(format!("http://{}", proxy.addr)),
+        ..s3.options()
+    };
+    let store = S3Store::connect(S3Location::parse(BUCKET).unwrap(), through).await;
+    let options = Options {
+        api_token: Some(TOKEN.into()),
+        sns: SnsOptions {
+            topics: vec![TOPIC.into()],
+            extra_origin: Some(sns.origin.clone()),
+        },
+        ..Options::default()
+    };
+    let settings = Settings {
+        storage_timeout: std::time::Duration::from_secs(2),
+        ..Settings::default()
+    };
+    let app = spawn_app_with(Arc::new(store), shipped_presets(), settings, options).await;
+    proxy.set(Fault::Down);
+    let created = sns.notification(&s3_event("ObjectCreated:Put", "uploads/fox.jpg"), "2");
+    let failed = post(app.addr, &created, Some(&basic())).await;
+    // 503: SNS delivers it again later (a 200 would have lost the event).
+    assert_eq!(
+        failed.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&failed.body)
+    );
+    assert_eq!(failed.header("content-type"), "application/problem+json");
+    assert_eq!(failed.header("retry-after"), "30");
+    assert!(
+        failed.problem()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("uploads/fox.jpg")
+    );
+    proxy.set(Fault::None);
+    // SNS's redelivery, the same message: done now, not taken for a duplicate.
+    let again = post(app.addr, &created, Some(&basic())).await;
+    assert_eq!(
+        again.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    let body: serde_json::Value = serde_json::from_slice(&again.body).unwrap();
+    assert_eq!(body["results"][0]["action"], "pregenerated", "{body}");
+}
