@@ -91,6 +91,21 @@ impl S3Server {
         Arc::new(S3Store::connect(location, self.options()).await)
     }
 
+    /// The server's address (for a proxy in front of it).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.endpoint.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// A thumbkit store over the whole bucket, reached through `via` (a proxy's address).
+    pub async fn store_via(&self, via: std::net::SocketAddr) -> Arc<dyn Store> {
+        let options = S3Options {
+            endpoint_url: Some(format!("http://{via}")),
+            ..self.options()
+        };
+        let location = S3Location::parse(BUCKET).unwrap();
+        Arc::new(S3Store::connect(location, options).await)
+    }
+
     /// Puts an object with the SDK, as any uploader would (no thumbkit metadata).
     pub async fn put(&self, key: &str, bytes: Vec<u8>) {
         self.client
@@ -116,6 +131,12 @@ impl S3Server {
         let content_type = out.content_type().unwrap_or_default().to_owned();
         let bytes = out.body.collect().await.ok()?.into_bytes().to_vec();
         Some((bytes, content_type))
+    }
+
+    /// How many rendered variants the bucket holds (records and staged uploads left out).
+    pub async fn variants(&self) -> usize {
+        let keys = self.keys("_variants/").await;
+        keys.iter().filter(|k| super::app::is_variant(k)).count()
     }
 
     /// Every key in the bucket under `prefix` (every page of the listing).

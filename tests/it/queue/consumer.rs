@@ -3,7 +3,6 @@
 //! long render keeps its message hidden; a queue outage is waited out.
 
 use super::*;
-use thumbkit::storage::{S3Location, S3Options, S3Store};
 
 /// An SNS notification's envelope around `message`, as SNS delivers it to SQS when raw
 /// delivery is off (AWS's documented fields; SQS's access policy vouches for it).
@@ -120,12 +119,7 @@ async fn every_shape_s3_sends_through_sqs_is_done_and_deleted() {
         .send()
         .await
         .unwrap();
-    let variants = s3
-        .keys("_variants/")
-        .await
-        .into_iter()
-        .filter(|k| is_variant(k))
-        .count();
+    let variants = s3.variants().await;
     moto.send(
         &url,
         &eventbridge("Object Deleted", BUCKET, keys[3], "DeleteObject"),
@@ -133,12 +127,7 @@ async fn every_shape_s3_sends_through_sqs_is_done_and_deleted() {
     .await;
     assert!(counted(&app, "done", 5.0, Duration::from_secs(30)).await);
     assert!(moto.drained(&url, Duration::from_secs(10)).await);
-    let left = s3
-        .keys("_variants/")
-        .await
-        .into_iter()
-        .filter(|k| is_variant(k))
-        .count();
+    let left = s3.variants().await;
     assert!(
         left < variants,
         "the removed original's variants purged: {variants} -> {left}"
@@ -180,12 +169,8 @@ async fn a_store_outage_leaves_the_message_for_redelivery_and_it_is_done_after()
     );
     let url = moto.queue("store-down", Duration::from_secs(2)).await;
     s3.put("q/photo.jpg", fixture("sample.jpg")).await;
-    let proxy = Proxy::start(s3.endpoint.trim_start_matches("http://").parse().unwrap()).await;
-    let through = S3Options {
-        endpoint_url: Some(format!("http://{}", proxy.addr)),
-        ..s3.options()
-    };
-    let store = Arc::new(S3Store::connect(S3Location::parse(BUCKET).unwrap(), through).await);
+    let proxy = Proxy::start(s3.addr()).await;
+    let store = s3.store_via(proxy.addr).await;
     let settings = Settings {
         storage_timeout: Duration::from_secs(2),
         ..pregenerating(&["thumb"])
@@ -203,12 +188,7 @@ async fn a_store_outage_leaves_the_message_for_redelivery_and_it_is_done_after()
     );
     assert!(messages(&app, "redelivered").await >= 1.0);
     assert_eq!(messages(&app, "done").await, 1.0);
-    let variants = s3
-        .keys("_variants/")
-        .await
-        .into_iter()
-        .filter(|k| is_variant(k))
-        .count();
+    let variants = s3.variants().await;
     assert!(variants >= 1, "the variant is in the bucket");
 }
 
@@ -249,12 +229,7 @@ async fn work_longer_than_the_visibility_timeout_keeps_its_message_hidden() {
     assert_eq!(messages(&app, "received").await, 1.0);
     assert_eq!(messages(&app, "redelivered").await, 0.0);
     let renders = app.metric("thumbkit_renders_total", &[]).await;
-    let variants = s3
-        .keys("_variants/")
-        .await
-        .into_iter()
-        .filter(|k| is_variant(k))
-        .count();
+    let variants = s3.variants().await;
     assert_eq!(renders, variants as f64, "each variant rendered once");
 }
 

@@ -219,6 +219,15 @@ fn basic() -> String {
 }
 
 async fn app(s3: &S3Server, sns: &FakeSns) -> App {
+    app_over(s3.store("").await, sns, Settings::default()).await
+}
+
+/// thumbkit over `store` with `settings`, trusting `sns`'s topic.
+async fn app_over(
+    store: Arc<dyn thumbkit::storage::Store>,
+    sns: &FakeSns,
+    settings: Settings,
+) -> App {
     let options = Options {
         api_token: Some(TOKEN.into()),
         sns: SnsOptions {
@@ -227,13 +236,7 @@ async fn app(s3: &S3Server, sns: &FakeSns) -> App {
         },
         ..Options::default()
     };
-    spawn_app_with(
-        s3.store("").await,
-        shipped_presets(),
-        Settings::default(),
-        options,
-    )
-    .await
+    spawn_app_with(store, shipped_presets(), settings, options).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,41 +33,23 @@ async fn a_message_delivered_twice_is_acted_on_once() {
     }
     app.service.drain().await;
     assert_eq!(app.metric("thumbkit_renders_total", &[]).await, renders);
-    let variants = s3
-        .keys("_variants/")
-        .await
-        .into_iter()
-        .filter(|k| is_variant(k))
-        .count();
+    let variants = s3.variants().await;
     assert!(variants > 0, "the replayed removal purged nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_whose_work_failed_for_now_gets_503_and_its_redelivery_is_done() {
-    use thumbkit::storage::{S3Location, S3Options, S3Store};
     let s3 = S3Server::start("sns-retry").await;
     let sns = FakeSns::start("sns-retry-fake").await;
     s3.put("uploads/fox.jpg", fixture("DSCN0010.jpg")).await;
     // The store behind a proxy that can be taken down.
-    let proxy = Proxy::start(s3.endpoint.trim_start_matches("http://").parse().unwrap()).await;
-    let through = S3Options {
-        endpoint_url: Some(format!("http://{}", proxy.addr)),
-        ..s3.options()
-    };
-    let store = S3Store::connect(S3Location::parse(BUCKET).unwrap(), through).await;
-    let options = Options {
-        api_token: Some(TOKEN.into()),
-        sns: SnsOptions {
-            topics: vec![TOPIC.into()],
-            extra_origin: Some(sns.origin.clone()),
-        },
-        ..Options::default()
-    };
+    let proxy = Proxy::start(s3.addr()).await;
+    let store = s3.store_via(proxy.addr).await;
     let settings = Settings {
         storage_timeout: std::time::Duration::from_secs(2),
         ..Settings::default()
     };
-    let app = spawn_app_with(Arc::new(store), shipped_presets(), settings, options).await;
+    let app = app_over(store, &sns, settings).await;
     proxy.set(Fault::Down);
     let created = sns.notification(&s3_event("ObjectCreated:Put", "uploads/fox.jpg"), "2");
     let failed = post(app.addr, &created, Some(&basic())).await;
