@@ -93,9 +93,10 @@ impl Consumer {
         let render = service.settings().render_timeout;
         if visibility < render {
             tracing::warn!(
-                "the queue's visibility timeout ({}s) is shorter than the render timeout ({}s): a \
-                 message may be redelivered while it is still being worked on (the work is \
-                 extended as it goes, but raise VisibilityTimeout to at least {}s)",
+                "the queue's visibility timeout ({}s) is shorter than the render timeout ({}s): \
+                 visibility is extended at half the timeout while a message is worked on, so one \
+                 late or failed extension hands it to another instance; raise VisibilityTimeout \
+                 to at least {}s",
                 visibility.as_secs(),
                 render.as_secs(),
                 render.as_secs()

@@ -37,8 +37,8 @@ pub(super) async fn check(args: &QueueArgs, render_timeout: Option<Duration>, re
             "queue visibility",
             format!(
                 "{}s, shorter than the render timeout ({}s): thumbkit extends a message's \
-                 visibility while it works, but an instance that dies keeps its messages hidden \
-                 only for the queue's timeout",
+                 visibility at half the timeout while it works, so one late or failed extension \
+                 hands a message still being worked on to another instance",
                 visibility.as_secs(),
                 render.as_secs()
             ),
