@@ -251,12 +251,17 @@ async fn the_queue_unreachable_for_30_seconds_is_waited_out_without_a_restart() 
     assert!(counted(&app, "done", 1.0, Duration::from_secs(30)).await);
     proxy.set(Fault::Down);
     let down = Instant::now();
+    // Counted once the proxy is down: moto, like SQS, may deliver the first message twice.
+    let (received, done) = (
+        messages(&app, "received").await,
+        messages(&app, "done").await,
+    );
     moto.send(&url, &s3_event("ObjectCreated:Put", BUCKET, "q/during.jpg"))
         .await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(
         messages(&app, "received").await,
-        1.0,
+        received,
         "nothing received while down"
     );
     assert_eq!(
@@ -266,7 +271,7 @@ async fn the_queue_unreachable_for_30_seconds_is_waited_out_without_a_restart() 
     );
     proxy.set(Fault::None);
     assert!(
-        counted(&app, "done", 2.0, Duration::from_secs(60)).await,
+        counted(&app, "done", done + 1.0, Duration::from_secs(60)).await,
         "resumed"
     );
     let after = down.elapsed();
