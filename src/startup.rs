@@ -11,7 +11,7 @@ use crate::config::{Config, ConfigError, StoreConfig};
 use crate::preset::Presets;
 use crate::queue::Consumer;
 use crate::service::{ServiceError, Thumbnails};
-use crate::storage::{FsStore, S3Store, StorageSpec, Store, StoreError};
+use crate::storage::{FsStore, S3Options, S3Store, Sources, StorageSpec, Store, StoreError};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,23 @@ pub enum StartupError {
     Server(#[source] std::io::Error),
 }
 
+impl StartupError {
+    /// The same failure, saying which source's store it is about.
+    fn in_source(self, name: &str) -> Self {
+        match self {
+            StartupError::Store { store, source } => StartupError::Store {
+                store: format!("of the source {name} ({store})"),
+                source,
+            },
+            StartupError::StoreTimeout { store, after } => StartupError::StoreTimeout {
+                store: format!("of the source {name} ({store})"),
+                after,
+            },
+            other => other,
+        }
+    }
+}
+
 type Server = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
 
 /// thumbkit bound to its address, ready to [`run`](App::run).
@@ -57,7 +74,33 @@ pub struct App {
 /// Opens the store and checks that it is usable (the bucket exists, the credentials work),
 /// so that a bad configuration fails once, at start.
 pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StartupError> {
-    let store: Arc<dyn Store> = match &config.spec {
+    let default = open_one(&config.spec, &config.s3, config.timeout).await?;
+    if config.sources.is_empty() {
+        return Ok(default);
+    }
+    let mut named = Vec::new();
+    for source in &config.sources {
+        let mut s3 = source.s3.clone();
+        // A source without its own endpoint or profile is beside the default store.
+        if s3.endpoint_url.is_none() && s3.profile.is_none() {
+            s3.endpoint_url.clone_from(&config.s3.endpoint_url);
+        }
+        s3.path_style = s3.path_style.or(config.s3.path_style);
+        let store = open_one(&source.spec, &s3, config.timeout)
+            .await
+            .map_err(|e| e.in_source(source.name.as_str()))?;
+        named.push((source.clone(), store));
+    }
+    Ok(Arc::new(Sources::new(default, named)))
+}
+
+/// Opens one store and checks it.
+async fn open_one(
+    spec: &StorageSpec,
+    s3: &S3Options,
+    timeout: std::time::Duration,
+) -> Result<Arc<dyn Store>, StartupError> {
+    let store: Arc<dyn Store> = match spec {
         StorageSpec::Fs(root) => {
             let store = FsStore::open(root)
                 .await
@@ -67,11 +110,9 @@ pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StartupE
                 })?;
             Arc::new(store)
         }
-        StorageSpec::S3(location) => {
-            Arc::new(S3Store::connect(location.clone(), config.s3.clone()).await)
-        }
+        StorageSpec::S3(location) => Arc::new(S3Store::connect(location.clone(), s3.clone()).await),
     };
-    match tokio::time::timeout(config.timeout, store.check()).await {
+    match tokio::time::timeout(timeout, store.check()).await {
         Ok(Ok(())) => Ok(store),
         Ok(Err(source)) => Err(StartupError::Store {
             store: store.describe(),
@@ -79,9 +120,20 @@ pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StartupE
         }),
         Err(_) => Err(StartupError::StoreTimeout {
             store: store.describe(),
-            after: config.timeout,
+            after: timeout,
         }),
     }
+}
+
+/// Refuses presets limited to a source that is not configured.
+fn check_sources(presets: &Presets, config: &Config) -> Result<(), ConfigError> {
+    let configured = config.service.layout.sources();
+    presets
+        .check_sources(configured)
+        .map_err(|reason| ConfigError::Invalid {
+            setting: "THUMBKIT_SOURCES",
+            reason,
+        })
 }
 
 impl App {
@@ -91,6 +143,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<App, StartupError> {
         let presets = Presets::load(&config.preset_files).map_err(ConfigError::from)?;
+        check_sources(&presets, &config)?;
         let store = open_store(&config.store).await?;
         Self::build_with(config, store, presets, shutdown).await
     }
@@ -104,6 +157,7 @@ impl App {
         presets: Presets,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<App, StartupError> {
+        check_sources(&presets, &config)?;
         let pregenerate = config.service.pregenerate.clone();
         let service = Arc::new(Thumbnails::new(store, presets, config.service));
         service

@@ -7,19 +7,21 @@ use thumbkit::preset::Presets;
 use thumbkit::service::gc::{Collection, Staleness};
 
 use super::error::CliError;
-use super::store::offline_service;
+use super::store::{chosen_source, offline_service};
 
 /// Lists the stale variants; deletes them when `delete` is set.
 pub(crate) fn run(
     store: &StoreArgs,
+    source: Option<&str>,
     presets: Presets,
     limits: Limits,
     delete: bool,
 ) -> Result<(), CliError> {
     let (runtime, service) = offline_service(store, presets, limits)?;
+    let source = chosen_source(&service, source)?;
     let collection = runtime.block_on(Collection::gather(
         service.storage(),
-        &service.settings().layout,
+        &service.settings().layout.folder(source),
         service.presets(),
     ))?;
     for s in &collection.stale {

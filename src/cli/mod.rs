@@ -68,6 +68,10 @@ pub(crate) enum Command {
         /// Only originals whose key starts with this.
         #[arg(long, default_value = "")]
         prefix: String,
+        /// The source (THUMBKIT_SOURCES) whose originals to render; the default store
+        /// without it.
+        #[arg(long)]
+        source: Option<String>,
         /// Presets to render: `all` or names separated by `,` (or spaces).
         #[arg(long, default_value = "all", value_delimiter = ',', num_args = 1..)]
         presets: Vec<String>,
@@ -102,6 +106,10 @@ pub(crate) enum Command {
         /// Delete the stale variants.
         #[arg(long)]
         delete: bool,
+        /// The source (THUMBKIT_SOURCES) whose variants to look at; the default store
+        /// without it.
+        #[arg(long)]
+        source: Option<String>,
     },
     /// Sign a thumbnail URL path (e.g. `/t/thumb/a.jpg?v=...`) with THUMBKIT_SIGNING_KEY.
     Sign {
@@ -173,11 +181,12 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             preset_files,
             limits,
             prefix,
+            source,
             presets,
             concurrency,
         } => pregen(
             &store,
-            &prefix,
+            (source.as_deref(), &prefix),
             &presets,
             concurrency,
             preset_files.load()?,
@@ -197,7 +206,14 @@ pub(crate) fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> 
             limits,
             dry_run: _,
             delete,
-        } => gc::run(&store, presets.load()?, limits.limits(), delete),
+            source,
+        } => gc::run(
+            &store,
+            source.as_deref(),
+            presets.load()?,
+            limits.limits(),
+            delete,
+        ),
         Command::Sign {
             path,
             ttl,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use thumbkit::config::StoreArgs;
+use thumbkit::keys::SourceName;
 use thumbkit::pipeline::Limits;
 use thumbkit::preset::Presets;
 use thumbkit::service::{Settings, Thumbnails};
@@ -31,9 +32,35 @@ pub(crate) fn offline_service(
     ))
 }
 
+/// The configured source called `name` (`None` for the default store), or the one line
+/// that says which exist.
+pub(crate) fn chosen_source<'s>(
+    service: &'s Thumbnails,
+    name: Option<&str>,
+) -> Result<Option<&'s SourceName>, CliError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let layout = &service.settings().layout;
+    match layout.source(name) {
+        Some(source) => Ok(Some(source)),
+        None => {
+            let known: Vec<&str> = layout.sources().iter().map(SourceName::as_str).collect();
+            Err(CliError::Usage(format!(
+                "--source {}: THUMBKIT_SOURCES configures no such source (it has: {})",
+                name.chars().take(40).collect::<String>(),
+                match known.is_empty() {
+                    true => "none".into(),
+                    false => known.join(", "),
+                }
+            )))
+        }
+    }
+}
+
 pub(crate) fn pregen(
     store: &StoreArgs,
-    prefix: &str,
+    (source, prefix): (Option<&str>, &str),
     presets: &[String],
     concurrency: Option<usize>,
     loaded: Presets,
@@ -42,6 +69,11 @@ pub(crate) fn pregen(
     use std::sync::atomic::{AtomicBool, Ordering};
     use thumbkit::service::backfill::OnProgress;
     let (runtime, service) = offline_service(store, loaded, limits)?;
+    let prefix = match chosen_source(&service, source)? {
+        Some(name) => format!("{name}:{prefix}"),
+        None => prefix.to_owned(),
+    };
+    let prefix = prefix.as_str();
     let concurrency = concurrency.unwrap_or(service.settings().render_workers);
     let stop = Arc::new(AtomicBool::new(false));
     let summary = runtime.block_on(async {

@@ -11,7 +11,7 @@ use crate::keys::Layout;
 use crate::pipeline::Limits;
 use crate::preset::Presets;
 use crate::service::Settings;
-use crate::storage::{S3Options, StorageSpec};
+use crate::storage::{S3Options, SourceSpec, StorageSpec};
 
 /// Where the presets come from (for the commands that use them).
 #[derive(clap::Args, Debug, Clone)]
@@ -113,6 +113,11 @@ pub struct StoreArgs {
     /// Folder of the store that holds rendered variants and hash records.
     #[arg(long, env = "THUMBKIT_VARIANTS_PREFIX", default_value_t = Settings::default().layout.prefix().to_owned())]
     pub variants_prefix: String,
+    /// More stores beside the default, each addressed as `NAME:KEY`:
+    /// `docs=s3://private-docs/scans,avatars=s3://public-media/avatars?profile=media`
+    /// (each may take `profile=`, `region=` and `endpoint=`).
+    #[arg(long, env = "THUMBKIT_SOURCES")]
+    pub sources: Option<String>,
     /// Longest a single storage call may take, e.g. `10s`.
     #[arg(long, env = "THUMBKIT_STORAGE_TIMEOUT", default_value_t = Span(Settings::default().storage_timeout))]
     pub storage_timeout: Span,
@@ -141,7 +146,15 @@ impl StoreArgs {
                 });
             }
         }
+        let sources = SourceSpec::parse_list(self.sources.as_deref().unwrap_or_default()).map_err(
+            |reason| ConfigError::Invalid {
+                setting: "THUMBKIT_SOURCES",
+                reason,
+            },
+        )?;
+        let layout = layout.with_sources(sources.iter().map(|s| s.name.clone()));
         Ok(StoreConfig {
+            sources,
             spec,
             s3: S3Options {
                 endpoint_url: self.s3_endpoint.clone(),
@@ -158,6 +171,8 @@ impl StoreArgs {
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     pub spec: StorageSpec,
+    /// The stores beside the default one (`THUMBKIT_SOURCES`).
+    pub sources: Vec<SourceSpec>,
     /// Endpoint and path style for S3 (credentials and region from the AWS chain).
     pub s3: S3Options,
     /// Where thumbkit keeps what it derives.
@@ -171,6 +186,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             spec: StorageSpec::Fs(PathBuf::from("./data")),
+            sources: Vec::new(),
             s3: S3Options::default(),
             layout: Settings::default().layout,
             timeout: Settings::default().storage_timeout,

@@ -21,6 +21,7 @@ impl IntoResponse for ServiceError {
 fn status_of(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::UnknownPreset(_)
+        | ServiceError::NotForSource { .. }
         | ServiceError::NotFound(_)
         | ServiceError::StalePin { .. }
         | ServiceError::OwnArea(_) => StatusCode::NOT_FOUND,

@@ -39,6 +39,7 @@ pub(super) struct PresetFile {
     pub watermark: Option<Value>,
     pub max_bytes: Option<i64>,
     pub page: Option<i64>,
+    pub sources: Option<Vec<String>>,
 }
 
 /// `quality = 80` (JPEG's quality, the others at the same perceived quality), or one per
@@ -78,6 +79,7 @@ const KEYS: &[&str] = &[
     "watermark",
     "max_bytes",
     "page",
+    "sources",
 ];
 
 /// The formats `quality` may name.
@@ -183,6 +185,7 @@ pub(super) fn read(text: &str, path: &Path) -> Result<PresetFile, PresetError> {
             "radius" => file.radius = Some(int("a whole number of output pixels, such as 16")?),
             "max_bytes" => file.max_bytes = Some(int("a whole number of bytes, such as 40000")?),
             "page" => file.page = Some(int("a page number from 1, such as 2")?),
+            "sources" => file.sources = Some(sources(value, path)?),
             _ => unreachable!("every key of KEYS is read above"),
         }
     }
@@ -230,6 +233,32 @@ fn steps(value: &Value, key: &'static str, path: &Path) -> Result<Vec<i64>, Pres
             ))),
         })
         .collect()
+}
+
+/// `sources = ["default", "avatars"]`: the stores whose originals the preset renders.
+fn sources(value: &Value, path: &Path) -> Result<Vec<String>, PresetError> {
+    let error = |found: String| PresetError::Field {
+        path: path.to_owned(),
+        field: "sources",
+        reason: format!(
+            "must be a list of source names (THUMBKIT_SOURCES), \"default\" for the default \
+             store, such as [\"default\", \"avatars\"]; found {found}"
+        ),
+    };
+    let list = value.as_array().ok_or_else(|| error(found(value)))?;
+    let names = (list.iter())
+        .map(|v| match v.as_str() {
+            Some(name) if name == crate::keys::DEFAULT_SOURCE => Ok(name.to_owned()),
+            Some(name) => crate::keys::SourceName::parse(name)
+                .map(|n| n.as_str().to_owned())
+                .map_err(|_| error(found(v))),
+            None => Err(error(found(v))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if names.is_empty() {
+        return Err(error("an empty list, which no original could use".into()));
+    }
+    Ok(names)
 }
 
 /// `quality = 80` or `quality = { jpeg = 80, webp = 78, avif = 55 }`.

@@ -41,6 +41,9 @@ pub struct Preset {
     pub fallback: Option<PathBuf>,
     /// For a step preset, the preset it is a step of.
     pub step_of: Option<PresetName>,
+    /// The sources whose originals it renders (`"default"` for the default store); `None`
+    /// for every source.
+    pub sources: Option<Vec<String>>,
     fingerprint: Fingerprint,
 }
 
@@ -53,6 +56,25 @@ pub struct Presets {
 }
 
 impl Presets {
+    /// Checks that every source a preset names is `configured` (or `default`): a preset
+    /// limited to a source that does not exist would never render anything.
+    pub fn check_sources(&self, configured: &[crate::keys::SourceName]) -> Result<(), String> {
+        for preset in self.by_name.values() {
+            for name in preset.sources.iter().flatten() {
+                let known = name == crate::keys::DEFAULT_SOURCE
+                    || configured.iter().any(|c| c.as_str() == name);
+                if !known {
+                    return Err(format!(
+                        "the preset `{}` names the source `{name}`, which THUMBKIT_SOURCES does \
+                         not configure",
+                        preset.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Loads every `*.toml` file of each directory (or a single file) in `paths`.
     /// Any invalid file, or one name defined twice, fails the whole load.
     pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Self, PresetError> {
@@ -219,7 +241,15 @@ impl Preset {
             },
             "steps": steps,
             "sizes": self.sizes,
+            "sources": self.sources,
         })
+    }
+
+    /// Whether it renders the originals of `source` (the configured source's name, `None`
+    /// for the default store).
+    pub fn serves(&self, source: Option<&str>) -> bool {
+        let name = source.unwrap_or(crate::keys::DEFAULT_SOURCE);
+        (self.sources.as_ref()).is_none_or(|list| list.iter().any(|s| s == name))
     }
 
     /// The presets of this preset's steps after the first (which is the preset itself):

@@ -236,6 +236,7 @@ impl Preset {
                 .fallback
                 .map(|f| path.parent().unwrap_or(Path::new(".")).join(f)),
             step_of: None,
+            sources: file.sources.take(),
             fingerprint: Fingerprint(String::new()),
         };
         preset.refingerprint();

@@ -14,6 +14,11 @@ use crate::storage::StoreError;
 pub enum ServiceError {
     #[error("there is no preset named `{0}`")]
     UnknownPreset(String),
+    #[error(
+        "the preset `{preset}` does not render originals of {store} (its `sources` list \
+         leaves it out)"
+    )]
+    NotForSource { preset: String, store: String },
     #[error("invalid object key: {0}")]
     BadKey(#[from] KeyError),
     #[error("`{0}` is reserved for thumbkit's own use; originals cannot live there")]

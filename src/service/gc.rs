@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use futures_util::StreamExt;
 
 use super::ServiceError;
-use crate::keys::{Layout, ObjectKey};
+use crate::keys::ObjectKey;
 use crate::preset::Presets;
 use crate::storage::{Kind, Storage};
 
@@ -67,24 +67,22 @@ impl Collection {
 }
 
 impl Collection {
-    /// Lists the variants folder of `layout` and sorts each variant into current or stale
-    /// under `presets` (with its size). Deletes nothing.
+    /// Lists the variants folder `folder` (of one store: `Layout::folder`) and sorts each
+    /// variant into current or stale under `presets` (with its size). Deletes nothing.
     pub async fn gather(
         storage: &Storage,
-        layout: &Layout,
+        folder: &str,
         presets: &Presets,
     ) -> Result<Collection, ServiceError> {
         let current: BTreeMap<&str, String> = presets
             .every()
             .map(|p| (p.name.as_str(), p.fingerprint().to_string()))
             .collect();
-        let listed = storage
-            .list(&format!("{}/", layout.prefix()), Kind::Variant)
-            .await?;
+        let listed = storage.list(&format!("{folder}/"), Kind::Variant).await?;
         let mut collection = Collection::default();
         let mut stale = Vec::new();
         for key in listed {
-            let Some((preset, fingerprint)) = variant_name(layout.prefix(), key.as_str()) else {
+            let Some((preset, fingerprint)) = variant_name(folder, key.as_str()) else {
                 continue;
             };
             // A `smart` variant's fingerprint carries its focal point's tag after a `-`.

@@ -273,8 +273,13 @@ impl Manifest {
         let record = &original.record;
         let upright = record.upright();
         let expires = crate::signing::expiry(now(), settings.signed_url_ttl);
+        let source = settings
+            .layout
+            .source_of(key.as_str())
+            .map(|(s, _)| s.as_str());
         let mut variants: BTreeMap<String, VariantInfo> = presets
             .every()
+            .filter(|preset| preset.serves(source))
             .map(|preset| {
                 let (width, height) = pipeline::output_size(upright, &preset.spec);
                 let crop = Crop::of(preset, focus, record.saliency);
@@ -351,11 +356,16 @@ impl Thumbnails {
         }
         let focus = self.focus.of(&key, &original.hash).await?;
         let mut manifest = Manifest::of(&key, &original, self.presets(), &self.settings, focus);
-        for preset in self.presets().every() {
+        let source = self
+            .settings
+            .layout
+            .source_of(key.as_str())
+            .map(|(s, _)| s.as_str());
+        for preset in self.presets().every().filter(|p| p.serves(source)) {
             let mut stored = false;
             let crop = Crop::of(preset, focus, original.record.saliency);
             for format in formats(preset, &original, &self.settings.auto_formats) {
-                let variant = self.variant_key(&original.hash, preset, &crop, format);
+                let variant = self.variant_key(&key, &original.hash, preset, &crop, format);
                 stored |= self
                     .storage()
                     .head(&variant, Kind::Variant)

@@ -1,6 +1,7 @@
 //! The thumbnail service without HTTP: the [`Thumbnails`] type, its settings, and one file
 //! per thing it does, in the order a request meets them:
 //!
+//! - [`addressing`]: which original (in which source) and which presets a request names;
 //! - [`variants`]: a thumbnail request: memory, then the store, else a render;
 //! - [`originals`]: what is known of an original (its content hash and header facts), with
 //!   the [`records`] shared between instances;
@@ -13,6 +14,7 @@
 //! - [`events`]: S3 event notifications;
 //! - [`error`]: why any of it failed.
 
+pub mod addressing;
 pub mod backfill;
 pub mod budget;
 mod cdn;
@@ -280,17 +282,23 @@ impl Thumbnails {
             .await
     }
 
-    /// Where `preset`'s variant of the content `hash` in `format` is stored.
+    /// Where `preset`'s variant of the content `hash` (of the original at `key`) in `format`
+    /// is stored: in the original's own store.
     fn variant_key(
         &self,
+        key: &ObjectKey,
         hash: &ContentHash,
         preset: &Preset,
         crop: &focus::Crop,
         format: OutputFormat,
     ) -> ObjectKey {
-        self.settings
-            .layout
-            .variant(hash, &preset.name, &crop.fingerprint, format.extension())
+        self.settings.layout.variant(
+            key,
+            hash,
+            &preset.name,
+            &crop.fingerprint,
+            format.extension(),
+        )
     }
 
     /// What a render made, counted; a failure is remembered for the original, and a subject
@@ -374,36 +382,6 @@ impl Thumbnails {
     /// the same memory bound as renders, and wait for it rather than fail.
     pub async fn admit_upload(&self) -> Result<Admitted, ServiceError> {
         Ok(self.workers.admit(Patience::Wait).await?)
-    }
-
-    /// Refuses keys inside thumbkit's own folder: an upload there could pose as a variant.
-    pub(crate) fn original_key(&self, key: &str) -> Result<ObjectKey, ServiceError> {
-        let key = ObjectKey::parse(key)?;
-        if self.settings.layout.owns(&key) {
-            return Err(ServiceError::OwnArea(key.to_string()));
-        }
-        Ok(key)
-    }
-
-    /// The presets named in `names` with their steps (`card` is `card` and `card@2x`; `all`
-    /// is every preset), each once.
-    pub fn select_presets(&self, names: &[String]) -> Result<Vec<&Preset>, ServiceError> {
-        if names.iter().any(|n| n == "all") {
-            return Ok(self.presets().every().collect());
-        }
-        let mut chosen: Vec<&Preset> = Vec::new();
-        for name in names {
-            let preset = self
-                .presets()
-                .get(name)
-                .ok_or_else(|| ServiceError::UnknownPreset(name.clone()))?;
-            for p in self.presets().with_steps(preset) {
-                if !chosen.iter().any(|c| c.name == p.name) {
-                    chosen.push(p);
-                }
-            }
-        }
-        Ok(chosen)
     }
 
     /// Waits until every write behind a response has finished (for shutdown and tests).

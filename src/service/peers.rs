@@ -174,11 +174,12 @@ impl Thumbnails {
             .ok_or_else(|| ServiceError::UnknownPreset(format!("{}/{format}", preset.name)))?;
         let hash = ContentHash::parse(hash)?;
         let key = self.original_key(key)?;
+        self.offered(preset, &key)?;
         let asked = Fingerprint(fingerprint.to_owned());
         let variant_key =
             self.settings
                 .layout
-                .variant(&hash, &preset.name, &asked, format.extension());
+                .variant(&key, &hash, &preset.name, &asked, format.extension());
         if let Some(v) = self.memory.get(variant_key.as_str()).await {
             return Ok((v, Tier::Memory));
         }

@@ -97,6 +97,16 @@ impl Thumbnails {
         bytes: Option<&Bytes>,
         presets: &[&Preset],
     ) -> Pregenerated {
+        // A preset limited to other sources has no variant of this original.
+        let source = self
+            .settings
+            .layout
+            .source_of(key.as_str())
+            .map(|(s, _)| s.as_str());
+        let presets: Vec<&Preset> = (presets.iter().copied())
+            .filter(|p| p.serves(source))
+            .collect();
+        let presets = presets.as_slice();
         let focus = match self.presets().every().any(|p| is_smart(&p.spec)) {
             // Unreadable focal point: the manifest says none, and each smart render that
             // needs it fails on its own below.
@@ -112,7 +122,7 @@ impl Thumbnails {
             .collect();
         for (i, preset) in presets.iter().enumerate() {
             for format in formats(preset, original, &self.settings.auto_formats) {
-                let variant_key = self.variant_key(&original.hash, preset, &crops[i], format);
+                let variant_key = self.variant_key(key, &original.hash, preset, &crops[i], format);
                 match self.storage.head(&variant_key, Kind::Variant).await {
                     Ok(Some(_)) => {}
                     Ok(None) => missing.push(Missing {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::keys::ObjectKey;
+use crate::keys::{ObjectKey, SourceName};
 use crate::pipeline::{Point, SourceFormat};
 use crate::preset::Preset;
 use crate::service::Thumbnails;
@@ -92,20 +92,33 @@ pub struct Ticket {
 }
 
 /// A ticket id: 128 bits from the OS's CSPRNG, so no id can be guessed or made to repeat.
-fn new_id() -> String {
-    crate::signing::random_hex(16)
+/// A source's ticket says whose it is (`docs.{hex}`), so that it is staged in that source's
+/// store and any instance can find it there.
+fn new_id(source: Option<&SourceName>) -> String {
+    let random = crate::signing::random_hex(16);
+    match source {
+        Some(name) => format!("{name}.{random}"),
+        None => random,
+    }
 }
 
-fn valid_id(id: &str) -> bool {
+fn valid_hex(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl Thumbnails {
+    /// The staged bytes (`what` = `bytes`) or ticket (`json`) of the upload `id`, in the
+    /// store of the source the id names.
     fn staging(&self, id: &str, what: &str) -> Result<ObjectKey, ServiceError> {
-        if !valid_id(id) {
-            return Err(ServiceError::NoUpload(id.chars().take(64).collect()));
+        let layout = &self.settings.layout;
+        let (source, hex) = match id.split_once('.') {
+            Some((name, hex)) => (layout.source(name).map(Some), hex),
+            None => (Some(None), id),
+        };
+        match source {
+            Some(source) if valid_hex(hex) => Ok(layout.staging(source, hex, what)?),
+            _ => Err(ServiceError::NoUpload(id.chars().take(64).collect())),
         }
-        Ok(self.settings.layout.staging(id, what)?)
     }
 
     /// Issues a ticket for uploading `request.size` bytes to `request.key`.
@@ -132,7 +145,12 @@ impl Thumbnails {
             )));
         }
         let ttl = self.settings.upload_ttl.min(MAX_TICKET_TTL);
-        let id = new_id();
+        let source = self
+            .settings
+            .layout
+            .source_of(key.as_str())
+            .map(|(name, _)| name);
+        let id = new_id(source);
         let expires = now() + ttl.as_secs();
         let staged = self.staging(&id, "bytes")?;
         let upload_url = match self

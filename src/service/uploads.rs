@@ -144,7 +144,7 @@ impl Thumbnails {
         // first, or they would reappear after the deletes below.
         self.originals.drain().await;
         if let Some((hash, etag)) = &original {
-            let prefix = self.settings.layout.variants_of(hash);
+            let prefix = self.settings.layout.variants_of(&key, hash);
             for variant in self.storage().list(&prefix, Kind::Variant).await? {
                 self.storage().delete(&variant, Kind::Variant).await?;
                 self.memory.invalidate(variant.as_str()).await;
@@ -190,7 +190,7 @@ impl Thumbnails {
         {
             // Never served again (their key names the old point): only space.
             let tagged = format!("-{}.", focus_tag(old));
-            let prefix = self.settings.layout.variants_of(&original.hash);
+            let prefix = self.settings.layout.variants_of(&key, &original.hash);
             for variant in self.storage.list(&prefix, Kind::Variant).await? {
                 if variant.as_str().contains(&tagged) {
                     self.storage.delete(&variant, Kind::Variant).await?;

@@ -115,6 +115,7 @@ impl Thumbnails {
             .ok_or_else(|| ServiceError::UnknownPreset(request.preset.to_owned()))?;
         // thumbkit's own folder (staged uploads, records, variants) is never an original.
         let key = self.original_key(request.key)?;
+        self.offered(preset, &key)?;
         let deadline = self.settings.request_timeout;
         let attempts = async {
             // A replacement between learning the hash and reading the bytes is retried once
@@ -186,7 +187,7 @@ impl Thumbnails {
         let pinned = request
             .pinned
             .is_some_and(|v| crop.pin(v, &original.hash) == Pin::Current);
-        let variant_key = self.variant_key(&original.hash, preset, crop, format);
+        let variant_key = self.variant_key(key, &original.hash, preset, crop, format);
         // Known before the variant is, so a client revalidating its copy costs no variant
         // fetch and no render.
         let etag =

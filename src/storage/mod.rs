@@ -13,6 +13,7 @@
 mod atomic;
 pub mod fs;
 pub mod s3;
+pub mod sources;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use crate::metrics::Metrics;
 
 pub use fs::FsStore;
 pub use s3::{S3Location, S3Options, S3Store};
+pub use sources::{SourceSpec, Sources};
 pub use store::{Object, ObjectInfo, Store, StoreError};
 
 /// `THUMBKIT_STORAGE`: which store and where.

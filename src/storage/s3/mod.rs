@@ -83,6 +83,10 @@ pub struct S3Options {
     pub region: Option<String>,
     /// Static access key id and secret (else the credential chain).
     pub credentials: Option<(String, String)>,
+    /// A named profile of the AWS config files (`~/.aws/config`, `~/.aws/credentials`)
+    /// whose credentials, region and endpoint this store uses, whatever `AWS_*` says: how
+    /// each of several sources gets its own.
+    pub profile: Option<String>,
 }
 
 /// A store in an S3 bucket.
@@ -98,6 +102,26 @@ impl S3Store {
     /// Makes no request; [`Store::check`] tells whether the bucket is reachable.
     pub async fn connect(location: S3Location, options: S3Options) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &options.profile {
+            // The default chains read `AWS_ACCESS_KEY_ID` and `AWS_REGION` before any
+            // profile, which would give every source the default store's identity.
+            use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
+            loader = loader
+                .profile_name(profile)
+                .credentials_provider(
+                    ProfileFileCredentialsProvider::builder()
+                        .profile_name(profile)
+                        .build(),
+                )
+                .region(
+                    aws_config::meta::region::RegionProviderChain::first_try(
+                        ProfileFileRegionProvider::builder()
+                            .profile_name(profile)
+                            .build(),
+                    )
+                    .or_default_provider(),
+                );
+        }
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
         }

@@ -77,7 +77,7 @@ fn the_lifecycle_rules_name_the_folders_thumbkit_really_uses() {
         .map(|r| r["Filter"]["Prefix"].as_str().unwrap())
         .collect();
     let layout = Layout::new("_variants").unwrap();
-    let staged = layout.staging(&"0".repeat(32), "bytes").unwrap();
+    let staged = layout.staging(None, &"0".repeat(32), "bytes").unwrap();
     let staging = staged.as_str().rsplit_once('/').unwrap().0.to_owned() + "/";
     assert!(
         prefixes.contains(&staging.as_str()),

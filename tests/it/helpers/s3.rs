@@ -16,6 +16,10 @@ pub struct S3Server {
     pub root: PathBuf,
     /// An SDK client for the test's own puts and checks.
     pub client: aws_sdk_s3::Client,
+    /// The one bucket it holds.
+    pub bucket: String,
+    /// The only credentials it accepts (besides a policy's): key id and secret.
+    pub access: (String, String),
 }
 
 impl S3Server {
@@ -27,10 +31,20 @@ impl S3Server {
     /// [`Self::start`], and with a policy: requests signed with
     /// [`policy::APP_KEY`](super::policy::APP_KEY) get only what it allows.
     pub async fn start_with(tag: &str, policy: Option<super::policy::Policy>) -> Self {
+        Self::start_as(tag, policy, BUCKET, (ACCESS_KEY, SECRET_KEY)).await
+    }
+
+    /// A server holding `bucket` that accepts only `access` (key id, secret) and a policy's.
+    pub async fn start_as(
+        tag: &str,
+        policy: Option<super::policy::Policy>,
+        bucket: &str,
+        access: (&str, &str),
+    ) -> Self {
         let root = temp_dir(&format!("s3-{tag}"));
         let fs = s3s_fs::FileSystem::new(&root).unwrap();
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-        let mut auth = s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY);
+        let mut auth = s3s::auth::SimpleAuth::from_single(access.0, access.1);
         if let Some(policy) = policy {
             auth.register(
                 super::policy::APP_KEY.into(),
@@ -63,15 +77,17 @@ impl S3Server {
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(&endpoint)
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+            .credentials_provider(Credentials::new(access.0, access.1, None, None, "test"))
             .force_path_style(true)
             .build();
         let client = aws_sdk_s3::Client::from_conf(config);
-        client.create_bucket().bucket(BUCKET).send().await.unwrap();
+        client.create_bucket().bucket(bucket).send().await.unwrap();
         Self {
             endpoint,
             root,
             client,
+            bucket: bucket.to_owned(),
+            access: (access.0.to_owned(), access.1.to_owned()),
         }
     }
 
@@ -81,13 +97,14 @@ impl S3Server {
             endpoint_url: Some(self.endpoint.clone()),
             path_style: Some(true),
             region: Some("us-east-1".into()),
-            credentials: Some((ACCESS_KEY.into(), SECRET_KEY.into())),
+            credentials: Some((self.access.0.clone(), self.access.1.clone())),
+            profile: None,
         }
     }
 
     /// A thumbkit store over `s3://photos/{prefix}`.
     pub async fn store(&self, prefix: &str) -> Arc<dyn Store> {
-        let location = S3Location::parse(&format!("{BUCKET}/{prefix}")).unwrap();
+        let location = S3Location::parse(&format!("{}/{prefix}", self.bucket)).unwrap();
         Arc::new(S3Store::connect(location, self.options()).await)
     }
 
@@ -102,7 +119,7 @@ impl S3Server {
             endpoint_url: Some(format!("http://{via}")),
             ..self.options()
         };
-        let location = S3Location::parse(BUCKET).unwrap();
+        let location = S3Location::parse(&self.bucket).unwrap();
         Arc::new(S3Store::connect(location, options).await)
     }
 
@@ -110,7 +127,7 @@ impl S3Server {
     pub async fn put(&self, key: &str, bytes: Vec<u8>) {
         self.client
             .put_object()
-            .bucket(BUCKET)
+            .bucket(&self.bucket)
             .key(key)
             .body(bytes.into())
             .send()
@@ -123,7 +140,7 @@ impl S3Server {
         let out = self
             .client
             .get_object()
-            .bucket(BUCKET)
+            .bucket(&self.bucket)
             .key(key)
             .send()
             .await
@@ -145,7 +162,7 @@ impl S3Server {
         let mut pages = self
             .client
             .list_objects_v2()
-            .bucket(BUCKET)
+            .bucket(&self.bucket)
             .prefix(prefix)
             .into_paginator()
             .send();

@@ -95,6 +95,7 @@ pub(super) async fn nine_photos(s3: &S3Server, folder: &str) -> Vec<(String, Vec
 pub(super) fn owns(app: &App, bytes: &[u8], peer: &PeerUrl) -> bool {
     let preset = app.service.presets().get("thumb").unwrap();
     let variant = app.service.settings().layout.variant(
+        &thumbkit::keys::ObjectKey::parse("any.jpg").unwrap(),
         &thumbkit::keys::ContentHash::of(bytes),
         &preset.name,
         preset.fingerprint(),

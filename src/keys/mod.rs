@@ -8,7 +8,13 @@
 //! storage can climb out of its root or prefix (`..`, absolute paths) or carry control
 //! characters, and a variant's key always names the content and the preset it came from.
 
+mod layout;
+mod source;
+
 use std::fmt;
+
+pub use layout::Layout;
+pub use source::{DEFAULT_SOURCE, SourceName, split_source};
 
 /// The longest key S3 accepts, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -218,90 +224,6 @@ impl fmt::Display for VariantKey {
     }
 }
 
-/// Where thumbkit keeps what it derives, all under one folder of the store (`_variants` by
-/// default), so that it can never be mistaken for an original:
-///
-/// ```text
-/// {prefix}/{h[0..2]}/{h}/{preset}.{fingerprint}.{ext}   a variant of the content h
-/// {prefix}/_records/{d[0..2]}/{d}.json                   an original's facts, d = blake3(key \n etag)
-/// {prefix}/_keys/{d[0..2]}/{d}.json                      its last facts by key, d = blake3(key)
-/// {prefix}/_focus/{d[0..2]}/{d}.json                     its focal point, d = blake3(key)
-/// {prefix}/_staging/{id}.bytes | {id}.json               a browser upload and its ticket
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
-    prefix: String,
-}
-
-impl Layout {
-    /// The layout under `prefix` (a folder; a trailing `/` is dropped).
-    pub fn new(prefix: &str) -> Result<Self, KeyError> {
-        let prefix = prefix.trim_end_matches('/');
-        ObjectKey::parse(prefix)?;
-        Ok(Self {
-            prefix: prefix.to_owned(),
-        })
-    }
-
-    /// The folder, without a trailing `/`.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// Whether `key` lies in thumbkit's folder (and so cannot be an original).
-    pub fn owns(&self, key: &ObjectKey) -> bool {
-        key.as_str()
-            .strip_prefix(self.prefix.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    }
-
-    /// Where the variant of the content `hash` made by the preset `name` at `fingerprint`,
-    /// encoded as `ext`, is stored.
-    pub fn variant(
-        &self,
-        hash: &ContentHash,
-        name: &PresetName,
-        fingerprint: &Fingerprint,
-        ext: &str,
-    ) -> ObjectKey {
-        let key = VariantKey::new(&self.prefix, hash, name, fingerprint, ext);
-        // Built from a valid prefix, hex, a preset name and an extension: always valid.
-        ObjectKey(key.0)
-    }
-
-    /// The folder holding every variant of the content `hash`, whatever preset made it.
-    pub fn variants_of(&self, hash: &ContentHash) -> String {
-        format!("{}/{}/{hash}/", self.prefix, &hash.as_str()[..2])
-    }
-
-    /// The shared record of the original at `key` in the version `etag`.
-    pub fn record(&self, key: &ObjectKey, etag: &str) -> ObjectKey {
-        self.hashed("_records", &format!("{}\n{etag}", key.as_str()))
-    }
-
-    /// The last record of the original at `key`, whatever its version (lets a purge find
-    /// the variants of an original that is already gone).
-    pub fn index(&self, key: &ObjectKey) -> ObjectKey {
-        self.hashed("_keys", key.as_str())
-    }
-
-    /// The focal point an application set on the original at `key`.
-    pub fn focus(&self, key: &ObjectKey) -> ObjectKey {
-        self.hashed("_focus", key.as_str())
-    }
-
-    /// A staged browser upload (`what` = `bytes`) or its ticket (`json`); `id` is 32 hex
-    /// digits, checked by the caller.
-    pub fn staging(&self, id: &str, what: &str) -> Result<ObjectKey, KeyError> {
-        ObjectKey::parse(&format!("{}/_staging/{id}.{what}", self.prefix))
-    }
-
-    fn hashed(&self, folder: &str, name: &str) -> ObjectKey {
-        let d = blake3::hash(name.as_bytes()).to_hex();
-        ObjectKey(format!("{}/{folder}/{}/{d}.json", self.prefix, &d[..2]))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,31 +281,5 @@ mod tests {
         assert_eq!(key.as_str(), expected);
         let bare = VariantKey::new("", &h, &name, &fingerprint, "jpg");
         assert!(bare.as_str().starts_with(&h.as_str()[..2]));
-    }
-
-    #[test]
-    fn the_layout_keeps_everything_derived_in_its_folder() {
-        let layout = Layout::new("_variants/").unwrap();
-        let (name, fingerprint) = (
-            PresetName::parse("thumb").unwrap(),
-            Fingerprint("9244a54d4ba2".into()),
-        );
-        let h = ContentHash::of(b"original");
-        let key = ObjectKey::parse("a/photo.jpg").unwrap();
-        let variant = layout.variant(&h, &name, &fingerprint, "jpg");
-        assert!(variant.as_str().starts_with(&layout.variants_of(&h)));
-        for derived in [
-            variant,
-            layout.record(&key, "\"etag\""),
-            layout.index(&key),
-            layout.staging(&"0".repeat(32), "json").unwrap(),
-        ] {
-            assert!(layout.owns(&derived), "{derived}");
-            assert!(derived.as_str().starts_with("_variants/"), "{derived}");
-        }
-        assert_ne!(layout.record(&key, "1"), layout.record(&key, "2"));
-        assert!(!layout.owns(&key));
-        assert!(!layout.owns(&ObjectKey::parse("_variantsX/a.jpg").unwrap()));
-        assert!(Layout::new("../up").is_err());
     }
 }
