@@ -1,9 +1,12 @@
 // thumbkit URLs for frontends and Node backends: the variant URL of a key, a preset's
 // srcset, and URL signing (HMAC-SHA256, the same scheme as `thumbkit sign`). No dependencies.
 
-const UNRESERVED = /[A-Za-z0-9\-._~\/]/;
+const UNRESERVED = /[A-Za-z0-9\-._~:\/]/;
 
-/** Percent-encodes a key as thumbkit does: RFC 3986 unreserved characters and `/` kept. */
+/**
+ * Percent-encodes a key as thumbkit does: RFC 3986 unreserved characters, `:` (a source's
+ * name: `docs:scans/a.pdf`) and `/` kept.
+ */
 export function encodeKey(key) {
   let out = "";
   for (const ch of key) {

@@ -23,6 +23,7 @@ fn status_of(e: &ServiceError) -> StatusCode {
         ServiceError::UnknownPreset(_)
         | ServiceError::NotForSource { .. }
         | ServiceError::NotFound(_)
+        | ServiceError::NoSuchSource { .. }
         | ServiceError::StalePin { .. }
         | ServiceError::OwnArea(_) => StatusCode::NOT_FOUND,
         ServiceError::TicketExpired(_) => StatusCode::GONE,
@@ -68,7 +69,9 @@ fn status_of(e: &ServiceError) -> StatusCode {
 /// `X-Thumbkit-Fallback` value: a missing original (404) or one that cannot be rendered (422).
 pub(crate) fn fallback_status(e: &ServiceError) -> Option<(StatusCode, &'static str)> {
     match (e, status_of(e)) {
-        (ServiceError::NotFound(_), _) => Some((StatusCode::NOT_FOUND, "not-found")),
+        (ServiceError::NotFound(_) | ServiceError::NoSuchSource { .. }, _) => {
+            Some((StatusCode::NOT_FOUND, "not-found"))
+        }
         (_, StatusCode::UNPROCESSABLE_ENTITY) => {
             Some((StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"))
         }

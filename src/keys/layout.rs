@@ -58,6 +58,13 @@ impl Layout {
         Some((self.source(name)?, rest))
     }
 
+    /// The name `key` seems to give a source when sources are configured but none has it
+    /// (`other-bucket:x.jpg`): such a key is the default store's, and says so when missing.
+    pub fn unconfigured_source<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let (name, _) = split_source(key, |n| SourceName::parse(n).is_ok())?;
+        (!self.sources.is_empty() && self.source(name).is_none()).then_some(name)
+    }
+
     /// The configured source called `name`.
     pub fn source(&self, name: &str) -> Option<&SourceName> {
         self.sources.iter().find(|s| s.as_str() == name)

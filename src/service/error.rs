@@ -39,6 +39,12 @@ pub enum ServiceError {
     BadUpload(String),
     #[error("there is no original at `{0}`")]
     NotFound(String),
+    /// Nothing at a key that reads as `{name}:...` where no source has that name.
+    #[error(
+        "there is no original at `{key}`, and `{name}` is not one of this service's sources \
+         (a bucket is reached only through a source configured in THUMBKIT_SOURCES)"
+    )]
+    NoSuchSource { key: String, name: String },
     #[error(
         "`{key}` does not have the content `v={pinned}` (now or no longer); `v` is the content \
          hash from the manifest or the ETag: its first 32 to all 64 hex digits"
@@ -96,6 +102,18 @@ impl From<WorkError> for ServiceError {
 }
 
 impl ServiceError {
+    /// Nothing at `key`: [`ServiceError::NoSuchSource`] when its first segment reads as a
+    /// source that `layout` does not have, else [`ServiceError::NotFound`].
+    pub fn missing(key: &crate::keys::ObjectKey, layout: &crate::keys::Layout) -> Self {
+        match layout.unconfigured_source(key.as_str()) {
+            Some(name) => ServiceError::NoSuchSource {
+                key: key.to_string(),
+                name: name.to_owned(),
+            },
+            None => ServiceError::NotFound(key.to_string()),
+        }
+    }
+
     /// The error behind a shared single-flight failure (every waiter gets its own copy).
     pub fn unshare(e: Arc<ServiceError>) -> ServiceError {
         Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone())

@@ -19,13 +19,15 @@ use crate::signing::now;
 use crate::storage::Kind;
 use crate::video;
 
-/// Characters kept as they are in a URL path segment (RFC 3986 unreserved); `/` separates
+/// Characters kept as they are in a URL path segment (RFC 3986 unreserved, and `:`, which
+/// a path segment may hold and which names a source: `docs:scans/a.pdf`); `/` separates
 /// segments and is kept too. Everything else (spaces, `?`, `#`, `%`, non-ASCII) is encoded.
 pub(crate) const PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~')
+    .remove(b':')
     .remove(b'/');
 
 /// The URL path of `key`'s variant for `preset`, pinned to `hash`.

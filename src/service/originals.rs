@@ -242,7 +242,7 @@ impl Originals {
             .storage
             .head(key, Kind::Original)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            .ok_or_else(|| ServiceError::missing(key, &self.layout))?;
         if info.size > self.limits.max_input_bytes as u64 {
             return Err(PipelineError::InputTooLarge {
                 bytes: usize::try_from(info.size).unwrap_or(usize::MAX),

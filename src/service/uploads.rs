@@ -133,7 +133,11 @@ impl Thumbnails {
             Ok(original) => Some((original.hash.clone(), Some(original.record.etag.clone()))),
             // Already gone (an S3 removal event) or unreadable: the index still knows its
             // content hash.
-            Err(ServiceError::NotFound(_) | ServiceError::Pipeline(_)) => self
+            Err(
+                ServiceError::NotFound(_)
+                | ServiceError::NoSuchSource { .. }
+                | ServiceError::Pipeline(_),
+            ) => self
                 .originals
                 .indexed(&key)
                 .await?

@@ -10,6 +10,8 @@ const vectors = JSON.parse(readFileSync(new URL("../../signing-vectors.json", im
 test("keys are encoded as thumbkit encodes them", () => {
   assert.equal(encodeKey("a b/é?#%.jpg"), "a%20b/%C3%A9%3F%23%25.jpg");
   assert.equal(encodeKey("x/(1)!*'.png"), "x/%281%29%21%2A%27.png");
+  // A source's name stays readable, as the server's manifests write it.
+  assert.equal(encodeKey("docs:scans/a b.pdf"), "docs:scans/a%20b.pdf");
 });
 
 test("thumbUrl builds plain, stepped, pinned and absolute URLs", () => {

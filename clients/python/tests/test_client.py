@@ -17,6 +17,8 @@ VECTORS = json.loads((Path(__file__).resolve().parents[2] / "signing-vectors.jso
 def test_keys_are_encoded_as_thumbkit_encodes_them():
     assert encode_key("a b/é?#%.jpg") == "a%20b/%C3%A9%3F%23%25.jpg"
     assert encode_key("x/(1)!*'.png") == "x/%281%29%21%2A%27.png"
+    # A source's name stays readable, as the server's manifests write it.
+    assert encode_key("docs:scans/a b.pdf") == "docs:scans/a%20b.pdf"
 
 
 def test_urls_and_srcsets():

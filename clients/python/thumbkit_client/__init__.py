@@ -15,8 +15,9 @@ _PRESET = re.compile(r"^[a-z0-9_-]{1,64}$")
 
 
 def encode_key(key):
-    """Percent-encodes a key as thumbkit does: unreserved characters and `/` kept."""
-    return quote(key, safe="/-._~")
+    """Percent-encodes a key as thumbkit does: unreserved characters, `:` (a source's name:
+    `docs:scans/a.pdf`) and `/` kept."""
+    return quote(key, safe="/-._~:")
 
 
 def thumb_url(key, preset, *, base="", step=None, hash=None):

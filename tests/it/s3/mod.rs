@@ -4,7 +4,7 @@
 //! configured with the standard `AWS_*` variables.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use thumbkit::storage::{S3Location, S3Options, S3Store};
 
 mod binary;
 mod costs;
+mod sources;
 
 fn variant_key(prefix: &str, fixture_name: &str, preset: &str) -> String {
     let hash = ContentHash::of(&fixture(fixture_name));
