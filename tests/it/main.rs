@@ -30,5 +30,6 @@ mod s3;
 mod security;
 mod service;
 mod sns;
+mod sources;
 mod storage;
 mod videos;
