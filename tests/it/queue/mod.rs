@@ -16,6 +16,7 @@ use thumbkit::storage::Store;
 mod cli;
 mod consumer;
 mod fleet;
+mod sources;
 
 /// The options of a consumer of the queue at `url` on `endpoint`, polling briefly so that
 /// the tests end soon.
