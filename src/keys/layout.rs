@@ -1,8 +1,9 @@
 //! The [`Layout`] of everything thumbkit derives from an original, in the original's own
 //! store: the one place the bucket's key scheme is written.
 
+use super::names::{ContentHash, Fingerprint, KeyError, ObjectKey, PresetName, VariantKey};
+use super::source::SourceName;
 use super::source::split_source;
-use super::{ContentHash, Fingerprint, KeyError, ObjectKey, PresetName, SourceName, VariantKey};
 
 /// Where thumbkit keeps what it derives, all under one folder of the store (`_variants` by
 /// default), so that it can never be mistaken for an original:
@@ -65,6 +66,11 @@ impl Layout {
         (!self.sources.is_empty() && self.source(name).is_none()).then_some(name)
     }
 
+    /// The name of the configured source `key` names, if any.
+    pub fn source_name<'s>(&'s self, key: &str) -> Option<&'s str> {
+        self.source_of(key).map(|(name, _)| name.as_str())
+    }
+
     /// The configured source called `name`.
     pub fn source(&self, name: &str) -> Option<&SourceName> {
         self.sources.iter().find(|s| s.as_str() == name)
@@ -105,7 +111,7 @@ impl Layout {
     ) -> ObjectKey {
         let key = VariantKey::new(&self.folder_of(of.as_str()), hash, name, fingerprint, ext);
         // Built from a valid folder, hex, a preset name and an extension: always valid.
-        ObjectKey(key.0)
+        ObjectKey::derived(key.as_str().to_owned())
     }
 
     /// The folder holding every variant of the content `hash` (of the original `of`),
@@ -146,7 +152,7 @@ impl Layout {
     fn hashed(&self, of: &ObjectKey, folder: &str, name: &str) -> ObjectKey {
         let d = blake3::hash(name.as_bytes()).to_hex();
         let root = self.folder_of(of.as_str());
-        ObjectKey(format!("{root}/{folder}/{}/{d}.json", &d[..2]))
+        ObjectKey::derived(format!("{root}/{folder}/{}/{d}.json", &d[..2]))
     }
 }
 

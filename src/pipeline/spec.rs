@@ -331,3 +331,18 @@ pub fn fit_name(fit: Fit) -> &'static str {
         Fit::Fill => "fill",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours() {
+        assert_eq!(Colour::parse("#fff").unwrap(), Colour::WHITE);
+        assert_eq!(Colour::parse("#102030").unwrap(), Colour([16, 32, 48, 255]));
+        assert_eq!(Colour::parse("#10203000").unwrap(), Colour([16, 32, 48, 0]));
+        assert!(Colour::parse("red").is_err());
+        assert!(Colour::parse("#12345").is_err());
+        assert!(Colour::parse("#ggg").is_err());
+    }
+}

@@ -82,6 +82,9 @@ const KEYS: &[&str] = &[
     "sources",
 ];
 
+/// What `animation` may be.
+const ANIMATIONS: &str = "\"first-frame\" or \"keep\"";
+
 /// The formats `quality` may name.
 const QUALITY_FORMATS: &[&str] = &["jpeg", "webp", "avif"];
 
@@ -164,10 +167,7 @@ pub(super) fn read(text: &str, path: &Path) -> Result<PresetFile, PresetError> {
                 let allowed = "auto, source, jpeg, png, webp or avif";
                 file.format = Some(choice(value, allowed, key, path)?);
             }
-            "animation" => {
-                let allowed = "\"first-frame\" or \"keep\"";
-                file.animation = Some(choice(value, allowed, key, path)?);
-            }
+            "animation" => file.animation = Some(choice(value, ANIMATIONS, key, path)?),
             "quality" => file.quality = Some(quality(value, path)?),
             "lossless" => file.lossless = Some(boolean()?),
             "upscale" => file.upscale = Some(boolean()?),

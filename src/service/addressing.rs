@@ -31,6 +31,18 @@ impl Thumbnails {
         }
     }
 
+    /// Those of `presets` that render the originals of `key`'s source.
+    pub(crate) fn offered_of<'p>(
+        &self,
+        key: &ObjectKey,
+        presets: &[&'p Preset],
+    ) -> Vec<&'p Preset> {
+        let source = self.settings.layout.source_name(key.as_str());
+        (presets.iter().copied())
+            .filter(|p| p.serves(source))
+            .collect()
+    }
+
     /// The presets named in `names` with their steps (`card` is `card` and `card@2x`; `all`
     /// is every preset), each once.
     pub fn select_presets(&self, names: &[String]) -> Result<Vec<&Preset>, ServiceError> {

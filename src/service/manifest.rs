@@ -275,10 +275,7 @@ impl Manifest {
         let record = &original.record;
         let upright = record.upright();
         let expires = crate::signing::expiry(now(), settings.signed_url_ttl);
-        let source = settings
-            .layout
-            .source_of(key.as_str())
-            .map(|(s, _)| s.as_str());
+        let source = settings.layout.source_name(key.as_str());
         let mut variants: BTreeMap<String, VariantInfo> = presets
             .every()
             .filter(|preset| preset.serves(source))
@@ -358,11 +355,7 @@ impl Thumbnails {
         }
         let focus = self.focus.of(&key, &original.hash).await?;
         let mut manifest = Manifest::of(&key, &original, self.presets(), &self.settings, focus);
-        let source = self
-            .settings
-            .layout
-            .source_of(key.as_str())
-            .map(|(s, _)| s.as_str());
+        let source = self.settings.layout.source_name(key.as_str());
         for preset in self.presets().every().filter(|p| p.serves(source)) {
             let mut stored = false;
             let crop = Crop::of(preset, focus, original.record.saliency);

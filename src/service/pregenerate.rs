@@ -98,15 +98,8 @@ impl Thumbnails {
         presets: &[&Preset],
     ) -> Pregenerated {
         // A preset limited to other sources has no variant of this original.
-        let source = self
-            .settings
-            .layout
-            .source_of(key.as_str())
-            .map(|(s, _)| s.as_str());
-        let presets: Vec<&Preset> = (presets.iter().copied())
-            .filter(|p| p.serves(source))
-            .collect();
-        let presets = presets.as_slice();
+        let offered = self.offered_of(key, presets);
+        let presets = offered.as_slice();
         let focus = match self.presets().every().any(|p| is_smart(&p.spec)) {
             // Unreadable focal point: the manifest says none, and each smart render that
             // needs it fails on its own below.

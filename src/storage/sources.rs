@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::s3::S3Options;
+use super::spec::StorageSpec;
 use super::store::{Object, ObjectInfo, Store, StoreError};
-use super::{S3Options, StorageSpec};
 use crate::keys::{ObjectKey, SourceName, split_source};
 
 /// One entry of `THUMBKIT_SOURCES`: `NAME=s3://BUCKET[/PREFIX][?profile=P&region=R&endpoint=URL]`

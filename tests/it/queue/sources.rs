@@ -62,5 +62,9 @@ async fn events_from_two_buckets_are_routed_to_their_sources() {
     // Pre-generated: served without a render.
     let r = app.get("/t/thumb/docs:b.jpg").await;
     assert_eq!(r.status, 200);
-    assert!(r.header("x-cache").starts_with("hit-"), "{}", r.header("x-cache"));
+    assert!(
+        r.header("x-cache").starts_with("hit-"),
+        "{}",
+        r.header("x-cache")
+    );
 }
