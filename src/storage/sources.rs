@@ -176,13 +176,12 @@ impl Store for Sources {
             .collect())
     }
 
-    /// Every store must be usable: a source that cannot be read fails the start.
+    /// The default store's check. Each source was checked when it was opened (a source that
+    /// cannot be read fails the start); afterwards one bucket's outage fails only its own
+    /// requests (503), and must not take the instance out of a load balancer's rotation
+    /// while it serves the other buckets.
     async fn check(&self) -> Result<(), StoreError> {
-        self.default.check().await?;
-        for store in self.named.values() {
-            store.check().await?;
-        }
-        Ok(())
+        self.default.check().await
     }
 
     fn describe(&self) -> String {
