@@ -245,13 +245,50 @@ async fn store(config: &StoreConfig, report: &mut Report) {
         }
         None => report.ok("clock", "the store has no clock to compare (not S3)"),
     }
-    permissions(store.as_ref(), config, report).await;
+    let prefix = config.layout.prefix();
+    let default = Probed {
+        name: None,
+        spec: &config.spec,
+        prefix,
+    };
+    permissions(store.as_ref(), default, config.timeout, report).await;
+    for source in &config.sources {
+        let name = Some(&source.name);
+        let probed = Probed {
+            name,
+            spec: &source.spec,
+            prefix,
+        };
+        permissions(store.as_ref(), probed, config.timeout, report).await;
+    }
+}
+
+/// One store whose permissions are probed: the default one or a source.
+#[derive(Clone, Copy)]
+struct Probed<'a> {
+    name: Option<&'a thumbkit::keys::SourceName>,
+    spec: &'a StorageSpec,
+    /// thumbkit's folder in it.
+    prefix: &'a str,
+}
+
+impl Probed<'_> {
+    /// A check's label: `PUT`, or `PUT docs` for the source `docs`.
+    fn label(&self, what: &str) -> String {
+        match self.name {
+            Some(name) => format!("{what} {name}"),
+            None => what.to_owned(),
+        }
+    }
 }
 
 /// PUT, HEAD, GET, LIST and DELETE of a probe object in thumbkit's own folder, as serving
 /// needs them (variants written and read, a bucket listed, purges).
-async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Report) {
-    let folder = format!("{}/_doctor/", config.layout.prefix());
+async fn permissions(store: &dyn Store, probed: Probed<'_>, t: Duration, report: &mut Report) {
+    let folder = match probed.name {
+        Some(name) => format!("{name}:{}/_doctor/", probed.prefix),
+        None => format!("{}/_doctor/", probed.prefix),
+    };
     // A fresh name from the CSPRNG, so concurrent doctors never touch each other's probe.
     let nonce = thumbkit::signing::random_hex(16);
     let Ok(key) = ObjectKey::parse(&format!("{folder}probe-{nonce}")) else {
@@ -263,22 +300,22 @@ async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Repor
         return;
     };
     let body = Bytes::from(format!("thumbkit doctor {nonce}\n"));
-    let grants = Grants(config);
+    let grants = Grants(probed);
+    let label = |what: &str| probed.label(what);
     let (need, prefixed) = (
         |a: &str, on: &str| grants.need(a, on),
         |r: &str| grants.prefixed(r),
     );
-    let t = config.timeout;
     let timed = |r: Result<Result<(), String>, tokio::time::error::Elapsed>| {
         r.unwrap_or_else(|_| Err(format!("no answer within {t:?}")))
     };
     let empty = Default::default();
     let put = tokio::time::timeout(t, store.put(&key, body.clone(), "text/plain", &empty)).await;
     match timed(put.map(|r| r.map_err(|e| e.to_string()))) {
-        Ok(()) => report.ok("PUT", format!("wrote {key}")),
+        Ok(()) => report.ok(&label("PUT"), format!("wrote {key}")),
         Err(e) => {
             let fix = need("s3:PutObject", &prefixed("/*"));
-            report.fail("PUT", e, fix);
+            report.fail(&label("PUT"), e, fix);
             // Nothing was written: the other probes have nothing to read.
             return;
         }
@@ -290,8 +327,8 @@ async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Repor
         Ok(None) => Err("the object just written is not there".into()),
         Err(e) => Err(e.to_string()),
     })) {
-        Ok(()) => report.ok("HEAD", "sees it"),
-        Err(e) => report.fail("HEAD", e, need("s3:GetObject", &prefixed("/*"))),
+        Ok(()) => report.ok(&label("HEAD"), "sees it"),
+        Err(e) => report.fail(&label("HEAD"), e, need("s3:GetObject", &prefixed("/*"))),
     }
     let get = tokio::time::timeout(t, store.get(&key)).await;
     match timed(get.map(|r| match r {
@@ -300,8 +337,8 @@ async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Repor
         Ok(None) => Err("the object just written is not there".into()),
         Err(e) => Err(e.to_string()),
     })) {
-        Ok(()) => report.ok("GET", "reads it back"),
-        Err(e) => report.fail("GET", e, need("s3:GetObject", "/*")),
+        Ok(()) => report.ok(&label("GET"), "reads it back"),
+        Err(e) => report.fail(&label("GET"), e, need("s3:GetObject", "/*")),
     }
     let list = tokio::time::timeout(t, store.list(&folder)).await;
     match timed(list.map(|r| match r {
@@ -309,14 +346,14 @@ async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Repor
         Ok(_) => Err(format!("listing {folder} does not show it")),
         Err(e) => Err(e.to_string()),
     })) {
-        Ok(()) => report.ok("LIST", format!("lists {folder}")),
-        Err(e) => report.fail("LIST", e, need("s3:ListBucket", "")),
+        Ok(()) => report.ok(&label("LIST"), format!("lists {folder}")),
+        Err(e) => report.fail(&label("LIST"), e, need("s3:ListBucket", "")),
     }
     let delete = tokio::time::timeout(t, store.delete(&key)).await;
     match timed(delete.map(|r| r.map_err(|e| e.to_string()))) {
-        Ok(()) => report.ok("DELETE", "deletes it"),
+        Ok(()) => report.ok(&label("DELETE"), "deletes it"),
         Err(e) => report.fail(
-            "DELETE",
+            &label("DELETE"),
             format!("{e} (the probe {key} is left behind)"),
             need("s3:DeleteObject", &prefixed("/*")),
         ),
@@ -324,27 +361,27 @@ async fn permissions(store: &dyn Store, config: &StoreConfig, report: &mut Repor
 }
 
 /// What to grant, in the words of the user's store.
-struct Grants<'a>(&'a StoreConfig);
+struct Grants<'a>(Probed<'a>);
 
 impl Grants<'_> {
     /// "grant `action` on the bucket's `on`" (S3), or the folder to make writable (fs).
     fn need(&self, action: &str, on: &str) -> String {
-        match &self.0.spec {
+        match self.0.spec {
             StorageSpec::S3(l) => format!(
                 "grant {action} on arn:aws:s3:::{}{on} (deploy/iam-policy.json)",
                 l.bucket()
             ),
             StorageSpec::Fs(root) => format!(
                 "let thumbkit's user write to {}",
-                root.join(self.0.layout.prefix()).display()
+                root.join(self.0.prefix).display()
             ),
         }
     }
 
     /// `rest` under the store's prefix and thumbkit's folder (S3), for an ARN.
     fn prefixed(&self, rest: &str) -> String {
-        match &self.0.spec {
-            StorageSpec::S3(l) => format!("/{}{}{rest}", l.prefix(), self.0.layout.prefix()),
+        match self.0.spec {
+            StorageSpec::S3(l) => format!("/{}{}{rest}", l.prefix(), self.0.prefix),
             StorageSpec::Fs(_) => String::new(),
         }
     }

@@ -129,6 +129,84 @@ async fn doctor_names_the_missing_put_permission_and_its_fix() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_probes_each_source_with_its_own_credentials() {
+    // The default store may do everything; the `docs` source's profile lacks DeleteObject.
+    let media = S3Server::start("doctor-src-media").await;
+    let policy = Policy::shipped("iam-policy.json", "private-docs").without("s3:DeleteObject");
+    let docs = S3Server::start_as(
+        "doctor-src-docs",
+        Some(policy),
+        "private-docs",
+        ("docs-admin", "docs-admin-secret-0123456789"),
+    )
+    .await;
+    let dir = crate::helpers::process::temp_dir("doctor-src-aws");
+    let (config, credentials) = (dir.join("config"), dir.join("credentials"));
+    let profile = format!(
+        "[profile docs]\nregion = us-east-1\nendpoint_url = {}\n",
+        docs.endpoint
+    );
+    std::fs::write(&config, profile).unwrap();
+    let keys =
+        format!("[docs]\naws_access_key_id = {APP_KEY}\naws_secret_access_key = {APP_SECRET}\n");
+    std::fs::write(&credentials, keys).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_thumbkit"));
+    command.arg("doctor").env_clear();
+    for (k, v) in [
+        ("THUMBKIT_STORAGE", format!("s3://{BUCKET}")),
+        ("THUMBKIT_S3_ENDPOINT", media.endpoint.clone()),
+        (
+            "THUMBKIT_SOURCES",
+            "docs=s3://private-docs?profile=docs".into(),
+        ),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_CONFIG_FILE", config.display().to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            credentials.display().to_string(),
+        ),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        (
+            "THUMBKIT_PRESETS",
+            format!("{}/presets", env!("CARGO_MANIFEST_DIR")),
+        ),
+    ] {
+        command.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    println!("{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for passed in [
+        "PUT: ",
+        "DELETE: ",
+        "PUT docs: ",
+        "GET docs: ",
+        "LIST docs: ",
+    ] {
+        let line = format!("ok    {passed}");
+        assert!(
+            text.lines().any(|l| l.starts_with(&line)),
+            "no `{line}`:\n{text}"
+        );
+    }
+    let failed = failures(&text);
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(failed[0].starts_with("FAIL  DELETE docs: "), "{text}");
+    assert!(
+        failed[0].ends_with(
+            "-> grant s3:DeleteObject on arn:aws:s3:::private-docs/_variants/* (deploy/iam-policy.json)"
+        ),
+        "{text}"
+    );
+}
+
 #[test]
 fn the_policy_evaluator_denies_what_the_policy_does_not_grant() {
     let p = Policy::shipped("iam-policy.json", "b");
