@@ -234,8 +234,12 @@ async fn uploads_and_events_know_the_source(b: &Buckets, addr: std::net::SocketA
     assert_eq!(r.status, 200);
 
     // A browser upload's ticket is staged in the source's own bucket, signed by its keys.
-    let ticket = br#"{"key": "avatars:u/7.jpg", "content_type": "image/jpeg", "size": 1000}"#;
-    let r = send_with(addr, "POST", "/v1/uploads", &auth, ticket).await;
+    let photo = fixture("Landscape_4.jpg");
+    let ticket = format!(
+        r#"{{"key": "avatars:u/7.jpg", "content_type": "image/jpeg", "size": {}}}"#,
+        photo.len()
+    );
+    let r = send_with(addr, "POST", "/v1/uploads", &auth, ticket.as_bytes()).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let ticket: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert!(
@@ -250,6 +254,39 @@ async fn uploads_and_events_know_the_source(b: &Buckets, addr: std::net::SocketA
     );
     assert!(upload_url.contains(&b.avatars.access.0), "{upload_url}");
     assert_eq!(b.avatars.keys("avatars/_variants/_staging/").await.len(), 1);
+    // The browser's PUT, straight to that bucket; then the backend completes it.
+    let rest = upload_url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let headers = [("Content-Type", "image/jpeg")];
+    let put = send_with(
+        host.parse().unwrap(),
+        "PUT",
+        &format!("/{path}"),
+        &headers,
+        &photo,
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+    let complete = ticket["complete_url"].as_str().unwrap();
+    let done = send_with(addr, "POST", complete, &auth, b"").await;
+    assert_eq!(done.status, 201, "{}", String::from_utf8_lossy(&done.body));
+    assert_eq!(
+        b.avatars.get("avatars/u/7.jpg").await.map(|o| o.0),
+        Some(photo)
+    );
+    assert!(
+        b.avatars
+            .keys("avatars/_variants/_staging/")
+            .await
+            .is_empty()
+    );
+    assert!(
+        b.media
+            .keys("")
+            .await
+            .iter()
+            .all(|k| !k.contains("u/7.jpg"))
+    );
 
     // Events are routed by bucket and prefix; another bucket's is ignored.
     b.avatars
