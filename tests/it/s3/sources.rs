@@ -280,6 +280,18 @@ async fn uploads_and_events_know_the_source(b: &Buckets, addr: std::net::SocketA
             .await
             .is_empty()
     );
+    // A ticket id naming no source, or no ticket: nothing to complete, in any bucket.
+    for id in [
+        "private-docs.0123456789abcdef0123456789abcdef",
+        "other.0123456789abcdef0123456789abcdef",
+        "avatars.0123",
+        "avatars.",
+        "docs.0123456789abcdef0123456789abcdef",
+    ] {
+        let path = format!("/v1/uploads/{id}/complete");
+        let r = send_with(addr, "POST", &path, &auth, b"").await;
+        assert_eq!(r.status, 404, "{id}: {}", String::from_utf8_lossy(&r.body));
+    }
     assert!(
         b.media
             .keys("")
