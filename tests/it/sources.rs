@@ -249,3 +249,37 @@ async fn a_signed_url_names_its_source() {
     assert_eq!(app.get(&elsewhere).await.status, 403);
     assert_eq!(app.get("/t/thumb/docs:a.jpg").await.status, 403);
 }
+
+#[test]
+fn doctor_names_default_store_keys_that_a_source_hides() {
+    let (main, docs) = (temp_dir("src-doctor-main"), temp_dir("src-doctor-docs"));
+    // Reachable as `/t/thumb/docs:old.jpg` before `docs` was configured; not after.
+    std::fs::write(main.join("docs:old.jpg"), fixture("Landscape_1.jpg")).unwrap();
+    std::fs::write(main.join("kept.jpg"), fixture("Landscape_1.jpg")).unwrap();
+    let storage = format!("fs:{}", main.display());
+    let with = |sources: &str| {
+        let out = run(
+            &["doctor"],
+            &[
+                ("THUMBKIT_STORAGE", &storage),
+                ("THUMBKIT_SOURCES", sources),
+            ],
+        );
+        text(&out).0 + &text(&out).1
+    };
+    let said = with(&format!("docs=fs:{}", docs.display()));
+    assert!(
+        said.lines().any(|l| l.starts_with(
+            "WARN  sources: the default store has 1 keys beginning `docs:` (such as `docs:old.jpg`)"
+        ) && l
+            .ends_with("-> move them, or give the source docs another name")),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok    PUT docs: wrote docs:_variants/_doctor/probe-"),
+        "{said}"
+    );
+    // Another name hides nothing.
+    let said = with(&format!("scans=fs:{}", docs.display()));
+    assert!(!said.contains("WARN  sources"), "{said}");
+}
