@@ -59,3 +59,68 @@ pub fn open_files_limit() -> Option<u64> {
     }
     None
 }
+
+/// Which threads the scheduler should pick first when both are ready, inside this process.
+///
+/// Lowering the render threads' nice value kept memory hits fast under a render backlog,
+/// but nice weighs against every process on the machine: beside one busy process per core
+/// the renders got a fraction of the CPU they were owed. EEVDF (Linux 6.12+) takes a
+/// per-thread slice instead: a thread with a short slice gets an earlier deadline and
+/// preempts a running one when it wakes, while its weight, and so the process's share of
+/// the machine, is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// Threads that answer connections: a 0.1 ms slice (the kernel's minimum).
+    Prompt,
+    /// Render threads: the kernel's default slice.
+    Patient,
+}
+
+/// Applies `urgency` to the calling thread, keeping its nice value; returns whether the
+/// kernel took it (older kernels and other systems keep their default, harmlessly).
+pub fn set_urgency(urgency: Urgency) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        /// `struct sched_attr` of `<linux/sched/types.h>`, its first version.
+        #[repr(C)]
+        struct SchedAttr {
+            size: u32,
+            policy: u32,
+            flags: u64,
+            nice: i32,
+            priority: u32,
+            runtime: u64,
+            deadline: u64,
+            period: u64,
+        }
+        // SAFETY: getpriority only reads its arguments; errno is cleared first because -1
+        // is also a valid nice value.
+        let nice = unsafe {
+            *libc::__errno_location() = 0;
+            let n = libc::getpriority(libc::PRIO_PROCESS, 0);
+            if *libc::__errno_location() != 0 { 0 } else { n }
+        };
+        let attr = SchedAttr {
+            size: std::mem::size_of::<SchedAttr>() as u32,
+            policy: libc::SCHED_OTHER as u32,
+            flags: 0,
+            nice,
+            priority: 0,
+            // 0 asks for the default slice.
+            runtime: match urgency {
+                Urgency::Prompt => 100_000,
+                Urgency::Patient => 0,
+            },
+            deadline: 0,
+            period: 0,
+        };
+        // SAFETY: sched_setattr reads `attr`, a valid struct of the size it states; pid 0
+        // is the calling thread.
+        unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = urgency;
+        false
+    }
+}

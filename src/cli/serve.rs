@@ -36,7 +36,15 @@ pub(crate) fn serve(
             config.store.spec.describe()
         );
     }
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    // The threads that answer connections run before the render threads when both are
+    // ready (`Urgency`), so a memory hit does not wait behind a render.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(|| {
+            thumbkit::process::set_urgency(thumbkit::process::Urgency::Prompt);
+        })
+        .build()
+        .map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         let app = App::build(config, shutdown_signal()).await?;
         Ok(app.run().await?)

@@ -71,12 +71,9 @@ impl Workers {
                 // room beyond the 2 MiB default, reserved, touched only when used.
                 .stack_size(RENDER_STACK)
                 .spawn(move || {
-                    // Below the connection threads: a memory hit waits for no render.
-                    // SAFETY: setpriority only reads its arguments; `who` 0 is this thread.
-                    #[cfg(target_os = "linux")]
-                    unsafe {
-                        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
-                    }
+                    // At the process's own weight (nice 0 against other processes), behind
+                    // the connection threads inside it: a memory hit waits for no render.
+                    crate::process::set_urgency(crate::process::Urgency::Patient);
                     loop {
                         // The lock is held only to take the next job.
                         let next = match receiver.lock() {
