@@ -599,7 +599,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
-    ap.add_argument("--connections", type=int, nargs="+", default=[16, 64])
+    ap.add_argument("--connections", type=int, nargs="+", default=[32])
     ap.add_argument("--parts", type=int, nargs="+", default=[1, 2, 4], help="which of parts 1, 2, 4 to run")
     ap.add_argument("--s3", action="store_true", help="also part 3: renders from S3 on Garage")
     ap.add_argument("--out", default=str(ROOT / "target" / "bench-http"))

@@ -146,7 +146,7 @@ pub fn run(
         );
     }
     if args.pregen {
-        return pregen::run(&images, args.rounds, presets, limits);
+        return pregen::run(&images, args.rounds, presets, limits, &args.sharp);
     }
     if args.inputs.is_empty() {
         let inputs: Vec<compare::Input> = images

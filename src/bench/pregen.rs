@@ -1,13 +1,16 @@
 //! `thumbkit bench --pregen`: every shipped preset's variants of a photo from one decode
 //! (what an upload with `?pregenerate=all` runs), against one `large` JPEG render and
-//! against rendering each variant alone (what pre-generation did before).
+//! against rendering each variant alone (what pre-generation did before), and against
+//! sharp making the same variant set (`benches/sharp/pregen.mjs`), when it is installed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use super::quality::median;
-use crate::pipeline::{self, Limits, OutputFormat, batch};
-use crate::preset::{Preset, Presets};
+use super::tools::{sharp_dir, sharp_position};
+use crate::pipeline::{self, Limits, OutputFormat, batch, heif};
+use crate::preset::{Preset, Presets, fit_name};
 
 /// Prints, per photo, the medians of `rounds` runs on one thread: one `large` JPEG render,
 /// every variant alone, every variant from one decode, and the ratios.
@@ -16,15 +19,20 @@ pub fn run(
     rounds: usize,
     presets: &Presets,
     limits: &Limits,
+    sharp: &Path,
 ) -> Result<(), String> {
     let large = presets.get("large").ok_or("no preset named `large`")?;
+    let sharp = sharp_dir(sharp).map(|_| sharp);
+    if let Err(why) = &sharp {
+        println!("sharp left out: {why}");
+    }
     let all: Vec<&Preset> = presets.every().collect();
     println!(
         "every preset and step ({} in all), one thread, {rounds} rounds, medians",
         all.len()
     );
     println!(
-        "{:<30} {:>9} {:>9} {:>14} {:>8} {:>11} {:>11} {:>9} {:>9}",
+        "{:<30} {:>9} {:>9} {:>14} {:>8} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9}",
         "image",
         "variants",
         "large ms",
@@ -33,7 +41,9 @@ pub fn run(
         "(decode+",
         "webp+avif)",
         "÷ large",
-        "speed-up"
+        "speed-up",
+        "sharp ms",
+        "vs sharp"
     );
     for image in images {
         let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
@@ -59,17 +69,27 @@ pub fn run(
             modern,
         } = times;
         let (l, a, b) = (median(&one_large), median(&alone), median(&batched));
+        let peer = match &sharp {
+            Ok(dir) => sharp_ms(
+                dir,
+                image,
+                &variant_set(&bytes, &all, &wanted, limits)?,
+                rounds,
+            )?,
+            Err(_) => f64::NAN,
+        };
         let name = image
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("image");
         println!(
-            "{name:<30} {:>9} {l:>9.1} {a:>14.1} {b:>8.1} {:>11.1} {:>11.1} {:>8.2}x {:>8.2}x",
+            "{name:<30} {:>9} {l:>9.1} {a:>14.1} {b:>8.1} {:>11.1} {:>11.1} {:>8.2}x {:>8.2}x {peer:>9.1} {:>8.2}x",
             wanted.len(),
             median(&composing),
             median(&modern),
             b / l,
-            a / b
+            a / b,
+            peer / b
         );
     }
     Ok(())
@@ -126,4 +146,65 @@ impl Times {
         self.modern.push(modern_ms);
         Ok(())
     }
+}
+
+/// The variants thumbkit makes of `bytes`, in sharp's words (`benches/sharp/pregen.mjs`):
+/// each with its box, fit, position, background, format, quality and the encoder effort
+/// thumbkit uses at that output size (libaom's speed is `9 - effort`).
+fn variant_set(
+    bytes: &[u8],
+    all: &[&Preset],
+    wanted: &[(usize, OutputFormat)],
+    limits: &Limits,
+) -> Result<serde_json::Value, String> {
+    let specs: Vec<_> = all.iter().map(|p| &p.spec).collect();
+    let composed = batch::compose_all(bytes, &specs, limits).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for &(i, format) in wanted {
+        let spec = &all[i].spec;
+        let (w, h) = composed[i].as_ref().map_err(|e| e.to_string())?.size();
+        let [r, g, b, _] = spec.background.0;
+        out.push(serde_json::json!({
+            "width": spec.width, "height": spec.height,
+            "fit": fit_name(spec.fit), "position": sharp_position(spec.gravity),
+            "background": [r, g, b], "upscale": spec.upscale, "lossless": spec.lossless,
+            "format": match format { OutputFormat::Jpeg => "jpeg", other => other.extension() },
+            "quality": format.quality_in(spec.quality),
+            "effort": 9 - heif::speed_for(w, h, limits.avif_speed),
+        }));
+    }
+    Ok(serde_json::Value::Array(out))
+}
+
+/// sharp's median milliseconds for the variant set, the faster of its two ways.
+fn sharp_ms(
+    dir: &Path,
+    image: &Path,
+    set: &serde_json::Value,
+    rounds: usize,
+) -> Result<f64, String> {
+    let spec = std::env::temp_dir().join(format!("thumbkit-pregen-{}.json", std::process::id()));
+    std::fs::write(&spec, set.to_string()).map_err(|e| format!("{}: {e}", spec.display()))?;
+    let out = Command::new("node")
+        .arg(dir.join("pregen.mjs"))
+        .arg("--spec")
+        .arg(&spec)
+        .args(["--rounds", &rounds.max(1).to_string()])
+        .arg(image)
+        .output()
+        .map_err(|e| format!("node: {e}"))?;
+    let _ = std::fs::remove_file(&spec);
+    let line = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    // `clone <ms> raw <ms>`
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    numbers
+        .into_iter()
+        .reduce(f64::min)
+        .ok_or_else(|| format!("sharp pregen printed `{}`", line.trim()))
 }

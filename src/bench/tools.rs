@@ -134,15 +134,14 @@ pub(super) fn sharp(
         OutputFormat::Jpeg => "jpeg",
         other => other.extension(),
     };
-    // sharp's fits and positions have thumbkit's names (the gravities' in lower case);
-    // `smart` is sharp's `attention` (libvips' saliency crop).
-    let gravity = match spec.gravity {
-        Gravity::Smart => "attention".to_owned(),
-        other => format!("{other:?}").to_lowercase(),
-    };
-    c.args(["--fit", fit_name(spec.fit), "--gravity", &gravity])
-        .args(["--format", format_name, "--quality", &quality.to_string()])
-        .args(["--background", &format!("{r},{g},{b}")]);
+    c.args([
+        "--fit",
+        fit_name(spec.fit),
+        "--gravity",
+        &sharp_position(spec.gravity),
+    ])
+    .args(["--format", format_name, "--quality", &quality.to_string()])
+    .args(["--background", &format!("{r},{g},{b}")]);
     if spec.upscale {
         c.arg("--upscale");
     }
@@ -152,6 +151,15 @@ pub(super) fn sharp(
     c.arg("--out-dir").arg(out_dir);
     c.arg("--time-file").arg(time_file).args(files);
     c
+}
+
+/// sharp's word for a gravity: thumbkit's compass names are sharp's positions in lower case;
+/// `smart` is sharp's `attention` (libvips' saliency crop).
+pub(super) fn sharp_position(gravity: Gravity) -> String {
+    match gravity {
+        Gravity::Smart => "attention".to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    }
 }
 
 /// The longest in-process time the sharp workers wrote (seconds from their first image to

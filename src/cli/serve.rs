@@ -45,6 +45,8 @@ pub(crate) fn serve(
         })
         .build()
         .map_err(CliError::Runtime)?;
+    // This thread drives `block_on`, the accept loop among it.
+    thumbkit::process::set_urgency(thumbkit::process::Urgency::Prompt);
     runtime.block_on(async move {
         let app = App::build(config, shutdown_signal()).await?;
         Ok(app.run().await?)

@@ -1,10 +1,11 @@
 //! The fs store's crash-safe writes: each file is written to a temporary name, flushed and
 //! renamed into place, so readers and a restart after a power cut see the old file or the
-//! new one whole; temporaries a crash left are found by their name and removed.
+//! new one whole; temporaries a crash left are found by their name and removed. A file's
+//! identity after such a write (its ETag) is here too.
 
 use std::path::Path;
 
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
 /// Name prefix of temporary files; never a segment of a key (so never in a listing).
 pub(super) const TMP_PREFIX: &str = ".tmp-";
@@ -13,10 +14,7 @@ pub(super) const TMP_PREFIX: &str = ".tmp-";
 /// renames it over the target: readers see the old file or the new one, never a part of
 /// either, and after a power cut the new file is whole. Returns the file's metadata (its
 /// identity, which the rename keeps).
-pub(super) async fn write_atomically(
-    path: &Path,
-    bytes: &[u8],
-) -> std::io::Result<std::fs::Metadata> {
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<std::fs::Metadata> {
     let unique = blake3::hash(
         format!(
             "{}:{:?}:{:?}",
@@ -28,18 +26,17 @@ pub(super) async fn write_atomically(
     );
     // Short, so that any key segment the key rules allow still fits in a file name.
     let tmp = path.with_file_name(format!("{TMP_PREFIX}{}", &unique.to_hex()[..16]));
-    let result = async {
-        let mut file = tokio::fs::File::create(&tmp).await?;
-        file.write_all(bytes).await?;
-        file.sync_data().await?;
-        let meta = file.metadata().await?;
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_data()?;
+        let meta = file.metadata()?;
         drop(file);
-        tokio::fs::rename(&tmp, path).await?;
+        std::fs::rename(&tmp, path)?;
         Ok(meta)
-    }
-    .await;
+    })();
     if result.is_err() {
-        let _ = tokio::fs::remove_file(&tmp).await;
+        let _ = std::fs::remove_file(&tmp);
     }
     result
 }
@@ -67,4 +64,30 @@ pub(super) fn remove_leftovers(root: &Path) -> usize {
         }
     }
     removed
+}
+
+/// The ETag of a data file: a rename gives a new inode and the write a new mtime, so together
+/// with the size they change whenever the bytes are replaced, as an S3 ETag does.
+pub(super) fn etag_of(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    blake3::hash(format!("{inode}:{mtime}:{}", meta.len()).as_bytes()).to_hex()[..32].to_owned()
+}
+
+/// A file's modification time in Unix seconds.
+pub(super) fn unix_seconds(meta: &std::fs::Metadata) -> Option<u64> {
+    let modified = meta.modified().ok()?;
+    Some(
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs(),
+    )
 }

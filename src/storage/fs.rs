@@ -11,13 +11,11 @@
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt;
 
-use super::atomic::{TMP_PREFIX, remove_leftovers, write_atomically};
+use super::atomic::{TMP_PREFIX, etag_of, remove_leftovers, unix_seconds, write_atomically};
 use super::store::{Object, ObjectInfo, Store, StoreError};
 use crate::keys::ObjectKey;
 
@@ -79,8 +77,8 @@ impl FsStore {
     }
 
     /// Whether `path` (which exists) resolves inside the root: a symlink may not lead out.
-    async fn inside(&self, path: &Path) -> bool {
-        match tokio::fs::canonicalize(path).await {
+    fn inside(&self, path: &Path) -> bool {
+        match std::fs::canonicalize(path) {
             Ok(real) if real.starts_with(&self.root) => true,
             Ok(real) => {
                 tracing::warn!(path = %path.display(), target = %real.display(), "refusing a symlink that leads out of the fs store");
@@ -94,16 +92,16 @@ impl FsStore {
     /// file, or a symlink that resolves inside the root: checked before a write, a delete or a
     /// folder is made, so that none of them follows a link out of the root. (The store's root
     /// belongs to thumbkit: what races this check is a local user, not a request.)
-    async fn confined(&self, path: &Path) -> bool {
+    fn confined(&self, path: &Path) -> bool {
         let Ok(relative) = path.strip_prefix(&self.root) else {
             return false;
         };
         let mut walked = self.root.clone();
         for part in relative.components() {
             walked.push(part);
-            match tokio::fs::symlink_metadata(&walked).await {
+            match std::fs::symlink_metadata(&walked) {
                 Ok(m) if m.file_type().is_symlink() => {
-                    if !self.inside(&walked).await {
+                    if !self.inside(&walked) {
                         return false;
                     }
                 }
@@ -116,12 +114,12 @@ impl FsStore {
     }
 
     /// The metadata in `key`'s sidecar, if the sidecar belongs to the data file `etag`.
-    async fn metadata(
+    fn metadata(
         &self,
         key: &ObjectKey,
         etag: &str,
     ) -> Result<BTreeMap<String, String>, StoreError> {
-        match tokio::fs::read(self.meta_path(key)).await {
+        match std::fs::read(self.meta_path(key)) {
             Ok(bytes) => match serde_json::from_slice::<Sidecar>(&bytes) {
                 Ok(sidecar) if sidecar.etag == etag => Ok(sidecar.metadata),
                 // Another version's (a write was interrupted) or unreadable: not this one's.
@@ -131,21 +129,6 @@ impl FsStore {
             Err(e) => Err(io(key, e)),
         }
     }
-}
-
-/// The ETag of a data file: a rename gives a new inode and the write a new mtime, so together
-/// with the size they change whenever the bytes are replaced, as an S3 ETag does.
-fn etag_of(meta: &std::fs::Metadata) -> String {
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(meta);
-    #[cfg(not(unix))]
-    let inode = 0u64;
-    blake3::hash(format!("{inode}:{mtime}:{}", meta.len()).as_bytes()).to_hex()[..32].to_owned()
 }
 
 /// Errors that mean "there is no object at this key" (S3 answers 404 for all of them): a
@@ -190,21 +173,23 @@ fn write_error(key: &ObjectKey, e: std::io::Error) -> StoreError {
     }
 }
 
-#[async_trait::async_trait]
-impl Store for FsStore {
-    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
+/// Each operation whole, on the calling (blocking) thread: the trait's methods run one on
+/// tokio's blocking pool, one hand-off per call rather than one per system call (a write
+/// is some 15 of them: folders, confinement, the file, its flush, the rename, the sidecar).
+impl FsStore {
+    fn head_now(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
         let path = self.path(key)?;
-        let meta = match tokio::fs::metadata(&path).await {
+        let meta = match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => m,
             Ok(_) => return Ok(None),
             Err(e) if is_absent(&e) => return Ok(None),
             Err(e) => return Err(io(key, e)),
         };
-        if !self.inside(&path).await {
+        if !self.inside(&path) {
             return Ok(None);
         }
         let etag = etag_of(&meta);
-        let metadata = self.metadata(key, &etag).await?;
+        let metadata = self.metadata(key, &etag)?;
         Ok(Some(ObjectInfo {
             size: meta.len(),
             etag,
@@ -213,23 +198,23 @@ impl Store for FsStore {
         }))
     }
 
-    async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
+    fn get_now(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
         let path = self.path(key)?;
         // The facts come from the open file itself, so they describe exactly these bytes
         // even if the object is replaced meanwhile.
-        let mut file = match tokio::fs::File::open(&path).await {
+        let mut file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if is_absent(&e) => return Ok(None),
             Err(e) => return Err(io(key, e)),
         };
-        let meta = file.metadata().await.map_err(|e| io(key, e))?;
-        if !meta.is_file() || !self.inside(&path).await {
+        let meta = file.metadata().map_err(|e| io(key, e))?;
+        if !meta.is_file() || !self.inside(&path) {
             return Ok(None);
         }
         let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut bytes).await.map_err(|e| io(key, e))?;
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| io(key, e))?;
         let etag = etag_of(&meta);
-        let metadata = self.metadata(key, &etag).await?;
+        let metadata = self.metadata(key, &etag)?;
         Ok(Some(Object {
             info: ObjectInfo {
                 size: bytes.len() as u64,
@@ -241,34 +226,29 @@ impl Store for FsStore {
         }))
     }
 
-    async fn put(
+    fn put_now(
         &self,
         key: &ObjectKey,
-        bytes: Bytes,
-        _content_type: &str,
+        bytes: &[u8],
         metadata: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
         let path = self.path(key)?;
-        if !self.confined(&path).await || !self.confined(&self.meta_path(key)).await {
+        if !self.confined(&path) || !self.confined(&self.meta_path(key)) {
             tracing::warn!(key = %key, "refusing a write through a symlink that leads out of the fs store");
             return Err(StoreError::Reserved(key.to_string()));
         }
         if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| write_error(key, e))?;
-            if !self.inside(dir).await {
+            std::fs::create_dir_all(dir).map_err(|e| write_error(key, e))?;
+            if !self.inside(dir) {
                 return Err(StoreError::Reserved(key.to_string()));
             }
         }
         // Data first, committed by the rename; the sidecar after it names the data's
         // identity, so an interrupted write never pairs metadata with other bytes.
-        let written = write_atomically(&path, &bytes)
-            .await
-            .map_err(|e| write_error(key, e))?;
+        let written = write_atomically(&path, bytes).map_err(|e| write_error(key, e))?;
         let sidecar = self.meta_path(key);
         if metadata.is_empty() {
-            match tokio::fs::remove_file(&sidecar).await {
+            match std::fs::remove_file(&sidecar) {
                 Err(e) if !is_absent(&e) => return Err(io(key, e)),
                 _ => return Ok(()),
             }
@@ -282,33 +262,59 @@ impl Store for FsStore {
             reason: e.to_string(),
         })?;
         if let Some(dir) = sidecar.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| write_error(key, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| write_error(key, e))?;
         }
         write_atomically(&sidecar, &json)
-            .await
             .map(|_| ())
             .map_err(|e| write_error(key, e))
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+    fn delete_now(&self, key: &ObjectKey) -> Result<(), StoreError> {
         let path = self.path(key)?;
         // Past a link that leads out there is no object of this store (reads say 404).
-        if !self.confined(&path).await {
+        if !self.confined(&path) {
             tracing::warn!(key = %key, "not deleting through a symlink that leads out of the fs store");
             return Ok(());
         }
-        match tokio::fs::remove_file(&path).await {
+        match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if is_absent(&e) => {}
             Err(e) => return Err(io(key, e)),
         }
         let meta = self.meta_path(key);
-        if self.confined(&meta).await {
-            let _ = tokio::fs::remove_file(meta).await;
+        if self.confined(&meta) {
+            let _ = std::fs::remove_file(meta);
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for FsStore {
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError> {
+        let (this, key) = (self.clone(), key.clone());
+        blocking(move || this.head_now(&key)).await
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
+        let (this, key) = (self.clone(), key.clone());
+        blocking(move || this.get_now(&key)).await
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        _content_type: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let (this, key, metadata) = (self.clone(), key.clone(), metadata.clone());
+        blocking(move || this.put_now(&key, &bytes, &metadata)).await
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let (this, key) = (self.clone(), key.clone());
+        blocking(move || this.delete_now(&key)).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
@@ -388,13 +394,11 @@ impl Store for FsStore {
 #[path = "fs_tests.rs"]
 mod tests;
 
-/// A file's modification time in Unix seconds.
-fn unix_seconds(meta: &std::fs::Metadata) -> Option<u64> {
-    let modified = meta.modified().ok()?;
-    Some(
-        modified
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?
-            .as_secs(),
-    )
+/// Runs one store operation on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| StoreError::Unreachable(format!("fs store: {e}")))?
 }

@@ -23,6 +23,7 @@ mod memory;
 mod peers;
 mod pipeline;
 mod presets;
+mod priority;
 mod queue;
 mod readme;
 mod refusals;
