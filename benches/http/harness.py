@@ -606,7 +606,7 @@ def main():
     ap.add_argument("--baseline", help="another thumbkit binary (an earlier build) rendered cold in the "
                     "same rounds as this one, for before/after figures of a change")
     args = ap.parse_args()
-    WORK = Path(args.out)
+    WORK = Path(args.out).resolve()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     pics = photos()

@@ -262,7 +262,7 @@ def main():
                     "build, for before/after figures)")
     args = ap.parse_args()
     h.TK = Path(args.thumbkit)
-    h.WORK = Path(args.out)
+    h.WORK = Path(args.out).resolve()
     shutil.rmtree(h.WORK, ignore_errors=True)
     h.WORK.mkdir(parents=True)
     pics = h.photos()

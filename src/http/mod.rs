@@ -20,6 +20,7 @@ pub mod problem;
 pub mod schemas;
 pub mod server;
 pub mod share;
+mod socket;
 pub mod thumbnails;
 pub mod uploads;
 

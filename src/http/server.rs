@@ -6,26 +6,21 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
-use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::http::share::{PerClient, refusal};
+use crate::http::socket::{Activity, InFlight, Tracked, Watched, linger, refuse};
 
 pub use crate::http::share::default_max_per_client;
 
@@ -67,197 +62,6 @@ impl Default for ConnectionLimits {
 pub fn default_max_connections() -> usize {
     let soft = crate::process::open_files_limit().unwrap_or(1024);
     (soft - soft / 4).clamp(16, 1024) as usize
-}
-
-/// How long a closing connection keeps reading (and discarding) a body the server did not
-/// want, per read and in all, so that the client gets to read the answer; Apache's
-/// lingering close waits 2 s per read and 30 s in all.
-const LINGER_READ: Duration = Duration::from_secs(2);
-const LINGER_MAX: Duration = Duration::from_secs(10);
-
-/// When a connection last moved bytes, how many requests it has in flight, and whether the
-/// last request left part of its body unread.
-#[derive(Debug)]
-struct Activity {
-    started: Instant,
-    last_ms: AtomicU64,
-    in_flight: AtomicUsize,
-    unread_body: AtomicBool,
-    /// The socket, handed back when hyper lets go of it with a body left unread.
-    parked: Mutex<Option<TcpStream>>,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            started: Instant::now(),
-            last_ms: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            unread_body: AtomicBool::new(false),
-            parked: Mutex::new(None),
-        }
-    }
-
-    fn touch(&self) {
-        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    fn idle_for(&self) -> Duration {
-        let now = self.started.elapsed();
-        now.saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
-    }
-}
-
-/// A socket that records when it last moved bytes, and is handed back for a lingering
-/// close when a request left its body unread.
-struct Tracked {
-    inner: Option<TcpStream>,
-    activity: Arc<Activity>,
-}
-
-impl Tracked {
-    fn stream(&mut self) -> io::Result<Pin<&mut TcpStream>> {
-        match self.inner.as_mut() {
-            Some(s) => Ok(Pin::new(s)),
-            None => Err(io::ErrorKind::NotConnected.into()),
-        }
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        if self.activity.unread_body.load(Ordering::Relaxed)
-            && let Some(stream) = self.inner.take()
-            && let Ok(mut parked) = self.activity.parked.lock()
-        {
-            *parked = Some(stream);
-        }
-    }
-}
-
-impl AsyncRead for Tracked {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = match self.stream() {
-            Ok(s) => s.poll_read(cx, buf),
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        if buf.filled().len() > before {
-            self.activity.touch();
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for Tracked {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = match self.stream() {
-            Ok(s) => s.poll_write(cx, buf),
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        polled
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.stream() {
-            Ok(s) => s.poll_flush(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.stream() {
-            Ok(s) => s.poll_shutdown(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-}
-
-/// A request body that tells the connection when it is dropped before its end (a refusal
-/// that did not read it).
-struct Watched {
-    inner: Incoming,
-    activity: Arc<Activity>,
-    ended: bool,
-}
-
-impl HttpBody for Watched {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            self.ended = true;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        if !self.ended && !self.inner.is_end_stream() {
-            self.activity.unread_body.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Sends FIN after the answer, then reads and discards what the client is still sending
-/// until it closes, pauses for [`LINGER_READ`] or [`LINGER_MAX`] has passed: closing a
-/// socket with unread bytes resets it, and the reset destroys the answer the client has
-/// not read yet.
-async fn linger(mut stream: TcpStream) {
-    let _ = stream.shutdown().await;
-    let mut sink = vec![0u8; 64 << 10];
-    let _ = tokio::time::timeout(LINGER_MAX, async {
-        while let Ok(Ok(n)) = tokio::time::timeout(LINGER_READ, stream.read(&mut sink)).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
-/// Sends `answer` on a connection that will not be served, then closes it lingering.
-async fn refuse(mut stream: TcpStream, answer: Vec<u8>) {
-    let sent = tokio::time::timeout(LINGER_READ, stream.write_all(&answer)).await;
-    if matches!(sent, Ok(Ok(()))) {
-        linger(stream).await;
-    }
-}
-
-/// Counts a request as in flight until its response is produced.
-struct InFlight(Arc<Activity>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.0.touch();
-    }
 }
 
 /// Binds `addr` (port 0 picks a free port) and returns the bound address and the server,

@@ -174,7 +174,7 @@ async fn respond(
         Ok(s) => s,
         Err(e) => {
             if let Some((status, why)) = fallback_status(&e)
-                && let Some(fallback) = service.fallback(preset, &accepted).await
+                && let Some(fallback) = Box::pin(service.fallback(preset, &accepted)).await
             {
                 return fallback_response(status, why, &fallback, key);
             }

@@ -135,7 +135,8 @@ impl Originals {
         {
             return Resolved::stale(original.clone(), down.because.clone());
         }
-        match self.ask_store(key, last_confirmed.is_some()).await {
+        // Boxed: asking the store is kilobytes of state that a memory hit never needs.
+        match Box::pin(self.ask_store(key, last_confirmed.is_some())).await {
             Ok(original) => {
                 if down.is_some() {
                     self.outage.ended();

@@ -234,7 +234,9 @@ impl Thumbnails {
             crop,
             format,
         };
-        let (variant, tier) = self.cached_or_rendered(job, true).await?;
+        // Boxed: the cold path's state is kilobytes, which every memory hit's future would
+        // otherwise carry and copy as the layers above move it.
+        let (variant, tier) = Box::pin(self.cached_or_rendered(job, true)).await?;
         let tag = etag(variant.made);
         Ok(served(Some(variant), Some(tier), tag))
     }
