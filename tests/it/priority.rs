@@ -2,11 +2,26 @@
 //! process's own nice value (so a busy neighbour cannot take their CPU), the threads that
 //! answer connections with the shortest slice (so a memory hit does not wait for a render).
 
+use std::time::{Duration, Instant};
+
 use crate::helpers::process::temp_dir;
 use crate::helpers::servers::Binary;
 
-/// Each thread of `pid`: its name, nice value and, where the kernel shows it, its slice.
-fn threads(pid: u32) -> Vec<(String, i64, Option<u64>)> {
+/// The shortest slice the kernel grants, in nanoseconds: what connection threads ask for.
+const SHORT: u64 = 100_000;
+
+/// One thread of a process as the scheduler sees it.
+#[derive(Debug)]
+struct Thread {
+    tid: u32,
+    name: String,
+    nice: i64,
+    /// Where the kernel shows it (`/proc/…/sched`).
+    slice: Option<u64>,
+}
+
+/// Each thread of `pid`.
+fn threads(pid: u32) -> Vec<Thread> {
     let mut out = Vec::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
@@ -29,46 +44,78 @@ fn threads(pid: u32) -> Vec<(String, i64, Option<u64>)> {
             .find(|l| l.starts_with("se.slice"))
             .and_then(|l| l.rsplit(':').next())
             .and_then(|v| v.trim().parse().ok());
-        out.push((comm.trim().to_owned(), nice, slice));
+        let tid = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        out.push(Thread {
+            tid,
+            name: comm.trim().to_owned(),
+            nice,
+            slice,
+        });
     }
     out
+}
+
+/// What a thread should show: render threads at `own` nice and the default slice, the
+/// others at the short slice (where the kernel shows slices).
+fn settled(t: &Thread, own: i64, short: bool) -> bool {
+    if t.name.starts_with("thumbkit-render") {
+        t.nice == own && (!short || t.slice != Some(SHORT))
+    } else {
+        !short || t.slice == Some(SHORT)
+    }
 }
 
 #[test]
 fn render_threads_keep_the_process_nice_and_connection_threads_take_the_short_slice() {
     let dir = temp_dir("priority");
     let server = Binary::start(&[("THUMBKIT_STORAGE", format!("fs:{}", dir.display()))]);
-    let all = threads(server.child.id());
-    let (main, renders): (Vec<_>, Vec<_>) = (
-        all.iter().filter(|t| t.0 == "thumbkit").collect(),
-        all.iter()
-            .filter(|t| t.0.starts_with("thumbkit-render"))
-            .collect(),
-    );
+    let pid = server.child.id();
+    // A thread takes its name and its place with the scheduler as it starts, which may be
+    // just after the server says it listens.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (all, own, short) = loop {
+        let all = threads(pid);
+        let main = all.iter().find(|t| t.tid == pid);
+        let own = main.map_or(0, |t| t.nice);
+        // The slice shows where the kernel has per-thread slices (EEVDF, Linux 6.12+) and
+        // scheduler statistics; elsewhere only the nice values can be checked.
+        let short = main.is_some_and(|t| t.slice == Some(SHORT));
+        let renders = all
+            .iter()
+            .filter(|t| t.name.starts_with("thumbkit-render"))
+            .count();
+        let done = renders > 0 && all.iter().all(|t| settled(t, own, short));
+        if done || Instant::now() > deadline {
+            break (all, own, short);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let renders: Vec<_> = all
+        .iter()
+        .filter(|t| t.name.starts_with("thumbkit-render"))
+        .collect();
     assert!(!renders.is_empty(), "no render threads among {all:?}");
-    let own = main.first().map_or(0, |t| t.1);
     for t in &renders {
         assert_eq!(
-            t.1, own,
+            t.nice, own,
             "a render thread below the process's nice value: {all:?}"
         );
     }
-    // The slice shows where the kernel has per-thread slices (EEVDF, Linux 6.12+) and
-    // scheduler statistics; elsewhere the default stands and there is nothing to see.
-    let workers: Vec<_> = all.iter().filter(|t| t.0 == "tokio-rt-worker").collect();
-    assert!(!workers.is_empty(), "no connection threads among {all:?}");
-    let default = renders[0].2;
-    if let (Some(default), Some(_)) = (default, workers[0].2)
-        && default != 100_000
-    {
-        for t in &workers {
-            assert_eq!(
-                t.2,
-                Some(100_000),
-                "a connection thread at the default slice: {all:?}"
+    assert!(
+        all.iter().any(|t| t.name == "tokio-rt-worker"),
+        "no connection threads among {all:?}"
+    );
+    if short {
+        for t in &all {
+            assert!(
+                settled(t, own, true),
+                "a thread at the wrong slice: {t:?} among {all:?}"
             );
         }
-        assert!(main.iter().all(|t| t.2 == Some(100_000)), "{all:?}");
     } else {
         eprintln!("this kernel shows no per-thread slices: only the nice values were checked");
     }
