@@ -311,15 +311,15 @@ MAX_AGE = 86400
                               "--processes", str(CORES)], port, ready="/healthcheck")
 
 
-def fetch_all(port, paths):
-    """GETs `paths` at concurrency = cores; returns (seconds, [body])."""
+def fetch_all(port, paths, clients=CORES):
+    """GETs `paths` at concurrency `clients` (cores by default); returns (seconds, [body])."""
     def one(p):
         status, _, body = get(port, p)
         if status != 200:
             raise SystemExit(f"GET {p} on {port}: {status} {body[:200]!r}")
         return body
     t = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(CORES) as pool:
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         bodies = list(pool.map(one, paths))
     return time.perf_counter() - t, bodies
 

@@ -17,7 +17,6 @@ Run through `benches/http/run --imgproxy` (installs what it needs, builds thumbk
 """
 
 import argparse
-import concurrent.futures
 import datetime
 import http.client
 import multiprocessing
@@ -79,18 +78,6 @@ def fresh(data, tag):
     return data + f"thumbkit-bench {tag}".encode()
 
 
-def fetch(port, paths, clients):
-    def one(p):
-        status, _, body = h.get(port, p)
-        if status != 200:
-            raise SystemExit(f"GET {p} on {port}: {status} {body[:200]!r}")
-        return body
-    t = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        bodies = list(pool.map(one, paths))
-    return time.perf_counter() - t, bodies
-
-
 class Busy:
     """One spinning process per core, at nice 0, for as long as the `with` lasts."""
 
@@ -120,7 +107,7 @@ def measure(tk, th, inputs, rnd, setting, figures):
         if rnd % 2:
             servers.reverse()
         for tool, server, path in servers:
-            secs, bodies = fetch(server.port, [path(n) for n in names], CLIENTS)
+            secs, bodies = h.fetch_all(server.port, [path(n) for n in names], CLIENTS)
             figures.setdefault((setting, fmt, tool), []).append(len(names) / secs)
             out = h.WORK / "out" / setting / tool
             out.mkdir(parents=True, exist_ok=True)
