@@ -11,7 +11,8 @@
 //!    download.
 //!
 //! Only when all three miss is the original read and hashed; its bytes are then kept for a
-//! moment so the render that follows does not read it again.
+//! moment so the render that follows does not read it again, nor ask the store for variants
+//! of a version nobody had read.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,8 +39,7 @@ const DOWNLOAD_KEEP: Duration = Duration::from_secs(30);
 /// How long a request that has a stale answer to fall back on waits for the store.
 const STALE_PROBE_WAIT: Duration = Duration::from_millis(500);
 
-/// Bytes of originals kept for the render that follows (more are read again): part of the
-/// memory bound, so small.
+/// Bytes of originals kept for the render that follows: part of the memory bound, so small.
 const DOWNLOAD_KEEP_BYTES: u64 = 64 << 20;
 
 /// Resolves originals to their facts; see the module doc for the order.
@@ -59,8 +59,7 @@ pub struct Originals {
     known: Cache<(ObjectKey, String), Original>,
     /// (key, ETag) → bytes read to learn the hash, for the render that follows.
     downloaded: Cache<(ObjectKey, String), (Bytes, ContentHash)>,
-    /// (key, ETag) whose metadata or record named a hash that its bytes do not have: learnt
-    /// from the bytes instead.
+    /// (key, ETag) whose metadata or record named a hash its bytes lack: learnt from them.
     untrusted: Cache<(ObjectKey, String), ()>,
     workers: Arc<Workers>,
     /// Records being written behind requests ([`Self::share_behind`]).
@@ -210,6 +209,16 @@ impl Originals {
         self.fresh.invalidate(key).await;
     }
 
+    /// Whether this instance read `original` moments ago as no instance had recorded it: no
+    /// variant can be stored yet (but under another key of the same content: rendered again).
+    pub async fn first_read(&self, key: &ObjectKey, original: &Original) -> bool {
+        let id = (key.clone(), original.record.etag.clone());
+        self.downloaded
+            .get(&id)
+            .await
+            .is_some_and(|(_, hash)| hash == original.hash)
+    }
+
     /// The original's bytes for a render, saying whether they were just hashed to
     /// `original`'s hash (those read to learn it: the render need not hash them again), or
     /// that the original was replaced meanwhile.
@@ -351,9 +360,8 @@ impl Originals {
         Ok(())
     }
 
-    /// [`Self::share`] with the writes behind the caller: a request that first sees an
-    /// original renders without waiting for its record, which only saves other instances
-    /// work. [`Self::drain`] waits for them.
+    /// [`Self::share`] with the writes behind the caller, who need not wait for what only
+    /// saves other instances work. [`Self::drain`] waits for them.
     pub async fn share_behind(&self, record: &Record) -> Result<(), ServiceError> {
         if let Some(puts) = self.prepare_share(record).await? {
             self.writes.spawn(puts);
@@ -405,17 +413,6 @@ impl Originals {
         if let Err(e) = self.share_behind(&record).await {
             tracing::warn!(key = %record.key, error = %e, "cannot keep an original's saliency");
         }
-    }
-
-    /// The last record shared for `key`, whatever its version (for purges).
-    pub async fn indexed(&self, key: &ObjectKey) -> Result<Option<Record>, ServiceError> {
-        let index = self.layout.index(key);
-        Ok(self
-            .storage
-            .get(&index, Kind::Record)
-            .await?
-            .and_then(|o| serde_json::from_slice::<Record>(&o.bytes).ok())
-            .filter(|r| r.key == key.as_str() && ContentHash::parse(&r.hash).is_ok()))
     }
 
     async fn remember(&self, id: (ObjectKey, String), record: Record) -> Original {

@@ -137,11 +137,7 @@ impl Thumbnails {
                 ServiceError::NotFound(_)
                 | ServiceError::NoSuchSource { .. }
                 | ServiceError::Pipeline(_),
-            ) => self
-                .originals
-                .indexed(&key)
-                .await?
-                .map(|r| (r.content_hash(), None)),
+            ) => self.indexed(&key).await?.map(|r| (r.content_hash(), None)),
             Err(e) => return Err(e),
         };
         // Resolving may have written the record and index behind this call: let them land
@@ -204,5 +200,16 @@ impl Thumbnails {
             }
         }
         self.describe(key.as_str()).await
+    }
+
+    /// The last record shared for `key`, whatever its version (for purges).
+    async fn indexed(&self, key: &ObjectKey) -> Result<Option<Record>, ServiceError> {
+        let index = self.settings.layout.index(key);
+        Ok(self
+            .storage()
+            .get(&index, Kind::Record)
+            .await?
+            .and_then(|o| serde_json::from_slice::<Record>(&o.bytes).ok())
+            .filter(|r| r.key == key.as_str() && ContentHash::parse(&r.hash).is_ok()))
     }
 }

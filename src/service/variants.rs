@@ -286,7 +286,10 @@ impl Thumbnails {
             format,
         } = *job;
         let stored_key = variant_key.clone();
-        if let Some(object) = self.storage.get(&stored_key, Kind::Variant).await? {
+        // A version of the original that no instance had read until this one did, moments
+        // ago, has no variants in the store: asking would be a call on the response's path.
+        let unseen = self.originals.first_read(key, original).await;
+        if !unseen && let Some(object) = self.storage.get(&stored_key, Kind::Variant).await? {
             let meta = &object.info.metadata;
             let variant = Variant {
                 made: Made::parse(meta.get(MADE_METADATA).map(String::as_str)),

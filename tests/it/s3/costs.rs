@@ -35,7 +35,9 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
     assert_eq!(cold.header("x-cache"), "miss");
     app.service.drain().await;
     let cold_calls = calls_since(&app, &before).await;
-    // The record is written twice: under the key and ETag, and in the per-key index.
+    // The record is written twice: under the key and ETag, and in the per-key index. No
+    // instance had read this version of the original (no record), so no variant of it can
+    // be stored: the store is not asked for one.
     assert_eq!(
         cold_calls,
         sorted([
@@ -44,7 +46,6 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
             "get original",
             "put record",
             "put record",
-            "get variant",
             "put variant",
         ]),
         "cold miss"
@@ -53,6 +54,14 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
     let before = app.storage_counts().await;
     assert_eq!(app.get(path).await.header("x-cache"), "hit-memory");
     assert!(calls_since(&app, &before).await.is_empty(), "memory hit");
+
+    // The same content under a key nobody has read: its variant is content-addressed, so
+    // memory answers it (another instance would render it again rather than ask the store).
+    s3.put("p/copy.jpg", fixture("DSCN0010.jpg")).await;
+    let copy = app.get("/t/thumb/p/copy.jpg").await;
+    assert_eq!(copy.header("x-cache"), "hit-memory");
+    assert_eq!(copy.body, cold.body, "the same thumbnail");
+    app.service.drain().await;
 
     // After THUMBKIT_REVALIDATE, a memory hit first checks the original with one HEAD.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -93,8 +102,8 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
         .collect::<Vec<_>>()
         .join(" ");
     for claim in [
-        "A cold miss costs 7 storage calls (HEAD original, GET record, GET original, PUT record \
-         twice: under its ETag and in the per-key index, GET variant, PUT variant)",
+        "A cold miss costs 6 storage calls (HEAD original, GET record, GET original, PUT record \
+         twice: under its ETag and in the per-key index, PUT variant)",
         "a second instance's first request 3 (HEAD, GET record, GET variant)",
         "a memory hit 0, and 1 (HEAD) once `THUMBKIT_REVALIDATE` has passed",
         "a 304 on a cold instance 2 (HEAD, GET record)",
