@@ -219,6 +219,13 @@ impl Originals {
             .is_some_and(|(_, hash)| hash == original.hash)
     }
 
+    /// Keeps the bytes of an upload this instance just wrote, as [`Self::first_read`] reads.
+    pub async fn arrived(&self, key: &ObjectKey, etag: String, kept: (Bytes, ContentHash)) {
+        if !etag.is_empty() {
+            self.downloaded.insert((key.clone(), etag), kept).await;
+        }
+    }
+
     /// The original's bytes for a render, saying whether they were just hashed to
     /// `original`'s hash (those read to learn it: the render need not hash them again), or
     /// that the original was replaced meanwhile.

@@ -77,7 +77,8 @@ impl Thumbnails {
             format => format.mime(),
         };
         let size = bytes.len() as u64;
-        self.storage()
+        let etag = self
+            .storage()
             .put(&key, Kind::Original, bytes.clone(), content_type, &metadata)
             .await?;
         // Indexed by key, so that a purge after an S3 removal event still finds its variants.
@@ -98,6 +99,11 @@ impl Thumbnails {
         self.focus.set(&key, &hash, focus).await?;
         // What this instance knew of the previous version is void, and so is a CDN's.
         self.originals.forget(&key).await;
+        // The first request for a preset not pre-generated renders from these bytes, without
+        // reading them back or asking the store for a variant nobody could have made yet.
+        self.originals
+            .arrived(&key, etag, (view.clone(), hash.clone()))
+            .await;
         self.purge_cdn(&key, PurgeReason::Replaced);
         // The original was just validated and is in memory: pre-generation renders from
         // these bytes (a video's poster frame) instead of reading back what was just written.

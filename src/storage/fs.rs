@@ -231,7 +231,7 @@ impl FsStore {
         key: &ObjectKey,
         bytes: &[u8],
         metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let path = self.path(key)?;
         if !self.confined(&path) || !self.confined(&self.meta_path(key)) {
             tracing::warn!(key = %key, "refusing a write through a symlink that leads out of the fs store");
@@ -246,15 +246,16 @@ impl FsStore {
         // Data first, committed by the rename; the sidecar after it names the data's
         // identity, so an interrupted write never pairs metadata with other bytes.
         let written = write_atomically(&path, bytes).map_err(|e| write_error(key, e))?;
+        let etag = etag_of(&written);
         let sidecar = self.meta_path(key);
         if metadata.is_empty() {
             match std::fs::remove_file(&sidecar) {
                 Err(e) if !is_absent(&e) => return Err(io(key, e)),
-                _ => return Ok(()),
+                _ => return Ok(etag),
             }
         }
         let json = serde_json::to_vec(&Sidecar {
-            etag: etag_of(&written),
+            etag: etag.clone(),
             metadata: metadata.clone(),
         })
         .map_err(|e| StoreError::Metadata {
@@ -265,7 +266,7 @@ impl FsStore {
             std::fs::create_dir_all(dir).map_err(|e| write_error(key, e))?;
         }
         write_atomically(&sidecar, &json)
-            .map(|_| ())
+            .map(|_| etag)
             .map_err(|e| write_error(key, e))
     }
 
@@ -307,7 +308,7 @@ impl Store for FsStore {
         bytes: Bytes,
         _content_type: &str,
         metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let (this, key, metadata) = (self.clone(), key.clone(), metadata.clone());
         blocking(move || this.put_now(&key, &bytes, &metadata)).await
     }

@@ -126,7 +126,7 @@ impl Storage {
         bytes: Bytes,
         content_type: &str,
         metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let call = self.store.put(key, bytes, content_type, metadata);
         self.bounded("put", kind, key, call).await
     }
@@ -157,7 +157,7 @@ impl Storage {
                     }
                     None => return Err(e),
                 },
-                done => return done,
+                done => return done.map(|_| ()),
             }
         }
     }

@@ -143,7 +143,7 @@ impl Store for Sources {
         bytes: Bytes,
         content_type: &str,
         metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let (store, key) = self.route(key)?;
         store.put(&key, bytes, content_type, metadata).await
     }

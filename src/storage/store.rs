@@ -132,14 +132,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError>;
     /// The object's facts, or `None` when it does not exist.
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StoreError>;
-    /// Writes the object atomically, replacing any previous one.
+    /// Writes the object atomically, replacing any previous one; returns its ETag (as
+    /// [`ObjectInfo::etag`] will give it).
     async fn put(
         &self,
         key: &ObjectKey,
         bytes: Bytes,
         content_type: &str,
         metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<String, StoreError>;
     /// Deletes the object (no error when there is none).
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
     /// A URL to which a client can `PUT` the object's bytes directly (with `content_type`

@@ -45,11 +45,15 @@ async fn conformance(store: Arc<dyn Store>, events: Events) {
             r#"{"format":"jpeg","width":640,"height":480,"alpha":false}"#.to_owned(),
         ),
     ]);
-    store
+    let put_etag = store
         .put(&k, Bytes::from_static(b"first"), "image/jpeg", &meta)
         .await
         .unwrap();
     let object = store.get(&k).await.unwrap().expect("stored");
+    assert_eq!(
+        put_etag, object.info.etag,
+        "{label}: PUT says the ETag GET gives"
+    );
     assert_eq!(&object.bytes[..], b"first", "{label}");
     assert_eq!(object.info.size, 5, "{label}");
     assert_eq!(object.info.metadata, meta, "{label}");
@@ -57,7 +61,7 @@ async fn conformance(store: Arc<dyn Store>, events: Events) {
     assert_eq!(head, object.info, "{label}: HEAD and GET agree");
 
     // Replacing changes the ETag and replaces the metadata whole.
-    store
+    let put_again = store
         .put(
             &k,
             Bytes::from_static(b"second!"),
@@ -68,6 +72,7 @@ async fn conformance(store: Arc<dyn Store>, events: Events) {
         .unwrap();
     let replaced = store.head(&k).await.unwrap().expect("stored");
     assert_ne!(replaced.etag, object.info.etag, "{label}");
+    assert_eq!(put_again, replaced.etag, "{label}: without metadata too");
     assert_eq!(replaced.size, 7, "{label}");
     assert!(
         replaced.metadata.is_empty(),

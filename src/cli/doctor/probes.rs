@@ -95,7 +95,7 @@ pub(super) async fn permissions(
     };
     let empty = Default::default();
     let put = tokio::time::timeout(t, store.put(&key, body.clone(), "text/plain", &empty)).await;
-    match timed(put.map(|r| r.map_err(|e| e.to_string()))) {
+    match timed(put.map(|r| r.map(|_| ()).map_err(|e| e.to_string()))) {
         Ok(()) => report.ok(&label("PUT"), format!("wrote {key}")),
         Err(e) => {
             let fix = need("s3:PutObject", &prefixed("/*"));

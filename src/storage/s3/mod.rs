@@ -247,7 +247,7 @@ impl Store for S3Store {
         bytes: Bytes,
         content_type: &str,
         metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let full = self.full_key(key);
         let mut put = self
             .client
@@ -263,7 +263,7 @@ impl Store for S3Store {
         }
         put.send()
             .await
-            .map(|_| ())
+            .map(|out| out.e_tag().unwrap_or_default().trim_matches('"').to_owned())
             .map_err(|e| self.error("put", &full, e))
     }
 

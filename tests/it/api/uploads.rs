@@ -36,6 +36,47 @@ async fn an_upload_with_pregeneration_writes_the_original_once_and_never_reads_i
     assert_eq!(calls("put variant"), rendered as f64);
 }
 
+/// The first thumbnail of a fresh upload renders from the bytes just written: a HEAD (still
+/// that version?) and the variant's PUT; none of that version can be stored yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_thumbnail_of_an_upload_neither_reads_it_back_nor_asks_for_a_variant() {
+    let s3 = S3Server::start("upload-first").await;
+    let app = app_with_token(&s3, Settings::default()).await;
+    let photo = fixture("DSCN0010.jpg");
+    let r = send(
+        app.addr,
+        "PUT",
+        "/v1/originals/p/new.jpg",
+        Some(TOKEN),
+        &photo,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let before = app.storage_counts().await;
+    let first = app.get("/t/thumb/p/new.jpg").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-cache"), "miss");
+    app.service.drain().await;
+    let after = app.storage_counts().await;
+    let calls: Vec<(String, f64)> = (after.iter())
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, d)| *d > 0.0)
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("head original".to_owned(), 1.0),
+            ("put variant".to_owned(), 1.0)
+        ],
+        "first thumbnail after an upload"
+    );
+    // What was stored is that thumbnail, and a second instance finds it.
+    let other = app_with_token(&s3, Settings::default()).await;
+    let stored = other.get("/t/thumb/p/new.jpg").await;
+    assert_eq!(stored.header("x-cache"), "hit-store");
+    assert_eq!(stored.body, first.body);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_returns_a_manifest_whose_pregenerated_urls_are_all_cache_hits() {
     let s3 = S3Server::start("upload").await;

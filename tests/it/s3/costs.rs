@@ -107,6 +107,8 @@ async fn the_storage_cost_per_request_is_what_the_readme_says() {
         "a second instance's first request 3 (HEAD, GET record, GET variant)",
         "a memory hit 0, and 1 (HEAD) once `THUMBKIT_REVALIDATE` has passed",
         "a 304 on a cold instance 2 (HEAD, GET record)",
+        // Measured by `api::uploads::the_first_thumbnail_of_an_upload_…`.
+        "the first thumbnail of an upload, on the instance that took it, 2 (HEAD, PUT variant)",
     ] {
         assert!(readme.contains(claim), "README must say: {claim}");
     }
