@@ -53,11 +53,13 @@ pub async fn observe(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // A clone of the URI shares its bytes: no copy of the path on every request.
+    let uri = request.uri().clone();
+    let path = uri.path();
     // The request's span (exported when tracing is on), a child of the caller's trace.
     let span = tracing::info_span!(
         "request",
-        otel.name = %format_args!("{method} {}", route_of(&path)),
+        otel.name = %format_args!("{method} {}", route_of(path)),
         otel.kind = "server",
         http.request.method = %method,
         url.path = %path,

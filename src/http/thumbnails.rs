@@ -7,13 +7,21 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use crate::caching::{self, Caching, Hints};
+
+// Names made at compile time: a `&str` name is parsed and checked on every insert.
+const CACHE_TAG: HeaderName = HeaderName::from_static("cache-tag");
+const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+const X_QUALITY: HeaderName = HeaderName::from_static("x-thumbkit-quality");
+const X_ANIMATION: HeaderName = HeaderName::from_static("x-thumbkit-animation");
+const X_STALE: HeaderName = HeaderName::from_static("x-thumbkit-stale");
 use crate::http::auth::require_signature;
 use crate::http::negotiate::accepts;
 use crate::http::ops::LoggedPreset;
@@ -72,25 +80,19 @@ pub(crate) async fn thumbnail(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let known = service
-        .presets()
-        .get(&preset)
-        .map(|p| LoggedPreset(p.name.as_str().to_owned()));
+    let found = service.presets().get(&preset);
+    let known = found.map(|p| LoggedPreset(p.name.as_str().to_owned()));
     // A preset that opts in to client hints picks its step for the plain URL from them.
-    let hinted = service
-        .presets()
-        .get(&preset)
-        .filter(|p| p.client_hints)
-        .map(|p| {
-            (
-                if p.steps.by_width() {
-                    Hints::WidthAndDpr
-                } else {
-                    Hints::Dpr
-                },
-                p.step_for_hints(dpr(&headers), width_hint(&headers)),
-            )
-        });
+    let hinted = found.filter(|p| p.client_hints).map(|p| {
+        (
+            if p.steps.by_width() {
+                Hints::WidthAndDpr
+            } else {
+                Hints::Dpr
+            },
+            p.step_for_hints(dpr(&headers), width_hint(&headers)),
+        )
+    });
     let chosen = match &hinted {
         Some((_, Some(step))) => step.as_str(),
         _ => preset.as_str(),
@@ -118,11 +120,15 @@ pub(crate) async fn thumbnail(
 /// `Surrogate-Key` (Fastly), so that a CDN can purge every response about an original at
 /// once, whatever it answered (a thumbnail, a 404, the fallback image).
 fn tag(response: &mut Response, key: &str, preset: Option<&str>) {
-    let mut tags = vec![caching::original_tag(key)];
-    tags.extend(preset.map(caching::preset_tag));
+    let original = caching::original_tag(key);
+    let (comma, space) = match preset.map(caching::preset_tag) {
+        Some(p) => ([&original, ",", &p].concat(), [&original, " ", &p].concat()),
+        None => (original.clone(), original),
+    };
     let out = response.headers_mut();
-    for (name, separator) in [("cache-tag", ","), ("surrogate-key", " ")] {
-        if let Ok(v) = HeaderValue::from_str(&tags.join(separator)) {
+    // Moved into the header values, not copied: this runs on every hit.
+    for (name, value) in [(CACHE_TAG, comma), (SURROGATE_KEY, space)] {
+        if let Ok(v) = HeaderValue::try_from(value) {
             out.insert(name, v);
         }
     }
@@ -194,51 +200,45 @@ async fn respond(
 /// A served thumbnail as a response: 200 with the variant, or 304 when the client's copy is
 /// current, with the validators and how long it may be kept.
 fn answer(served: Served, caching: Caching, key: &str, download: bool) -> Response {
-    let mut out = HeaderMap::new();
-    let mut set = |name: header::HeaderName, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
+    // Room for every header a thumbnail gets (the cache tags and hints included), so that
+    // the map never grows while they are added.
+    let mut out = HeaderMap::with_capacity(16);
+    // Owned values move into the header (no copy), static ones are not even read: this
+    // runs on every hit.
+    let mut set = |name: header::HeaderName, value: String| {
+        if let Ok(v) = HeaderValue::try_from(value) {
             out.insert(name, v);
         }
     };
-    set(header::ETAG, &served.etag);
+    set(header::ETAG, served.etag);
     if let Some(modified) = served.modified {
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified);
-        set(header::LAST_MODIFIED, &httpdate::fmt_http_date(at));
+        set(header::LAST_MODIFIED, httpdate::fmt_http_date(at));
     }
-    set(
-        header::CACHE_CONTROL,
-        &caching.header(crate::signing::now()),
-    );
+    set(header::CACHE_CONTROL, caching.header(crate::signing::now()));
     if let Some(vary) = caching::vary(served.varies, None) {
-        set(header::VARY, &vary);
+        set(header::VARY, vary);
     }
     if served.flattened {
-        set(
-            header::HeaderName::from_static("x-thumbkit-animation"),
-            "flattened",
-        );
+        out.insert(X_ANIMATION, HeaderValue::from_static("flattened"));
     }
     if served.stale {
-        set(
-            header::HeaderName::from_static("x-thumbkit-stale"),
-            "storage-unavailable",
-        );
+        out.insert(X_STALE, HeaderValue::from_static("storage-unavailable"));
     }
     let (Some(variant), Some(tier)) = (served.variant, served.tier) else {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     };
-    set(header::HeaderName::from_static("x-cache"), tier.as_str());
+    out.insert(X_CACHE, HeaderValue::from_static(tier.as_str()));
     if let Some(q) = variant.quality {
-        set(
-            header::HeaderName::from_static("x-thumbkit-quality"),
-            &q.to_string(),
-        );
+        out.insert(X_QUALITY, HeaderValue::from(u16::from(q)));
     }
-    set(header::CONTENT_TYPE, variant.format.mime());
-    set(
-        header::CONTENT_DISPOSITION,
-        &disposition(key, variant.format, download),
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(variant.format.mime()),
     );
+    if let Ok(v) = HeaderValue::try_from(disposition(key, variant.format, download)) {
+        out.insert(header::CONTENT_DISPOSITION, v);
+    }
     (StatusCode::OK, out, variant.bytes.clone()).into_response()
 }
 
@@ -250,17 +250,22 @@ fn disposition(key: &str, format: OutputFormat, download: bool) -> String {
         Some((stem, _)) if !stem.is_empty() => stem,
         _ => name,
     };
-    let file = format!("{stem}.{}", format.extension());
-    let ascii: String = file
-        .chars()
-        .map(|c| match c {
-            ' '..='~' if c != '"' && c != '\\' && c != '%' => c,
-            _ => '_',
-        })
-        .collect();
+    let file = [stem, ".", format.extension()].concat();
     let kind = if download { "attachment" } else { "inline" };
-    let encoded = percent_encoding::utf8_percent_encode(&file, percent_encoding::NON_ALPHANUMERIC);
-    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    // Built with pushes, not `format!`: this runs on every hit.
+    let mut out = String::with_capacity(kind.len() + 3 * file.len() + 32);
+    out.push_str(kind);
+    out.push_str("; filename=\"");
+    out.extend(file.chars().map(|c| match c {
+        ' '..='~' if c != '"' && c != '\\' && c != '%' => c,
+        _ => '_',
+    }));
+    out.push_str("\"; filename*=UTF-8''");
+    out.extend(percent_encoding::utf8_percent_encode(
+        &file,
+        percent_encoding::NON_ALPHANUMERIC,
+    ));
+    out
 }
 
 /// The fallback image with the error's status, marked so that no cache mistakes it for the

@@ -111,7 +111,7 @@ impl Layout {
     ) -> ObjectKey {
         let key = VariantKey::new(&self.folder_of(of.as_str()), hash, name, fingerprint, ext);
         // Built from a valid folder, hex, a preset name and an extension: always valid.
-        ObjectKey::derived(key.as_str().to_owned())
+        ObjectKey::derived(key.into_string())
     }
 
     /// The folder holding every variant of the content `hash` (of the original `of`),

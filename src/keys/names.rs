@@ -195,18 +195,33 @@ impl VariantKey {
         let h = hash.as_str();
         let prefix = prefix.trim_end_matches('/');
         let sep = if prefix.is_empty() { "" } else { "/" };
-        Self(format!(
-            "{prefix}{sep}{}/{h}/{}.{}.{}",
-            &h[..2],
-            name,
-            fingerprint,
-            ext
-        ))
+        // Built on every request: one allocation, no formatting machinery.
+        Self(
+            [
+                prefix,
+                sep,
+                &h[..2],
+                "/",
+                h,
+                "/",
+                name.as_str(),
+                ".",
+                fingerprint.as_str(),
+                ".",
+                ext,
+            ]
+            .concat(),
+        )
     }
 
     /// The key as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The key as an owned string, without a copy.
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 

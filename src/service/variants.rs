@@ -128,6 +128,12 @@ impl Thumbnails {
             }
             Err(ServiceError::Changed(key.to_string()))
         };
+        let mut attempts = std::pin::pin!(attempts);
+        // A memory hit is done at its first poll and needs no timer: arming and cancelling
+        // one takes the timer wheel's lock on every hit.
+        if let Some(done) = futures_util::FutureExt::now_or_never(attempts.as_mut()) {
+            return done;
+        }
         tokio::time::timeout(deadline, attempts)
             .await
             .unwrap_or(Err(ServiceError::Deadline(deadline)))
