@@ -25,13 +25,20 @@ pub fn init(level: LevelFilter) -> Result<Tracing, TracingError> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_filter(ours.and(filter_fn(|meta| meta.is_event())));
     let tracing = otlp::from_env()?;
-    let spans = tracing.layer().map(|layer| {
-        layer.with_filter(
-            Targets::new()
-                .with_target("thumbkit", LevelFilter::INFO)
-                .and(filter_fn(|meta| meta.is_span())),
-        )
-    });
+    // Without an exporter, a layer that is off rather than `None`: an absent layer counts as
+    // interested in everything, so every request's span would be built and dropped unread.
+    let spans = match tracing.layer() {
+        Some(layer) => layer
+            .with_filter(
+                Targets::new()
+                    .with_target("thumbkit", LevelFilter::INFO)
+                    .and(filter_fn(|meta| meta.is_span())),
+            )
+            .boxed(),
+        None => tracing_subscriber::layer::Identity::new()
+            .with_filter(LevelFilter::OFF)
+            .boxed(),
+    };
     let _ = tracing_subscriber::registry()
         .with(format)
         .with(spans)
