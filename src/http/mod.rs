@@ -31,6 +31,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware;
+use tower_layer::Layer;
 
 use crate::http::problem::problem_response;
 use crate::http::server::ConnectionLimits;
@@ -110,23 +111,26 @@ pub fn router(service: Arc<Thumbnails>, options: &Options) -> Router {
                 "no such endpoint: thumbnails are at /t/{preset}/{key}, the API under /v1/",
             )
         })
-        .layer(middleware::from_fn_with_state(
-            options.body_timeout,
-            deadline::bound_request,
-        ))
-        .layer(middleware::from_fn(problem::problems_only))
-        .layer(middleware::from_fn_with_state(
-            service.clone(),
-            ops::observe,
-        ))
         .with_state(service);
-    // Outermost: a preflight is answered before any authentication.
+    // Outside the routes: a preflight is answered before any authentication.
     match options.cors.layer() {
         Some(cors) => router
             .layer(cors)
             .layer(middleware::map_response(cors::only_for_allowed)),
         None => router,
     }
+}
+
+/// The router under what every request passes, outermost first: [`ops::observe`],
+/// [`problem::problems_only`], [`deadline::bound_request`]. Around the router, not inside
+/// it: `Router::layer` wraps each route, and each layer then clones that route's boxed
+/// service on every request (25 of a memory hit's 94 allocations).
+pub fn app(service: Arc<Thumbnails>, options: &Options) -> impl server::App + use<> {
+    let routes = router(service.clone(), options);
+    let bounded =
+        middleware::from_fn_with_state(options.body_timeout, deadline::bound_request).layer(routes);
+    let problems = middleware::from_fn(problem::problems_only).layer(bounded);
+    middleware::from_fn_with_state(service, ops::observe).layer(problems)
 }
 
 /// Binds `addr` (port 0 picks a free port) and returns the bound address and the server,
@@ -141,6 +145,6 @@ pub async fn bind(
     SocketAddr,
     impl std::future::Future<Output = std::io::Result<()>>,
 )> {
-    let router = router(service, &options);
-    crate::http::server::bind(addr, router, options.connections, shutdown).await
+    let app = app(service, &options);
+    crate::http::server::bind(addr, app, options.connections, shutdown).await
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -64,12 +67,39 @@ pub fn default_max_connections() -> usize {
     (soft - soft / 4).clamp(16, 1024) as usize
 }
 
+/// What answers the requests: the router under the layers every request passes.
+pub trait App:
+    tower_service::Service<
+        axum::extract::Request,
+        Response = Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower_service::Service<
+            axum::extract::Request,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Binds `addr` (port 0 picks a free port) and returns the bound address and the server,
 /// which runs until `shutdown` completes, then lets open connections finish for
 /// `shutdown_timeout` and closes the rest.
 pub async fn bind(
     addr: SocketAddr,
-    router: Router,
+    router: impl App,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<(SocketAddr, impl Future<Output = io::Result<()>>)> {
@@ -80,7 +110,7 @@ pub async fn bind(
 
 async fn serve(
     listener: TcpListener,
-    router: Router,
+    router: impl App,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
@@ -157,7 +187,7 @@ async fn serve(
 /// (which lets a request in flight finish).
 async fn connection(
     stream: TcpStream,
-    router: Router,
+    router: impl App,
     limits: ConnectionLimits,
     mut stopping: watch::Receiver<bool>,
 ) {
@@ -173,10 +203,12 @@ async fn connection(
         // A new request means hyper read the previous body to its end after all.
         counted.unread_body.store(false, Ordering::Relaxed);
         let guard = InFlight(counted.clone());
-        let request = request.map(|inner| Watched {
-            inner,
-            activity: counted.clone(),
-            ended: false,
+        let request = request.map(|inner| {
+            Body::new(Watched {
+                inner,
+                activity: counted.clone(),
+                ended: false,
+            })
         });
         let call = hyper::service::Service::call(&tower, request);
         async move {

@@ -117,7 +117,7 @@ impl Thumbnails {
         let key = self.original_key(request.key)?;
         self.offered(preset, &key)?;
         let deadline = self.settings.request_timeout;
-        let attempts = async {
+        let mut attempts = std::pin::pin!(async {
             // A replacement between learning the hash and reading the bytes is retried once
             // with the new version; a second one in a row is reported.
             for _ in 0..2 {
@@ -127,16 +127,14 @@ impl Thumbnails {
                 }
             }
             Err(ServiceError::Changed(key.to_string()))
-        };
-        let mut attempts = std::pin::pin!(attempts);
-        // A memory hit is done at its first poll and needs no timer: arming and cancelling
-        // one takes the timer wheel's lock on every hit.
-        if let Some(done) = futures_util::FutureExt::now_or_never(attempts.as_mut()) {
-            return done;
+        });
+        // A memory hit, done at its first poll, arms no timer (the timer wheel's lock).
+        match futures_util::FutureExt::now_or_never(attempts.as_mut()) {
+            Some(done) => done,
+            None => tokio::time::timeout(deadline, attempts)
+                .await
+                .unwrap_or(Err(ServiceError::Deadline(deadline))),
         }
-        tokio::time::timeout(deadline, attempts)
-            .await
-            .unwrap_or(Err(ServiceError::Deadline(deadline)))
     }
 
     async fn serve(
