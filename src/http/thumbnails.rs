@@ -239,7 +239,11 @@ fn answer(served: Served, caching: Caching, key: &str, download: bool) -> Respon
     if let Ok(v) = HeaderValue::try_from(disposition(key, variant.format, download)) {
         out.insert(header::CONTENT_DISPOSITION, v);
     }
-    (StatusCode::OK, out, variant.bytes.clone()).into_response()
+    // The map becomes the response's as it is: merging it into a fresh one re-hashes every
+    // header on every hit.
+    let mut response = Response::new(axum::body::Body::from(variant.bytes.clone()));
+    *response.headers_mut() = out;
+    response
 }
 
 /// `inline` (or `attachment`) with the key's file name, its extension the output's:

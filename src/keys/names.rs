@@ -126,6 +126,14 @@ impl fmt::Display for ContentHash {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PresetName(String);
 
+// Lets a map of presets be searched by a `&str` without validating it into a name first
+// (an invalid name is simply not found); the derived order is the string's, as required.
+impl std::borrow::Borrow<str> for PresetName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl PresetName {
     /// Validates a preset name.
     pub fn parse(s: &str) -> Result<Self, String> {

@@ -127,9 +127,7 @@ impl Presets {
         if name.contains('@') {
             return self.steps.get(name);
         }
-        PresetName::parse(name)
-            .ok()
-            .and_then(|n| self.by_name.get(&n))
+        self.by_name.get(name)
     }
 
     /// All presets in name order, without their steps.
