@@ -16,7 +16,7 @@ thumbor, and builds thumbkit in release). Parts:
 4. uploads with `?pregenerate=all`: time per upload against one cold `large` render of the
    same photo over HTTP, and variants rendered per CPU second.
 
-Peak RSS of each server's process tree is sampled every 20 ms throughout.
+Peak RSS of each server's process tree is the kernel's high-water mark (VmHWM), read when needed.
 """
 
 import argparse
@@ -279,6 +279,7 @@ def part1(tk, args, report):
             for c in args.connections:
                 for name, server, p in (("thumbkit", tk, path), ("nginx", ng, "/t/thumb.jpg")):
                     results.setdefault((c, name), []).append(wrk(server.port, p, c, args.seconds))
+                    print(f"  hits, {c} connections, {name}: {results[(c, name)][-1][0]:,.0f} req/s", flush=True)
         ng_peak = ng.peak
     finally:
         ng.stop()
