@@ -17,6 +17,13 @@ pub use otlp::{Tracing, TracingError, inject_traceparent, parent_from};
 /// the OTLP exporter when the environment asks for one; keep the returned [`Tracing`]
 /// until exit, so the last spans are sent.
 pub fn init(level: LevelFilter) -> Result<Tracing, TracingError> {
+    let tracing = otlp::from_env()?;
+    let _ = subscriber(level, &tracing).try_init();
+    Ok(tracing)
+}
+
+/// The log lines at `level`, and thumbkit's spans when `tracing` exports them.
+fn subscriber(level: LevelFilter, tracing: &Tracing) -> impl tracing::Subscriber + Send + Sync {
     let ours = Targets::new()
         .with_target("thumbkit", level)
         .with_default(LevelFilter::ERROR);
@@ -24,7 +31,6 @@ pub fn init(level: LevelFilter) -> Result<Tracing, TracingError> {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_filter(ours.and(filter_fn(|meta| meta.is_event())));
-    let tracing = otlp::from_env()?;
     // Without an exporter, a layer that is off rather than `None`: an absent layer counts as
     // interested in everything, so every request's span would be built and dropped unread.
     let spans = match tracing.layer() {
@@ -39,9 +45,25 @@ pub fn init(level: LevelFilter) -> Result<Tracing, TracingError> {
             .with_filter(LevelFilter::OFF)
             .boxed(),
     };
-    let _ = tracing_subscriber::registry()
-        .with(format)
-        .with(spans)
-        .try_init();
-    Ok(tracing)
+    tracing_subscriber::registry().with(format).with(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_an_exporter_no_span_is_built_and_log_lines_still_are() {
+        tracing::subscriber::with_default(
+            subscriber(LevelFilter::INFO, &Tracing::default()),
+            || {
+                let span = tracing::info_span!(target: "thumbkit::http::ops", "request");
+                assert!(span.is_disabled(), "a span nobody exports is not built");
+                assert!(tracing::event_enabled!(target: "thumbkit::request", tracing::Level::INFO));
+                assert!(
+                    !tracing::event_enabled!(target: "thumbkit::request", tracing::Level::DEBUG)
+                );
+            },
+        );
+    }
 }
