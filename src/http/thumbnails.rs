@@ -14,14 +14,6 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::caching::{self, Caching, Hints};
-
-// Names made at compile time: a `&str` name is parsed and checked on every insert.
-const CACHE_TAG: HeaderName = HeaderName::from_static("cache-tag");
-const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
-const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
-const X_QUALITY: HeaderName = HeaderName::from_static("x-thumbkit-quality");
-const X_ANIMATION: HeaderName = HeaderName::from_static("x-thumbkit-animation");
-const X_STALE: HeaderName = HeaderName::from_static("x-thumbkit-stale");
 use crate::http::auth::require_signature;
 use crate::http::negotiate::accepts;
 use crate::http::ops::LoggedPreset;
@@ -30,6 +22,14 @@ use crate::pipeline::OutputFormat;
 use crate::service::Thumbnails;
 use crate::service::fallback::Fallback;
 use crate::service::variants::{Request, Served};
+
+// Names made at compile time: a `&str` name is parsed and checked on every insert.
+const CACHE_TAG: HeaderName = HeaderName::from_static("cache-tag");
+const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+const X_QUALITY: HeaderName = HeaderName::from_static("x-thumbkit-quality");
+const X_ANIMATION: HeaderName = HeaderName::from_static("x-thumbkit-animation");
+const X_STALE: HeaderName = HeaderName::from_static("x-thumbkit-stale");
 
 /// The thumbnail route, behind the signature check when signing is on.
 pub fn routes(service: Arc<Thumbnails>) -> Router<Arc<Thumbnails>> {
@@ -203,8 +203,8 @@ fn answer(served: Served, caching: Caching, key: &str, download: bool) -> Respon
     // Room for every header a thumbnail gets (the cache tags and hints included), so that
     // the map never grows while they are added.
     let mut out = HeaderMap::with_capacity(16);
-    // Owned values move into the header (no copy), static ones are not even read: this
-    // runs on every hit.
+    // Owned values move into the header and static ones are used as they are (no copy):
+    // this runs on every hit.
     let mut set = |name: header::HeaderName, value: String| {
         if let Ok(v) = HeaderValue::try_from(value) {
             out.insert(name, v);
