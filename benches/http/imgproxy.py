@@ -135,6 +135,22 @@ def psnr(inputs, presets):
     return scores, sizes
 
 
+def pipeline_alone(presets):
+    """thumbkit's pipeline with no HTTP and no store (`thumbkit bench --workers 1`, one core) on
+    the same 2 K originals: {format: mean ms per image}, the floor under any service overhead."""
+    cache = h.ROOT / "target" / "bench-inputs"
+    out = {}
+    for fmt, ext, _, _ in FORMATS:
+        files = sorted(str(f) for f in cache.glob(f"*-2k.{ext}"))
+        lines = subprocess.run(
+            [str(h.TK), "bench", "--preset", "fit512", "--preset-files", str(presets), "--workers", "1",
+             "--rounds", "3", "--batch", "8", "--sharp", "/nonexistent", "--images", *files],
+            capture_output=True, text=True, check=True).stdout.split("\n")
+        rates = [float(line.split()[3]) for line in lines if len(line.split()) > 3 and line.split()[2] == "thumbkit"]
+        out[fmt] = sum(1000 / r for r in rates) / len(rates)
+    return out
+
+
 def hits(port, path, seconds):
     """HIT_RATE memory hits per second on 4 kept-alive connections, open loop: latencies in ms."""
     latencies, lock = [], threading.Lock()
@@ -208,6 +224,20 @@ def keep_busy(port, photos, store, stop, rendered):
         t.join()
 
 
+def floor(figures, alone):
+    """What 3× thumbor leaves per image against what thumbkit's pipeline alone takes."""
+    out = ["", f"What 3× thumbor (quiet) leaves per image: {h.CORES} cores' CPU over 3× thumbor's images/s, "
+           "against thumbkit's pipeline alone (no HTTP, no store; `thumbkit bench --workers 1`, one core, "
+           "mean over the photos) and against what the service took in the quiet rounds:", "",
+           "| format | 3× thumbor's budget, CPU ms/image | pipeline alone ms/image | service ms/image "
+           "| pipeline over the budget |", "|---|---|---|---|---|"]
+    for fmt, *_ in FORMATS:
+        budget = h.CORES * 1000 / (3 * h.median(figures[("quiet", fmt, "thumbor")]))
+        served = h.CORES * 1000 / h.median(figures[("quiet", fmt, "thumbkit")])
+        out.append(f"| {fmt} | {budget:.1f} | {alone[fmt]:.1f} | {served:.1f} | {alone[fmt] / budget:.2f}× |")
+    return out
+
+
 def report(figures, scores, sizes, idle, loaded, rendered, args):
     out = [f"### imgproxy's method: 2 K originals, fit inside 512×512, same format out, {CLIENTS} clients",
            "",
@@ -276,8 +306,10 @@ def main():
         th.stop()
         tk.stop()
     scores, sizes = psnr(inputs, presets)
+    alone = pipeline_alone(presets)
     head = f"## imgproxy's method, {datetime.date.today()}: {h.CORES} cores"
-    text = "\n".join([head, "", *report(figures, scores, sizes, idle, loaded, rendered, args)])
+    text = "\n".join([head, "", *report(figures, scores, sizes, idle, loaded, rendered, args),
+                      *floor(figures, alone)])
     (h.WORK / "results.md").write_text(text + "\n")
     print(text)
 

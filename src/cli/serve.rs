@@ -36,13 +36,17 @@ pub(crate) fn serve(
             config.store.spec.describe()
         );
     }
-    // The threads that answer connections run before the render threads when both are
-    // ready (`Urgency`), so a memory hit does not wait behind a render.
+    // The threads that answer connections run before the render threads and the store's
+    // file operations when both are ready (`Urgency`), so a memory hit does not wait behind
+    // them. A new thread inherits its creator's slice, so each starts at the default one,
+    // and only worker threads park to take the short one.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name(thumbkit::process::STORAGE_THREAD)
         .on_thread_start(|| {
-            thumbkit::process::set_urgency(thumbkit::process::Urgency::Prompt);
+            thumbkit::process::set_urgency(thumbkit::process::Urgency::Patient);
         })
+        .on_thread_park(thumbkit::process::prompt_once)
         .build()
         .map_err(CliError::Runtime)?;
     // This thread drives `block_on`, the accept loop among it.

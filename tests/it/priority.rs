@@ -1,8 +1,11 @@
 //! Where `thumbkit serve`'s threads stand with the scheduler: render threads at the
 //! process's own nice value (so a busy neighbour cannot take their CPU), the threads that
-//! answer connections with the shortest slice (so a memory hit does not wait for a render).
+//! answer connections with the shortest slice (so a memory hit does not wait for a render),
+//! and the store's file threads with the default one (so they do not get ahead of a hit).
 
 use std::time::{Duration, Instant};
+
+use thumbkit::process::{CONNECTION_THREAD, STORAGE_THREAD};
 
 use crate::helpers::process::temp_dir;
 use crate::helpers::servers::Binary;
@@ -60,20 +63,38 @@ fn threads(pid: u32) -> Vec<Thread> {
 }
 
 /// What a thread should show: render threads at `own` nice and the default slice, the
-/// others at the short slice (where the kernel shows slices).
+/// store's file threads at the default slice, the others at the short slice (where the
+/// kernel shows slices).
 fn settled(t: &Thread, own: i64, short: bool) -> bool {
     if t.name.starts_with("thumbkit-render") {
         t.nice == own && (!short || t.slice != Some(SHORT))
+    } else if t.name == STORAGE_THREAD {
+        !short || t.slice != Some(SHORT)
     } else {
         !short || t.slice == Some(SHORT)
     }
 }
 
+/// A thumbnail request for an original that is not there: the store looks for it on a
+/// file thread, so one exists afterwards.
+fn ask_the_store(addr: std::net::SocketAddr) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /t/thumb/absent.jpg HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+}
+
 #[test]
-fn render_threads_keep_the_process_nice_and_connection_threads_take_the_short_slice() {
+fn render_threads_keep_the_process_nice_connection_threads_take_the_short_slice_and_file_threads_do_not()
+ {
     let dir = temp_dir("priority");
     let server = Binary::start(&[("THUMBKIT_STORAGE", format!("fs:{}", dir.display()))]);
     let pid = server.child.id();
+    ask_the_store(server.addr);
     // A thread takes its name and its place with the scheduler as it starts, which may be
     // just after the server says it listens.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -88,7 +109,11 @@ fn render_threads_keep_the_process_nice_and_connection_threads_take_the_short_sl
             .iter()
             .filter(|t| t.name.starts_with("thumbkit-render"))
             .count();
-        let done = renders > 0 && all.iter().all(|t| settled(t, own, short));
+        let named = |name| all.iter().any(|t| t.name == name);
+        let done = renders > 0
+            && named(CONNECTION_THREAD)
+            && named(STORAGE_THREAD)
+            && all.iter().all(|t| settled(t, own, short));
         if done || Instant::now() > deadline {
             break (all, own, short);
         }
@@ -105,10 +130,12 @@ fn render_threads_keep_the_process_nice_and_connection_threads_take_the_short_sl
             "a render thread below the process's nice value: {all:?}"
         );
     }
-    assert!(
-        all.iter().any(|t| t.name == "tokio-rt-worker"),
-        "no connection threads among {all:?}"
-    );
+    for name in [CONNECTION_THREAD, STORAGE_THREAD] {
+        assert!(
+            all.iter().any(|t| t.name == name),
+            "no {name} thread among {all:?}"
+        );
+    }
     if short {
         for t in &all {
             assert!(
