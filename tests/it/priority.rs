@@ -94,11 +94,12 @@ fn render_threads_keep_the_process_nice_connection_threads_take_the_short_slice_
     let dir = temp_dir("priority");
     let server = Binary::start(&[("THUMBKIT_STORAGE", format!("fs:{}", dir.display()))]);
     let pid = server.child.id();
-    ask_the_store(server.addr);
     // A thread takes its name and its place with the scheduler as it starts, which may be
     // just after the server says it listens.
     let deadline = Instant::now() + Duration::from_secs(10);
     let (all, own, short) = loop {
+        // Each time: an idle file thread leaves after 10 s.
+        ask_the_store(server.addr);
         let all = threads(pid);
         let main = all.iter().find(|t| t.tid == pid);
         let own = main.map_or(0, |t| t.nice);
