@@ -152,6 +152,38 @@ def pipeline_alone(presets):
     return out
 
 
+def hits(port, path, seconds):
+    """HIT_RATE memory hits per second on 4 kept-alive connections, open loop: latencies in ms."""
+    latencies, lock = [], threading.Lock()
+
+    def one(k):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            due = start + (n * 4 + k) / HIT_RATE
+            time.sleep(max(0, due - time.perf_counter()))
+            t = time.perf_counter()
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            took = (time.perf_counter() - t) * 1000
+            if r.status == 200 and r.getheader("x-cache") == "hit-memory":
+                with lock:
+                    latencies.append(took)
+            n += 1
+        c.close()
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(latencies)
+
+
+def pct(xs, q):
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
 def handled(log, path, idle_count):
     """thumbkit's own handling time (ms, from its request log) of the memory hits of `path`:
     (idle, loaded), split after the first `idle_count`. It leaves out the wait for a CPU to
