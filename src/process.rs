@@ -136,10 +136,10 @@ thread_local! {
 
 /// Gives the calling runtime worker the short slice and its name, once per thread.
 ///
-/// Called from tokio's `on_thread_park`, which only worker threads run: the blocking pool
-/// shares their start hook, and there the short slice let the store's file operations
-/// (ext4 inode searches, fsyncs' bookkeeping) preempt the threads answering connections
-/// as often as renders did, which put a memory hit's p99 at 5-7x idle under a backlog.
+/// Called from tokio's `on_thread_park`, which only worker threads run. The blocking pool
+/// shares their start hook, and new threads inherit their creator's slice, so the store's
+/// file operations (ext4 inode searches, fsyncs' bookkeeping) had the short slice too and
+/// competed with the threads answering connections as equals.
 pub fn prompt_once() {
     if PROMPT.with(|done| done.replace(true)) {
         return;
